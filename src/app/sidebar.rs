@@ -1,0 +1,92 @@
+//! The sidebar: the form to join a room by name, the joined rooms and the
+//! direct conversations, each a button that opens it.
+
+use leptos::prelude::*;
+
+use super::socket::ChatClient;
+use super::state::Conversation;
+use crate::protocol::{ClientMessage, RoomName};
+
+#[component]
+pub fn Sidebar() -> impl IntoView {
+    let client = expect_context::<ChatClient>();
+    let state = client.state;
+    let room_input = RwSignal::new(String::new());
+
+    let join = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        match RoomName::parse(room_input.get_untracked().trim()) {
+            Ok(room) => {
+                state.update(|s| s.active = Some(Conversation::Room(room.clone())));
+                client.send(ClientMessage::JoinRoom { room });
+                room_input.set(String::new());
+            }
+            Err(error) => state.update(|s| s.notify(error.to_string())),
+        }
+    };
+    let rooms = move || state.with(|s| s.rooms.iter().map(|r| r.name.clone()).collect::<Vec<_>>());
+    let directs = move || state.with(|s| s.directs.iter().map(|d| d.peer).collect::<Vec<_>>());
+    let is_active =
+        move |conversation: &Conversation| state.with(|s| s.active.as_ref() == Some(conversation));
+
+    view! {
+        <nav class="sidebar" aria-label="Rooms and conversations">
+            <form class="join-form" on:submit=join>
+                <label for="room-name">"Join a room"</label>
+                <div class="join-row">
+                    <input
+                        id="room-name"
+                        type="text"
+                        placeholder="general"
+                        autocomplete="off"
+                        maxlength=RoomName::MAX_CHARS
+                        bind:value=room_input
+                    />
+                    <button type="submit">"Join"</button>
+                </div>
+            </form>
+            <h2>"Rooms"</h2>
+            <ul class="room-list">
+                <For each=rooms key=|room| room.clone() let:room>
+                    {
+                        let conversation = Conversation::Room(room.clone());
+                        let target = conversation.clone();
+                        view! {
+                            <li>
+                                <button
+                                    type="button"
+                                    class="conversation-link"
+                                    class:active=move || is_active(&conversation)
+                                    on:click=move |_| state.update(|s| s.active = Some(target.clone()))
+                                >
+                                    "#"
+                                    {room.to_string()}
+                                </button>
+                            </li>
+                        }
+                    }
+                </For>
+            </ul>
+            <h2>"Direct messages"</h2>
+            <ul class="direct-list">
+                <For each=directs key=|peer| *peer let:peer>
+                    {
+                        let conversation = Conversation::Direct(peer);
+                        view! {
+                            <li>
+                                <button
+                                    type="button"
+                                    class="conversation-link"
+                                    class:active=move || is_active(&conversation)
+                                    on:click=move |_| state.update(|s| s.open_direct(peer))
+                                >
+                                    {peer.guest_name()}
+                                </button>
+                            </li>
+                        }
+                    }
+                </For>
+            </ul>
+        </nav>
+    }
+}

@@ -1,0 +1,624 @@
+//! The wire protocol, compiled into both the browser and the server.
+//!
+//! It starts from the JSON messages of the article this project grew from
+//! (`join_room`, `leave_room`, `room_message`, `direct_message` from the
+//! client; `joined`, `user_joined`, `user_left`, `room_message`,
+//! `direct_message`, `error` from the server) and only ever adds to them:
+//! a new variant or a new optional field, never a rename or a removal.
+//!
+//! New message *types* are sent only to clients that opened with `hello`, so
+//! a client that knows nothing but the article never sees a type it cannot
+//! decode. Validated newtypes (`RoomName`, `MessageContent`, `UserId`) are
+//! checked while decoding, so an invalid value never gets past the socket.
+//!
+//! This module must stay free of tokio, axum and web-sys: it is plain data.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The protocol revision a `hello` announces and a `welcome` answers with.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Why a value from the wire was refused. The text is sent to the client as
+/// is, so it says what to change.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidInput {
+    #[error("room name must be 1 to {max} characters long, got {0}", max = RoomName::MAX_CHARS)]
+    RoomNameLength(usize),
+    #[error(
+        "room name may contain only ASCII letters, digits, '-', '_' and '.', \
+         and must start with a letter or a digit"
+    )]
+    RoomNameCharacters,
+    #[error("message content must not be empty or only white space")]
+    EmptyContent,
+    #[error("message content must be at most {max} characters long, got {0}", max = MessageContent::MAX_CHARS)]
+    ContentTooLong(usize),
+    #[error("user id must be a UUID such as 67e55044-10b1-426f-9247-bb680e5fe0c8")]
+    UserId,
+}
+
+/// A room's name.
+///
+/// ASCII letters, digits, `-`, `_` and `.`, starting with a letter or digit:
+/// the name goes into URLs (`/r/<room>`) and log lines unescaped, and a
+/// narrow alphabet rules out look-alike names (Cyrillic `а` against Latin
+/// `a`), invisible characters and `.`/`..` path segments. Case is kept as
+/// sent, so a client gets back exactly the name it asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RoomName(String);
+
+impl RoomName {
+    pub const MAX_CHARS: usize = 64;
+
+    pub fn parse(name: impl Into<String>) -> Result<Self, InvalidInput> {
+        let name = name.into();
+        // Only ASCII passes the character check, so bytes are characters here
+        // once that check is done; count characters first for the message.
+        let chars = name.chars().count();
+        if chars == 0 || chars > Self::MAX_CHARS {
+            return Err(InvalidInput::RoomNameLength(chars));
+        }
+        let first_ok = name.starts_with(|c: char| c.is_ascii_alphanumeric());
+        let all_ok = name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !(first_ok && all_ok) {
+            return Err(InvalidInput::RoomNameCharacters);
+        }
+        Ok(Self(name))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for RoomName {
+    type Error = InvalidInput;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(value)
+    }
+}
+
+impl From<RoomName> for String {
+    fn from(value: RoomName) -> Self {
+        value.0
+    }
+}
+
+impl fmt::Display for RoomName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The text of a room or direct message.
+///
+/// Not empty after trimming, and at most 4,000 characters (Unicode scalar
+/// values, as a person counts them, not bytes): long enough for a pasted
+/// stack trace, short enough that one message cannot flood a screen. The text
+/// is kept exactly as sent (leading spaces of a code snippet matter).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct MessageContent(String);
+
+impl MessageContent {
+    pub const MAX_CHARS: usize = 4_000;
+
+    pub fn parse(content: impl Into<String>) -> Result<Self, InvalidInput> {
+        let content = content.into();
+        if content.trim().is_empty() {
+            return Err(InvalidInput::EmptyContent);
+        }
+        let chars = content.chars().count();
+        if chars > Self::MAX_CHARS {
+            return Err(InvalidInput::ContentTooLong(chars));
+        }
+        Ok(Self(content))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for MessageContent {
+    type Error = InvalidInput;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(value)
+    }
+}
+
+impl From<MessageContent> for String {
+    fn from(value: MessageContent) -> Self {
+        value.0
+    }
+}
+
+/// A connected user, a UUID v4 on the wire (`user`, `from`, `to` fields).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct UserId(Uuid);
+
+impl UserId {
+    /// A fresh random id for a new connection.
+    #[cfg(feature = "ssr")]
+    pub fn new_random() -> Self {
+        Self(Uuid::new_v4())
+    }
+
+    pub fn parse(text: &str) -> Result<Self, InvalidInput> {
+        Uuid::parse_str(text)
+            .map(Self)
+            .map_err(|_| InvalidInput::UserId)
+    }
+
+    /// The name shown for a user who has not chosen one: `guest-` and the
+    /// first four hex digits of the id.
+    pub fn guest_name(&self) -> String {
+        let hex = self.0.simple().to_string();
+        format!("guest-{}", &hex[..4])
+    }
+}
+
+impl TryFrom<String> for UserId {
+    type Error = InvalidInput;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<UserId> for String {
+    fn from(value: UserId) -> Self {
+        value.0.hyphenated().to_string()
+    }
+}
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.hyphenated().fmt(f)
+    }
+}
+
+/// What a client sends, one JSON text frame each.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMessage {
+    JoinRoom {
+        room: RoomName,
+    },
+    LeaveRoom {
+        room: RoomName,
+    },
+    RoomMessage {
+        room: RoomName,
+        content: MessageContent,
+    },
+    DirectMessage {
+        to: UserId,
+        content: MessageContent,
+    },
+    /// Added by confab: opts in to the additions (new message types such as
+    /// `welcome`, member lists in `joined`). The article's clients never send
+    /// it and so never receive anything they do not know.
+    Hello {
+        #[serde(default = "default_protocol")]
+        protocol: u32,
+    },
+}
+
+fn default_protocol() -> u32 {
+    PROTOCOL_VERSION
+}
+
+/// What the server sends, one JSON text frame each.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    /// To the joiner. `members` (everyone in the room, the joiner included)
+    /// is filled only for clients that said `hello`.
+    Joined {
+        room: RoomName,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        members: Option<Vec<UserId>>,
+    },
+    UserJoined {
+        room: RoomName,
+        user: UserId,
+    },
+    UserLeft {
+        room: RoomName,
+        user: UserId,
+    },
+    RoomMessage {
+        room: RoomName,
+        from: UserId,
+        content: MessageContent,
+    },
+    DirectMessage {
+        from: UserId,
+        content: MessageContent,
+    },
+    /// `code` and `room` are additions: a machine-readable cause, and the
+    /// room the failed request was about.
+    Error {
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        code: Option<ErrorCode>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<RoomName>,
+    },
+    /// Added by confab, the answer to `hello`: who this connection is.
+    Welcome {
+        user: UserId,
+        protocol: u32,
+    },
+}
+
+impl ServerMessage {
+    pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::Error {
+            message: message.into(),
+            code: Some(code),
+            room: None,
+        }
+    }
+
+    pub fn room_error(code: ErrorCode, room: RoomName, message: impl Into<String>) -> Self {
+        Self::Error {
+            message: message.into(),
+            code: Some(code),
+            room: Some(room),
+        }
+    }
+
+    /// Decodes a frame from the server the way a tolerant client must: a
+    /// message type this build does not know (a newer server) is skipped,
+    /// while a known type with a broken body is still an error.
+    pub fn decode(text: &str) -> Result<Option<Self>, serde_json::Error> {
+        match serde_json::from_str(text) {
+            Ok(message) => Ok(Some(message)),
+            Err(error) => {
+                #[derive(Deserialize)]
+                struct Tagged {
+                    #[serde(rename = "type")]
+                    kind: String,
+                }
+                match serde_json::from_str::<Tagged>(text) {
+                    Ok(tagged) if !Self::KNOWN_TYPES.contains(&tagged.kind.as_str()) => Ok(None),
+                    _ => Err(error),
+                }
+            }
+        }
+    }
+
+    const KNOWN_TYPES: &'static [&'static str] = &[
+        "joined",
+        "user_joined",
+        "user_left",
+        "room_message",
+        "direct_message",
+        "error",
+        "welcome",
+    ];
+}
+
+/// The machine-readable cause carried by an `error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Not JSON, an unknown type, a missing or invalid field.
+    InvalidMessage,
+    /// A binary frame: the protocol is JSON text only.
+    BinaryFrame,
+    /// Posting to or leaving a room the sender is not in.
+    NotAMember,
+    /// A direct message to a user who is not connected.
+    UnknownUser,
+    /// The server is stopping; reconnect after the close frame.
+    ShuttingDown,
+}
+
+/// WebSocket close codes the server uses, and why.
+pub mod close_code {
+    /// The message was larger than the configured limit (RFC 6455).
+    pub const MESSAGE_TOO_BIG: u16 = 1009;
+    /// The server is restarting: reconnect after a short, jittered wait.
+    pub const SERVICE_RESTART: u16 = 1012;
+    /// The client did not read fast enough and its send queue filled up:
+    /// reconnect later (RFC 6455 "try again later").
+    pub const SLOW_CONSUMER: u16 = 1013;
+    /// No frame (not even a pong) arrived within the heartbeat timeout.
+    /// A private-use code: RFC 6455 has none for an idle peer.
+    pub const HEARTBEAT_TIMEOUT: u16 = 4408;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const ALICE: &str = "67e55044-10b1-426f-9247-bb680e5fe0c8";
+    const BOB: &str = "0b9b9c2e-2f6a-4a3e-9d8e-5a1f0c3d2b1a";
+
+    fn room(name: &str) -> RoomName {
+        RoomName::parse(name).unwrap()
+    }
+
+    fn content(text: &str) -> MessageContent {
+        MessageContent::parse(text).unwrap()
+    }
+
+    fn user(id: &str) -> UserId {
+        UserId::parse(id).unwrap()
+    }
+
+    fn client(json: serde_json::Value) -> ClientMessage {
+        serde_json::from_value(json).unwrap()
+    }
+
+    fn client_error(text: &str) -> String {
+        serde_json::from_str::<ClientMessage>(text)
+            .unwrap_err()
+            .to_string()
+    }
+
+    /// Asserts both directions: the value encodes to exactly `expected`, and
+    /// `expected` decodes back to the value.
+    fn assert_wire<T>(value: T, expected: serde_json::Value)
+    where
+        T: Serialize + for<'de> Deserialize<'de> + PartialEq + fmt::Debug,
+    {
+        assert_eq!(serde_json::to_value(&value).unwrap(), expected);
+        assert_eq!(serde_json::from_value::<T>(expected).unwrap(), value);
+    }
+
+    #[test]
+    fn client_messages_have_the_articles_exact_json() {
+        assert_wire(
+            ClientMessage::JoinRoom {
+                room: room("general"),
+            },
+            json!({"type": "join_room", "room": "general"}),
+        );
+        assert_wire(
+            ClientMessage::LeaveRoom {
+                room: room("general"),
+            },
+            json!({"type": "leave_room", "room": "general"}),
+        );
+        assert_wire(
+            ClientMessage::RoomMessage {
+                room: room("general"),
+                content: content("Hello everyone!"),
+            },
+            json!({"type": "room_message", "room": "general", "content": "Hello everyone!"}),
+        );
+        assert_wire(
+            ClientMessage::DirectMessage {
+                to: user(BOB),
+                content: content("psst"),
+            },
+            json!({"type": "direct_message", "to": BOB, "content": "psst"}),
+        );
+    }
+
+    #[test]
+    fn hello_is_an_addition_with_a_default_protocol() {
+        assert_wire(
+            ClientMessage::Hello { protocol: 1 },
+            json!({"type": "hello", "protocol": 1}),
+        );
+        assert_eq!(
+            client(json!({"type": "hello"})),
+            ClientMessage::Hello {
+                protocol: PROTOCOL_VERSION
+            }
+        );
+    }
+
+    #[test]
+    fn server_messages_have_the_articles_exact_json() {
+        assert_wire(
+            ServerMessage::Joined {
+                room: room("general"),
+                members: None,
+            },
+            json!({"type": "joined", "room": "general"}),
+        );
+        assert_wire(
+            ServerMessage::UserJoined {
+                room: room("general"),
+                user: user(ALICE),
+            },
+            json!({"type": "user_joined", "room": "general", "user": ALICE}),
+        );
+        assert_wire(
+            ServerMessage::UserLeft {
+                room: room("general"),
+                user: user(ALICE),
+            },
+            json!({"type": "user_left", "room": "general", "user": ALICE}),
+        );
+        assert_wire(
+            ServerMessage::RoomMessage {
+                room: room("general"),
+                from: user(ALICE),
+                content: content("hi"),
+            },
+            json!({"type": "room_message", "room": "general", "from": ALICE, "content": "hi"}),
+        );
+        assert_wire(
+            ServerMessage::DirectMessage {
+                from: user(ALICE),
+                content: content("psst"),
+            },
+            json!({"type": "direct_message", "from": ALICE, "content": "psst"}),
+        );
+        assert_wire(
+            ServerMessage::Error {
+                message: "server shutting down".into(),
+                code: None,
+                room: None,
+            },
+            json!({"type": "error", "message": "server shutting down"}),
+        );
+    }
+
+    #[test]
+    fn server_additions_are_optional_fields_and_new_types() {
+        assert_wire(
+            ServerMessage::Joined {
+                room: room("general"),
+                members: Some(vec![user(ALICE), user(BOB)]),
+            },
+            json!({"type": "joined", "room": "general", "members": [ALICE, BOB]}),
+        );
+        assert_wire(
+            ServerMessage::room_error(ErrorCode::NotAMember, room("general"), "join first"),
+            json!({"type": "error", "message": "join first", "code": "not_a_member", "room": "general"}),
+        );
+        assert_wire(
+            ServerMessage::Welcome {
+                user: user(ALICE),
+                protocol: 1,
+            },
+            json!({"type": "welcome", "user": ALICE, "protocol": 1}),
+        );
+    }
+
+    #[test]
+    fn every_error_code_has_a_snake_case_name() {
+        let names: Vec<_> = [
+            ErrorCode::InvalidMessage,
+            ErrorCode::BinaryFrame,
+            ErrorCode::NotAMember,
+            ErrorCode::UnknownUser,
+            ErrorCode::ShuttingDown,
+        ]
+        .iter()
+        .map(|code| serde_json::to_value(code).unwrap())
+        .collect();
+        assert_eq!(
+            names,
+            [
+                "invalid_message",
+                "binary_frame",
+                "not_a_member",
+                "unknown_user",
+                "shutting_down"
+            ]
+        );
+    }
+
+    #[test]
+    fn room_names_follow_the_documented_alphabet() {
+        for good in ["general", "a", "Rust-lang_2.0", "9lives", &"x".repeat(64)] {
+            assert_eq!(RoomName::parse(good).unwrap().as_str(), good);
+        }
+        assert_eq!(RoomName::parse(""), Err(InvalidInput::RoomNameLength(0)));
+        assert_eq!(
+            RoomName::parse("x".repeat(65)),
+            Err(InvalidInput::RoomNameLength(65))
+        );
+        for bad in [
+            "has space",
+            "..",
+            ".hidden",
+            "-dash",
+            "a/b",
+            "gen\u{0}",
+            "général",
+            "tab\t",
+        ] {
+            assert_eq!(
+                RoomName::parse(bad),
+                Err(InvalidInput::RoomNameCharacters),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn content_must_have_visible_text_within_the_limit() {
+        assert_eq!(
+            MessageContent::parse("  indented\n").unwrap().as_str(),
+            "  indented\n"
+        );
+        assert_eq!(MessageContent::parse(""), Err(InvalidInput::EmptyContent));
+        assert_eq!(
+            MessageContent::parse(" \n\t "),
+            Err(InvalidInput::EmptyContent)
+        );
+        // 4,000 characters pass even when each is several bytes.
+        assert!(MessageContent::parse("é".repeat(4_000)).is_ok());
+        assert_eq!(
+            MessageContent::parse("é".repeat(4_001)),
+            Err(InvalidInput::ContentTooLong(4_001))
+        );
+    }
+
+    #[test]
+    fn invalid_client_input_is_refused_with_a_message_that_says_what_to_fix() {
+        let cases = [
+            (
+                r#"{"type":"join_room","room":"a b"}"#,
+                "room name may contain only ASCII letters",
+            ),
+            (
+                r#"{"type":"join_room","room":""}"#,
+                "room name must be 1 to 64 characters long, got 0",
+            ),
+            (r#"{"type":"join_room"}"#, "missing field `room`"),
+            (
+                r#"{"type":"room_message","room":"general","content":"   "}"#,
+                "message content must not be empty",
+            ),
+            (
+                r#"{"type":"direct_message","to":"bob","content":"hi"}"#,
+                "user id must be a UUID",
+            ),
+            (
+                r#"{"type":"dance","room":"general"}"#,
+                "unknown variant `dance`",
+            ),
+            (r#"{"room":"general"}"#, "missing field `type`"),
+            (
+                r#"{"type":"join_room","room":42}"#,
+                "invalid type: integer `42`, expected a string",
+            ),
+            ("not json", "expected ident"),
+        ];
+        for (text, expected) in cases {
+            let error = client_error(text);
+            assert!(error.contains(expected), "{text}: got {error:?}");
+        }
+    }
+
+    #[test]
+    fn a_tolerant_client_skips_unknown_server_types_but_not_broken_known_ones() {
+        assert_eq!(
+            ServerMessage::decode(r#"{"type":"joined","room":"general"}"#).unwrap(),
+            Some(ServerMessage::Joined {
+                room: room("general"),
+                members: None
+            })
+        );
+        assert_eq!(
+            ServerMessage::decode(r#"{"type":"confetti","colour":"gold"}"#).unwrap(),
+            None
+        );
+        assert!(ServerMessage::decode(r#"{"type":"joined"}"#).is_err());
+        assert!(ServerMessage::decode("[1,2]").is_err());
+    }
+
+    #[test]
+    fn guest_names_come_from_the_id() {
+        assert_eq!(user(ALICE).guest_name(), "guest-67e5");
+        assert_eq!(user(ALICE).to_string(), ALICE);
+    }
+}

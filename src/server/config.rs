@@ -1,0 +1,214 @@
+//! The server's runtime settings: defaults in code, then `Leptos.toml` (or the
+//! file named by `CONFAB_CONFIG`), then `LEPTOS_SITE_ADDR`/`LEPTOS_SITE_ROOT`,
+//! then `CONFAB_<KEY>` environment variables, each layer winning over the last.
+//!
+//! Settings are read once at start-up and passed down by value; nothing here
+//! is consulted on a hot path.
+
+use std::{net::SocketAddr, path::Path, time::Duration};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use leptos::config::LeptosOptions;
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// Everything an operator can tune; see `Leptos.toml` for what each does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub site_addr: SocketAddr,
+    pub site_root: String,
+    pub heartbeat_interval_ms: u64,
+    pub heartbeat_timeout_ms: u64,
+    pub max_connections: usize,
+    pub max_message_bytes: usize,
+    pub send_queue_frames: usize,
+    #[serde(deserialize_with = "list_or_comma_separated")]
+    pub allowed_origins: Vec<String>,
+    pub shutdown_grace_ms: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            site_addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            site_root: "target/site".into(),
+            heartbeat_interval_ms: 5_000,
+            heartbeat_timeout_ms: 10_000,
+            max_connections: 10_000,
+            max_message_bytes: 64 * 1024,
+            send_queue_frames: 512,
+            allowed_origins: Vec::new(),
+            shutdown_grace_ms: 3_000,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("invalid settings: {0}")]
+    Invalid(#[from] Box<figment::Error>),
+    #[error("invalid settings: {0}")]
+    Inconsistent(&'static str),
+}
+
+impl Settings {
+    /// The default file, `Leptos.toml` in the working directory, unless
+    /// `CONFAB_CONFIG` names another. A missing file is not an error: the
+    /// embedded defaults are a complete configuration.
+    pub fn load() -> Result<Self, SettingsError> {
+        let file = std::env::var("CONFAB_CONFIG").unwrap_or_else(|_| "Leptos.toml".into());
+        Self::load_from(Path::new(&file))
+    }
+
+    pub fn load_from(file: &Path) -> Result<Self, SettingsError> {
+        let settings: Settings = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::file(file))
+            .merge(Env::prefixed("LEPTOS_").only(&["site_addr", "site_root"]))
+            .merge(Env::prefixed("CONFAB_").ignore(&["config"]))
+            .extract()
+            .map_err(Box::new)?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    fn check(&self) -> Result<(), SettingsError> {
+        if self.heartbeat_interval_ms == 0
+            || self.heartbeat_timeout_ms <= self.heartbeat_interval_ms
+        {
+            return Err(SettingsError::Inconsistent(
+                "heartbeat_timeout_ms must be greater than heartbeat_interval_ms, which must not be 0",
+            ));
+        }
+        if self.max_connections == 0 || self.max_connections > u32::MAX as usize {
+            return Err(SettingsError::Inconsistent(
+                "max_connections must be 1 to 4294967295",
+            ));
+        }
+        if self.send_queue_frames == 0 {
+            return Err(SettingsError::Inconsistent(
+                "send_queue_frames must not be 0",
+            ));
+        }
+        if self.max_message_bytes < 1024 {
+            return Err(SettingsError::Inconsistent(
+                "max_message_bytes must be at least 1024",
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn heartbeat_interval(&self) -> Duration {
+        Duration::from_millis(self.heartbeat_interval_ms)
+    }
+
+    pub fn heartbeat_timeout(&self) -> Duration {
+        Duration::from_millis(self.heartbeat_timeout_ms)
+    }
+
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_millis(self.shutdown_grace_ms)
+    }
+
+    /// What Leptos needs to render pages and serve `/pkg`.
+    pub fn leptos_options(&self) -> LeptosOptions {
+        LeptosOptions::builder()
+            .output_name("confab")
+            .site_root(self.site_root.as_str())
+            .site_pkg_dir("pkg")
+            .site_addr(self.site_addr)
+            .build()
+    }
+}
+
+/// `["a", "b"]` from a file, or `a,b` from an environment variable.
+fn list_or_comma_separated<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrString {
+        List(Vec<String>),
+        String(String),
+    }
+    Ok(match ListOrString::deserialize(deserializer)? {
+        ListOrString::List(list) => list,
+        ListOrString::String(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|origin| !origin.is_empty())
+            .map(String::from)
+            .collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    #[test]
+    fn the_shipped_file_matches_the_embedded_defaults() {
+        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("Leptos.toml");
+        Jail::expect_with(|jail| {
+            jail.clear_env();
+            assert_eq!(Settings::load_from(&shipped).unwrap(), Settings::default());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn environment_overrides_the_file_and_confab_wins_over_leptos() {
+        Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.create_file(
+                "confab.toml",
+                "max_connections = 7\nheartbeat_interval_ms = 100\nheartbeat_timeout_ms = 300",
+            )?;
+            jail.set_env("CONFAB_MAX_CONNECTIONS", "9");
+            jail.set_env("LEPTOS_SITE_ADDR", "127.0.0.1:4100");
+            jail.set_env(
+                "CONFAB_ALLOWED_ORIGINS",
+                "https://a.example, https://b.example",
+            );
+            let settings = Settings::load_from(Path::new("confab.toml")).unwrap();
+            assert_eq!(settings.max_connections, 9);
+            assert_eq!(settings.heartbeat_interval_ms, 100);
+            assert_eq!(settings.site_addr, "127.0.0.1:4100".parse().unwrap());
+            assert_eq!(
+                settings.allowed_origins,
+                ["https://a.example", "https://b.example"]
+            );
+
+            jail.set_env("CONFAB_SITE_ADDR", "127.0.0.1:4200");
+            let settings = Settings::load_from(Path::new("confab.toml")).unwrap();
+            assert_eq!(settings.site_addr, "127.0.0.1:4200".parse().unwrap());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn nonsense_is_refused_with_the_key_named() {
+        Jail::expect_with(|jail| {
+            jail.set_env("CONFAB_MAX_CONECTIONS", "9");
+            let error = Settings::load_from(Path::new("missing.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("max_conections"), "{error}");
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            jail.set_env("CONFAB_HEARTBEAT_TIMEOUT_MS", "10");
+            let error = Settings::load_from(Path::new("missing.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.contains("heartbeat_timeout_ms must be greater"),
+                "{error}"
+            );
+            Ok(())
+        });
+    }
+}

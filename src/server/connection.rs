@@ -1,0 +1,294 @@
+//! One WebSocket connection: a reader loop (decode, validate, forward to the
+//! broker, watch the heartbeat) and exactly one writer task (drain the
+//! outbox, batch frames into one flush, send pings). Only the writer writes.
+//!
+//! Both loops are generic over `Stream`/`Sink` so they are not tied to axum.
+
+use std::{net::SocketAddr, time::Duration};
+
+use axum::{
+    Error as WsError,
+    extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket},
+};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use tokio::{
+    sync::{OwnedSemaphorePermit, mpsc, oneshot},
+    task::JoinHandle,
+    time::{Instant, sleep_until, timeout},
+};
+use tracing::{debug, info};
+
+use super::AppState;
+use super::broker::{Broker, Command, Kick};
+use super::outbox::{Outbound, Outbox, SlowConsumer};
+use crate::protocol::{ClientMessage, ErrorCode, ServerMessage, UserId, close_code};
+
+/// Frames the writer takes from its outbox per flush. Writing a batch with
+/// one flush costs one syscall instead of one per frame.
+const WRITE_BATCH: usize = 32;
+
+/// How long the writer may take to deliver a final close frame once the
+/// connection is over, before the socket is dropped regardless.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How a connection ended, for the log and for the close frame it gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Ending {
+    /// The client sent a close frame.
+    ClientClosed,
+    /// The TCP stream ended or failed without a close frame.
+    ConnectionLost(String),
+    /// A message larger than the configured limit.
+    MessageTooBig,
+    /// Nothing arrived within the heartbeat timeout.
+    HeartbeatTimeout,
+    /// The outbox was full when the reader queued an error.
+    SlowConsumer,
+    /// The writer stopped: the broker evicted this connection, the server is
+    /// shutting down, or the socket failed on write.
+    WriterStopped,
+}
+
+impl Ending {
+    /// The close frame the server sends for this ending, if it sends one.
+    fn close_frame(&self, max_message: usize) -> Option<Outbound> {
+        let (code, reason) = match self {
+            Ending::MessageTooBig => (
+                close_code::MESSAGE_TOO_BIG,
+                format!("message too big: the limit is {max_message} bytes").into(),
+            ),
+            Ending::HeartbeatTimeout => (
+                close_code::HEARTBEAT_TIMEOUT,
+                Utf8Bytes::from_static("heartbeat timeout"),
+            ),
+            Ending::SlowConsumer => (
+                close_code::SLOW_CONSUMER,
+                Utf8Bytes::from_static("slow consumer"),
+            ),
+            _ => return None,
+        };
+        Some(Outbound::Close { code, reason })
+    }
+}
+
+/// Serves an upgraded socket until it closes. `_permit` is this connection's
+/// place under the connection limit, released when this returns.
+pub async fn serve(
+    socket: WebSocket,
+    peer: SocketAddr,
+    _permit: OwnedSemaphorePermit,
+    app: AppState,
+) {
+    let id = UserId::new_random();
+    info!(%id, %peer, "connected");
+    let settings = &app.settings;
+    let (sink, mut stream) = socket.split();
+    let (outbox, frames) = Outbox::channel(settings.send_queue_frames);
+    let (kick, kicked) = oneshot::channel();
+    app.broker
+        .send(Command::Connect {
+            id,
+            outbox: outbox.clone(),
+            kick,
+        })
+        .await;
+
+    let mut writer = tokio::spawn(connection_writer_loop(
+        sink,
+        frames,
+        kicked,
+        settings.heartbeat_interval(),
+    ));
+    let reader = Reader {
+        id,
+        outbox: &outbox,
+        broker: &app.broker,
+        heartbeat_timeout: settings.heartbeat_timeout(),
+    };
+    let ending = reader.run(&mut stream, &mut writer).await;
+
+    app.broker.send(Command::Disconnect { id }).await;
+    if ending != Ending::WriterStopped {
+        if let Some(close) = ending.close_frame(settings.max_message_bytes) {
+            let _ = outbox.push(close);
+        }
+        // Dropping the last sender lets the writer drain what is queued and end.
+        drop(outbox);
+        if timeout(CLOSE_TIMEOUT, &mut writer).await.is_err() {
+            writer.abort();
+        }
+    }
+    info!(%id, %peer, ?ending, "disconnected");
+}
+
+struct Reader<'a> {
+    id: UserId,
+    outbox: &'a Outbox,
+    broker: &'a Broker,
+    heartbeat_timeout: Duration,
+}
+
+impl Reader<'_> {
+    /// Reads until the connection is over and says why.
+    async fn run<S>(&self, stream: &mut S, writer: &mut JoinHandle<()>) -> Ending
+    where
+        S: Stream<Item = Result<Message, WsError>> + Unpin,
+    {
+        // The deadline moves with every frame, but the timer is only re-armed
+        // when it fires: resetting a timer per frame would cost more.
+        let mut last_heard = Instant::now();
+        let idle = sleep_until(last_heard + self.heartbeat_timeout);
+        tokio::pin!(idle);
+        loop {
+            tokio::select! {
+                frame = stream.next() => {
+                    last_heard = Instant::now();
+                    match frame {
+                        Some(Ok(message)) => {
+                            if let Some(ending) = self.on_message(message).await {
+                                return ending;
+                            }
+                        }
+                        Some(Err(error)) => return Self::on_error(error),
+                        None => return Ending::ConnectionLost("stream ended".into()),
+                    }
+                }
+                () = &mut idle => {
+                    let deadline = last_heard + self.heartbeat_timeout;
+                    if Instant::now() >= deadline {
+                        return Ending::HeartbeatTimeout;
+                    }
+                    idle.as_mut().reset(deadline);
+                }
+                _ = &mut *writer => return Ending::WriterStopped,
+            }
+        }
+    }
+
+    async fn on_message(&self, message: Message) -> Option<Ending> {
+        match message {
+            Message::Text(text) => match serde_json::from_str::<ClientMessage>(text.as_str()) {
+                Ok(message) => {
+                    let command = Command::Client {
+                        id: self.id,
+                        message,
+                    };
+                    self.broker.send(command).await;
+                    None
+                }
+                Err(error) => {
+                    info!(id = %self.id, %error, "refused an invalid message");
+                    self.reply_error(
+                        ErrorCode::InvalidMessage,
+                        format!("invalid message: {error}"),
+                    )
+                }
+            },
+            Message::Binary(_) => {
+                info!(id = %self.id, "refused a binary frame");
+                self.reply_error(
+                    ErrorCode::BinaryFrame,
+                    "binary frames are not supported: send JSON as a text frame",
+                )
+            }
+            // tungstenite answers pings itself; any frame counts as life.
+            Message::Ping(_) | Message::Pong(_) => None,
+            Message::Close(_) => Some(Ending::ClientClosed),
+        }
+    }
+
+    fn reply_error(&self, code: ErrorCode, message: impl Into<String>) -> Option<Ending> {
+        let frame = serde_json::to_string(&ServerMessage::error(code, message))
+            .expect("an error message always encodes");
+        match self.outbox.push(Outbound::Text(frame.into())) {
+            Ok(()) => None,
+            Err(SlowConsumer) => Some(Ending::SlowConsumer),
+        }
+    }
+
+    fn on_error(error: WsError) -> Ending {
+        let error = error.into_inner();
+        match error.downcast_ref::<tungstenite::Error>() {
+            Some(tungstenite::Error::Capacity(_)) => Ending::MessageTooBig,
+            _ => Ending::ConnectionLost(error.to_string()),
+        }
+    }
+}
+
+/// The only task that writes to the socket. Sends batches from the outbox
+/// with one flush each and a ping every `ping_every`; stops after a close
+/// frame, when the outbox is closed and drained, on a write error, or at
+/// once when the broker kicks the connection.
+async fn connection_writer_loop<S>(
+    mut sink: S,
+    mut frames: mpsc::Receiver<Outbound>,
+    kicked: oneshot::Receiver<Kick>,
+    ping_every: Duration,
+) where
+    S: Sink<Message, Error = WsError> + Unpin,
+{
+    // A dropped kick sender means the session ended normally: never fires.
+    let kick = async {
+        match kicked.await {
+            Ok(kick) => kick,
+            Err(_) => std::future::pending().await,
+        }
+    };
+    let delivery = deliver(&mut sink, &mut frames, ping_every);
+    let kick = tokio::select! {
+        biased;
+        kick = kick => kick,
+        result = delivery => {
+            if let Err(error) = result {
+                debug!(%error, "write failed");
+            }
+            return;
+        }
+    };
+    match kick {
+        Kick::SlowConsumer => {
+            let close = close_message(
+                close_code::SLOW_CONSUMER,
+                Utf8Bytes::from_static("slow consumer"),
+            );
+            // The socket is probably full: try once, briefly.
+            let _ = timeout(CLOSE_TIMEOUT, sink.send(close)).await;
+        }
+    }
+}
+
+async fn deliver<S>(
+    sink: &mut S,
+    frames: &mut mpsc::Receiver<Outbound>,
+    ping_every: Duration,
+) -> Result<(), WsError>
+where
+    S: Sink<Message, Error = WsError> + Unpin,
+{
+    let mut batch = Vec::with_capacity(WRITE_BATCH);
+    let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            received = frames.recv_many(&mut batch, WRITE_BATCH) => {
+                if received == 0 {
+                    return sink.flush().await;
+                }
+                for frame in batch.drain(..) {
+                    match frame {
+                        Outbound::Text(text) => sink.feed(Message::Text(text)).await?,
+                        Outbound::Close { code, reason } => {
+                            return sink.send(close_message(code, reason)).await;
+                        }
+                    }
+                }
+                sink.flush().await?;
+            }
+            _ = ping.tick() => sink.send(Message::Ping(Default::default())).await?,
+        }
+    }
+}
+
+fn close_message(code: u16, reason: Utf8Bytes) -> Message {
+    Message::Close(Some(CloseFrame { code, reason }))
+}

@@ -1,0 +1,94 @@
+//! The HTTP server: routes (`/ws`, `/health`, the Leptos pages and `/pkg`
+//! assets) and [`run`], which serves them on a bound listener until a
+//! shutdown future resolves, then drains the WebSocket connections.
+//!
+//! `run` takes an already bound listener so tests can bind port 0.
+
+mod broker;
+pub mod config;
+mod connection;
+mod origin;
+mod outbox;
+pub mod shutdown;
+mod ws;
+
+use std::{future::Future, net::SocketAddr, sync::Arc};
+
+use axum::{Router, extract::FromRef, routing::get};
+use leptos::config::LeptosOptions;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use tokio::{net::TcpListener, sync::Semaphore};
+use tracing::{info, warn};
+
+use crate::app::{App, shell};
+use broker::{Broker, Command};
+use config::Settings;
+
+/// What every request handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    settings: Arc<Settings>,
+    leptos: LeptosOptions,
+    broker: Broker,
+    /// One permit per open WebSocket, `max_connections` in all.
+    connections: Arc<Semaphore>,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos.clone()
+    }
+}
+
+fn router(state: AppState) -> Router {
+    let leptos = state.leptos.clone();
+    Router::new()
+        .route("/ws", get(ws::upgrade))
+        .route("/health", get(|| async { "OK" }))
+        .leptos_routes(&state, generate_route_list(App), move || {
+            shell(leptos.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves. Then it stops accepting, sends every
+/// client the shutdown notice and a 1012 close frame, and waits up to
+/// `shutdown_grace_ms` for the connections to close.
+pub async fn run(
+    listener: TcpListener,
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let max_connections = settings.max_connections;
+    let grace = settings.shutdown_grace();
+    let connections = Arc::new(Semaphore::new(max_connections));
+    let broker = Broker::spawn();
+    let state = AppState {
+        leptos: settings.leptos_options(),
+        settings: Arc::new(settings),
+        broker: broker.clone(),
+        connections: connections.clone(),
+    };
+    info!(address = %listener.local_addr()?, "serving");
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        broker.send(Command::Shutdown).await;
+    })
+    .await?;
+
+    // Every open WebSocket holds a permit: all of them back means all closed.
+    let all = u32::try_from(max_connections).expect("settings cap max_connections at u32::MAX");
+    match tokio::time::timeout(grace, connections.acquire_many(all)).await {
+        Ok(_) => info!("every connection closed; exiting"),
+        Err(_) => warn!(
+            open = max_connections - connections.available_permits(),
+            "connections still open after the shutdown grace period; exiting anyway"
+        ),
+    }
+    Ok(())
+}

@@ -1,0 +1,60 @@
+//! `GET /ws`: the last place that sees HTTP. Checks the origin and the
+//! connection limit, sets the socket's buffer and size limits, and hands the
+//! upgraded socket to [`connection::serve`](super::connection::serve).
+
+use std::net::SocketAddr;
+
+use axum::{
+    extract::{ConnectInfo, State, WebSocketUpgrade},
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use tracing::{info, warn};
+
+use super::{AppState, connection, origin};
+
+/// Read buffer per connection. tungstenite's default of 128 KiB is zeroed on
+/// every read and costs about 136 KB of RSS per idle connection; chat frames
+/// are small, and a large one is simply read in several steps.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+
+/// Bytes tungstenite gathers before writing to the socket; the writer task
+/// flushes after each batch anyway.
+const WRITE_BUFFER_BYTES: usize = 32 * 1024;
+
+/// Seconds a client refused for the connection limit is asked to wait.
+const RETRY_AFTER_SECONDS: &str = "5";
+
+pub async fn upgrade(
+    upgrade: WebSocketUpgrade,
+    State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    if !origin::is_allowed(&headers, &app.settings.allowed_origins) {
+        let origin = headers.get(header::ORIGIN);
+        warn!(%peer, ?origin, "refused a WebSocket upgrade from a foreign origin");
+        return (StatusCode::FORBIDDEN, "origin not allowed\n").into_response();
+    }
+    // The permit travels with the connection and is released when its task
+    // ends, however it ends, so the count cannot drift.
+    let Ok(permit) = app.connections.clone().try_acquire_owned() else {
+        warn!(%peer, limit = app.settings.max_connections, "refused a WebSocket upgrade: connection limit reached");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, RETRY_AFTER_SECONDS)],
+            "too many connections, retry later\n",
+        )
+            .into_response();
+    };
+    let max_message = app.settings.max_message_bytes;
+    upgrade
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(WRITE_BUFFER_BYTES)
+        // Unbounded by default: bound what a stuck peer can make us hold.
+        .max_write_buffer_size(WRITE_BUFFER_BYTES + 2 * max_message)
+        .max_message_size(max_message)
+        .max_frame_size(max_message)
+        .on_failed_upgrade(move |error| info!(%peer, %error, "WebSocket upgrade failed"))
+        .on_upgrade(move |socket| connection::serve(socket, peer, permit, app))
+}
