@@ -108,8 +108,10 @@ pub async fn serve(
     let ending = reader.run(&mut stream, &mut writer).await;
 
     app.broker.send(Command::Disconnect { id }).await;
+    let close = ending.close_frame(settings.max_message_bytes);
+    let server_closed = close.is_some() || ending == Ending::WriterStopped;
     if ending != Ending::WriterStopped {
-        if let Some(close) = ending.close_frame(settings.max_message_bytes) {
+        if let Some(close) = close {
             let _ = outbox.push(close);
         }
         // Dropping the last sender lets the writer drain what is queued and end.
@@ -118,7 +120,28 @@ pub async fn serve(
             writer.abort();
         }
     }
+    if server_closed {
+        await_close_reply(&mut stream).await;
+    }
     info!(%id, %peer, ?ending, "disconnected");
+}
+
+/// The closing handshake's second half. Dropping the socket straight after
+/// our close frame would answer anything the client still sends (a pong, a
+/// message in flight) with a TCP reset, and a reset makes the client's
+/// kernel discard what it has not read yet: our notice and close frame.
+async fn await_close_reply<S>(stream: &mut S)
+where
+    S: Stream<Item = Result<Message, WsError>> + Unpin,
+{
+    let reply = async {
+        while let Some(Ok(message)) = stream.next().await {
+            if matches!(message, Message::Close(_)) {
+                break;
+            }
+        }
+    };
+    let _ = timeout(CLOSE_TIMEOUT, reply).await;
 }
 
 struct Reader<'a> {

@@ -1,0 +1,153 @@
+//! Bad input gets a clear error or close code, and nobody else notices.
+
+mod common;
+
+use common::{spawn_app, spawn_app_with};
+use serde_json::json;
+use tokio_tungstenite::tungstenite::Message;
+
+#[tokio::test]
+async fn malformed_messages_get_an_error_and_the_connection_stays_open() {
+    let app = spawn_app().await;
+    let mut client = app.connect().await;
+    let cases = [
+        (
+            "not json",
+            "invalid message: expected ident at line 1 column 2",
+        ),
+        (r#"{"type":"dance"}"#, "unknown variant `dance`"),
+        (r#"{"room":"general"}"#, "missing field `type`"),
+        (r#"{"type":"join_room"}"#, "missing field `room`"),
+        (
+            r#"{"type":"join_room","room":"no spaces"}"#,
+            "room name may contain only ASCII letters",
+        ),
+        (
+            r#"{"type":"room_message","room":"general","content":"  "}"#,
+            "message content must not be empty",
+        ),
+        (
+            r#"{"type":"direct_message","to":"bob","content":"hi"}"#,
+            "user id must be a UUID",
+        ),
+    ];
+    for (text, expected) in cases {
+        client.send_raw(Message::text(text)).await;
+        let error = client.recv().await;
+        assert_eq!(error["type"], "error", "{text}: {error}");
+        assert_eq!(error["code"], "invalid_message", "{text}: {error}");
+        let message = error["message"].as_str().unwrap();
+        assert!(message.starts_with("invalid message: "), "{message}");
+        assert!(message.contains(expected), "{text}: {message}");
+    }
+    // Still fully working afterwards.
+    assert_eq!(
+        client.join("general").await,
+        json!({"type": "joined", "room": "general"})
+    );
+}
+
+#[tokio::test]
+async fn content_over_four_thousand_characters_is_refused() {
+    let app = spawn_app().await;
+    let mut client = app.connect().await;
+    client.join("general").await;
+    let long = "é".repeat(4_001);
+    client
+        .send(json!({"type": "room_message", "room": "general", "content": long}))
+        .await;
+    let error = client.recv().await;
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("message content must be at most 4000 characters long, got 4001"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_binary_frame_gets_an_error_and_the_connection_stays_open() {
+    let app = spawn_app().await;
+    let mut client = app.connect().await;
+    client.send_raw(Message::binary(vec![1u8, 2, 3])).await;
+    assert_eq!(
+        client.recv().await,
+        json!({
+            "type": "error",
+            "message": "binary frames are not supported: send JSON as a text frame",
+            "code": "binary_frame"
+        })
+    );
+    client.join("general").await;
+}
+
+#[tokio::test]
+async fn a_message_over_the_size_limit_closes_that_connection_with_1009_only() {
+    let app = spawn_app_with(|s| s.max_message_bytes = 2048).await;
+    let mut bystander = app.connect_with_hello().await;
+    let mut offender = app.connect_with_hello().await;
+    bystander.join("general").await;
+    offender.join("general").await;
+    bystander.recv().await;
+    let huge = format!(
+        r#"{{"type":"room_message","room":"general","content":"{}"}}"#,
+        "x".repeat(4096)
+    );
+    offender.send_raw(Message::text(huge)).await;
+    let (texts, code, reason) = offender.recv_close().await;
+    assert_eq!(code, 1009, "{reason}");
+    assert_eq!(reason, "message too big: the limit is 2048 bytes");
+    assert!(texts.is_empty(), "{texts:?}");
+    // The bystander sees the offender leave, and carries on.
+    assert_eq!(
+        bystander.recv().await,
+        json!({"type": "user_left", "room": "general", "user": offender.id()})
+    );
+    bystander
+        .send(json!({"type": "room_message", "room": "general", "content": "still here"}))
+        .await;
+    assert_eq!(bystander.recv().await["content"], "still here");
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_evicted_and_the_room_keeps_flowing() {
+    let app = spawn_app_with(|s| s.send_queue_frames = 16).await;
+    let mut sender = app.connect_with_hello().await;
+    let mut stalled = app.connect_with_hello().await;
+    sender.join("general").await;
+    stalled.join("general").await;
+    sender.recv().await;
+    let stalled_id = stalled.id().to_owned();
+    let _stalled_socket = stalled.into_inner(); // kept open, never read again
+
+    // Enough to fill the kernel's socket buffers and then the 16-frame queue.
+    let content = "x".repeat(3_000);
+    let mut evicted = false;
+    'sending: for _ in 0..20_000 {
+        sender
+            .send(json!({"type": "room_message", "room": "general", "content": content}))
+            .await;
+        loop {
+            let event = sender.recv().await;
+            match event["type"].as_str() {
+                Some("room_message") => break,
+                Some("user_left") => {
+                    assert_eq!(event["user"], stalled_id);
+                    evicted = true;
+                    break 'sending;
+                }
+                _ => panic!("unexpected {event}"),
+            }
+        }
+    }
+    assert!(evicted, "the stalled client was never evicted");
+    // The sender's own stream is unaffected.
+    sender
+        .send(json!({"type": "room_message", "room": "general", "content": "after"}))
+        .await;
+    let mut last = sender.recv().await;
+    while last["content"] != "after" {
+        last = sender.recv().await;
+    }
+}

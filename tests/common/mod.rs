@@ -1,0 +1,245 @@
+//! Shared set-up for the integration tests: a real server on 127.0.0.1 port
+//! 0 (in-process, or the real binary) and a small JSON WebSocket client.
+
+#![allow(dead_code)] // each test binary uses its own part of this module
+
+use std::{net::SocketAddr, time::Duration};
+
+use confab::server::{self, config::Settings};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::{net::TcpStream, sync::oneshot, task::JoinHandle};
+use tokio_tungstenite::{
+    MaybeTlsStream, WebSocketStream, connect_async,
+    tungstenite::{self, Message, client::IntoClientRequest, protocol::frame::coding::CloseCode},
+};
+
+/// How long a test waits for a frame it expects.
+pub const PATIENCE: Duration = Duration::from_secs(5);
+
+/// A server running in this process until dropped or shut down.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+/// Starts a server with the default settings changed by `configure`.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut settings = Settings::default();
+    configure(&mut settings);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (shutdown, stop) = oneshot::channel::<()>();
+    let server = tokio::spawn(server::run(listener, settings, async {
+        let _ = stop.await;
+    }));
+    TestApp {
+        addr,
+        shutdown: Some(shutdown),
+        server: Some(server),
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+impl TestApp {
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    /// A client that speaks only the article's protocol.
+    pub async fn connect(&self) -> Client {
+        Client::connect(&self.ws_url()).await
+    }
+
+    /// A client that said `hello` and knows its own id.
+    pub async fn connect_with_hello(&self) -> Client {
+        let mut client = self.connect().await;
+        client.send(json!({"type": "hello"})).await;
+        let welcome = client.recv().await;
+        assert_eq!(welcome["type"], "welcome", "{welcome}");
+        client.id = Some(welcome["user"].as_str().unwrap().to_owned());
+        client
+    }
+
+    /// Triggers the graceful shutdown and waits for `run` to return.
+    pub async fn shut_down(mut self) -> std::io::Result<()> {
+        let _ = self.shutdown.take().unwrap().send(());
+        let server = self.server.take().unwrap();
+        tokio::time::timeout(Duration::from_secs(10), server)
+            .await
+            .expect("the server stops within its grace period")
+            .expect("the server task does not panic")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}
+
+/// A WebSocket client that sends and expects JSON text frames.
+pub struct Client {
+    socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// Known once the client said hello.
+    pub id: Option<String>,
+}
+
+impl Client {
+    pub async fn connect(url: &str) -> Self {
+        Self::try_connect(url).await.expect("the upgrade succeeds")
+    }
+
+    pub async fn try_connect(url: &str) -> Result<Self, tungstenite::Error> {
+        let (socket, _) = connect_async(url).await?;
+        Ok(Self { socket, id: None })
+    }
+
+    pub fn id(&self) -> &str {
+        self.id.as_deref().expect("connected with hello")
+    }
+
+    pub async fn send(&mut self, message: Value) {
+        self.send_raw(Message::text(message.to_string())).await;
+    }
+
+    pub async fn send_raw(&mut self, message: Message) {
+        self.socket
+            .send(message)
+            .await
+            .expect("the socket accepts the frame");
+    }
+
+    /// The next text frame as JSON, skipping pings and pongs.
+    pub async fn recv(&mut self) -> Value {
+        match self.next_frame(PATIENCE).await {
+            Some(Message::Text(text)) => {
+                serde_json::from_str(text.as_str()).expect("the server sends JSON")
+            }
+            other => panic!("expected a text frame, got {other:?}"),
+        }
+    }
+
+    /// The close frame's code and reason, after any text frames, which are
+    /// returned too.
+    pub async fn recv_close(&mut self) -> (Vec<Value>, u16, String) {
+        let mut texts = Vec::new();
+        loop {
+            match self.next_frame(PATIENCE).await {
+                Some(Message::Text(text)) => {
+                    texts.push(serde_json::from_str(text.as_str()).unwrap())
+                }
+                Some(Message::Close(Some(frame))) => {
+                    return (texts, u16::from(frame.code), frame.reason.to_string());
+                }
+                other => panic!("expected a close frame, got {other:?} after {texts:?}"),
+            }
+        }
+    }
+
+    /// Asserts nothing but pings arrives for `quiet`.
+    pub async fn expect_silence(&mut self, quiet: Duration) {
+        if let Some(frame) = self.next_frame(quiet).await {
+            panic!("expected silence, got {frame:?}");
+        }
+    }
+
+    /// The next frame other than ping and pong, or None after `wait`.
+    async fn next_frame(&mut self, wait: Duration) -> Option<Message> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.socket.next()).await {
+                Err(_) => return None,
+                Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
+                Ok(Some(Ok(message))) => return Some(message),
+                Ok(Some(Err(error))) => panic!("socket error: {error}"),
+                Ok(None) => panic!("the socket ended without a close frame"),
+            }
+        }
+    }
+
+    /// Sends a ping and waits for its pong.
+    pub async fn ping_pong(&mut self, payload: &'static [u8]) -> Vec<u8> {
+        self.send_raw(Message::Ping(payload.into())).await;
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            match tokio::time::timeout_at(deadline, self.socket.next()).await {
+                Ok(Some(Ok(Message::Pong(data)))) => return data.to_vec(),
+                Ok(Some(Ok(Message::Ping(_)))) => continue,
+                other => panic!("expected a pong, got {other:?}"),
+            }
+        }
+    }
+
+    pub async fn close(mut self) {
+        self.socket
+            .close(Some(tungstenite::protocol::CloseFrame {
+                code: CloseCode::Normal,
+                reason: "bye".into(),
+            }))
+            .await
+            .unwrap();
+        // Read until the server's close reply ends the stream.
+        while let Ok(Some(Ok(_))) = tokio::time::timeout(PATIENCE, self.socket.next()).await {}
+    }
+
+    /// Hands back the raw socket, e.g. to stop reading it entirely.
+    pub fn into_inner(self) -> WebSocketStream<MaybeTlsStream<TcpStream>> {
+        self.socket
+    }
+
+    pub async fn join(&mut self, room: &str) -> Value {
+        self.send(json!({"type": "join_room", "room": room})).await;
+        let joined = self.recv().await;
+        assert_eq!(joined["type"], "joined", "{joined}");
+        joined
+    }
+}
+
+/// The upgrade's HTTP failure status and headers, for a refused upgrade.
+pub async fn refused_upgrade(
+    url: &str,
+    origin: Option<&str>,
+) -> tungstenite::http::Response<Option<Vec<u8>>> {
+    let mut request = url.into_client_request().unwrap();
+    if let Some(origin) = origin {
+        request
+            .headers_mut()
+            .insert("origin", origin.parse().unwrap());
+    }
+    match connect_async(request).await {
+        Err(tungstenite::Error::Http(response)) => *response,
+        Err(other) => panic!("expected an HTTP refusal, got {other}"),
+        Ok(_) => panic!("expected the upgrade to be refused"),
+    }
+}
+
+/// Whether an upgrade with this `Origin` header succeeds.
+pub async fn upgrade_with_origin(url: &str, origin: &str) -> bool {
+    let mut request = url.into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("origin", origin.parse().unwrap());
+    connect_async(request).await.is_ok()
+}
+
+/// A minimal HTTP/1.1 GET: status line and body.
+pub async fn http_get(addr: SocketAddr, path: &str) -> (String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    (
+        head.lines().next().unwrap_or_default().to_owned(),
+        body.to_owned(),
+    )
+}

@@ -1,0 +1,168 @@
+//! The HTTP edge and connection lifecycle: health, origin check, connection
+//! limit, heartbeat.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Client, http_get, refused_upgrade, spawn_app, spawn_app_with, upgrade_with_origin};
+use futures_util::StreamExt;
+use serde_json::json;
+
+#[tokio::test]
+async fn health_answers_ok() {
+    let app = spawn_app().await;
+    let (status, body) = http_get(app.addr, "/health").await;
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert_eq!(body, "OK");
+}
+
+#[tokio::test]
+async fn the_chat_page_is_server_rendered() {
+    let app = spawn_app().await;
+    let (status, body) = http_get(app.addr, "/").await;
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert!(body.contains("<title>confab</title>"), "{body}");
+    assert!(
+        body.contains(r#"<label for="room-name">Join a room</label>"#),
+        "{body}"
+    );
+    assert!(
+        body.contains("/pkg/confab.js"),
+        "the page loads the WASM bundle: {body}"
+    );
+}
+
+#[tokio::test]
+async fn a_foreign_origin_is_refused_with_403() {
+    let app = spawn_app_with(|s| s.allowed_origins = vec!["https://chat.example.com".into()]).await;
+    let response = refused_upgrade(&app.ws_url(), Some("http://evil.example")).await;
+    assert_eq!(response.status(), 403);
+    assert!(upgrade_with_origin(&app.ws_url(), &format!("http://{}", app.addr)).await);
+    assert!(upgrade_with_origin(&app.ws_url(), "https://chat.example.com").await);
+    // No Origin at all: a non-browser client.
+    app.connect().await.join("general").await;
+}
+
+#[tokio::test]
+async fn past_the_connection_limit_the_upgrade_gets_503_with_retry_after() {
+    let app = spawn_app_with(|s| s.max_connections = 3).await;
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        open.push(app.connect().await);
+    }
+    let response = refused_upgrade(&app.ws_url(), None).await;
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "5");
+    // A place frees up as soon as a connection closes.
+    open.pop().unwrap().close().await;
+    let mut replacement = connect_eventually(&app.ws_url()).await;
+    replacement.join("general").await;
+}
+
+#[tokio::test]
+async fn the_connection_count_stays_exact_under_churn() {
+    let app = spawn_app_with(|s| s.max_connections = 20).await;
+    for round in 0..10 {
+        let mut batch = Vec::new();
+        for _ in 0..20 {
+            batch.push(connect_eventually(&app.ws_url()).await);
+        }
+        // Half close politely, half vanish.
+        for (n, client) in batch.into_iter().enumerate() {
+            if n % 2 == 0 {
+                client.close().await;
+            } else {
+                drop(client.into_inner());
+            }
+        }
+        assert!(
+            connect_eventually(&app.ws_url())
+                .await
+                .join("probe")
+                .await
+                .is_object(),
+            "round {round}"
+        );
+    }
+    // Every slot came back: the full limit can be opened again, and no more.
+    let mut all = Vec::new();
+    for _ in 0..20 {
+        all.push(connect_eventually(&app.ws_url()).await);
+    }
+    assert_eq!(refused_upgrade(&app.ws_url(), None).await.status(), 503);
+}
+
+/// Connects, retrying briefly while a just-closed connection's slot is
+/// still being released.
+async fn connect_eventually(url: &str) -> Client {
+    for _ in 0..100 {
+        if let Ok(client) = Client::try_connect(url).await {
+            return client;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("no connection slot came free");
+}
+
+#[tokio::test]
+async fn a_client_ping_gets_a_pong() {
+    let app = spawn_app().await;
+    let mut client = app.connect().await;
+    assert_eq!(client.ping_pong(b"are you there").await, b"are you there");
+}
+
+#[tokio::test]
+async fn a_silent_client_is_dropped_after_the_heartbeat_timeout_and_announced() {
+    let app = spawn_app_with(|s| {
+        s.heartbeat_interval_ms = 100;
+        s.heartbeat_timeout_ms = 300;
+    })
+    .await;
+    let mut watcher = app.connect_with_hello().await;
+    let mut silent = app.connect_with_hello().await;
+    watcher.join("general").await;
+    silent.join("general").await;
+    watcher.recv().await;
+    let silent_id = silent.id().to_owned();
+    // Stop reading: tungstenite then never answers the server's pings.
+    let mut socket = silent.into_inner();
+    let started = std::time::Instant::now();
+    assert_eq!(
+        watcher.recv().await,
+        json!({"type": "user_left", "room": "general", "user": silent_id})
+    );
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(250),
+        "dropped too early: {waited:?}"
+    );
+    // What the silent client finds when it reads again: pings, then 4408.
+    let mut close = None;
+    while let Some(Ok(frame)) = socket.next().await {
+        if let tokio_tungstenite::tungstenite::Message::Close(frame) = frame {
+            close = frame;
+            break;
+        }
+    }
+    let close = close.expect("a close frame");
+    assert_eq!(u16::from(close.code), 4408);
+    assert_eq!(close.reason.as_str(), "heartbeat timeout");
+}
+
+#[tokio::test]
+async fn a_client_that_answers_pings_outlives_the_heartbeat_timeout() {
+    let app = spawn_app_with(|s| {
+        s.heartbeat_interval_ms = 100;
+        s.heartbeat_timeout_ms = 300;
+    })
+    .await;
+    let mut client = app.connect().await;
+    client.join("general").await;
+    // Reading answers the pings; nothing else is sent for 4 timeouts.
+    client.expect_silence(Duration::from_millis(1200)).await;
+    client
+        .send(json!({"type": "room_message", "room": "general", "content": "alive"}))
+        .await;
+    assert_eq!(client.recv().await["content"], "alive");
+}
