@@ -1,0 +1,32 @@
+# The two commands of README.md: `make run` and `make test`. Both install what
+# is missing first (scripts/setup.sh), then build.
+
+SHELL := /bin/bash
+# binaryen's wasm-opt from npm must shadow any older one on the system.
+export PATH := $(CURDIR)/tools/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+
+.PHONY: setup build run test test-rust test-e2e
+
+setup:
+	@scripts/setup.sh
+
+# Release server binary and size-optimised WASM bundle, into target/.
+build: setup
+	cargo leptos build --release
+
+# Serves the app at http://127.0.0.1:3000 with the embedded defaults.
+run: build
+	target/release/confab
+
+# Every test: unit and integration (release profile, sharing the build's
+# dependencies), then the browser tests against the release binary.
+test: build
+	cargo test --release --no-default-features --features ssr
+	cd end2end && npx playwright test
+
+# The parts alone, for development.
+test-rust: setup
+	cargo test --release --no-default-features --features ssr
+
+test-e2e: build
+	cd end2end && npx playwright test

@@ -1,0 +1,93 @@
+import { expect, test } from "@playwright/test";
+import { joinRoom, members, messageFrom, messageLog, openChat, send, status } from "./support/chat";
+
+test("two people in one room chat both ways and see each other arrive", async ({ browser }) => {
+  const ana = await openChat(browser);
+  const ben = await openChat(browser);
+  await joinRoom(ana.page, "general");
+  await joinRoom(ben.page, "general");
+
+  await expect(messageLog(ana.page)).toContainText(`${ben.name} joined`);
+  await expect(members(ana.page)).toContainText(ben.name);
+  await expect(members(ben.page)).toContainText(ana.name);
+
+  await send(ana.page, "hello Ben");
+  await expect(messageFrom(ben.page, ana.name, "hello Ben")).toBeVisible();
+  await expect(messageFrom(ana.page, ana.name, "hello Ben")).toBeVisible();
+
+  await send(ben.page, "hi Ana");
+  await expect(messageFrom(ana.page, ben.name, "hi Ana")).toBeVisible();
+});
+
+test("shift+enter writes a multi-line message that arrives as one", async ({ browser }) => {
+  const ana = await openChat(browser);
+  const ben = await openChat(browser);
+  await joinRoom(ana.page, "lines");
+  await joinRoom(ben.page, "lines");
+  const box = ana.page.getByLabel("Message", { exact: true });
+  await box.fill("first line");
+  await box.press("Shift+Enter");
+  await box.pressSequentially("second line");
+  await box.press("Enter");
+  const line = messageLog(ben.page).locator("li.message .text").last();
+  await expect(line).toHaveText("first line\nsecond line");
+});
+
+test("a direct message reaches only its recipient", async ({ browser }) => {
+  const ana = await openChat(browser);
+  const ben = await openChat(browser);
+  const cy = await openChat(browser);
+  for (const person of [ana, ben, cy]) await joinRoom(person.page, "dm-room");
+
+  await ana.page.getByRole("button", { name: `Direct message ${ben.name}` }).click();
+  await expect(ana.page.getByRole("heading", { level: 1 })).toHaveText(`Direct messages with ${ben.name}`);
+  await send(ana.page, "just between us");
+  await expect(messageFrom(ana.page, ana.name, "just between us")).toBeVisible();
+
+  // Ben gets a conversation with Ana in the sidebar, holding the message.
+  const conversation = ben.page.getByRole("button", { name: ana.name, exact: true });
+  await expect(conversation).toBeVisible();
+  await conversation.click();
+  await expect(messageFrom(ben.page, ana.name, "just between us")).toBeVisible();
+
+  // Cy sees no conversation and no message.
+  await expect(cy.page.getByRole("navigation").getByText(ana.name)).toHaveCount(0);
+  await expect(cy.page.getByText("just between us")).toHaveCount(0);
+});
+
+test("leaving a room tells the others and removes it from the sidebar", async ({ browser }) => {
+  const ana = await openChat(browser);
+  const ben = await openChat(browser);
+  await joinRoom(ana.page, "leavers");
+  await joinRoom(ben.page, "leavers");
+  await expect(members(ana.page)).toContainText(ben.name);
+
+  await ben.page.getByRole("button", { name: "Leave room" }).click();
+  await expect(ben.page.getByRole("button", { name: "#leavers" })).toHaveCount(0);
+  await expect(messageLog(ana.page)).toContainText(`${ben.name} left`);
+  await expect(members(ana.page)).not.toContainText(ben.name);
+});
+
+test("chat text is shown literally and never runs as HTML", async ({ browser }) => {
+  const ana = await openChat(browser);
+  const ben = await openChat(browser);
+  await joinRoom(ana.page, "xss");
+  await joinRoom(ben.page, "xss");
+  const attack = "<img src=x onerror=alert(1)>";
+  await send(ana.page, attack);
+  await expect(messageFrom(ben.page, ana.name, attack)).toBeVisible();
+  await expect(messageLog(ben.page).locator("img")).toHaveCount(0);
+  await expect(messageLog(ben.page).locator("li.message .text").last()).toHaveText(attack);
+  // openChat fails the test on any dialog, so reaching here means no alert ran.
+});
+
+test("an invalid room name gets a dismissible notice and nothing else happens", async ({ browser }) => {
+  const ana = await openChat(browser);
+  await ana.page.getByLabel("Join a room").fill("no spaces please");
+  await ana.page.getByRole("button", { name: "Join", exact: true }).click();
+  const notice = ana.page.locator(".notice");
+  await expect(notice).toContainText("room name may contain only ASCII letters");
+  await notice.getByRole("button", { name: "Dismiss" }).click();
+  await expect(notice).toHaveCount(0);
+  await expect(status(ana.page)).toHaveAttribute("data-status", "connected");
+});

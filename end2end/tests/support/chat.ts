@@ -1,0 +1,55 @@
+import { expect, type Browser, type Locator, type Page } from "@playwright/test";
+
+/** One person in their own browser context (own cookies, own socket). */
+export interface Person {
+  page: Page;
+  /** The name the app shows for them, e.g. "guest-4f3a". */
+  name: string;
+}
+
+export async function openChat(browser: Browser): Promise<Person> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.on("dialog", (dialog) => {
+    throw new Error(`unexpected dialog: ${dialog.message()}`);
+  });
+  await page.goto("/");
+  await expect(status(page)).toHaveAttribute("data-status", "connected");
+  const name = (await page.locator(".me").textContent())?.trim() ?? "";
+  expect(name).toMatch(/^guest-[0-9a-f]{4}$/);
+  return { page, name };
+}
+
+export function status(page: Page): Locator {
+  return page.getByRole("status");
+}
+
+export function messageLog(page: Page): Locator {
+  return page.getByRole("log", { name: "Messages" });
+}
+
+export function members(page: Page): Locator {
+  return page.getByRole("complementary", { name: "Members" });
+}
+
+export async function joinRoom(page: Page, room: string) {
+  await page.getByLabel("Join a room").fill(room);
+  await page.getByRole("button", { name: "Join", exact: true }).click();
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText(`#${room}`);
+  await expect(page.getByRole("button", { name: `#${room}` })).toBeVisible();
+}
+
+export async function send(page: Page, text: string) {
+  const box = page.getByLabel("Message", { exact: true });
+  await box.fill(text);
+  await box.press("Enter");
+  await expect(box).toHaveValue("");
+}
+
+/** The message line from `who` with exactly `text`. */
+export function messageFrom(page: Page, who: string, text: string): Locator {
+  return messageLog(page)
+    .locator("li.message")
+    .filter({ has: page.locator(".from", { hasText: who }) })
+    .filter({ has: page.locator(".text", { hasText: text }) });
+}
