@@ -53,9 +53,7 @@ async fn content_over_four_thousand_characters_is_refused() {
     let mut client = app.connect().await;
     client.join("general").await;
     let long = "é".repeat(4_001);
-    client
-        .send(json!({"type": "room_message", "room": "general", "content": long}))
-        .await;
+    client.say("general", &long).await;
     let error = client.recv().await;
     assert!(
         error["message"]
@@ -85,11 +83,7 @@ async fn a_binary_frame_gets_an_error_and_the_connection_stays_open() {
 #[tokio::test]
 async fn a_message_over_the_size_limit_closes_that_connection_with_1009_only() {
     let app = spawn_app_with(|s| s.max_message_bytes = 2048).await;
-    let mut bystander = app.connect_with_hello().await;
-    let mut offender = app.connect_with_hello().await;
-    bystander.join("general").await;
-    offender.join("general").await;
-    bystander.recv().await;
+    let (mut bystander, mut offender) = app.two_members_of("general").await;
     let huge = format!(
         r#"{{"type":"room_message","room":"general","content":"{}"}}"#,
         "x".repeat(4096)
@@ -104,20 +98,14 @@ async fn a_message_over_the_size_limit_closes_that_connection_with_1009_only() {
         bystander.recv().await,
         json!({"type": "user_left", "room": "general", "user": offender.id()})
     );
-    bystander
-        .send(json!({"type": "room_message", "room": "general", "content": "still here"}))
-        .await;
+    bystander.say("general", "still here").await;
     assert_eq!(bystander.recv().await["content"], "still here");
 }
 
 #[tokio::test]
 async fn a_client_that_stops_reading_is_evicted_and_the_room_keeps_flowing() {
     let app = spawn_app_with(|s| s.send_queue_frames = 16).await;
-    let mut sender = app.connect_with_hello().await;
-    let mut stalled = app.connect_with_hello().await;
-    sender.join("general").await;
-    stalled.join("general").await;
-    sender.recv().await;
+    let (mut sender, mut stalled) = app.two_members_of("general").await;
     let stalled_id = stalled.id().to_owned();
     let _stalled_socket = stalled.into_inner(); // kept open, never read again
 
@@ -125,9 +113,7 @@ async fn a_client_that_stops_reading_is_evicted_and_the_room_keeps_flowing() {
     let content = "x".repeat(3_000);
     let mut evicted = false;
     'sending: for _ in 0..20_000 {
-        sender
-            .send(json!({"type": "room_message", "room": "general", "content": content}))
-            .await;
+        sender.say("general", &content).await;
         loop {
             let event = sender.recv().await;
             match event["type"].as_str() {
@@ -143,9 +129,7 @@ async fn a_client_that_stops_reading_is_evicted_and_the_room_keeps_flowing() {
     }
     assert!(evicted, "the stalled client was never evicted");
     // The sender's own stream is unaffected.
-    sender
-        .send(json!({"type": "room_message", "room": "general", "content": "after"}))
-        .await;
+    sender.say("general", "after").await;
     let mut last = sender.recv().await;
     while last["content"] != "after" {
         last = sender.recv().await;

@@ -6,6 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Client, http_get, refused_upgrade, spawn_app, spawn_app_with, upgrade_with_origin};
+use confab::server::config::Settings;
 use futures_util::StreamExt;
 use serde_json::json;
 
@@ -105,6 +106,12 @@ async fn connect_eventually(url: &str) -> Client {
     panic!("no connection slot came free");
 }
 
+/// A ping every 100 ms, and a 300 ms timeout.
+fn fast_heartbeat(settings: &mut Settings) {
+    settings.heartbeat_interval_ms = 100;
+    settings.heartbeat_timeout_ms = 300;
+}
+
 #[tokio::test]
 async fn a_client_ping_gets_a_pong() {
     let app = spawn_app().await;
@@ -114,16 +121,8 @@ async fn a_client_ping_gets_a_pong() {
 
 #[tokio::test]
 async fn a_silent_client_is_dropped_after_the_heartbeat_timeout_and_announced() {
-    let app = spawn_app_with(|s| {
-        s.heartbeat_interval_ms = 100;
-        s.heartbeat_timeout_ms = 300;
-    })
-    .await;
-    let mut watcher = app.connect_with_hello().await;
-    let mut silent = app.connect_with_hello().await;
-    watcher.join("general").await;
-    silent.join("general").await;
-    watcher.recv().await;
+    let app = spawn_app_with(fast_heartbeat).await;
+    let (mut watcher, mut silent) = app.two_members_of("general").await;
     let silent_id = silent.id().to_owned();
     // Stop reading: tungstenite then never answers the server's pings.
     let mut socket = silent.into_inner();
@@ -152,17 +151,11 @@ async fn a_silent_client_is_dropped_after_the_heartbeat_timeout_and_announced() 
 
 #[tokio::test]
 async fn a_client_that_answers_pings_outlives_the_heartbeat_timeout() {
-    let app = spawn_app_with(|s| {
-        s.heartbeat_interval_ms = 100;
-        s.heartbeat_timeout_ms = 300;
-    })
-    .await;
+    let app = spawn_app_with(fast_heartbeat).await;
     let mut client = app.connect().await;
     client.join("general").await;
     // Reading answers the pings; nothing else is sent for 4 timeouts.
     client.expect_silence(Duration::from_millis(1200)).await;
-    client
-        .send(json!({"type": "room_message", "room": "general", "content": "alive"}))
-        .await;
+    client.say("general", "alive").await;
     assert_eq!(client.recv().await["content"], "alive");
 }

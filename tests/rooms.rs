@@ -20,9 +20,7 @@ async fn an_article_client_gets_exactly_the_articles_reply() {
         client.recv().await,
         json!({"type": "joined", "room": "general"})
     );
-    client
-        .send(json!({"type": "room_message", "room": "general", "content": "Hello everyone!"}))
-        .await;
+    client.say("general", "Hello everyone!").await;
     let echo = client.recv().await;
     assert_eq!(echo["type"], "room_message");
     assert_eq!(echo["room"], "general");
@@ -56,11 +54,7 @@ async fn a_joiner_is_announced_to_the_others_but_not_to_itself() {
 #[tokio::test]
 async fn joining_twice_changes_nothing_and_announces_nothing() {
     let app = spawn_app().await;
-    let mut ana = app.connect_with_hello().await;
-    let mut ben = app.connect_with_hello().await;
-    ana.join("general").await;
-    ben.join("general").await;
-    ana.recv().await; // ben joined
+    let (mut ana, mut ben) = app.two_members_of("general").await;
     let again = ben.join("general").await;
     assert_eq!(again["members"].as_array().unwrap().len(), 2, "{again}");
     ana.expect_silence(QUIET).await;
@@ -79,11 +73,7 @@ async fn joining_twice_changes_nothing_and_announces_nothing() {
 #[tokio::test]
 async fn leaving_is_announced_to_the_rest_and_an_empty_room_is_removed() {
     let app = spawn_app().await;
-    let mut ana = app.connect_with_hello().await;
-    let mut ben = app.connect_with_hello().await;
-    ana.join("general").await;
-    ben.join("general").await;
-    ana.recv().await;
+    let (mut ana, mut ben) = app.two_members_of("general").await;
     ben.send(json!({"type": "leave_room", "room": "general"}))
         .await;
     assert_eq!(
@@ -121,8 +111,7 @@ async fn room_messages_reach_every_member_including_the_sender_and_nobody_else()
     ben.join("general").await;
     ana.recv().await;
     outsider.join("elsewhere").await;
-    ana.send(json!({"type": "room_message", "room": "general", "content": "hi all"}))
-        .await;
+    ana.say("general", "hi all").await;
     let expected =
         json!({"type": "room_message", "room": "general", "from": ana.id(), "content": "hi all"});
     assert_eq!(ana.recv().await, expected);
@@ -136,9 +125,7 @@ async fn posting_to_a_room_you_are_not_in_is_refused_and_delivers_nothing() {
     let mut member = app.connect().await;
     let mut intruder = app.connect().await;
     member.join("general").await;
-    intruder
-        .send(json!({"type": "room_message", "room": "general", "content": "spam"}))
-        .await;
+    intruder.say("general", "spam").await;
     let error = intruder.recv().await;
     assert_eq!(error["type"], "error");
     assert_eq!(error["code"], "not_a_member");
@@ -208,11 +195,7 @@ async fn a_closed_connection_is_announced_once_in_every_room() {
 #[tokio::test]
 async fn a_dropped_tcp_connection_is_announced_once() {
     let app = spawn_app().await;
-    let mut ana = app.connect_with_hello().await;
-    let mut ben = app.connect_with_hello().await;
-    ana.join("general").await;
-    ben.join("general").await;
-    ana.recv().await;
+    let (mut ana, mut ben) = app.two_members_of("general").await;
     let ben_id = ben.id().to_owned();
     drop(ben.into_inner()); // no close frame: the TCP stream just ends
     assert_eq!(
@@ -232,9 +215,7 @@ async fn a_thousand_messages_from_one_sender_arrive_in_order() {
     sender.recv().await; // user_joined
     let sending = tokio::spawn(async move {
         for n in 0..1000 {
-            sender
-                .send(json!({"type": "room_message", "room": "general", "content": format!("message {n}")}))
-                .await;
+            sender.say("general", &format!("message {n}")).await;
         }
         sender
     });
@@ -267,9 +248,7 @@ async fn concurrent_senders_are_seen_in_one_order_by_every_member() {
     for (i, mut client) in clients.into_iter().enumerate() {
         readers.push(tokio::spawn(async move {
             for n in 0..100 {
-                client
-                    .send(json!({"type": "room_message", "room": "general", "content": format!("{i}:{n}")}))
-                    .await;
+                client.say("general", &format!("{i}:{n}")).await;
             }
             let mut seen = Vec::new();
             for _ in 0..300 {

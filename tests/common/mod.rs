@@ -65,6 +65,21 @@ impl TestApp {
         client
     }
 
+    /// Two `hello` clients in `room`; the first has already seen the
+    /// second's `user_joined`, so both start with empty inboxes.
+    pub async fn two_members_of(&self, room: &str) -> (Client, Client) {
+        let mut first = self.connect_with_hello().await;
+        let mut second = self.connect_with_hello().await;
+        first.join(room).await;
+        second.join(room).await;
+        let announced = first.recv().await;
+        assert_eq!(
+            announced,
+            json!({"type": "user_joined", "room": room, "user": second.id()})
+        );
+        (first, second)
+    }
+
     /// Triggers the graceful shutdown and waits for `run` to return.
     pub async fn shut_down(mut self) -> std::io::Result<()> {
         let _ = self.shutdown.take().unwrap().send(());
@@ -192,6 +207,12 @@ impl Client {
     /// Hands back the raw socket, e.g. to stop reading it entirely.
     pub fn into_inner(self) -> WebSocketStream<MaybeTlsStream<TcpStream>> {
         self.socket
+    }
+
+    /// Posts `content` to `room`.
+    pub async fn say(&mut self, room: &str, content: &str) {
+        self.send(json!({"type": "room_message", "room": room, "content": content}))
+            .await;
     }
 
     pub async fn join(&mut self, room: &str) -> Value {
