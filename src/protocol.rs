@@ -321,6 +321,8 @@ pub enum ErrorCode {
     UnknownUser,
     /// The server is stopping; reconnect after the close frame.
     ShuttingDown,
+    /// The connection is in as many rooms as it may be.
+    TooManyRooms,
 }
 
 /// WebSocket close codes the server uses, and why.
@@ -499,6 +501,7 @@ mod tests {
             ErrorCode::NotAMember,
             ErrorCode::UnknownUser,
             ErrorCode::ShuttingDown,
+            ErrorCode::TooManyRooms,
         ]
         .iter()
         .map(|code| serde_json::to_value(code).unwrap())
@@ -510,7 +513,8 @@ mod tests {
                 "binary_frame",
                 "not_a_member",
                 "unknown_user",
-                "shutting_down"
+                "shutting_down",
+                "too_many_rooms"
             ]
         );
     }

@@ -105,7 +105,7 @@ async fn a_message_over_the_size_limit_closes_that_connection_with_1009_only() {
 #[tokio::test]
 async fn a_client_that_stops_reading_is_evicted_and_the_room_keeps_flowing() {
     let app = spawn_app_with(|s| s.send_queue_frames = 16).await;
-    let (mut sender, mut stalled) = app.two_members_of("general").await;
+    let (mut sender, stalled) = app.two_members_of("general").await;
     let stalled_id = stalled.id().to_owned();
     let _stalled_socket = stalled.into_inner(); // kept open, never read again
 
@@ -134,4 +134,41 @@ async fn a_client_that_stops_reading_is_evicted_and_the_room_keeps_flowing() {
     while last["content"] != "after" {
         last = sender.recv().await;
     }
+}
+
+#[tokio::test]
+async fn an_error_reply_quotes_at_most_a_clip_of_the_input() {
+    let app = spawn_app().await;
+    let mut client = app.connect().await;
+    // 10,000 DEL characters: serde quotes them back escaped, 6 bytes each.
+    let huge = format!(
+        r#"{{"type":"hello","protocol":"{}"}}"#,
+        "\u{7f}".repeat(10_000)
+    );
+    client.send_raw(Message::text(huge)).await;
+    let error = client.recv().await;
+    let message = error["message"].as_str().unwrap();
+    assert!(message.starts_with("invalid message: "), "{message}");
+    assert!(
+        message.chars().count() <= 220,
+        "{} characters echoed",
+        message.chars().count()
+    );
+    client.join("general").await;
+}
+
+#[tokio::test]
+async fn a_connection_may_join_at_most_a_hundred_rooms() {
+    let app = spawn_app().await;
+    let mut client = app.connect().await;
+    for n in 0..100 {
+        client.join(&format!("room-{n}")).await;
+    }
+    client
+        .send(json!({"type": "join_room", "room": "one-too-many"}))
+        .await;
+    let error = client.recv().await;
+    assert_eq!(error["code"], "too_many_rooms", "{error}");
+    // Rejoining a room it is already in is still fine.
+    client.join("room-7").await;
 }

@@ -122,7 +122,7 @@ async fn a_client_ping_gets_a_pong() {
 #[tokio::test]
 async fn a_silent_client_is_dropped_after_the_heartbeat_timeout_and_announced() {
     let app = spawn_app_with(fast_heartbeat).await;
-    let (mut watcher, mut silent) = app.two_members_of("general").await;
+    let (mut watcher, silent) = app.two_members_of("general").await;
     let silent_id = silent.id().to_owned();
     // Stop reading: tungstenite then never answers the server's pings.
     let mut socket = silent.into_inner();

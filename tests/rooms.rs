@@ -195,7 +195,7 @@ async fn a_closed_connection_is_announced_once_in_every_room() {
 #[tokio::test]
 async fn a_dropped_tcp_connection_is_announced_once() {
     let app = spawn_app().await;
-    let (mut ana, mut ben) = app.two_members_of("general").await;
+    let (mut ana, ben) = app.two_members_of("general").await;
     let ben_id = ben.id().to_owned();
     drop(ben.into_inner()); // no close frame: the TCP stream just ends
     assert_eq!(
@@ -263,4 +263,35 @@ async fn concurrent_senders_are_seen_in_one_order_by_every_member() {
     }
     assert_eq!(orders[0], orders[1]);
     assert_eq!(orders[1], orders[2]);
+}
+
+#[tokio::test]
+async fn a_client_that_closes_right_after_posting_gets_the_close_reply() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::{Message, protocol::CloseFrame};
+
+    let app = spawn_app().await;
+    let mut client = app.connect().await;
+    client.join("general").await;
+    client.say("general", "last words").await;
+    let mut socket = client.into_inner();
+    socket
+        .send(Message::Close(Some(CloseFrame {
+            code: 1000u16.into(),
+            reason: "bye".into(),
+        })))
+        .await
+        .unwrap();
+    let mut close_reply = None;
+    while let Ok(Some(Ok(frame))) = tokio::time::timeout(PATIENCE, socket.next()).await {
+        if let Message::Close(frame) = frame {
+            close_reply = frame;
+            break;
+        }
+    }
+    assert_eq!(
+        close_reply.map(|f| u16::from(f.code)),
+        Some(1000),
+        "the server answers the close"
+    );
 }

@@ -8,8 +8,10 @@ use std::{
     time::Duration,
 };
 
-use common::{Client, spawn_app};
+use common::{Client, spawn_app, spawn_app_with};
 use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, tungstenite::protocol::Role};
 
 fn shutdown_notice() -> serde_json::Value {
     json!({"type": "error", "message": "server shutting down", "code": "shutting_down"})
@@ -84,4 +86,55 @@ async fn the_binary_exits_zero_on_sigterm_after_notifying_clients() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert_eq!(status.code(), Some(0));
+}
+
+#[tokio::test]
+async fn a_half_sent_http_request_does_not_hold_up_shutdown() {
+    let app = spawn_app_with(|s| s.shutdown_grace_ms = 300).await;
+    let mut stalled = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    stalled
+        .write_all(b"GET /health HTTP/1.1\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    app.shut_down().await.expect("run returns Ok");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_connection_upgraded_during_shutdown_still_gets_the_notice_and_1012() {
+    let app = spawn_app().await;
+    let addr = app.addr;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    // The request is in flight when the shutdown starts; then it completes.
+    let stopping = tokio::spawn(app.shut_down());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stream.write_all(b"\r\n").await.unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8];
+        stream.read_exact(&mut byte).await.unwrap();
+        head.push(byte[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    let socket =
+        WebSocketStream::from_raw_socket(MaybeTlsStream::Plain(stream), Role::Client, None).await;
+    let mut client = Client::from_socket(socket);
+    let (texts, code, _) = client.recv_close().await;
+    assert_eq!(texts, [shutdown_notice()]);
+    assert_eq!(code, 1012);
+    stopping.await.unwrap().expect("run returns Ok");
 }

@@ -17,7 +17,10 @@ pub fn Sidebar() -> impl IntoView {
         event.prevent_default();
         match RoomName::parse(room_input.get_untracked().trim()) {
             Ok(room) => {
-                state.update(|s| s.active = Some(Conversation::Room(room.clone())));
+                state.update(|s| {
+                    s.joining(&room);
+                    s.active = Some(Conversation::Room(room.clone()));
+                });
                 client.send(ClientMessage::JoinRoom { room });
                 room_input.set(String::new());
             }

@@ -55,41 +55,56 @@ mod browser {
     const FIRST_RETRY_MS: f64 = 250.0;
     const LONGEST_RETRY_MS: f64 = 15_000.0;
 
+    /// How a session ended.
+    enum SessionEnd {
+        /// The connection dropped; `welcomed` if it got as far as the
+        /// server's welcome, which resets the backoff.
+        Dropped { welcomed: bool },
+        /// Every `ChatClient` is gone: nobody is left to reconnect for.
+        Unused,
+    }
+
     pub(super) async fn connection_loop(
         state: RwSignal<ChatState>,
         mut queued: UnboundedReceiver<ClientMessage>,
     ) {
         let mut failures: i32 = 0;
+        // A message taken from the queue whose send failed: first out next time.
+        let mut unsent = None;
         loop {
             state.update(|s| s.status = ConnectionStatus::Connecting);
             match WebSocket::open(&socket_url()) {
-                Ok(socket) => {
-                    if session(socket, state, &mut queued).await {
-                        failures = 0;
-                    }
-                }
+                Ok(socket) => match session(socket, state, &mut queued, &mut unsent).await {
+                    SessionEnd::Unused => return,
+                    SessionEnd::Dropped { welcomed: true } => failures = 0,
+                    SessionEnd::Dropped { welcomed: false } => {}
+                },
                 Err(error) => leptos::logging::warn!("cannot open the chat socket: {error}"),
             }
-            state.update(ChatState::disconnected);
+            if state.try_update(ChatState::disconnected).is_none() {
+                return; // the page that owned the state is gone
+            }
             failures += 1;
             gloo_timers::future::TimeoutFuture::new(retry_delay_ms(failures)).await;
         }
     }
 
-    /// Runs one connection until it drops. Returns whether it got as far as
-    /// the server's welcome, which resets the backoff.
+    /// Runs one connection until it drops.
     async fn session(
         socket: WebSocket,
         state: RwSignal<ChatState>,
         queued: &mut UnboundedReceiver<ClientMessage>,
-    ) -> bool {
+        unsent: &mut Option<ClientMessage>,
+    ) -> SessionEnd {
         let (mut write, mut read) = socket.split();
         let mut welcomed = false;
-        for message in state.with_untracked(ChatState::greeting) {
-            if write.send(encode(&message)).await.is_err() {
-                return welcomed;
+        let greeting = state.with_untracked(ChatState::greeting);
+        for message in greeting.iter().chain(unsent.iter()) {
+            if write.send(encode(message)).await.is_err() {
+                return SessionEnd::Dropped { welcomed };
             }
         }
+        *unsent = None;
         loop {
             match futures_util::future::select(read.next(), queued.next()).await {
                 Either::Left((Some(Ok(Message::Text(text))), _)) => {
@@ -105,15 +120,16 @@ mod browser {
                 Either::Left((Some(Ok(Message::Bytes(_))), _)) => {}
                 Either::Left((Some(Err(WebSocketError::ConnectionClose(close))), _)) => {
                     leptos::logging::log!("chat socket closed: {} {}", close.code, close.reason);
-                    return welcomed;
+                    return SessionEnd::Dropped { welcomed };
                 }
-                Either::Left((Some(Err(_)) | None, _)) => return welcomed,
+                Either::Left((Some(Err(_)) | None, _)) => return SessionEnd::Dropped { welcomed },
                 Either::Right((Some(message), _)) => {
                     if write.send(encode(&message)).await.is_err() {
-                        return welcomed;
+                        *unsent = Some(message);
+                        return SessionEnd::Dropped { welcomed };
                     }
                 }
-                Either::Right((None, _)) => return welcomed,
+                Either::Right((None, _)) => return SessionEnd::Unused,
             }
         }
     }

@@ -89,6 +89,9 @@ pub struct ChatState {
     pub directs: Vec<DirectView>,
     pub active: Option<Conversation>,
     pub notices: Vec<Notice>,
+    /// Rooms the user left whose late `joined` (from a join still in flight)
+    /// must not bring them back.
+    left: BTreeSet<RoomName>,
     next_id: u64,
 }
 
@@ -112,6 +115,9 @@ impl ChatState {
                 self.status = ConnectionStatus::Connected;
             }
             ServerMessage::Joined { room, members } => {
+                if self.left.contains(&room) {
+                    return;
+                }
                 let view = self.room_entry(room.clone());
                 if let Some(members) = members {
                     view.members = members.into_iter().collect();
@@ -172,8 +178,14 @@ impl ChatState {
         }
     }
 
+    /// The user asked to join `room`: a `joined` for it is welcome again.
+    pub fn joining(&mut self, room: &RoomName) {
+        self.left.remove(room);
+    }
+
     /// Forgets a room the user left; the next room (if any) becomes active.
     pub fn left(&mut self, room: &RoomName) {
+        self.left.insert(room.clone());
         self.rooms.retain(|view| &view.name != room);
         if self.active == Some(Conversation::Room(room.clone())) {
             self.active = self
@@ -370,6 +382,25 @@ mod tests {
             content: MessageContent::parse("late").unwrap(),
         });
         assert!(state.room(&room("a")).is_none());
+    }
+
+    #[test]
+    fn a_late_joined_does_not_bring_back_a_room_the_user_left() {
+        let mut state = connected_as(user(1));
+        state.joining(&room("quick"));
+        state.left(&room("quick"));
+        state.apply(ServerMessage::Joined {
+            room: room("quick"),
+            members: None,
+        });
+        assert!(state.room(&room("quick")).is_none());
+        // Joining again later works.
+        state.joining(&room("quick"));
+        state.apply(ServerMessage::Joined {
+            room: room("quick"),
+            members: None,
+        });
+        assert!(state.room(&room("quick")).is_some());
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub struct Settings {
     pub max_connections: usize,
     pub max_message_bytes: usize,
     pub send_queue_frames: usize,
+    pub send_queue_bytes: usize,
     #[serde(deserialize_with = "list_or_comma_separated")]
     pub allowed_origins: Vec<String>,
     pub shutdown_grace_ms: u64,
@@ -40,6 +41,7 @@ impl Default for Settings {
             max_connections: 10_000,
             max_message_bytes: 64 * 1024,
             send_queue_frames: 512,
+            send_queue_bytes: 4 * 1024 * 1024,
             allowed_origins: Vec::new(),
             shutdown_grace_ms: 3_000,
         }
@@ -87,9 +89,9 @@ impl Settings {
                 "max_connections must be 1 to 4294967295",
             ));
         }
-        if self.send_queue_frames == 0 {
+        if self.send_queue_frames == 0 || self.send_queue_bytes < 64 * 1024 {
             return Err(SettingsError::Inconsistent(
-                "send_queue_frames must not be 0",
+                "send_queue_frames must not be 0 and send_queue_bytes must be at least 65536",
             ));
         }
         if self.max_message_bytes < 1024 {

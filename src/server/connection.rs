@@ -12,7 +12,7 @@ use axum::{
 };
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio::{
-    sync::{OwnedSemaphorePermit, mpsc, oneshot},
+    sync::{OwnedSemaphorePermit, oneshot},
     task::JoinHandle,
     time::{Instant, sleep_until, timeout},
 };
@@ -20,12 +20,15 @@ use tracing::{debug, info};
 
 use super::AppState;
 use super::broker::{Broker, Command, Kick};
-use super::outbox::{Outbound, Outbox, SlowConsumer};
+use super::outbox::{Outbound, Outbox, OutboxReceiver, SlowConsumer};
 use crate::protocol::{ClientMessage, ErrorCode, ServerMessage, UserId, close_code};
 
 /// Frames the writer takes from its outbox per flush. Writing a batch with
 /// one flush costs one syscall instead of one per frame.
 const WRITE_BATCH: usize = 32;
+
+/// Characters of a decoding error's text sent back to the client.
+const ERROR_TEXT_CHARS: usize = 200;
 
 /// How long the writer may take to deliver a final close frame once the
 /// connection is over, before the socket is dropped regardless.
@@ -42,7 +45,7 @@ enum Ending {
     MessageTooBig,
     /// Nothing arrived within the heartbeat timeout.
     HeartbeatTimeout,
-    /// The outbox was full when the reader queued an error.
+    /// The outbox was full when the reader queued an error reply.
     SlowConsumer,
     /// The writer stopped: the broker evicted this connection, the server is
     /// shutting down, or the socket failed on write.
@@ -60,10 +63,6 @@ impl Ending {
             Ending::HeartbeatTimeout => (
                 close_code::HEARTBEAT_TIMEOUT,
                 Utf8Bytes::from_static("heartbeat timeout"),
-            ),
-            Ending::SlowConsumer => (
-                close_code::SLOW_CONSUMER,
-                Utf8Bytes::from_static("slow consumer"),
             ),
             _ => return None,
         };
@@ -83,7 +82,7 @@ pub async fn serve(
     info!(%id, %peer, "connected");
     let settings = &app.settings;
     let (sink, mut stream) = socket.split();
-    let (outbox, frames) = Outbox::channel(settings.send_queue_frames);
+    let (outbox, frames) = Outbox::channel(settings.send_queue_frames, settings.send_queue_bytes);
     let (kick, kicked) = oneshot::channel();
     app.broker
         .send(Command::Connect {
@@ -107,20 +106,39 @@ pub async fn serve(
     };
     let ending = reader.run(&mut stream, &mut writer).await;
 
-    app.broker.send(Command::Disconnect { id }).await;
-    let close = ending.close_frame(settings.max_message_bytes);
-    let server_closed = close.is_some() || ending == Ending::WriterStopped;
-    if ending != Ending::WriterStopped {
-        if let Some(close) = close {
-            let _ = outbox.push(close);
+    match &ending {
+        // tungstenite has queued its close reply; frames still queued for the
+        // writer could not follow it. Stop the writer and let one more read
+        // flush the reply (reads write pending control frames first).
+        Ending::ClientClosed => {
+            writer.abort();
+            await_close_reply(&mut stream).await;
         }
-        // Dropping the last sender lets the writer drain what is queued and end.
-        drop(outbox);
+        Ending::ConnectionLost(_) => writer.abort(),
+        // The broker evicts and kicks; the writer sends 1013 and stops.
+        Ending::SlowConsumer => {
+            app.broker.send(Command::SlowConsumer { id }).await;
+            if timeout(CLOSE_TIMEOUT, &mut writer).await.is_err() {
+                writer.abort();
+            }
+            await_close_reply(&mut stream).await;
+        }
+        // The writer already sent its close frame (or failed).
+        Ending::WriterStopped => await_close_reply(&mut stream).await,
+        Ending::MessageTooBig | Ending::HeartbeatTimeout => {
+            if let Some(close) = ending.close_frame(settings.max_message_bytes) {
+                let _ = outbox.push(close);
+            }
+        }
+    }
+    app.broker.send(Command::Disconnect { id }).await;
+    drop(outbox);
+    if matches!(ending, Ending::MessageTooBig | Ending::HeartbeatTimeout) {
+        // With the last sender gone the writer drains the queue, ending
+        // with the close frame, and stops.
         if timeout(CLOSE_TIMEOUT, &mut writer).await.is_err() {
             writer.abort();
         }
-    }
-    if server_closed {
         await_close_reply(&mut stream).await;
     }
     info!(%id, %peer, ?ending, "disconnected");
@@ -200,11 +218,12 @@ impl Reader<'_> {
                     None
                 }
                 Err(error) => {
-                    info!(id = %self.id, %error, "refused an invalid message");
-                    self.reply_error(
-                        ErrorCode::InvalidMessage,
-                        format!("invalid message: {error}"),
-                    )
+                    // serde's text can quote the input: it is clipped for the
+                    // client and kept out of the log (no message bodies there).
+                    let (kind, line, column) = (error.classify(), error.line(), error.column());
+                    info!(id = %self.id, ?kind, line, column, "refused an invalid message");
+                    let text = format!("invalid message: {}", clip(&error.to_string()));
+                    self.reply_error(ErrorCode::InvalidMessage, text)
                 }
             },
             Message::Binary(_) => {
@@ -244,7 +263,7 @@ impl Reader<'_> {
 /// once when the broker kicks the connection.
 async fn connection_writer_loop<S>(
     mut sink: S,
-    mut frames: mpsc::Receiver<Outbound>,
+    mut frames: OutboxReceiver,
     kicked: oneshot::Receiver<Kick>,
     ping_every: Duration,
 ) where
@@ -268,21 +287,23 @@ async fn connection_writer_loop<S>(
             return;
         }
     };
-    match kick {
-        Kick::SlowConsumer => {
-            let close = close_message(
-                close_code::SLOW_CONSUMER,
-                Utf8Bytes::from_static("slow consumer"),
-            );
-            // The socket is probably full: try once, briefly.
-            let _ = timeout(CLOSE_TIMEOUT, sink.send(close)).await;
-        }
-    }
+    let close = match kick {
+        Kick::SlowConsumer => close_message(
+            close_code::SLOW_CONSUMER,
+            Utf8Bytes::from_static("slow consumer"),
+        ),
+        Kick::ShuttingDown => close_message(
+            close_code::SERVICE_RESTART,
+            Utf8Bytes::from_static("server restarting"),
+        ),
+    };
+    // The socket is probably full: try once, briefly.
+    let _ = timeout(CLOSE_TIMEOUT, sink.send(close)).await;
 }
 
 async fn deliver<S>(
     sink: &mut S,
-    frames: &mut mpsc::Receiver<Outbound>,
+    frames: &mut OutboxReceiver,
     ping_every: Duration,
 ) -> Result<(), WsError>
 where
@@ -309,6 +330,15 @@ where
             }
             _ = ping.tick() => sink.send(Message::Ping(Default::default())).await?,
         }
+    }
+}
+
+/// At most `ERROR_TEXT_CHARS` characters of an error text that may quote
+/// client input, so a reply can never be larger than what provoked it.
+fn clip(text: &str) -> String {
+    match text.char_indices().nth(ERROR_TEXT_CHARS) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
     }
 }
 

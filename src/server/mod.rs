@@ -12,12 +12,19 @@ mod outbox;
 pub mod shutdown;
 mod ws;
 
-use std::{future::Future, net::SocketAddr, sync::Arc};
+use std::{
+    future::{Future, IntoFuture},
+    net::SocketAddr,
+    sync::Arc,
+};
 
 use axum::{Router, extract::FromRef, routing::get};
 use leptos::config::LeptosOptions;
 use leptos_axum::{LeptosRoutes, generate_route_list};
-use tokio::{net::TcpListener, sync::Semaphore};
+use tokio::{
+    net::TcpListener,
+    sync::{Notify, Semaphore},
+};
 use tracing::{info, warn};
 
 use crate::app::{App, shell};
@@ -71,15 +78,29 @@ pub async fn run(
         connections: connections.clone(),
     };
     info!(address = %listener.local_addr()?, "serving");
-    axum::serve(
+    // Set when the shutdown signal fires; the grace period runs from there.
+    let stopping = Arc::new(Notify::new());
+    let signalled = stopping.clone();
+    let serving = axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(async move {
         shutdown.await;
+        signalled.notify_one();
         broker.send(Command::Shutdown).await;
     })
-    .await?;
+    .into_future();
+    // axum's graceful drain waits for every HTTP request, with no deadline of
+    // its own: a client that sent half a request would hold the process.
+    let deadline = async {
+        stopping.notified().await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        served = serving => served?,
+        () = deadline => warn!("HTTP requests still open after the shutdown grace period; dropping them"),
+    }
 
     // Every open WebSocket holds a permit: all of them back means all closed.
     let all = u32::try_from(max_connections).expect("settings cap max_connections at u32::MAX");

@@ -1,6 +1,15 @@
 //! The per-connection send queue: the only way frames reach the one task that
 //! writes to a socket. The broker and the connection's own reader push into
 //! it without ever waiting; a full queue marks a slow consumer.
+//!
+//! It is bounded twice: by frames (the channel) and by bytes (a shared
+//! counter), so neither many small frames nor a few large ones can make one
+//! client hold much memory.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
+};
 
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::mpsc;
@@ -14,6 +23,15 @@ pub enum Outbound {
     Close { code: u16, reason: Utf8Bytes },
 }
 
+impl Outbound {
+    fn bytes(&self) -> usize {
+        match self {
+            Outbound::Text(text) => text.len(),
+            Outbound::Close { reason, .. } => reason.len() + 2,
+        }
+    }
+}
+
 /// The queue was full: the client is not reading fast enough.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SlowConsumer;
@@ -22,22 +40,98 @@ pub struct SlowConsumer;
 #[derive(Debug, Clone)]
 pub struct Outbox {
     frames: mpsc::Sender<Outbound>,
+    queued_bytes: Arc<AtomicUsize>,
+    max_bytes: usize,
+}
+
+/// The writer's side.
+#[derive(Debug)]
+pub struct OutboxReceiver {
+    frames: mpsc::Receiver<Outbound>,
+    queued_bytes: Arc<AtomicUsize>,
 }
 
 impl Outbox {
-    /// A bounded queue of `capacity` frames and its receiving end.
-    pub fn channel(capacity: usize) -> (Self, mpsc::Receiver<Outbound>) {
-        let (frames, receiver) = mpsc::channel(capacity);
-        (Self { frames }, receiver)
+    /// A queue of at most `max_frames` frames and `max_bytes` bytes.
+    pub fn channel(max_frames: usize, max_bytes: usize) -> (Self, OutboxReceiver) {
+        let (frames, receiver) = mpsc::channel(max_frames);
+        let queued_bytes = Arc::new(AtomicUsize::new(0));
+        let outbox = Self {
+            frames,
+            queued_bytes: queued_bytes.clone(),
+            max_bytes,
+        };
+        (
+            outbox,
+            OutboxReceiver {
+                frames: receiver,
+                queued_bytes,
+            },
+        )
     }
 
     /// Queues a frame without waiting. A queue whose writer has already gone
     /// accepts silently: that connection is ending and its disconnect is on
     /// its way to the broker, so there is nobody left to tell.
     pub fn push(&self, frame: Outbound) -> Result<(), SlowConsumer> {
+        let size = frame.bytes();
+        // Only pushers add, so a load-then-add race can overshoot the byte
+        // limit by at most one frame per concurrent pusher: still bounded.
+        if self.queued_bytes.load(Ordering::Relaxed) + size > self.max_bytes {
+            return Err(SlowConsumer);
+        }
         match self.frames.try_send(frame) {
-            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => Ok(()),
+            Ok(()) => {
+                self.queued_bytes.fetch_add(size, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Ok(()),
             Err(mpsc::error::TrySendError::Full(_)) => Err(SlowConsumer),
         }
+    }
+}
+
+impl OutboxReceiver {
+    /// Waits for frames and moves up to `limit` of them into `batch`;
+    /// 0 means every sender is gone and the queue is drained.
+    pub async fn recv_many(&mut self, batch: &mut Vec<Outbound>, limit: usize) -> usize {
+        let received = self.frames.recv_many(batch, limit).await;
+        let bytes: usize = batch[batch.len() - received..]
+            .iter()
+            .map(Outbound::bytes)
+            .sum();
+        self.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
+        received
+    }
+
+    /// The next frame if one is queued, for tests that inspect the queue.
+    #[cfg(test)]
+    pub fn try_recv(&mut self) -> Option<Outbound> {
+        let frame = self.frames.try_recv().ok()?;
+        self.queued_bytes
+            .fetch_sub(frame.bytes(), Ordering::Relaxed);
+        Some(frame)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(len: usize) -> Outbound {
+        Outbound::Text("x".repeat(len).into())
+    }
+
+    #[tokio::test]
+    async fn the_queue_is_bounded_by_frames_and_by_bytes_and_frees_both() {
+        let (outbox, mut receiver) = Outbox::channel(3, 100);
+        assert_eq!(outbox.push(text(60)), Ok(()));
+        assert_eq!(outbox.push(text(60)), Err(SlowConsumer), "byte limit");
+        assert_eq!(outbox.push(text(10)), Ok(()));
+        assert_eq!(outbox.push(text(10)), Ok(()));
+        assert_eq!(outbox.push(text(1)), Err(SlowConsumer), "frame limit");
+        let mut batch = Vec::new();
+        assert_eq!(receiver.recv_many(&mut batch, 10).await, 3);
+        assert_eq!(outbox.push(text(100)), Ok(()), "everything was freed");
     }
 }

@@ -22,6 +22,12 @@ const READ_BUFFER_BYTES: usize = 4 * 1024;
 /// flushes after each batch anyway.
 const WRITE_BUFFER_BYTES: usize = 32 * 1024;
 
+/// tungstenite refuses a frame that does not fit here and drops the
+/// connection, so it must hold the largest frame the server sends (a member
+/// list or a history page, both capped) several times over. It is a ceiling,
+/// not an allocation; the outbox's byte limit bounds what is queued.
+const MAX_WRITE_BUFFER_BYTES: usize = 8 * 1024 * 1024;
+
 /// Seconds a client refused for the connection limit is asked to wait.
 const RETRY_AFTER_SECONDS: &str = "5";
 
@@ -52,7 +58,7 @@ pub async fn upgrade(
         .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(WRITE_BUFFER_BYTES)
         // Unbounded by default: bound what a stuck peer can make us hold.
-        .max_write_buffer_size(WRITE_BUFFER_BYTES + 2 * max_message)
+        .max_write_buffer_size(MAX_WRITE_BUFFER_BYTES)
         .max_message_size(max_message)
         .max_frame_size(max_message)
         .on_failed_upgrade(move |error| info!(%peer, %error, "WebSocket upgrade failed"))

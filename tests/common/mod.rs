@@ -111,6 +111,10 @@ impl Client {
         Self::try_connect(url).await.expect("the upgrade succeeds")
     }
 
+    pub fn from_socket(socket: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Self {
+        Self { socket, id: None }
+    }
+
     pub async fn try_connect(url: &str) -> Result<Self, tungstenite::Error> {
         let (socket, _) = connect_async(url).await?;
         Ok(Self { socket, id: None })

@@ -27,6 +27,8 @@ const COMMAND_BATCH: usize = 64;
 pub enum Kick {
     /// Its outbox was full.
     SlowConsumer,
+    /// The server is stopping and the outbox had no room for the notice.
+    ShuttingDown,
 }
 
 /// What connections ask of the broker.
@@ -42,6 +44,9 @@ pub enum Command {
     Client { id: UserId, message: ClientMessage },
     /// The connection ended for any reason. Idempotent.
     Disconnect { id: UserId },
+    /// The connection's reader found its outbox full: evict it like any
+    /// other slow consumer.
+    SlowConsumer { id: UserId },
     /// Tell every client the server is stopping, then close them with 1012.
     Shutdown,
 }

@@ -16,6 +16,14 @@ use crate::server::outbox::{Outbound, Outbox};
 
 use super::{Command, Kick};
 
+/// Rooms one connection may be in at once: each costs the server memory,
+/// and no person follows more rooms than this from one tab.
+pub const MAX_ROOMS_PER_CONNECTION: usize = 100;
+
+/// Members listed in `joined` at most: a frame must stay a bounded size
+/// however large the room.
+pub const MAX_MEMBERS_LISTED: usize = 1000;
+
 #[derive(Default)]
 pub(super) struct BrokerState {
     sessions: HashMap<UserId, Session>,
@@ -59,6 +67,9 @@ impl BrokerState {
                     extended: false,
                 };
                 self.sessions.insert(id, session);
+                if self.shutting_down {
+                    self.notify_shutdown(id);
+                }
             }
             Command::Client { id, message } => {
                 if self.sessions.contains_key(&id) && !self.shutting_down {
@@ -68,6 +79,7 @@ impl BrokerState {
             Command::Disconnect { id } => {
                 self.remove_session(id);
             }
+            Command::SlowConsumer { id } => self.slow.push(id),
             Command::Shutdown => self.shutdown(),
         }
         self.evict_slow_consumers();
@@ -99,6 +111,16 @@ impl BrokerState {
         let Some(session) = self.sessions.get_mut(&id) else {
             return;
         };
+        if session.rooms.len() >= MAX_ROOMS_PER_CONNECTION && !session.rooms.contains(&room) {
+            let text = format!(
+                "you are in {MAX_ROOMS_PER_CONNECTION} rooms, the most one connection may join; leave one first"
+            );
+            self.send_to(
+                id,
+                &ServerMessage::room_error(ErrorCode::TooManyRooms, room, text),
+            );
+            return;
+        }
         let newly_joined = session.rooms.insert(room.clone());
         let extended = session.extended;
         let outbox = session.outbox.clone();
@@ -115,6 +137,7 @@ impl BrokerState {
         let member_list = extended.then(|| {
             let mut ids: Vec<UserId> = self.rooms[&room].members.keys().copied().collect();
             ids.sort();
+            ids.truncate(MAX_MEMBERS_LISTED);
             ids
         });
         self.send_to(
@@ -207,27 +230,39 @@ impl BrokerState {
             sessions = self.sessions.len(),
             "telling every client the server is shutting down"
         );
+        let ids: Vec<UserId> = self.sessions.keys().copied().collect();
+        for id in ids {
+            self.notify_shutdown(id);
+        }
+    }
+
+    /// Queues the shutdown notice and the 1012 close frame; a connection
+    /// with no room for them is kicked, and its writer sends 1012 directly.
+    fn notify_shutdown(&mut self, id: UserId) {
+        let Some(session) = self.sessions.get(&id) else {
+            return;
+        };
         let notice = encode(&ServerMessage::error(
             ErrorCode::ShuttingDown,
             "server shutting down",
         ));
-        for (id, session) in &self.sessions {
-            let queued = session
-                .outbox
-                .push(Outbound::Text(notice.clone()))
-                .and_then(|()| {
-                    session.outbox.push(Outbound::Close {
-                        code: close_code::SERVICE_RESTART,
-                        reason: Utf8Bytes::from_static("server restarting"),
-                    })
-                });
-            if queued.is_err() {
-                self.slow.push(*id);
-            }
+        let queued = session.outbox.push(Outbound::Text(notice)).and_then(|()| {
+            session.outbox.push(Outbound::Close {
+                code: close_code::SERVICE_RESTART,
+                reason: Utf8Bytes::from_static("server restarting"),
+            })
+        });
+        if queued.is_err() {
+            self.slow.push(id);
         }
     }
 
     fn broadcast(&mut self, room: &RoomName, frame: &Utf8Bytes, except: Option<UserId>) {
+        // Once shutting down, every queue ends with its close frame: anything
+        // queued after it would only fill queues and never be sent.
+        if self.shutting_down {
+            return;
+        }
         let Some(room) = self.rooms.get(room) else {
             return;
         };
@@ -253,8 +288,13 @@ impl BrokerState {
     fn evict_slow_consumers(&mut self) {
         while let Some(id) = self.slow.pop() {
             if let Some(kick) = self.remove_session(id) {
-                info!(%id, "evicting a slow consumer");
-                let _ = kick.send(Kick::SlowConsumer);
+                let reason = if self.shutting_down {
+                    Kick::ShuttingDown
+                } else {
+                    Kick::SlowConsumer
+                };
+                info!(%id, ?reason, "evicting a slow consumer");
+                let _ = kick.send(reason);
             }
         }
     }
@@ -263,18 +303,18 @@ impl BrokerState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::sync::mpsc;
+    use crate::server::outbox::OutboxReceiver;
 
     struct Client {
         id: UserId,
-        frames: mpsc::Receiver<Outbound>,
+        frames: OutboxReceiver,
         kicked: oneshot::Receiver<Kick>,
     }
 
     impl Client {
         fn received(&mut self) -> Vec<serde_json::Value> {
             let mut out = Vec::new();
-            while let Ok(frame) = self.frames.try_recv() {
+            while let Some(frame) = self.frames.try_recv() {
                 match frame {
                     Outbound::Text(text) => out.push(serde_json::from_str(text.as_str()).unwrap()),
                     Outbound::Close { code, .. } => out.push(serde_json::json!({ "close": code })),
@@ -286,7 +326,7 @@ mod tests {
 
     fn connect(state: &mut BrokerState, capacity: usize) -> Client {
         let id = UserId::new_random();
-        let (outbox, frames) = Outbox::channel(capacity);
+        let (outbox, frames) = Outbox::channel(capacity, 1 << 20);
         let (kick, kicked) = oneshot::channel();
         state.handle(Command::Connect { id, outbox, kick });
         Client { id, frames, kicked }
@@ -352,6 +392,40 @@ mod tests {
                 serde_json::json!({"type": "error", "message": "server shutting down", "code": "shutting_down"}),
                 serde_json::json!({"close": 1012}),
             ]
+        );
+    }
+
+    #[test]
+    fn a_full_queue_at_shutdown_is_kicked_with_1012_not_1013() {
+        let mut state = BrokerState::default();
+        let client = connect(&mut state, 1);
+        let mut client = client;
+        state.handle(Command::Shutdown);
+        assert_eq!(client.kicked.try_recv(), Ok(Kick::ShuttingDown));
+    }
+
+    #[test]
+    fn the_member_list_in_joined_is_capped() {
+        let mut state = BrokerState::default();
+        let mut crowd = Vec::new();
+        // Queues large enough for every join announcement, so nobody is evicted.
+        for _ in 0..MAX_MEMBERS_LISTED + 5 {
+            let mut member = connect(&mut state, 2 * MAX_MEMBERS_LISTED);
+            join(&mut state, &mut member, "stadium");
+            crowd.push(member);
+        }
+        let newcomer = connect(&mut state, 4);
+        let mut newcomer = newcomer;
+        send(&mut state, &newcomer, serde_json::json!({"type": "hello"}));
+        send(
+            &mut state,
+            &newcomer,
+            serde_json::json!({"type": "join_room", "room": "stadium"}),
+        );
+        let joined = newcomer.received().pop().unwrap();
+        assert_eq!(
+            joined["members"].as_array().unwrap().len(),
+            MAX_MEMBERS_LISTED
         );
     }
 
