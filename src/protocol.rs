@@ -38,6 +38,8 @@ pub enum InvalidInput {
     ContentTooLong(usize),
     #[error("user id must be a UUID such as 67e55044-10b1-426f-9247-bb680e5fe0c8")]
     UserId,
+    #[error("message id must be 1 to 64 ASCII letters, digits, '-' or '_'")]
+    ClientId,
 }
 
 /// A room's name.
@@ -181,6 +183,47 @@ impl From<UserId> for String {
 impl fmt::Display for UserId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.hyphenated().fmt(f)
+    }
+}
+
+/// A client's own id for a message it sends, so that a resend after a
+/// reconnect is recognised and not stored or delivered twice. 1 to 64 ASCII
+/// letters, digits, `-` and `_`: a UUID fits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ClientId(String);
+
+impl ClientId {
+    pub const MAX_CHARS: usize = 64;
+
+    pub fn parse(id: impl Into<String>) -> Result<Self, InvalidInput> {
+        let id = id.into();
+        let valid = (1..=Self::MAX_CHARS).contains(&id.len())
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if valid {
+            Ok(Self(id))
+        } else {
+            Err(InvalidInput::ClientId)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for ClientId {
+    type Error = InvalidInput;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(value)
+    }
+}
+
+impl From<ClientId> for String {
+    fn from(value: ClientId) -> Self {
+        value.0
     }
 }
 
@@ -618,6 +661,15 @@ mod tests {
         );
         assert!(ServerMessage::decode(r#"{"type":"joined"}"#).is_err());
         assert!(ServerMessage::decode("[1,2]").is_err());
+    }
+
+    #[test]
+    fn client_message_ids_are_short_and_url_safe() {
+        assert!(ClientId::parse("67e55044-10b1-426f-9247-bb680e5fe0c8").is_ok());
+        assert!(ClientId::parse("a_B-9").is_ok());
+        for bad in ["", "has space", "ünï", &"x".repeat(65)] {
+            assert_eq!(ClientId::parse(bad), Err(InvalidInput::ClientId), "{bad:?}");
+        }
     }
 
     #[test]

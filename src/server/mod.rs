@@ -10,6 +10,7 @@ mod connection;
 mod origin;
 mod outbox;
 pub mod shutdown;
+pub mod store;
 mod ws;
 
 use std::{
