@@ -79,19 +79,6 @@ impl RoomName {
     }
 }
 
-impl TryFrom<String> for RoomName {
-    type Error = InvalidInput;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(value)
-    }
-}
-
-impl From<RoomName> for String {
-    fn from(value: RoomName) -> Self {
-        value.0
-    }
-}
-
 impl fmt::Display for RoomName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -128,19 +115,6 @@ impl MessageContent {
     }
 }
 
-impl TryFrom<String> for MessageContent {
-    type Error = InvalidInput;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(value)
-    }
-}
-
-impl From<MessageContent> for String {
-    fn from(value: MessageContent) -> Self {
-        value.0
-    }
-}
-
 /// A connected user, a UUID v4 on the wire (`user`, `from`, `to` fields).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -164,19 +138,6 @@ impl UserId {
     pub fn guest_name(&self) -> String {
         let hex = self.0.simple().to_string();
         format!("guest-{}", &hex[..4])
-    }
-}
-
-impl TryFrom<String> for UserId {
-    type Error = InvalidInput;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<UserId> for String {
-    fn from(value: UserId) -> Self {
-        value.0.hyphenated().to_string()
     }
 }
 
@@ -214,18 +175,34 @@ impl ClientId {
     }
 }
 
-impl TryFrom<String> for ClientId {
-    type Error = InvalidInput;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(value)
-    }
+/// The serde bridge of a validated newtype: decoding goes through its
+/// `parse`, so an invalid value fails to decode with `parse`'s message.
+macro_rules! wire_string {
+    ($name:ident, |$value:ident| $parse:expr, |$this:ident| $encode:expr) => {
+        impl TryFrom<String> for $name {
+            type Error = InvalidInput;
+            fn try_from($value: String) -> Result<Self, Self::Error> {
+                $parse
+            }
+        }
+
+        impl From<$name> for String {
+            fn from($this: $name) -> Self {
+                $encode
+            }
+        }
+    };
 }
 
-impl From<ClientId> for String {
-    fn from(value: ClientId) -> Self {
-        value.0
-    }
-}
+wire_string!(RoomName, |value| Self::parse(value), |name| name.0);
+wire_string!(MessageContent, |value| Self::parse(value), |content| {
+    content.0
+});
+wire_string!(UserId, |value| Self::parse(&value), |id| id
+    .0
+    .hyphenated()
+    .to_string());
+wire_string!(ClientId, |value| Self::parse(value), |id| id.0);
 
 /// What a client sends, one JSON text frame each.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
