@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// The protocol revision a `hello` announces and a `welcome` answers with.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Why a value from the wire was refused. The text is sent to the client as
 /// is, so it says what to change.
@@ -40,6 +40,10 @@ pub enum InvalidInput {
     UserId,
     #[error("message id must be 1 to 64 ASCII letters, digits, '-' or '_'")]
     ClientId,
+    #[error("name must be 1 to {max} characters long once trimmed, got {0}", max = DisplayName::MAX_CHARS)]
+    NameLength(usize),
+    #[error("name must not contain control or invisible formatting characters")]
+    NameCharacters,
 }
 
 /// A room's name.
@@ -135,9 +139,9 @@ impl UserId {
 
     /// The name shown for a user who has not chosen one: `guest-` and the
     /// first four hex digits of the id.
-    pub fn guest_name(&self) -> String {
+    pub fn guest_name(&self) -> DisplayName {
         let hex = self.0.simple().to_string();
-        format!("guest-{}", &hex[..4])
+        DisplayName(format!("guest-{}", &hex[..4]))
     }
 }
 
@@ -204,30 +208,114 @@ wire_string!(UserId, |value| Self::parse(&value), |id| id
     .to_string());
 wire_string!(ClientId, |value| Self::parse(value), |id| id.0);
 
+/// A person's display name: 1 to 32 characters once trimmed, no control
+/// characters (no new lines, no escape sequences, no bidi overrides that
+/// could make a name impersonate another in a log or a terminal).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct DisplayName(String);
+
+impl DisplayName {
+    pub const MAX_CHARS: usize = 32;
+
+    /// Trims, then checks. The trimmed name is what is kept.
+    pub fn parse(name: impl Into<String>) -> Result<Self, InvalidInput> {
+        let name = name.into();
+        let trimmed = name.trim();
+        let chars = trimmed.chars().count();
+        if chars == 0 || chars > Self::MAX_CHARS {
+            return Err(InvalidInput::NameLength(chars));
+        }
+        // Control characters, and the format characters that reorder or hide
+        // text (bidi overrides and isolates, zero-width joiners).
+        let hidden = |c: char| {
+            c.is_control()
+                || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+        };
+        if trimmed.chars().any(hidden) {
+            return Err(InvalidInput::NameCharacters);
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for DisplayName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+wire_string!(DisplayName, |value| Self::parse(value), |name| name.0);
+
 /// What a client sends, one JSON text frame each.
+///
+/// Optional fields (`after`, `id`, `token`) and the types `hello`,
+/// `set_name`, `history` and `direct_history` are confab's additions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMessage {
+    /// `after`: the highest sequence number of the room this client has
+    /// shown. The server then replays what came after it, in order, before
+    /// any new message (resume); without it a `hello` client gets the
+    /// room's latest messages.
     JoinRoom {
         room: RoomName,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<u64>,
     },
     LeaveRoom {
         room: RoomName,
     },
+    /// `id`: the client's own id for the message. A resend with the same id
+    /// (after a reconnect) is acknowledged again but stored only once.
     RoomMessage {
         room: RoomName,
         content: MessageContent,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<ClientId>,
     },
     DirectMessage {
         to: UserId,
         content: MessageContent,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<ClientId>,
     },
-    /// Added by confab: opts in to the additions (new message types such as
-    /// `welcome`, member lists in `joined`). The article's clients never send
-    /// it and so never receive anything they do not know.
+    /// Opts in to the additions, and must be the first message. `token`
+    /// (from an earlier `welcome`) restores the same user and name.
     Hello {
         #[serde(default = "default_protocol")]
         protocol: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<String>,
+    },
+    SetName {
+        name: DisplayName,
+    },
+    /// A page of a room's history. With `after`: the oldest messages after
+    /// it (and before `before`, if given); otherwise the newest before
+    /// `before` (or the newest of all). Oldest first either way.
+    History {
+        room: RoomName,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<u32>,
+    },
+    /// The same for the direct conversation between this user and `with`.
+    DirectHistory {
+        with: UserId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<u32>,
     },
 }
 
@@ -235,7 +323,34 @@ fn default_protocol() -> u32 {
     PROTOCOL_VERSION
 }
 
+/// A member of a room, as listed in `joined`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub user: UserId,
+    pub name: DisplayName,
+}
+
+/// A stored message, as it comes in `history`: numbered within its room (or
+/// direct conversation) and timestamped by the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Posted {
+    pub seq: u64,
+    /// Server time, milliseconds since the Unix epoch.
+    pub ts: i64,
+    pub from: UserId,
+    pub name: DisplayName,
+    pub content: MessageContent,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<UserId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<ClientId>,
+}
+
 /// What the server sends, one JSON text frame each.
+///
+/// The optional fields are additions every client receives (an unknown
+/// field is ignored by any JSON client); the new types go only to clients
+/// that said `hello`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMessage {
@@ -244,38 +359,90 @@ pub enum ServerMessage {
     Joined {
         room: RoomName,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        members: Option<Vec<UserId>>,
+        members: Option<Vec<Member>>,
     },
     UserJoined {
         room: RoomName,
         user: UserId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<DisplayName>,
     },
     UserLeft {
         room: RoomName,
         user: UserId,
     },
+    /// `seq`, `ts`, `name` and `id` are set for every stored message.
     RoomMessage {
         room: RoomName,
         from: UserId,
         content: MessageContent,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<DisplayName>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ts: Option<i64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<ClientId>,
     },
+    /// `to` is set on the copy a sender's other connections receive.
     DirectMessage {
         from: UserId,
         content: MessageContent,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<UserId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<DisplayName>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ts: Option<i64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<ClientId>,
     },
-    /// `code` and `room` are additions: a machine-readable cause, and the
-    /// room the failed request was about.
+    /// `code`, `room` and `id` are additions: a machine-readable cause, and
+    /// the room or the message the failed request was about.
     Error {
         message: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         code: Option<ErrorCode>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         room: Option<RoomName>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<ClientId>,
     },
-    /// Added by confab, the answer to `hello`: who this connection is.
+    /// The answer to `hello`: who this connection is, and the token that
+    /// brings the same identity back on the next connection.
     Welcome {
         user: UserId,
+        name: DisplayName,
+        token: String,
         protocol: u32,
+    },
+    /// The message with client id `id` is stored (on disk) as `seq`.
+    Ack {
+        id: ClientId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<RoomName>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<UserId>,
+        seq: u64,
+        ts: i64,
+    },
+    /// Stored messages of a room (or, with `with`, of a direct
+    /// conversation), oldest first: after `joined`, as the replay of a
+    /// resume, or as the answer to a history request.
+    History {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<RoomName>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        with: Option<UserId>,
+        messages: Vec<Posted>,
+    },
+    /// A user in one of this client's rooms changed their display name.
+    UserRenamed {
+        user: UserId,
+        name: DisplayName,
     },
 }
 
@@ -285,6 +452,7 @@ impl ServerMessage {
             message: message.into(),
             code: Some(code),
             room: None,
+            id: None,
         }
     }
 
@@ -293,6 +461,22 @@ impl ServerMessage {
             message: message.into(),
             code: Some(code),
             room: Some(room),
+            id: None,
+        }
+    }
+
+    /// An error about one message the client sent with an id.
+    pub fn message_error(
+        code: ErrorCode,
+        id: Option<ClientId>,
+        room: Option<RoomName>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self::Error {
+            message: message.into(),
+            code: Some(code),
+            room,
+            id,
         }
     }
 
@@ -324,6 +508,9 @@ impl ServerMessage {
         "direct_message",
         "error",
         "welcome",
+        "ack",
+        "history",
+        "user_renamed",
     ];
 }
 
@@ -343,6 +530,13 @@ pub enum ErrorCode {
     ShuttingDown,
     /// The connection is in as many rooms as it may be.
     TooManyRooms,
+    /// The token in `hello` was not issued by this server or was altered;
+    /// the connection got a new identity instead.
+    InvalidToken,
+    /// The message could not be stored and was not delivered; send it again.
+    StorageFailed,
+    /// The server is too busy to take the message now; send it again later.
+    Busy,
 }
 
 /// WebSocket close codes the server uses, and why.
@@ -404,6 +598,7 @@ mod tests {
         assert_wire(
             ClientMessage::JoinRoom {
                 room: room("general"),
+                after: None,
             },
             json!({"type": "join_room", "room": "general"}),
         );
@@ -417,6 +612,7 @@ mod tests {
             ClientMessage::RoomMessage {
                 room: room("general"),
                 content: content("Hello everyone!"),
+                id: None,
             },
             json!({"type": "room_message", "room": "general", "content": "Hello everyone!"}),
         );
@@ -424,6 +620,7 @@ mod tests {
             ClientMessage::DirectMessage {
                 to: user(BOB),
                 content: content("psst"),
+                id: None,
             },
             json!({"type": "direct_message", "to": BOB, "content": "psst"}),
         );
@@ -432,14 +629,61 @@ mod tests {
     #[test]
     fn hello_is_an_addition_with_a_default_protocol() {
         assert_wire(
-            ClientMessage::Hello { protocol: 1 },
-            json!({"type": "hello", "protocol": 1}),
+            ClientMessage::Hello {
+                protocol: 2,
+                token: Some("t.k".into()),
+            },
+            json!({"type": "hello", "protocol": 2, "token": "t.k"}),
         );
         assert_eq!(
             client(json!({"type": "hello"})),
             ClientMessage::Hello {
-                protocol: PROTOCOL_VERSION
+                protocol: PROTOCOL_VERSION,
+                token: None,
             }
+        );
+    }
+
+    #[test]
+    fn client_additions_are_optional_fields_and_new_types() {
+        assert_wire(
+            ClientMessage::JoinRoom {
+                room: room("general"),
+                after: Some(41),
+            },
+            json!({"type": "join_room", "room": "general", "after": 41}),
+        );
+        assert_wire(
+            ClientMessage::RoomMessage {
+                room: room("general"),
+                content: content("hi"),
+                id: Some(ClientId::parse("m-1").unwrap()),
+            },
+            json!({"type": "room_message", "room": "general", "content": "hi", "id": "m-1"}),
+        );
+        assert_eq!(
+            client(json!({"type": "set_name", "name": "  Ana  "})),
+            ClientMessage::SetName {
+                name: DisplayName::parse("Ana").unwrap()
+            }
+        );
+        assert_wire(
+            ClientMessage::History {
+                room: room("general"),
+                before: Some(100),
+                after: None,
+                limit: Some(20),
+            },
+            json!({"type": "history", "room": "general", "before": 100, "limit": 20}),
+        );
+        assert_wire(
+            ClientMessage::DirectHistory {
+                with: user(BOB),
+                before: None,
+                after: Some(3),
+                limit: None,
+            },
+            json!({"type": "direct_history", "with": BOB, "after": 3}),
         );
     }
 
@@ -456,6 +700,7 @@ mod tests {
             ServerMessage::UserJoined {
                 room: room("general"),
                 user: user(ALICE),
+                name: None,
             },
             json!({"type": "user_joined", "room": "general", "user": ALICE}),
         );
@@ -471,6 +716,10 @@ mod tests {
                 room: room("general"),
                 from: user(ALICE),
                 content: content("hi"),
+                name: None,
+                seq: None,
+                ts: None,
+                id: None,
             },
             json!({"type": "room_message", "room": "general", "from": ALICE, "content": "hi"}),
         );
@@ -478,6 +727,11 @@ mod tests {
             ServerMessage::DirectMessage {
                 from: user(ALICE),
                 content: content("psst"),
+                to: None,
+                name: None,
+                seq: None,
+                ts: None,
+                id: None,
             },
             json!({"type": "direct_message", "from": ALICE, "content": "psst"}),
         );
@@ -486,6 +740,7 @@ mod tests {
                 message: "server shutting down".into(),
                 code: None,
                 room: None,
+                id: None,
             },
             json!({"type": "error", "message": "server shutting down"}),
         );
@@ -493,12 +748,63 @@ mod tests {
 
     #[test]
     fn server_additions_are_optional_fields_and_new_types() {
+        let ana = DisplayName::parse("Ana").unwrap();
         assert_wire(
             ServerMessage::Joined {
                 room: room("general"),
-                members: Some(vec![user(ALICE), user(BOB)]),
+                members: Some(vec![Member {
+                    user: user(ALICE),
+                    name: ana.clone(),
+                }]),
             },
-            json!({"type": "joined", "room": "general", "members": [ALICE, BOB]}),
+            json!({"type": "joined", "room": "general", "members": [{"user": ALICE, "name": "Ana"}]}),
+        );
+        assert_wire(
+            ServerMessage::RoomMessage {
+                room: room("general"),
+                from: user(ALICE),
+                content: content("hi"),
+                name: Some(ana.clone()),
+                seq: Some(7),
+                ts: Some(1_700_000_000_000),
+                id: Some(ClientId::parse("m-1").unwrap()),
+            },
+            json!({"type": "room_message", "room": "general", "from": ALICE, "content": "hi",
+                   "name": "Ana", "seq": 7, "ts": 1_700_000_000_000_i64, "id": "m-1"}),
+        );
+        assert_wire(
+            ServerMessage::Ack {
+                id: ClientId::parse("m-1").unwrap(),
+                room: Some(room("general")),
+                to: None,
+                seq: 7,
+                ts: 5,
+            },
+            json!({"type": "ack", "id": "m-1", "room": "general", "seq": 7, "ts": 5}),
+        );
+        assert_wire(
+            ServerMessage::History {
+                room: None,
+                with: Some(user(BOB)),
+                messages: vec![Posted {
+                    seq: 1,
+                    ts: 5,
+                    from: user(ALICE),
+                    name: ana.clone(),
+                    content: content("psst"),
+                    to: Some(user(BOB)),
+                    id: None,
+                }],
+            },
+            json!({"type": "history", "with": BOB, "messages": [
+                {"seq": 1, "ts": 5, "from": ALICE, "name": "Ana", "content": "psst", "to": BOB}]}),
+        );
+        assert_wire(
+            ServerMessage::UserRenamed {
+                user: user(ALICE),
+                name: ana.clone(),
+            },
+            json!({"type": "user_renamed", "user": ALICE, "name": "Ana"}),
         );
         assert_wire(
             ServerMessage::room_error(ErrorCode::NotAMember, room("general"), "join first"),
@@ -507,9 +813,11 @@ mod tests {
         assert_wire(
             ServerMessage::Welcome {
                 user: user(ALICE),
-                protocol: 1,
+                name: ana,
+                token: "t.k".into(),
+                protocol: 2,
             },
-            json!({"type": "welcome", "user": ALICE, "protocol": 1}),
+            json!({"type": "welcome", "user": ALICE, "name": "Ana", "token": "t.k", "protocol": 2}),
         );
     }
 
@@ -522,6 +830,9 @@ mod tests {
             ErrorCode::UnknownUser,
             ErrorCode::ShuttingDown,
             ErrorCode::TooManyRooms,
+            ErrorCode::InvalidToken,
+            ErrorCode::StorageFailed,
+            ErrorCode::Busy,
         ]
         .iter()
         .map(|code| serde_json::to_value(code).unwrap())
@@ -534,7 +845,10 @@ mod tests {
                 "not_a_member",
                 "unknown_user",
                 "shutting_down",
-                "too_many_rooms"
+                "too_many_rooms",
+                "invalid_token",
+                "storage_failed",
+                "busy",
             ]
         );
     }
@@ -651,7 +965,28 @@ mod tests {
 
     #[test]
     fn guest_names_come_from_the_id() {
-        assert_eq!(user(ALICE).guest_name(), "guest-67e5");
+        assert_eq!(user(ALICE).guest_name().as_str(), "guest-67e5");
         assert_eq!(user(ALICE).to_string(), ALICE);
+    }
+
+    #[test]
+    fn display_names_are_trimmed_and_free_of_control_characters() {
+        assert_eq!(
+            DisplayName::parse("  Ana Lima ").unwrap().as_str(),
+            "Ana Lima"
+        );
+        assert!(DisplayName::parse("é".repeat(32)).is_ok());
+        assert_eq!(DisplayName::parse("   "), Err(InvalidInput::NameLength(0)));
+        assert_eq!(
+            DisplayName::parse("x".repeat(33)),
+            Err(InvalidInput::NameLength(33))
+        );
+        for bad in ["a\nb", "bell\u{7}", "evil\u{202E}txt", "zero\u{200B}width"] {
+            assert_eq!(
+                DisplayName::parse(bad),
+                Err(InvalidInput::NameCharacters),
+                "{bad:?}"
+            );
+        }
     }
 }

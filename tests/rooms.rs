@@ -38,15 +38,15 @@ async fn a_joiner_is_announced_to_the_others_but_not_to_itself() {
     let mut ben = app.connect_with_hello().await;
     ana.join("general").await;
     let joined = ben.join("general").await;
-    let mut members = vec![ana.id().to_owned(), ben.id().to_owned()];
-    members.sort();
+    let mut members = vec![member(&ana), member(&ben)];
+    members.sort_by_key(|m| m["user"].as_str().unwrap().to_owned());
     assert_eq!(
         joined,
         json!({"type": "joined", "room": "general", "members": members})
     );
     assert_eq!(
         ana.recv().await,
-        json!({"type": "user_joined", "room": "general", "user": ben.id()})
+        json!({"type": "user_joined", "room": "general", "user": ben.id(), "name": guest_name(ben.id())})
     );
     ben.expect_silence(QUIET).await;
 }
@@ -86,7 +86,7 @@ async fn leaving_is_announced_to_the_rest_and_an_empty_room_is_removed() {
     // The room is gone: a newcomer finds it empty but for themselves.
     let mut cy = app.connect_with_hello().await;
     let joined = cy.join("general").await;
-    assert_eq!(joined["members"], json!([cy.id()]));
+    assert_eq!(joined["members"], json!([member(&cy)]));
 }
 
 #[tokio::test]
@@ -112,9 +112,11 @@ async fn room_messages_reach_every_member_including_the_sender_and_nobody_else()
     ana.recv().await;
     outsider.join("elsewhere").await;
     ana.say("general", "hi all").await;
-    let expected =
-        json!({"type": "room_message", "room": "general", "from": ana.id(), "content": "hi all"});
-    assert_eq!(ana.recv().await, expected);
+    let echo = ana.recv().await;
+    let expected = json!({"type": "room_message", "room": "general", "from": ana.id(),
+        "content": "hi all", "name": guest_name(ana.id()), "seq": 1, "ts": echo["ts"]});
+    assert!(echo["ts"].as_i64().unwrap() > 1_700_000_000_000, "{echo}");
+    assert_eq!(echo, expected);
     assert_eq!(ben.recv().await, expected);
     outsider.expect_silence(QUIET).await;
 }
@@ -147,9 +149,11 @@ async fn a_direct_message_reaches_its_target_only() {
     ben.recv().await; // cy joined
     ana.send(json!({"type": "direct_message", "to": ben.id(), "content": "psst"}))
         .await;
+    let received = ben.recv().await;
     assert_eq!(
-        ben.recv().await,
-        json!({"type": "direct_message", "from": ana.id(), "content": "psst"})
+        received,
+        json!({"type": "direct_message", "from": ana.id(), "content": "psst", "to": ben.id(),
+               "name": guest_name(ana.id()), "seq": 1, "ts": received["ts"]})
     );
     ana.expect_silence(QUIET).await;
     cy.expect_silence(QUIET).await;
@@ -294,4 +298,13 @@ async fn a_client_that_closes_right_after_posting_gets_the_close_reply() {
         Some(1000),
         "the server answers the close"
     );
+}
+
+/// How `joined` lists a member who has not chosen a name.
+fn member(client: &common::Client) -> serde_json::Value {
+    json!({"user": client.id(), "name": guest_name(client.id())})
+}
+
+fn guest_name(id: &str) -> String {
+    format!("guest-{}", &id[..4])
 }

@@ -7,6 +7,7 @@ use super::conversation::ConversationPane;
 use super::members::MemberList;
 use super::sidebar::Sidebar;
 use super::socket::ChatClient;
+use crate::protocol::{ClientMessage, DisplayName};
 
 #[component]
 pub fn ChatPage() -> impl IntoView {
@@ -15,12 +16,11 @@ pub fn ChatPage() -> impl IntoView {
     provide_context(client);
 
     let status = move || state.with(|s| s.status);
-    let me = move || state.with(|s| s.me.map(|id| id.guest_name()).unwrap_or_default());
     view! {
         <div class="chat">
             <header class="topbar">
                 <span class="brand">"confab"</span>
-                <span class="me" title="Your name in this session">{me}</span>
+                <MyName />
                 <span class="status" role="status" data-status=move || status().key()>
                     {move || status().label()}
                 </span>
@@ -30,6 +30,67 @@ pub fn ChatPage() -> impl IntoView {
             <ConversationPane />
             <MemberList />
         </div>
+    }
+}
+
+/// The user's display name, and a small form to change it.
+#[component]
+fn MyName() -> impl IntoView {
+    let client = expect_context::<ChatClient>();
+    let state = client.state;
+    let editing = RwSignal::new(false);
+    let draft = RwSignal::new(String::new());
+    let name = move || state.with(|s| s.me.map(|_| s.my_name().to_string()).unwrap_or_default());
+    let start = move |_| {
+        draft.set(name());
+        editing.set(true);
+    };
+    let save = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        match DisplayName::parse(draft.get_untracked()) {
+            Ok(name) => {
+                client.send(ClientMessage::SetName { name });
+                editing.set(false);
+            }
+            Err(error) => state.update(|s| s.notify(error.to_string())),
+        }
+    };
+    let on_keydown = move |event: leptos::ev::KeyboardEvent| {
+        if event.key() == "Escape" {
+            editing.set(false);
+        }
+    };
+    view! {
+        <Show
+            when=move || editing.get()
+            fallback=move || {
+                view! {
+                    <button
+                        type="button"
+                        class="me"
+                        title="Change your display name"
+                        aria-label=move || format!("Your name: {}. Change it", name())
+                        on:click=start
+                    >
+                        {name}
+                    </button>
+                }
+            }
+        >
+            <form class="name-form" on:submit=save on:keydown=on_keydown>
+                <label for="name-input" class="visually-hidden">
+                    "Display name"
+                </label>
+                <input
+                    id="name-input"
+                    type="text"
+                    maxlength=DisplayName::MAX_CHARS
+                    autocomplete="nickname"
+                    bind:value=draft
+                />
+                <button type="submit">"Save"</button>
+            </form>
+        </Show>
     }
 }
 

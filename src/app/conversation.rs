@@ -1,11 +1,12 @@
-//! The active conversation: its title (and a Leave button for rooms), its
-//! lines, and the composer. Message text is rendered as text nodes only.
+//! The active conversation: its title (and a Leave button for rooms), a
+//! button for older messages, its lines (own messages marked pending until
+//! acknowledged), and the composer. Message text is rendered as text only.
 
 use leptos::prelude::*;
 
 use super::socket::ChatClient;
-use super::state::{Conversation, LineKind};
-use crate::protocol::{ClientMessage, MessageContent, UserId};
+use super::state::{Conversation, Delivery, LineKind};
+use crate::protocol::{ClientId, ClientMessage, MessageContent};
 
 #[component]
 pub fn ConversationPane() -> impl IntoView {
@@ -14,16 +15,15 @@ pub fn ConversationPane() -> impl IntoView {
     let active = move || state.with(|s| s.active.clone());
     let title = move || match active() {
         Some(Conversation::Room(room)) => format!("#{room}"),
-        Some(Conversation::Direct(peer)) => format!("Direct messages with {}", peer.guest_name()),
+        Some(Conversation::Direct(peer)) => {
+            format!("Direct messages with {}", state.with(|s| s.name_of(peer)))
+        }
         None => "No conversation open".to_owned(),
     };
-    let leave = {
-        let client = client.clone();
-        move |_| {
-            if let Some(Conversation::Room(room)) = active() {
-                state.update(|s| s.left(&room));
-                client.send(ClientMessage::LeaveRoom { room });
-            }
+    let leave = move |_| {
+        if let Some(Conversation::Room(room)) = active() {
+            state.update(|s| s.left(&room));
+            client.act(|_| Some(ClientMessage::LeaveRoom { room }));
         }
     };
 
@@ -32,7 +32,7 @@ pub fn ConversationPane() -> impl IntoView {
             <header class="conversation-header">
                 <h1 id="conversation-title">{title}</h1>
                 <Show when=move || matches!(active(), Some(Conversation::Room(_)))>
-                    <button type="button" class="leave" on:click=leave.clone()>
+                    <button type="button" class="leave" on:click=leave>
                         "Leave room"
                     </button>
                 </Show>
@@ -54,39 +54,83 @@ pub fn ConversationPane() -> impl IntoView {
 
 #[component]
 fn Lines() -> impl IntoView {
-    let state = expect_context::<ChatClient>().state;
-    let name = move |id: UserId| {
-        let me = state.with_untracked(|s| s.me);
-        if me == Some(id) {
-            format!("{} (you)", id.guest_name())
-        } else {
-            id.guest_name()
+    let client = expect_context::<ChatClient>();
+    let state = client.state;
+    let me = move || state.with(|s| s.me);
+    let name_of = move |id| state.with_untracked(|s| s.name_of(id).to_string());
+    let has_older = move || state.with(|s| s.active_has_older());
+    let older = move |_| {
+        if let Some(conversation) = state.with_untracked(|s| s.active.clone()) {
+            client.load_older(conversation);
         }
     };
     view! {
+        <Show when=has_older>
+            <button type="button" class="load-older" on:click=older>
+                "Load older messages"
+            </button>
+        </Show>
         <ol class="lines" role="log" aria-live="polite" aria-label="Messages">
-            <For each=move || state.with(|s| s.active_lines()) key=|line| line.id let:line>
+            <For
+                each=move || state.with(|s| s.active_lines())
+                key=|line| (line.key.clone(), line_state(&line.kind))
+                let:line
+            >
                 {match line.kind {
-                    LineKind::Message { from, text } => {
+                    LineKind::Message { from, name, text, delivery, .. } => {
+                        let mine = from.is_some() && from == me();
+                        let shown = if mine { format!("{name} (you)") } else { name.to_string() };
+                        let id = line.key.strip_prefix("p.").and_then(|id| ClientId::parse(id).ok());
                         view! {
-                            <li class="line message">
-                                <span class="from">{name(from)}</span>
+                            <li
+                                class="line message"
+                                class:mine=mine
+                                data-delivery=delivery.key()
+                            >
+                                <span class="from">{shown}</span>
                                 <span class="text">{text}</span>
+                                <DeliveryMark delivery id />
                             </li>
                         }
                             .into_any()
                     }
                     LineKind::Joined(user) => {
-                        view! { <li class="line system">{format!("{} joined", name(user))}</li> }
+                        view! { <li class="line system">{format!("{} joined", name_of(user))}</li> }
                             .into_any()
                     }
                     LineKind::Left(user) => {
-                        view! { <li class="line system">{format!("{} left", name(user))}</li> }
+                        view! { <li class="line system">{format!("{} left", name_of(user))}</li> }
                             .into_any()
                     }
                 }}
             </For>
         </ol>
+    }
+}
+
+/// Part of a line's key, so that a change of delivery re-renders the line.
+fn line_state(kind: &LineKind) -> &'static str {
+    match kind {
+        LineKind::Message { delivery, .. } => delivery.key(),
+        _ => "event",
+    }
+}
+
+/// Nothing for a stored message; "Sending…" while pending; "Not sent" and a
+/// Retry button once refused.
+#[component]
+fn DeliveryMark(delivery: Delivery, id: Option<ClientId>) -> impl IntoView {
+    let client = expect_context::<ChatClient>();
+    match (delivery, id) {
+        (Delivery::Pending, _) => view! { <span class="delivery">"Sending…"</span> }.into_any(),
+        (Delivery::Failed, Some(id)) => view! {
+            <span class="delivery failed">"Not sent"</span>
+            <button type="button" class="retry" on:click=move |_| client.retry(id.clone())>
+                "Retry"
+            </button>
+        }
+        .into_any(),
+        _ => ().into_any(),
     }
 }
 
@@ -101,29 +145,18 @@ fn Composer() -> impl IntoView {
         let Some(conversation) = state.with_untracked(|s| s.active.clone()) else {
             return;
         };
-        let content = match MessageContent::parse(draft.get_untracked()) {
-            Ok(content) => content,
-            Err(error) => {
-                state.update(|s| s.notify(error.to_string()));
-                return;
+        match MessageContent::parse(draft.get_untracked()) {
+            Ok(content) => {
+                client.compose(conversation, content);
+                draft.set(String::new());
             }
-        };
-        match conversation {
-            Conversation::Room(room) => client.send(ClientMessage::RoomMessage { room, content }),
-            Conversation::Direct(to) => {
-                state.update(|s| s.sent_direct(to, &content));
-                client.send(ClientMessage::DirectMessage { to, content });
-            }
+            Err(error) => state.update(|s| s.notify(error.to_string())),
         }
-        draft.set(String::new());
     };
-    let on_keydown = {
-        let send = send.clone();
-        move |event: leptos::ev::KeyboardEvent| {
-            if event.key() == "Enter" && !event.shift_key() && !event.is_composing() {
-                event.prevent_default();
-                send();
-            }
+    let on_keydown = move |event: leptos::ev::KeyboardEvent| {
+        if event.key() == "Enter" && !event.shift_key() && !event.is_composing() {
+            event.prevent_default();
+            send();
         }
     };
     let on_submit = move |event: leptos::ev::SubmitEvent| {

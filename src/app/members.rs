@@ -8,7 +8,9 @@ use super::state::Conversation;
 
 #[component]
 pub fn MemberList() -> impl IntoView {
-    let state = expect_context::<ChatClient>().state;
+    let client = expect_context::<ChatClient>();
+    let state = client.state;
+    let name_of = move |id| state.with(|s| s.name_of(id).to_string());
     let members = move || {
         state.with(|s| match &s.active {
             Some(Conversation::Room(room)) => s
@@ -26,7 +28,7 @@ pub fn MemberList() -> impl IntoView {
             <ul class="member-list">
                 <For each=members key=|id| *id let:id>
                     <li class="member">
-                        <span class="member-name">{id.guest_name()}</span>
+                        <span class="member-name">{move || name_of(id)}</span>
                         <Show
                             when=move || me() != Some(id)
                             fallback=|| view! { <span class="you">"you"</span> }
@@ -34,8 +36,8 @@ pub fn MemberList() -> impl IntoView {
                             <button
                                 type="button"
                                 class="dm"
-                                aria-label=format!("Direct message {}", id.guest_name())
-                                on:click=move |_| state.update(|s| s.open_direct(id))
+                                aria-label=move || format!("Direct message {}", name_of(id))
+                                on:click=move |_| client.open_direct(id)
                             >
                                 "Message"
                             </button>

@@ -21,7 +21,7 @@ pub fn Sidebar() -> impl IntoView {
                     s.joining(&room);
                     s.active = Some(Conversation::Room(room.clone()));
                 });
-                client.send(ClientMessage::JoinRoom { room });
+                client.send(ClientMessage::JoinRoom { room, after: None });
                 room_input.set(String::new());
             }
             Err(error) => state.update(|s| s.notify(error.to_string())),
@@ -29,6 +29,7 @@ pub fn Sidebar() -> impl IntoView {
     };
     let rooms = move || state.with(|s| s.rooms.iter().map(|r| r.name.clone()).collect::<Vec<_>>());
     let directs = move || state.with(|s| s.directs.iter().map(|d| d.peer).collect::<Vec<_>>());
+    let name_of = move |peer| state.with(|s| s.name_of(peer).to_string());
     let is_active =
         move |conversation: &Conversation| state.with(|s| s.active.as_ref() == Some(conversation));
 
@@ -81,9 +82,9 @@ pub fn Sidebar() -> impl IntoView {
                                     type="button"
                                     class="conversation-link"
                                     class:active=move || is_active(&conversation)
-                                    on:click=move |_| state.update(|s| s.open_direct(peer))
+                                    on:click=move |_| client.open_direct(peer)
                                 >
-                                    {peer.guest_name()}
+                                    {move || name_of(peer)}
                                 </button>
                             </li>
                         }

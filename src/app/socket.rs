@@ -1,21 +1,27 @@
-//! The browser's WebSocket to `/ws`: connects, greets, feeds server messages
-//! into the [`ChatState`] signal, sends what the UI queues, and reconnects
-//! with exponential backoff and jitter when the connection drops.
+//! The browser's WebSocket to `/ws`: connects, greets (token, rooms and how
+//! far each was read), feeds server messages into the [`ChatState`] signal,
+//! sends what the UI queues and what the state asks for in reply, and
+//! reconnects with exponential backoff and jitter when the connection drops.
+//!
+//! What must survive a reload (token, rooms, conversations, unsent
+//! messages) is kept in `localStorage`: restored once the page is hydrated,
+//! saved after every change.
 //!
 //! On the server (SSR) a [`ChatClient`] exists so components render, but it
 //! opens nothing and sends nothing.
 
 use leptos::prelude::*;
 
-use super::state::ChatState;
-use crate::protocol::ClientMessage;
+use super::state::{ChatState, Conversation};
+use crate::protocol::{ClientId, ClientMessage, MessageContent, UserId};
 
-/// The UI's handle: the state to render and a way to send.
-#[derive(Clone)]
+/// The UI's handle: the state to render and a way to send. `Copy`, like
+/// the signals it holds, so every event handler can own one.
+#[derive(Clone, Copy)]
 pub struct ChatClient {
     pub state: RwSignal<ChatState>,
     #[cfg(feature = "hydrate")]
-    outgoing: futures_channel::mpsc::UnboundedSender<ClientMessage>,
+    outgoing: StoredValue<futures_channel::mpsc::UnboundedSender<ClientMessage>>,
 }
 
 impl ChatClient {
@@ -26,34 +32,91 @@ impl ChatClient {
         {
             let (outgoing, queued) = futures_channel::mpsc::unbounded();
             leptos::task::spawn_local(browser::connection_loop(state, queued));
-            Self { state, outgoing }
+            Self {
+                state,
+                outgoing: StoredValue::new(outgoing),
+            }
         }
         #[cfg(not(feature = "hydrate"))]
         Self { state }
     }
 
-    /// Queues a message. While disconnected it waits in the queue and goes
-    /// out after the reconnect, behind the greeting that rejoins the rooms.
+    /// Queues a message for the socket. While disconnected it waits in the
+    /// queue and goes out after the reconnect's greeting.
     pub fn send(&self, message: ClientMessage) {
         #[cfg(feature = "hydrate")]
-        let _ = self.outgoing.unbounded_send(message);
+        self.outgoing.with_value(|outgoing| {
+            let _ = outgoing.unbounded_send(message);
+        });
         #[cfg(not(feature = "hydrate"))]
         let _ = message;
     }
+
+    /// Runs a state change made by the user, saves, and sends what it asks.
+    pub fn act(&self, change: impl FnOnce(&mut ChatState) -> Option<ClientMessage>) {
+        let message = self.state.try_update(change).flatten();
+        #[cfg(feature = "hydrate")]
+        browser::save(self.state);
+        if let Some(message) = message {
+            self.send(message);
+        }
+    }
+
+    /// Writes a message: pending (and saved) at once, sent when it can be.
+    pub fn compose(&self, to: Conversation, content: MessageContent) {
+        let id = new_client_id();
+        self.act(|s| s.compose(to, content, id));
+    }
+
+    pub fn retry(&self, id: ClientId) {
+        self.act(|s| s.retry(&id));
+    }
+
+    pub fn load_older(&self, conversation: Conversation) {
+        self.act(|s| s.load_older(&conversation));
+    }
+
+    pub fn open_direct(&self, peer: UserId) {
+        self.act(|s| s.open_direct(peer));
+    }
+}
+
+/// A fresh id for an outgoing message: time and randomness, unique enough
+/// per user (the server keys ids per sender).
+fn new_client_id() -> ClientId {
+    #[cfg(feature = "hydrate")]
+    let (now, random) = (
+        js_sys::Date::now() as u64,
+        (js_sys::Math::random() * f64::from(u32::MAX)) as u32,
+    );
+    #[cfg(not(feature = "hydrate"))]
+    let (now, random) = (0u64, 0u32);
+    ClientId::parse(format!("{now:x}-{random:08x}")).expect("hex digits and a dash are a valid id")
 }
 
 #[cfg(feature = "hydrate")]
 mod browser {
+    use std::cell::Cell;
+
     use futures_channel::mpsc::UnboundedReceiver;
     use futures_util::{SinkExt, StreamExt, future::Either};
     use gloo_net::websocket::{Message, WebSocketError, futures::WebSocket};
     use leptos::prelude::*;
 
-    use crate::app::state::{ChatState, ConnectionStatus};
+    use crate::app::state::{ChatState, ConnectionStatus, Saved};
     use crate::protocol::{ClientMessage, ServerMessage};
 
     const FIRST_RETRY_MS: f64 = 250.0;
     const LONGEST_RETRY_MS: f64 = 15_000.0;
+
+    /// The `localStorage` key of the saved state.
+    const STORAGE_KEY: &str = "confab.session";
+
+    thread_local! {
+        /// Set once the saved state is restored: saving before that would
+        /// overwrite it with the empty start state.
+        static RESTORED: Cell<bool> = const { Cell::new(false) };
+    }
 
     /// How a session ended.
     enum SessionEnd {
@@ -64,17 +127,46 @@ mod browser {
         Unused,
     }
 
+    fn storage() -> Option<web_sys::Storage> {
+        window().local_storage().ok().flatten()
+    }
+
+    fn restore() -> Saved {
+        storage()
+            .and_then(|storage| storage.get_item(STORAGE_KEY).ok().flatten())
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default()
+    }
+
+    pub(super) fn save(state: RwSignal<ChatState>) {
+        if !RESTORED.get() {
+            return;
+        }
+        let Some(saved) = state.try_with_untracked(ChatState::saved) else {
+            return;
+        };
+        if let (Some(storage), Ok(text)) = (storage(), serde_json::to_string(&saved)) {
+            let _ = storage.set_item(STORAGE_KEY, &text);
+        }
+    }
+
     pub(super) async fn connection_loop(
         state: RwSignal<ChatState>,
         mut queued: UnboundedReceiver<ClientMessage>,
     ) {
+        // After hydration, so the first render matched the server's HTML.
+        let saved = restore();
+        state.update(|s| {
+            let notices = std::mem::take(&mut s.notices);
+            *s = ChatState::restore(saved);
+            s.notices = notices;
+        });
+        RESTORED.set(true);
         let mut failures: i32 = 0;
-        // A message taken from the queue whose send failed: first out next time.
-        let mut unsent = None;
         loop {
             state.update(|s| s.status = ConnectionStatus::Connecting);
             match WebSocket::open(&socket_url()) {
-                Ok(socket) => match session(socket, state, &mut queued, &mut unsent).await {
+                Ok(socket) => match session(socket, state, &mut queued).await {
                     SessionEnd::Unused => return,
                     SessionEnd::Dropped { welcomed: true } => failures = 0,
                     SessionEnd::Dropped { welcomed: false } => {}
@@ -89,29 +181,36 @@ mod browser {
         }
     }
 
-    /// Runs one connection until it drops.
+    /// Runs one connection until it drops. Messages of the user's that were
+    /// in flight are in the state's outbox and go again after the next
+    /// greeting; anything else lost with the socket is idempotent.
     async fn session(
         socket: WebSocket,
         state: RwSignal<ChatState>,
         queued: &mut UnboundedReceiver<ClientMessage>,
-        unsent: &mut Option<ClientMessage>,
     ) -> SessionEnd {
         let (mut write, mut read) = socket.split();
         let mut welcomed = false;
         let greeting = state.with_untracked(ChatState::greeting);
-        for message in greeting.iter().chain(unsent.iter()) {
+        for message in &greeting {
             if write.send(encode(message)).await.is_err() {
                 return SessionEnd::Dropped { welcomed };
             }
         }
-        *unsent = None;
         loop {
             match futures_util::future::select(read.next(), queued.next()).await {
                 Either::Left((Some(Ok(Message::Text(text))), _)) => {
                     match ServerMessage::decode(&text) {
                         Ok(Some(message)) => {
                             welcomed |= matches!(message, ServerMessage::Welcome { .. });
-                            state.update(|s| s.apply(message));
+                            let replies =
+                                state.try_update(|s| s.apply(message)).unwrap_or_default();
+                            save(state);
+                            for reply in &replies {
+                                if write.send(encode(reply)).await.is_err() {
+                                    return SessionEnd::Dropped { welcomed };
+                                }
+                            }
                         }
                         Ok(None) => {} // a newer server's message type
                         Err(error) => leptos::logging::warn!("undecodable server message: {error}"),
@@ -125,7 +224,6 @@ mod browser {
                 Either::Left((Some(Err(_)) | None, _)) => return SessionEnd::Dropped { welcomed },
                 Either::Right((Some(message), _)) => {
                     if write.send(encode(&message)).await.is_err() {
-                        *unsent = Some(message);
                         return SessionEnd::Dropped { welcomed };
                     }
                 }

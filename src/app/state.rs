@@ -1,17 +1,36 @@
-//! What the chat screen shows, as plain data: the connection status, the
-//! joined rooms with their members and lines, the direct conversations and
-//! the notices. Server messages are applied here and UI actions recorded
-//! here, with no browser API involved, so the rules are tested natively.
+//! What the chat screen shows, as plain data: the connection status, who
+//! the user is, the joined rooms with their members and timelines, the
+//! direct conversations, the messages still waiting for their ack, and the
+//! notices. Server messages are applied here and UI actions recorded here,
+//! with no browser API involved, so the rules are tested natively.
+//!
+//! A timeline files stored messages by sequence number, so a message that
+//! arrives twice (live and in a replay) is shown once, and older pages slot
+//! in where they belong. Own messages show as pending until acknowledged;
+//! they live in the outbox, which survives reloads (the socket module saves
+//! it) and is sent again after every reconnect.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::protocol::{ClientMessage, MessageContent, RoomName, ServerMessage, UserId};
+use serde::{Deserialize, Serialize};
 
-/// Lines kept per conversation; older ones are dropped from memory and DOM.
+use crate::protocol::{
+    ClientId, ClientMessage, DisplayName, ErrorCode, Member, MessageContent, PROTOCOL_VERSION,
+    Posted, RoomName, ServerMessage, UserId,
+};
+
+/// Lines kept per conversation while new ones arrive; older ones leave
+/// memory and the DOM (and can be paged back in).
 const MAX_LINES: usize = 500;
 
 /// Notices kept on screen at once; the oldest goes first.
 const MAX_NOTICES: usize = 3;
+
+/// Messages asked for per history page.
+pub const PAGE: u32 = 50;
+
+/// Messages asked for per page while filling a gap after a resume.
+const FILL_PAGE: u32 = 200;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ConnectionStatus {
@@ -40,38 +59,200 @@ impl ConnectionStatus {
     }
 }
 
-/// Which conversation the main pane shows.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Which conversation the main pane shows; also where a message goes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Conversation {
     Room(RoomName),
     Direct(UserId),
 }
 
+/// How far one of the user's own messages has got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Stored by the server (it has a sequence number).
+    Sent,
+    /// Sent or waiting to be sent; no ack yet.
+    Pending,
+    /// The server refused it for now (busy, recipient offline...): it waits
+    /// for the user's retry or the next reconnect.
+    Failed,
+}
+
+impl Delivery {
+    /// The `data-delivery` value the stylesheet and tests key on.
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Sent => "sent",
+            Self::Pending => "pending",
+            Self::Failed => "failed",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LineKind {
-    Message { from: UserId, text: String },
+    Message {
+        /// Unknown for a pending message written before the first welcome.
+        from: Option<UserId>,
+        name: DisplayName,
+        text: String,
+        ts: Option<i64>,
+        delivery: Delivery,
+    },
     Joined(UserId),
     Left(UserId),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
-    /// Unique in this state, the key for keyed rendering.
-    pub id: u64,
+    /// Unique within its conversation, the key for keyed rendering.
+    pub key: String,
     pub kind: LineKind,
+}
+
+/// A message of the user's own, not acknowledged yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outgoing {
+    pub id: ClientId,
+    pub to: Conversation,
+    pub content: MessageContent,
+    #[serde(skip)]
+    pub failed: bool,
+}
+
+impl Outgoing {
+    fn message(&self) -> ClientMessage {
+        match &self.to {
+            Conversation::Room(room) => ClientMessage::RoomMessage {
+                room: room.clone(),
+                content: self.content.clone(),
+                id: Some(self.id.clone()),
+            },
+            Conversation::Direct(to) => ClientMessage::DirectMessage {
+                to: *to,
+                content: self.content.clone(),
+                id: Some(self.id.clone()),
+            },
+        }
+    }
+}
+
+/// Stored messages and the quiet system lines between them, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Timeline {
+    /// (seq, 0) for the message numbered seq; (seq, n) for the n-th event
+    /// seen after it.
+    entries: BTreeMap<(u64, u32), LineKind>,
+    /// A gap being filled after a resume: messages after `.0` and before
+    /// `.1` are being fetched.
+    filling: Option<(u64, u64)>,
+    /// An older page was asked for and has not come yet.
+    loading_older: bool,
+}
+
+impl Timeline {
+    /// The highest sequence number shown.
+    pub fn last_seq(&self) -> Option<u64> {
+        self.entries
+            .iter()
+            .rev()
+            .find(|(key, _)| key.1 == 0)
+            .map(|(key, _)| key.0)
+    }
+
+    fn first_seq(&self) -> Option<u64> {
+        self.entries.keys().find(|key| key.1 == 0).map(|key| key.0)
+    }
+
+    /// Older messages exist on the server (as far as the client can tell).
+    pub fn has_older(&self) -> bool {
+        self.first_seq().is_some_and(|first| first > 1)
+    }
+
+    fn insert_message(&mut self, seq: u64, kind: LineKind) {
+        self.entries.insert((seq, 0), kind);
+    }
+
+    fn event(&mut self, kind: LineKind) {
+        let after = self.entries.keys().next_back().map_or((0, 0), |key| *key);
+        self.entries.insert((after.0, after.1 + 1), kind);
+        self.trim();
+    }
+
+    /// Drops the oldest lines beyond the bound.
+    fn trim(&mut self) {
+        while self.entries.len() > MAX_LINES {
+            self.entries.pop_first();
+        }
+    }
+
+    fn lines(&self) -> impl Iterator<Item = Line> + '_ {
+        self.entries.iter().map(|((seq, n), kind)| Line {
+            key: format!("{seq}.{n}"),
+            kind: kind.clone(),
+        })
+    }
+
+    /// Files `messages` (oldest first). Returns the range of a gap between
+    /// what was shown and the first of them, if they skip ahead.
+    fn merge(&mut self, messages: Vec<Posted>) -> Option<(u64, u64)> {
+        let last = self.last_seq();
+        let first_new = messages.first().map(|m| m.seq);
+        let gap = match (last, first_new) {
+            (Some(last), Some(first)) if first > last + 1 => Some((last, first)),
+            _ => None,
+        };
+        let newer = messages
+            .last()
+            .is_some_and(|m| last.is_none_or(|last| m.seq > last));
+        for posted in messages {
+            self.insert_message(posted.seq, message_line(&posted, Delivery::Sent));
+        }
+        if newer {
+            self.trim();
+        }
+        gap
+    }
+
+    /// After a page arrived while filling a gap: the next request, if the
+    /// gap is not closed and the page made progress (an empty page means
+    /// retention pruned the rest: nothing more to fetch).
+    fn continue_fill(&mut self) -> Option<(u64, u64)> {
+        let (after, before) = self.filling?;
+        let mut reached = after;
+        while reached + 1 < before && self.entries.contains_key(&(reached + 1, 0)) {
+            reached += 1;
+        }
+        if reached + 1 >= before || reached == after {
+            self.filling = None;
+        } else {
+            self.filling = Some((reached, before));
+        }
+        self.filling
+    }
+}
+
+fn message_line(posted: &Posted, delivery: Delivery) -> LineKind {
+    LineKind::Message {
+        from: Some(posted.from),
+        name: posted.name.clone(),
+        text: posted.content.as_str().to_owned(),
+        ts: Some(posted.ts),
+        delivery,
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoomView {
     pub name: RoomName,
     pub members: BTreeSet<UserId>,
-    pub lines: Vec<Line>,
+    pub timeline: Timeline,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirectView {
     pub peer: UserId,
-    pub lines: Vec<Line>,
+    pub timeline: Timeline,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,15 +261,30 @@ pub struct Notice {
     pub text: String,
 }
 
+/// What the browser keeps across page reloads.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Saved {
+    pub token: Option<String>,
+    pub rooms: Vec<RoomName>,
+    pub directs: Vec<(UserId, DisplayName)>,
+    pub outbox: Vec<Outgoing>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ChatState {
     pub status: ConnectionStatus,
     pub me: Option<UserId>,
+    /// The session token from the last `welcome`, presented in `hello`.
+    pub token: Option<String>,
     /// Joined rooms in the order they were joined.
     pub rooms: Vec<RoomView>,
     pub directs: Vec<DirectView>,
     pub active: Option<Conversation>,
     pub notices: Vec<Notice>,
+    /// Display names of everyone seen.
+    names: HashMap<UserId, DisplayName>,
+    /// Own messages not acknowledged yet, oldest first.
+    pub outbox: Vec<Outgoing>,
     /// Rooms the user left whose late `joined` (from a join still in flight)
     /// must not bring them back.
     left: BTreeSet<RoomName>,
@@ -96,66 +292,332 @@ pub struct ChatState {
 }
 
 impl ChatState {
-    /// What a fresh connection sends first: `hello`, then a join for every
-    /// room the user was in, so a reconnect puts them back where they were.
+    /// The state a reload starts from: the same identity, rooms, direct
+    /// conversations and unsent messages.
+    pub fn restore(saved: Saved) -> Self {
+        let mut state = Self {
+            token: saved.token,
+            outbox: saved.outbox,
+            ..Self::default()
+        };
+        for room in saved.rooms {
+            state.room_entry(room);
+        }
+        for (peer, name) in saved.directs {
+            state.names.insert(peer, name);
+            state.direct_entry(peer);
+        }
+        state.active = state
+            .rooms
+            .first()
+            .map(|room| Conversation::Room(room.name.clone()));
+        state
+    }
+
+    pub fn saved(&self) -> Saved {
+        Saved {
+            token: self.token.clone(),
+            rooms: self.rooms.iter().map(|r| r.name.clone()).collect(),
+            directs: self
+                .directs
+                .iter()
+                .map(|d| (d.peer, self.name_of(d.peer)))
+                .collect(),
+            outbox: self.outbox.clone(),
+        }
+    }
+
+    /// What a fresh connection sends first: `hello` with the token, then a
+    /// join for every room, each saying how far the user has read, so the
+    /// server replays exactly what was missed.
     pub fn greeting(&self) -> Vec<ClientMessage> {
         let hello = ClientMessage::Hello {
-            protocol: crate::protocol::PROTOCOL_VERSION,
+            protocol: PROTOCOL_VERSION,
+            token: self.token.clone(),
         };
         let joins = self.rooms.iter().map(|room| ClientMessage::JoinRoom {
             room: room.name.clone(),
+            after: room.timeline.last_seq(),
         });
         std::iter::once(hello).chain(joins).collect()
     }
 
-    pub fn apply(&mut self, message: ServerMessage) {
+    /// Applies a server message; returns what to send in response (resends,
+    /// history requests).
+    pub fn apply(&mut self, message: ServerMessage) -> Vec<ClientMessage> {
+        let mut replies = Vec::new();
         match message {
-            ServerMessage::Welcome { user, .. } => {
+            ServerMessage::Welcome {
+                user, name, token, ..
+            } => {
                 self.me = Some(user);
+                self.names.insert(user, name);
+                self.token = Some(token);
                 self.status = ConnectionStatus::Connected;
+                // Direct conversations resume from what was shown.
+                for view in &self.directs {
+                    replies.push(ClientMessage::DirectHistory {
+                        with: view.peer,
+                        before: None,
+                        after: view.timeline.last_seq(),
+                        limit: Some(FILL_PAGE),
+                    });
+                }
+                replies.extend(self.resend(|to| matches!(to, Conversation::Direct(_))));
             }
             ServerMessage::Joined { room, members } => {
                 if self.left.contains(&room) {
-                    return;
+                    return replies;
                 }
                 let view = self.room_entry(room.clone());
                 if let Some(members) = members {
-                    view.members = members.into_iter().collect();
+                    view.members = members.iter().map(|m| m.user).collect();
+                    self.learn(members);
                 }
                 if self.active.is_none() {
-                    self.active = Some(Conversation::Room(room));
+                    self.active = Some(Conversation::Room(room.clone()));
+                }
+                // Only now may the room's unsent messages go out.
+                replies.extend(self.resend(|to| *to == Conversation::Room(room.clone())));
+            }
+            ServerMessage::UserJoined { room, user, name } => {
+                if let Some(name) = name {
+                    self.names.insert(user, name);
+                }
+                if let Some(view) = self.room_mut(&room) {
+                    view.members.insert(user);
+                    view.timeline.event(LineKind::Joined(user));
                 }
             }
-            ServerMessage::UserJoined { room, user } => {
-                self.room_line(&room, LineKind::Joined(user), |view| {
-                    view.members.insert(user);
-                });
-            }
             ServerMessage::UserLeft { room, user } => {
-                self.room_line(&room, LineKind::Left(user), |view| {
+                if let Some(view) = self.room_mut(&room) {
                     view.members.remove(&user);
-                });
+                    view.timeline.event(LineKind::Left(user));
+                }
             }
             ServerMessage::RoomMessage {
                 room,
                 from,
                 content,
+                name,
+                seq,
+                ts,
+                id,
             } => {
-                let kind = LineKind::Message {
+                let name = name.unwrap_or_else(|| self.name_of(from));
+                self.names.insert(from, name.clone());
+                let posted = Posted {
+                    seq: seq.unwrap_or(0),
+                    ts: ts.unwrap_or(0),
                     from,
-                    text: content.into(),
+                    name,
+                    content,
+                    to: None,
+                    id: id.clone(),
                 };
-                self.room_line(&room, kind, |_| {});
+                self.settle(id.as_ref());
+                replies.extend(self.file(Conversation::Room(room), vec![posted]));
             }
-            ServerMessage::DirectMessage { from, content } => {
-                let kind = LineKind::Message {
+            ServerMessage::DirectMessage {
+                from,
+                content,
+                to,
+                name,
+                seq,
+                ts,
+                id,
+            } => {
+                let name = name.unwrap_or_else(|| self.name_of(from));
+                self.names.insert(from, name.clone());
+                let peer = if Some(from) == self.me {
+                    to.unwrap_or(from)
+                } else {
+                    from
+                };
+                let posted = Posted {
+                    seq: seq.unwrap_or(0),
+                    ts: ts.unwrap_or(0),
                     from,
-                    text: content.into(),
+                    name,
+                    content,
+                    to,
+                    id: id.clone(),
                 };
-                self.direct_line(from, kind);
+                self.settle(id.as_ref());
+                self.direct_entry(peer);
+                replies.extend(self.file(Conversation::Direct(peer), vec![posted]));
             }
-            ServerMessage::Error { message, .. } => self.notify(message),
+            ServerMessage::Ack {
+                id,
+                room,
+                to,
+                seq,
+                ts,
+            } => {
+                if let (Some(sent), Some(me)) = (self.settle(Some(&id)), self.me) {
+                    let conversation = match (room, to) {
+                        (Some(room), _) => Conversation::Room(room),
+                        (None, Some(to)) => Conversation::Direct(to),
+                        (None, None) => sent.to.clone(),
+                    };
+                    if let Conversation::Direct(peer) = &conversation {
+                        self.direct_entry(*peer);
+                    }
+                    let posted = Posted {
+                        seq,
+                        ts,
+                        from: me,
+                        name: self.my_name(),
+                        content: sent.content,
+                        to: None,
+                        id: Some(id),
+                    };
+                    replies.extend(self.file(conversation, vec![posted]));
+                }
+            }
+            ServerMessage::History {
+                room,
+                with,
+                messages,
+            } => {
+                for posted in &messages {
+                    self.names
+                        .entry(posted.from)
+                        .or_insert_with(|| posted.name.clone());
+                }
+                let conversation = match (room, with) {
+                    (Some(room), _) => Conversation::Room(room),
+                    (None, Some(with)) => {
+                        if messages.is_empty() && self.direct(&with).is_none() {
+                            return replies;
+                        }
+                        self.direct_entry(with);
+                        Conversation::Direct(with)
+                    }
+                    (None, None) => return replies,
+                };
+                // A page of a fill under way continues it; a page that
+                // opens a gap (a resume's replay) starts one.
+                let was_filling = self.timeline_mut(&conversation).is_some_and(|timeline| {
+                    timeline.loading_older = false;
+                    timeline.filling.is_some()
+                });
+                replies.extend(self.file(conversation.clone(), messages));
+                let next = self
+                    .timeline_mut(&conversation)
+                    .filter(|_| was_filling)
+                    .and_then(Timeline::continue_fill);
+                if let Some((after, before)) = next {
+                    replies.push(history_request(
+                        &conversation,
+                        Some(after),
+                        Some(before),
+                        FILL_PAGE,
+                    ));
+                }
+            }
+            ServerMessage::UserRenamed { user, name } => {
+                self.names.insert(user, name);
+            }
+            ServerMessage::Error {
+                message, code, id, ..
+            } => {
+                if let Some(pending) = id.and_then(|id| self.outbox.iter_mut().find(|o| o.id == id))
+                {
+                    pending.failed = true;
+                }
+                if code == Some(ErrorCode::InvalidToken) {
+                    // The old identity is gone; the welcome that follows
+                    // brings the new one.
+                    self.token = None;
+                }
+                self.notify(message);
+            }
         }
+        replies
+    }
+
+    /// Files stored messages into a conversation; returns the request that
+    /// starts filling a gap, if they skip ahead of what was shown.
+    fn file(&mut self, conversation: Conversation, messages: Vec<Posted>) -> Vec<ClientMessage> {
+        let Some(timeline) = self.timeline_mut(&conversation) else {
+            return Vec::new(); // a room already left
+        };
+        let messages: Vec<Posted> = messages.into_iter().filter(|m| m.seq > 0).collect();
+        match timeline.merge(messages) {
+            Some((after, before)) if timeline.filling.is_none() => {
+                timeline.filling = Some((after, before));
+                vec![history_request(
+                    &conversation,
+                    Some(after),
+                    Some(before),
+                    FILL_PAGE,
+                )]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Takes an acknowledged (or echoed) message out of the outbox.
+    fn settle(&mut self, id: Option<&ClientId>) -> Option<Outgoing> {
+        let id = id?;
+        let index = self.outbox.iter().position(|o| &o.id == id)?;
+        Some(self.outbox.remove(index))
+    }
+
+    /// The unsent messages going to matching conversations, in order.
+    fn resend(&mut self, to: impl Fn(&Conversation) -> bool) -> Vec<ClientMessage> {
+        self.outbox
+            .iter_mut()
+            .filter(|o| to(&o.to))
+            .map(|o| {
+                o.failed = false;
+                o.message()
+            })
+            .collect()
+    }
+
+    /// The user wrote a message: it is pending until acknowledged. Returns
+    /// what to send now, if the conversation is ready for it.
+    pub fn compose(
+        &mut self,
+        to: Conversation,
+        content: MessageContent,
+        id: ClientId,
+    ) -> Option<ClientMessage> {
+        let outgoing = Outgoing {
+            id,
+            to,
+            content,
+            failed: false,
+        };
+        let message = outgoing.message();
+        let ready = self.status == ConnectionStatus::Connected
+            && match &outgoing.to {
+                Conversation::Room(room) => self.room(room).is_some(),
+                Conversation::Direct(_) => true,
+            };
+        self.outbox.push(outgoing);
+        ready.then_some(message)
+    }
+
+    /// The user asked to send a refused message again.
+    pub fn retry(&mut self, id: &ClientId) -> Option<ClientMessage> {
+        let pending = self.outbox.iter_mut().find(|o| &o.id == id)?;
+        pending.failed = false;
+        (self.status == ConnectionStatus::Connected).then(|| pending.message())
+    }
+
+    /// The request for the page before the oldest message shown, unless one
+    /// is already on its way.
+    pub fn load_older(&mut self, conversation: &Conversation) -> Option<ClientMessage> {
+        let timeline = self.timeline_mut(conversation)?;
+        if timeline.loading_older || !timeline.has_older() {
+            return None;
+        }
+        timeline.loading_older = true;
+        let first = timeline.first_seq();
+        Some(history_request(conversation, None, first, PAGE))
     }
 
     /// The connection dropped: who is online is unknown until it is back.
@@ -164,17 +626,12 @@ impl ChatState {
         self.me = None;
         for room in &mut self.rooms {
             room.members.clear();
+            room.timeline.filling = None;
+            room.timeline.loading_older = false;
         }
-    }
-
-    /// Records the user's own direct message, which the server does not echo.
-    pub fn sent_direct(&mut self, to: UserId, content: &MessageContent) {
-        if let Some(me) = self.me {
-            let kind = LineKind::Message {
-                from: me,
-                text: content.as_str().to_owned(),
-            };
-            self.direct_line(to, kind);
+        for direct in &mut self.directs {
+            direct.timeline.filling = None;
+            direct.timeline.loading_older = false;
         }
     }
 
@@ -183,11 +640,14 @@ impl ChatState {
         self.left.remove(room);
     }
 
-    /// Forgets a room the user left; the next room (if any) becomes active.
+    /// Forgets a room the user left (and its unsent messages); the next room
+    /// (if any) becomes active.
     pub fn left(&mut self, room: &RoomName) {
         self.left.insert(room.clone());
         self.rooms.retain(|view| &view.name != room);
-        if self.active == Some(Conversation::Room(room.clone())) {
+        let gone = Conversation::Room(room.clone());
+        self.outbox.retain(|o| o.to != gone);
+        if self.active.as_ref() == Some(&gone) {
             self.active = self
                 .rooms
                 .first()
@@ -195,14 +655,28 @@ impl ChatState {
         }
     }
 
-    pub fn open_direct(&mut self, peer: UserId) {
+    /// Opens (creating if needed) the conversation with `peer`; returns the
+    /// request for its history when it is new.
+    pub fn open_direct(&mut self, peer: UserId) -> Option<ClientMessage> {
+        let new = self.direct(&peer).is_none();
         self.direct_entry(peer);
         self.active = Some(Conversation::Direct(peer));
+        (new && self.status == ConnectionStatus::Connected).then_some(
+            ClientMessage::DirectHistory {
+                with: peer,
+                before: None,
+                after: None,
+                limit: Some(PAGE),
+            },
+        )
     }
 
     pub fn notify(&mut self, text: String) {
-        let id = self.next_line_id();
-        self.notices.push(Notice { id, text });
+        self.next_id += 1;
+        self.notices.push(Notice {
+            id: self.next_id,
+            text,
+        });
         if self.notices.len() > MAX_NOTICES {
             self.notices.remove(0);
         }
@@ -216,18 +690,89 @@ impl ChatState {
         self.rooms.iter().find(|view| &view.name == name)
     }
 
-    /// The lines of the active conversation.
-    pub fn active_lines(&self) -> Vec<Line> {
-        match &self.active {
-            Some(Conversation::Room(name)) => self.room(name).map(|v| v.lines.clone()),
-            Some(Conversation::Direct(peer)) => self
-                .directs
-                .iter()
-                .find(|v| v.peer == *peer)
-                .map(|v| v.lines.clone()),
-            None => None,
+    fn room_mut(&mut self, name: &RoomName) -> Option<&mut RoomView> {
+        self.rooms.iter_mut().find(|view| &view.name == name)
+    }
+
+    fn direct(&self, peer: &UserId) -> Option<&DirectView> {
+        self.directs.iter().find(|view| &view.peer == peer)
+    }
+
+    fn timeline(&self, conversation: &Conversation) -> Option<&Timeline> {
+        match conversation {
+            Conversation::Room(name) => self.room(name).map(|v| &v.timeline),
+            Conversation::Direct(peer) => self.direct(peer).map(|v| &v.timeline),
         }
-        .unwrap_or_default()
+    }
+
+    fn timeline_mut(&mut self, conversation: &Conversation) -> Option<&mut Timeline> {
+        match conversation {
+            Conversation::Room(name) => self.room_mut(name).map(|v| &mut v.timeline),
+            Conversation::Direct(peer) => self
+                .directs
+                .iter_mut()
+                .find(|view| view.peer == *peer)
+                .map(|v| &mut v.timeline),
+        }
+    }
+
+    /// The display name of a user: the last one seen, else the guest name.
+    pub fn name_of(&self, user: UserId) -> DisplayName {
+        self.names
+            .get(&user)
+            .cloned()
+            .unwrap_or_else(|| user.guest_name())
+    }
+
+    /// The user's own name, once welcomed.
+    pub fn my_name(&self) -> DisplayName {
+        self.me
+            .map(|me| self.name_of(me))
+            .unwrap_or_else(|| DisplayName::parse("you").expect("a valid name"))
+    }
+
+    /// The lines of the active conversation: stored messages and events in
+    /// order, then the user's own pending messages.
+    pub fn active_lines(&self) -> Vec<Line> {
+        let Some(conversation) = &self.active else {
+            return Vec::new();
+        };
+        let Some(timeline) = self.timeline(conversation) else {
+            return Vec::new();
+        };
+        let pending = self
+            .outbox
+            .iter()
+            .filter(|o| &o.to == conversation)
+            .map(|o| Line {
+                key: format!("p.{}", o.id.as_str()),
+                kind: LineKind::Message {
+                    from: self.me,
+                    name: self.my_name(),
+                    text: o.content.as_str().to_owned(),
+                    ts: None,
+                    delivery: if o.failed {
+                        Delivery::Failed
+                    } else {
+                        Delivery::Pending
+                    },
+                },
+            });
+        timeline.lines().chain(pending).collect()
+    }
+
+    /// Whether the active conversation has older messages to load.
+    pub fn active_has_older(&self) -> bool {
+        self.active
+            .as_ref()
+            .and_then(|c| self.timeline(c))
+            .is_some_and(Timeline::has_older)
+    }
+
+    fn learn(&mut self, members: Vec<Member>) {
+        for member in members {
+            self.names.insert(member.user, member.name);
+        }
     }
 
     fn room_entry(&mut self, name: RoomName) -> &mut RoomView {
@@ -237,7 +782,7 @@ impl ChatState {
                 self.rooms.push(RoomView {
                     name,
                     members: BTreeSet::new(),
-                    lines: Vec::new(),
+                    timeline: Timeline::default(),
                 });
                 self.rooms.len() - 1
             }
@@ -251,39 +796,34 @@ impl ChatState {
             None => {
                 self.directs.push(DirectView {
                     peer,
-                    lines: Vec::new(),
+                    timeline: Timeline::default(),
                 });
                 self.directs.len() - 1
             }
         };
         &mut self.directs[index]
     }
-
-    /// Adds a line to a joined room; messages for rooms the user already
-    /// left (still in flight when they left) are dropped.
-    fn room_line(&mut self, room: &RoomName, kind: LineKind, update: impl FnOnce(&mut RoomView)) {
-        let id = self.next_line_id();
-        if let Some(view) = self.rooms.iter_mut().find(|view| &view.name == room) {
-            update(view);
-            push_bounded(&mut view.lines, Line { id, kind });
-        }
-    }
-
-    fn direct_line(&mut self, peer: UserId, kind: LineKind) {
-        let id = self.next_line_id();
-        push_bounded(&mut self.direct_entry(peer).lines, Line { id, kind });
-    }
-
-    fn next_line_id(&mut self) -> u64 {
-        self.next_id += 1;
-        self.next_id
-    }
 }
 
-fn push_bounded(lines: &mut Vec<Line>, line: Line) {
-    lines.push(line);
-    if lines.len() > MAX_LINES {
-        lines.drain(..lines.len() - MAX_LINES);
+fn history_request(
+    conversation: &Conversation,
+    after: Option<u64>,
+    before: Option<u64>,
+    limit: u32,
+) -> ClientMessage {
+    match conversation {
+        Conversation::Room(room) => ClientMessage::History {
+            room: room.clone(),
+            before,
+            after,
+            limit: Some(limit),
+        },
+        Conversation::Direct(with) => ClientMessage::DirectHistory {
+            with: *with,
+            before,
+            after,
+            limit: Some(limit),
+        },
     }
 }
 
@@ -299,44 +839,126 @@ mod tests {
         UserId::parse(&format!("00000000-0000-4000-8000-0000000000{n:02}")).unwrap()
     }
 
+    fn name(text: &str) -> DisplayName {
+        DisplayName::parse(text).unwrap()
+    }
+
+    fn id(text: &str) -> ClientId {
+        ClientId::parse(text).unwrap()
+    }
+
+    fn posted(seq: u64, from: UserId, text: &str) -> Posted {
+        Posted {
+            seq,
+            ts: 1_000 + seq as i64,
+            from,
+            name: from.guest_name(),
+            content: MessageContent::parse(text).unwrap(),
+            to: None,
+            id: None,
+        }
+    }
+
+    fn live(room_name: &str, message: Posted) -> ServerMessage {
+        ServerMessage::RoomMessage {
+            room: room(room_name),
+            from: message.from,
+            content: message.content,
+            name: Some(message.name),
+            seq: Some(message.seq),
+            ts: Some(message.ts),
+            id: message.id,
+        }
+    }
+
+    fn history(room_name: &str, messages: Vec<Posted>) -> ServerMessage {
+        ServerMessage::History {
+            room: Some(room(room_name)),
+            with: None,
+            messages,
+        }
+    }
+
     fn connected_as(me: UserId) -> ChatState {
         let mut state = ChatState::default();
         state.apply(ServerMessage::Welcome {
             user: me,
-            protocol: 1,
+            name: name("Me"),
+            token: "token-1".into(),
+            protocol: PROTOCOL_VERSION,
         });
         state
     }
 
+    fn joined(state: &mut ChatState, room_name: &str) -> Vec<ClientMessage> {
+        state.apply(ServerMessage::Joined {
+            room: room(room_name),
+            members: Some(vec![Member {
+                user: state.me.unwrap(),
+                name: name("Me"),
+            }]),
+        })
+    }
+
+    /// (text, delivery) of the active conversation's messages.
+    fn texts(state: &ChatState) -> Vec<(String, Delivery)> {
+        state
+            .active_lines()
+            .into_iter()
+            .filter_map(|line| match line.kind {
+                LineKind::Message { text, delivery, .. } => Some((text, delivery)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn sent(items: &[&str]) -> Vec<(String, Delivery)> {
+        items
+            .iter()
+            .map(|t| (t.to_string(), Delivery::Sent))
+            .collect()
+    }
+
     #[test]
-    fn joining_opens_the_room_with_its_members() {
+    fn joining_opens_the_room_with_its_members_and_their_names() {
         let mut state = connected_as(user(1));
         assert_eq!(state.status, ConnectionStatus::Connected);
+        assert_eq!(state.token.as_deref(), Some("token-1"));
         state.apply(ServerMessage::Joined {
             room: room("general"),
-            members: Some(vec![user(1), user(2)]),
+            members: Some(vec![
+                Member {
+                    user: user(1),
+                    name: name("Me"),
+                },
+                Member {
+                    user: user(2),
+                    name: name("Ben"),
+                },
+            ]),
         });
         assert_eq!(state.active, Some(Conversation::Room(room("general"))));
         let view = state.room(&room("general")).unwrap();
         assert_eq!(view.members, BTreeSet::from([user(1), user(2)]));
+        assert_eq!(state.name_of(user(2)), name("Ben"));
+        assert_eq!(state.name_of(user(9)), user(9).guest_name());
+        state.apply(ServerMessage::UserRenamed {
+            user: user(2),
+            name: name("Benedita"),
+        });
+        assert_eq!(state.name_of(user(2)), name("Benedita"));
     }
 
     #[test]
-    fn joins_leaves_and_messages_become_lines_and_update_members() {
+    fn events_and_messages_become_lines_in_order() {
         let mut state = connected_as(user(1));
-        state.apply(ServerMessage::Joined {
-            room: room("general"),
-            members: Some(vec![user(1)]),
-        });
+        joined(&mut state, "general");
         state.apply(ServerMessage::UserJoined {
             room: room("general"),
             user: user(2),
+            name: Some(name("Ben")),
         });
-        state.apply(ServerMessage::RoomMessage {
-            room: room("general"),
-            from: user(2),
-            content: MessageContent::parse("<b>hi</b>").unwrap(),
-        });
+        state.apply(live("general", posted(1, user(2), "<b>hi</b>")));
         state.apply(ServerMessage::UserLeft {
             room: room("general"),
             user: user(2),
@@ -346,17 +968,12 @@ mod tests {
             .into_iter()
             .map(|line| line.kind)
             .collect();
-        assert_eq!(
-            kinds,
-            [
-                LineKind::Joined(user(2)),
-                LineKind::Message {
-                    from: user(2),
-                    text: "<b>hi</b>".into()
-                },
-                LineKind::Left(user(2)),
-            ]
+        assert_eq!(kinds.len(), 3);
+        assert_eq!(kinds[0], LineKind::Joined(user(2)));
+        assert!(
+            matches!(&kinds[1], LineKind::Message { text, from: Some(from), .. } if text == "<b>hi</b>" && *from == user(2))
         );
+        assert_eq!(kinds[2], LineKind::Left(user(2)));
         assert_eq!(
             state.room(&room("general")).unwrap().members,
             BTreeSet::from([user(1)])
@@ -364,43 +981,266 @@ mod tests {
     }
 
     #[test]
-    fn messages_for_a_room_already_left_are_dropped() {
+    fn a_message_seen_twice_shows_once_and_older_pages_slot_in_before() {
         let mut state = connected_as(user(1));
-        state.apply(ServerMessage::Joined {
-            room: room("a"),
-            members: None,
-        });
-        state.apply(ServerMessage::Joined {
-            room: room("b"),
-            members: None,
-        });
-        state.left(&room("a"));
-        assert_eq!(state.active, Some(Conversation::Room(room("b"))));
-        state.apply(ServerMessage::RoomMessage {
-            room: room("a"),
-            from: user(2),
-            content: MessageContent::parse("late").unwrap(),
-        });
-        assert!(state.room(&room("a")).is_none());
+        joined(&mut state, "a");
+        state.apply(history(
+            "a",
+            vec![posted(5, user(2), "five"), posted(6, user(2), "six")],
+        ));
+        state.apply(live("a", posted(6, user(2), "six")));
+        state.apply(live("a", posted(7, user(2), "seven")));
+        assert_eq!(texts(&state), sent(&["five", "six", "seven"]));
+        assert!(state.active_has_older());
+        let request = state.load_older(&Conversation::Room(room("a"))).unwrap();
+        assert_eq!(
+            request,
+            ClientMessage::History {
+                room: room("a"),
+                before: Some(5),
+                after: None,
+                limit: Some(PAGE)
+            }
+        );
+        // One request at a time.
+        assert_eq!(state.load_older(&Conversation::Room(room("a"))), None);
+        let replies = state.apply(history(
+            "a",
+            (1..=4)
+                .map(|n| posted(n, user(2), &n.to_string()))
+                .collect(),
+        ));
+        assert!(replies.is_empty(), "an older page is no gap: {replies:?}");
+        assert_eq!(
+            texts(&state),
+            sent(&["1", "2", "3", "4", "five", "six", "seven"])
+        );
+        assert!(!state.active_has_older());
     }
 
     #[test]
-    fn a_late_joined_does_not_bring_back_a_room_the_user_left() {
+    fn own_messages_are_pending_until_acknowledged_and_resent_after_a_reconnect() {
         let mut state = connected_as(user(1));
-        state.joining(&room("quick"));
-        state.left(&room("quick"));
-        state.apply(ServerMessage::Joined {
-            room: room("quick"),
-            members: None,
+        joined(&mut state, "a");
+        let to = Conversation::Room(room("a"));
+        let first = state.compose(to.clone(), MessageContent::parse("one").unwrap(), id("m1"));
+        assert_eq!(
+            first,
+            Some(ClientMessage::RoomMessage {
+                room: room("a"),
+                content: MessageContent::parse("one").unwrap(),
+                id: Some(id("m1")),
+            })
+        );
+        state.compose(to.clone(), MessageContent::parse("two").unwrap(), id("m2"));
+        assert_eq!(
+            texts(&state),
+            [
+                ("one".into(), Delivery::Pending),
+                ("two".into(), Delivery::Pending)
+            ]
+        );
+        // The ack files "one" as sent; its echo later changes nothing.
+        state.apply(ServerMessage::Ack {
+            id: id("m1"),
+            room: Some(room("a")),
+            to: None,
+            seq: 1,
+            ts: 5,
         });
-        assert!(state.room(&room("quick")).is_none());
-        // Joining again later works.
-        state.joining(&room("quick"));
-        state.apply(ServerMessage::Joined {
-            room: room("quick"),
-            members: None,
+        let mut echo = posted(1, user(1), "one");
+        echo.id = Some(id("m1"));
+        state.apply(live("a", echo));
+        assert_eq!(
+            texts(&state),
+            [
+                ("one".into(), Delivery::Sent),
+                ("two".into(), Delivery::Pending)
+            ]
+        );
+
+        // The connection drops before "two" is acknowledged; the greeting
+        // resumes after seq 1 and "two" goes again once the room is back.
+        state.disconnected();
+        assert_eq!(
+            state.greeting(),
+            [
+                ClientMessage::Hello {
+                    protocol: PROTOCOL_VERSION,
+                    token: Some("token-1".into())
+                },
+                ClientMessage::JoinRoom {
+                    room: room("a"),
+                    after: Some(1)
+                },
+            ]
+        );
+        // Offline, a new message is only queued.
+        assert_eq!(
+            state.compose(to, MessageContent::parse("three").unwrap(), id("m3")),
+            None
+        );
+        connected_again(&mut state);
+        let resent = joined(&mut state, "a");
+        let ids: Vec<_> = resent
+            .iter()
+            .map(|m| match m {
+                ClientMessage::RoomMessage { id, .. } => id.clone().unwrap(),
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        assert_eq!(ids, [id("m2"), id("m3")]);
+    }
+
+    fn connected_again(state: &mut ChatState) {
+        state.apply(ServerMessage::Welcome {
+            user: user(1),
+            name: name("Me"),
+            token: "token-1".into(),
+            protocol: PROTOCOL_VERSION,
         });
-        assert!(state.room(&room("quick")).is_some());
+    }
+
+    #[test]
+    fn a_refused_message_is_marked_failed_and_can_be_retried() {
+        let mut state = connected_as(user(1));
+        joined(&mut state, "a");
+        state.compose(
+            Conversation::Room(room("a")),
+            MessageContent::parse("x").unwrap(),
+            id("m1"),
+        );
+        state.apply(ServerMessage::message_error(
+            ErrorCode::Busy,
+            Some(id("m1")),
+            Some(room("a")),
+            "busy",
+        ));
+        assert_eq!(texts(&state), [("x".into(), Delivery::Failed)]);
+        assert_eq!(state.notices.len(), 1);
+        assert!(state.retry(&id("m1")).is_some());
+        assert_eq!(texts(&state), [("x".into(), Delivery::Pending)]);
+    }
+
+    fn fill_request(after: u64, before: u64) -> ClientMessage {
+        ClientMessage::History {
+            room: room("a"),
+            before: Some(before),
+            after: Some(after),
+            limit: Some(FILL_PAGE),
+        }
+    }
+
+    #[test]
+    fn a_resume_gap_is_filled_page_by_page_until_closed() {
+        let mut state = connected_as(user(1));
+        joined(&mut state, "a");
+        state.apply(history(
+            "a",
+            vec![posted(1, user(2), "1"), posted(2, user(2), "2")],
+        ));
+        // After a reconnect the replay starts at 500: 3..=499 are missing.
+        let replies = state.apply(history("a", vec![posted(500, user(2), "500")]));
+        assert_eq!(replies, [fill_request(2, 500)]);
+        let replies = state.apply(history(
+            "a",
+            (3..=202).map(|n| posted(n, user(2), "x")).collect(),
+        ));
+        assert_eq!(replies, [fill_request(202, 500)]);
+        let replies = state.apply(history(
+            "a",
+            (203..=402).map(|n| posted(n, user(2), "x")).collect(),
+        ));
+        assert_eq!(replies, [fill_request(402, 500)]);
+        let replies = state.apply(history(
+            "a",
+            (403..=499).map(|n| posted(n, user(2), "x")).collect(),
+        ));
+        assert!(replies.is_empty(), "closed: {replies:?}");
+        let seqs: Vec<u64> = state
+            .room(&room("a"))
+            .unwrap()
+            .timeline
+            .entries
+            .keys()
+            .map(|k| k.0)
+            .collect();
+        assert_eq!(seqs.len(), MAX_LINES.min(500));
+        assert_eq!(*seqs.last().unwrap(), 500);
+    }
+
+    #[test]
+    fn a_gap_retention_pruned_is_given_up_after_an_empty_page() {
+        let mut state = connected_as(user(1));
+        joined(&mut state, "a");
+        state.apply(history("a", vec![posted(1, user(2), "1")]));
+        assert_eq!(
+            state
+                .apply(history("a", vec![posted(10, user(2), "10")]))
+                .len(),
+            1
+        );
+        assert!(state.apply(history("a", vec![])).is_empty());
+    }
+
+    #[test]
+    fn identity_rooms_conversations_and_the_outbox_survive_a_reload() {
+        let mut state = connected_as(user(1));
+        joined(&mut state, "a");
+        joined(&mut state, "b");
+        state.apply(ServerMessage::DirectMessage {
+            from: user(2),
+            content: MessageContent::parse("psst").unwrap(),
+            to: Some(user(1)),
+            name: Some(name("Ben")),
+            seq: Some(1),
+            ts: Some(5),
+            id: None,
+        });
+        state.compose(
+            Conversation::Room(room("b")),
+            MessageContent::parse("unsent").unwrap(),
+            id("m9"),
+        );
+        let saved = state.saved();
+        let text = serde_json::to_string(&saved).unwrap();
+        let reloaded = ChatState::restore(serde_json::from_str(&text).unwrap());
+        assert_eq!(reloaded.token.as_deref(), Some("token-1"));
+        assert_eq!(
+            reloaded.greeting(),
+            [
+                ClientMessage::Hello {
+                    protocol: PROTOCOL_VERSION,
+                    token: Some("token-1".into())
+                },
+                ClientMessage::JoinRoom {
+                    room: room("a"),
+                    after: None
+                },
+                ClientMessage::JoinRoom {
+                    room: room("b"),
+                    after: None
+                },
+            ]
+        );
+        assert_eq!(reloaded.outbox.len(), 1);
+        assert_eq!(reloaded.name_of(user(2)), name("Ben"));
+        let mut reloaded = reloaded;
+        let replies = reloaded.apply(ServerMessage::Welcome {
+            user: user(1),
+            name: name("Me"),
+            token: "token-1".into(),
+            protocol: PROTOCOL_VERSION,
+        });
+        assert_eq!(
+            replies,
+            [ClientMessage::DirectHistory {
+                with: user(2),
+                before: None,
+                after: None,
+                limit: Some(FILL_PAGE)
+            }]
+        );
     }
 
     #[test]
@@ -409,72 +1249,74 @@ mod tests {
         state.apply(ServerMessage::DirectMessage {
             from: user(2),
             content: MessageContent::parse("psst").unwrap(),
+            to: Some(user(1)),
+            name: None,
+            seq: Some(1),
+            ts: Some(5),
+            id: None,
         });
-        state.sent_direct(user(2), &MessageContent::parse("yes?").unwrap());
         state.open_direct(user(2));
-        let texts: Vec<_> = state
-            .active_lines()
-            .into_iter()
-            .map(|line| match line.kind {
-                LineKind::Message { from, text } => (from, text),
-                other => panic!("unexpected {other:?}"),
-            })
-            .collect();
-        assert_eq!(texts, [(user(2), "psst".into()), (user(1), "yes?".into())]);
+        state.compose(
+            Conversation::Direct(user(2)),
+            MessageContent::parse("yes?").unwrap(),
+            id("d1"),
+        );
+        state.apply(ServerMessage::Ack {
+            id: id("d1"),
+            room: None,
+            to: Some(user(2)),
+            seq: 2,
+            ts: 6,
+        });
+        // Written in another tab of mine.
+        state.apply(ServerMessage::DirectMessage {
+            from: user(1),
+            content: MessageContent::parse("from my phone").unwrap(),
+            to: Some(user(2)),
+            name: None,
+            seq: Some(3),
+            ts: Some(7),
+            id: Some(id("other-tab")),
+        });
+        assert_eq!(texts(&state), sent(&["psst", "yes?", "from my phone"]));
         assert_eq!(state.directs.len(), 1);
     }
 
     #[test]
-    fn a_reconnect_greets_and_rejoins_every_room() {
+    fn a_late_joined_does_not_bring_back_a_room_the_user_left() {
         let mut state = connected_as(user(1));
-        state.apply(ServerMessage::Joined {
-            room: room("a"),
-            members: Some(vec![user(1)]),
-        });
-        state.apply(ServerMessage::Joined {
-            room: room("b"),
-            members: None,
-        });
-        state.disconnected();
-        assert_eq!(state.status, ConnectionStatus::Disconnected);
-        assert!(state.room(&room("a")).unwrap().members.is_empty());
-        assert_eq!(
-            state.greeting(),
-            [
-                ClientMessage::Hello { protocol: 1 },
-                ClientMessage::JoinRoom { room: room("a") },
-                ClientMessage::JoinRoom { room: room("b") },
-            ]
+        state.joining(&room("quick"));
+        state.compose(
+            Conversation::Room(room("quick")),
+            MessageContent::parse("x").unwrap(),
+            id("q"),
         );
+        state.left(&room("quick"));
+        assert!(state.outbox.is_empty(), "a left room's unsent messages go");
+        joined(&mut state, "quick");
+        assert!(state.room(&room("quick")).is_none());
+        state.apply(live("quick", posted(1, user(2), "late")));
+        assert!(state.room(&room("quick")).is_none());
+        // Joining again later works.
+        state.joining(&room("quick"));
+        joined(&mut state, "quick");
+        assert!(state.room(&room("quick")).is_some());
     }
 
     #[test]
     fn lines_and_notices_stay_bounded() {
         let mut state = connected_as(user(1));
-        state.apply(ServerMessage::Joined {
-            room: room("busy"),
-            members: None,
-        });
-        for n in 0..(MAX_LINES + 10) {
-            state.apply(ServerMessage::RoomMessage {
-                room: room("busy"),
-                from: user(2),
-                content: MessageContent::parse(n.to_string()).unwrap(),
-            });
+        joined(&mut state, "busy");
+        for n in 1..=(MAX_LINES as u64 + 10) {
+            state.apply(live("busy", posted(n, user(2), &n.to_string())));
         }
-        let lines = state.active_lines();
+        let lines = texts(&state);
         assert_eq!(lines.len(), MAX_LINES);
-        assert_eq!(
-            lines[0].kind,
-            LineKind::Message {
-                from: user(2),
-                text: "10".into()
-            }
-        );
+        assert_eq!(lines[0].0, "11");
         for n in 0..5 {
             state.notify(format!("notice {n}"));
         }
-        let texts: Vec<_> = state.notices.iter().map(|n| n.text.as_str()).collect();
-        assert_eq!(texts, ["notice 2", "notice 3", "notice 4"]);
+        let notices: Vec<_> = state.notices.iter().map(|n| n.text.as_str()).collect();
+        assert_eq!(notices, ["notice 2", "notice 3", "notice 4"]);
     }
 }

@@ -5,7 +5,11 @@
 //! Settings are read once at start-up and passed down by value; nothing here
 //! is consulted on a hot path.
 
-use std::{net::SocketAddr, path::Path, time::Duration};
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use figment::{
     Figment,
@@ -13,6 +17,9 @@ use figment::{
 };
 use leptos::config::LeptosOptions;
 use serde::{Deserialize, Deserializer, Serialize};
+
+/// The most messages `history_on_join` may send: they travel in one frame.
+pub const MAX_HISTORY_ON_JOIN: usize = 200;
 
 /// Everything an operator can tune; see `Leptos.toml` for what each does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,6 +36,22 @@ pub struct Settings {
     #[serde(deserialize_with = "list_or_comma_separated")]
     pub allowed_origins: Vec<String>,
     pub shutdown_grace_ms: u64,
+    pub storage: Storage,
+    pub data_dir: PathBuf,
+    pub history_on_join: usize,
+    pub retention_max_messages: u64,
+    pub retention_max_age_days: u64,
+    pub token_secret: Option<String>,
+}
+
+/// Where messages and names are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Storage {
+    /// `<data_dir>/confab.db`: durable, the default.
+    Sqlite,
+    /// Nothing survives a restart: a recent window of each room in memory.
+    Memory,
 }
 
 impl Default for Settings {
@@ -44,6 +67,12 @@ impl Default for Settings {
             send_queue_bytes: 4 * 1024 * 1024,
             allowed_origins: Vec::new(),
             shutdown_grace_ms: 3_000,
+            storage: Storage::Sqlite,
+            data_dir: PathBuf::from("data"),
+            history_on_join: 50,
+            retention_max_messages: 0,
+            retention_max_age_days: 0,
+            token_secret: None,
         }
     }
 }
@@ -99,7 +128,27 @@ impl Settings {
                 "max_message_bytes must be at least 1024",
             ));
         }
+        if self.history_on_join > MAX_HISTORY_ON_JOIN {
+            return Err(SettingsError::Inconsistent(
+                "history_on_join must be at most 200",
+            ));
+        }
+        if self
+            .token_secret
+            .as_ref()
+            .is_some_and(|secret| secret.len() < 32)
+        {
+            return Err(SettingsError::Inconsistent(
+                "token_secret must be at least 32 characters long",
+            ));
+        }
         Ok(())
+    }
+
+    /// Messages older than this are pruned, if set.
+    pub fn retention_max_age(&self) -> Option<Duration> {
+        (self.retention_max_age_days > 0)
+            .then(|| Duration::from_secs(self.retention_max_age_days * 24 * 60 * 60))
     }
 
     pub fn heartbeat_interval(&self) -> Duration {
@@ -147,6 +196,8 @@ fn list_or_comma_separated<'de, D: Deserializer<'de>>(
 }
 
 #[cfg(test)]
+// figment's `Jail` closures return its large error type; not ours to shrink.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
     use figment::Jail;

@@ -4,7 +4,7 @@
 //!
 //! Both loops are generic over `Stream`/`Sink` so they are not tied to axum.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, sync::atomic::Ordering, time::Duration};
 
 use axum::{
     Error as WsError,
@@ -16,11 +16,13 @@ use tokio::{
     task::JoinHandle,
     time::{Instant, sleep_until, timeout},
 };
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use super::AppState;
-use super::broker::{Broker, Command, Kick};
+use super::broker::{Broker, Command, ConnId, Kick};
+use super::identity::Identity;
 use super::outbox::{Outbound, Outbox, OutboxReceiver, SlowConsumer};
+use super::store::Store;
 use crate::protocol::{ClientMessage, ErrorCode, ServerMessage, UserId, close_code};
 
 /// Frames the writer takes from its outbox per flush. Writing a batch with
@@ -78,7 +80,9 @@ pub async fn serve(
     _permit: OwnedSemaphorePermit,
     app: AppState,
 ) {
-    let id = UserId::new_random();
+    let id = ConnId(app.last_conn.fetch_add(1, Ordering::Relaxed) + 1);
+    // A guest until a `hello` with a token says otherwise.
+    let guest = UserId::new_random();
     info!(%id, %peer, "connected");
     let settings = &app.settings;
     let (sink, mut stream) = socket.split();
@@ -86,7 +90,8 @@ pub async fn serve(
     let (kick, kicked) = oneshot::channel();
     app.broker
         .send(Command::Connect {
-            id,
+            conn: id,
+            user: guest,
             outbox: outbox.clone(),
             kick,
         })
@@ -98,10 +103,14 @@ pub async fn serve(
         kicked,
         settings.heartbeat_interval(),
     ));
-    let reader = Reader {
+    let mut reader = Reader {
         id,
+        guest,
+        spoke: false,
         outbox: &outbox,
         broker: &app.broker,
+        identity: &app.identity,
+        store: &app.store,
         heartbeat_timeout: settings.heartbeat_timeout(),
     };
     let ending = reader.run(&mut stream, &mut writer).await;
@@ -117,7 +126,7 @@ pub async fn serve(
         Ending::ConnectionLost(_) => writer.abort(),
         // The broker evicts and kicks; the writer sends 1013 and stops.
         Ending::SlowConsumer => {
-            app.broker.send(Command::SlowConsumer { id }).await;
+            app.broker.send(Command::SlowConsumer { conn: id }).await;
             if timeout(CLOSE_TIMEOUT, &mut writer).await.is_err() {
                 writer.abort();
             }
@@ -131,7 +140,7 @@ pub async fn serve(
             }
         }
     }
-    app.broker.send(Command::Disconnect { id }).await;
+    app.broker.send(Command::Disconnect { conn: id }).await;
     drop(outbox);
     if matches!(ending, Ending::MessageTooBig | Ending::HeartbeatTimeout) {
         // With the last sender gone the writer drains the queue, ending
@@ -163,15 +172,21 @@ where
 }
 
 struct Reader<'a> {
-    id: UserId,
+    id: ConnId,
+    /// The identity the connection started with.
+    guest: UserId,
+    /// A message has come already: `hello` is only allowed first.
+    spoke: bool,
     outbox: &'a Outbox,
     broker: &'a Broker,
+    identity: &'a Identity,
+    store: &'a Store,
     heartbeat_timeout: Duration,
 }
 
 impl Reader<'_> {
     /// Reads until the connection is over and says why.
-    async fn run<S>(&self, stream: &mut S, writer: &mut JoinHandle<()>) -> Ending
+    async fn run<S>(&mut self, stream: &mut S, writer: &mut JoinHandle<()>) -> Ending
     where
         S: Stream<Item = Result<Message, WsError>> + Unpin,
     {
@@ -206,12 +221,14 @@ impl Reader<'_> {
         }
     }
 
-    async fn on_message(&self, message: Message) -> Option<Ending> {
+    async fn on_message(&mut self, message: Message) -> Option<Ending> {
         match message {
             Message::Text(text) => match serde_json::from_str::<ClientMessage>(text.as_str()) {
+                Ok(ClientMessage::Hello { token, .. }) => self.hello(token).await,
                 Ok(message) => {
+                    self.spoke = true;
                     let command = Command::Client {
-                        id: self.id,
+                        conn: self.id,
                         message,
                     };
                     self.broker.send(command).await;
@@ -237,6 +254,42 @@ impl Reader<'_> {
             Message::Ping(_) | Message::Pong(_) => None,
             Message::Close(_) => Some(Ending::ClientClosed),
         }
+    }
+
+    /// Settles who the connection is before anything else it says: the
+    /// user its token names (with the name it chose), or a new one. The
+    /// reader reads nothing more until the broker has the answer queued.
+    async fn hello(&mut self, token: Option<String>) -> Option<Ending> {
+        if std::mem::replace(&mut self.spoke, true) {
+            return self.reply_error(
+                ErrorCode::InvalidMessage,
+                "hello must be the first message of a connection",
+            );
+        }
+        let verified = token
+            .as_deref()
+            .and_then(|token| self.identity.verify(token));
+        let token_refused = token.is_some() && verified.is_none();
+        if token_refused {
+            info!(id = %self.id, "refused a session token; issuing a new identity");
+        }
+        let user = verified.unwrap_or(self.guest);
+        let stored_name = match verified {
+            Some(user) => self.store.user_name(user).await.unwrap_or_else(|error| {
+                warn!(id = %self.id, %error, "reading a display name failed");
+                None
+            }),
+            None => None,
+        };
+        let command = Command::Identify {
+            conn: self.id,
+            user,
+            stored_name,
+            token: self.identity.issue(user),
+            token_refused,
+        };
+        self.broker.send(command).await;
+        None
     }
 
     fn reply_error(&self, code: ErrorCode, message: impl Into<String>) -> Option<Ending> {

@@ -7,16 +7,17 @@
 mod broker;
 pub mod config;
 mod connection;
+pub mod identity;
 mod origin;
 mod outbox;
 pub mod shutdown;
-pub mod store;
+mod store;
 mod ws;
 
 use std::{
     future::{Future, IntoFuture},
     net::SocketAddr,
-    sync::Arc,
+    sync::{Arc, atomic::AtomicU64},
 };
 
 use axum::{Router, extract::FromRef, routing::get};
@@ -29,8 +30,10 @@ use tokio::{
 use tracing::{info, warn};
 
 use crate::app::{App, shell};
-use broker::{Broker, Command};
+use broker::{Broker, BrokerConfig, Command};
 use config::Settings;
+use identity::Identity;
+use store::{Retention, Store};
 
 /// What every request handler can reach.
 #[derive(Clone)]
@@ -40,6 +43,10 @@ pub struct AppState {
     broker: Broker,
     /// One permit per open WebSocket, `max_connections` in all.
     connections: Arc<Semaphore>,
+    identity: Arc<Identity>,
+    store: Store,
+    /// The last connection id handed out.
+    last_conn: Arc<AtomicU64>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -60,23 +67,33 @@ fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves until `shutdown` resolves. Then it stops accepting, sends every
-/// client the shutdown notice and a 1012 close frame, and waits up to
-/// `shutdown_grace_ms` for the connections to close.
+/// Opens the storage, then serves until `shutdown` resolves. Then it stops
+/// accepting, sends every client the shutdown notice and a 1012 close frame,
+/// and waits up to `shutdown_grace_ms` for the connections to close.
 pub async fn run(
     listener: TcpListener,
     settings: Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> anyhow::Result<()> {
     let max_connections = settings.max_connections;
     let grace = settings.shutdown_grace();
     let connections = Arc::new(Semaphore::new(max_connections));
-    let broker = Broker::spawn();
+    let identity = Identity::load(&settings)?;
+    let (store, reports) = Store::open(&settings).await?;
+    let config = BrokerConfig {
+        store: store.clone(),
+        history_on_join: settings.history_on_join,
+        retention: Retention::from_settings(&settings),
+    };
+    let broker = Broker::spawn(config, reports);
     let state = AppState {
         leptos: settings.leptos_options(),
         settings: Arc::new(settings),
         broker: broker.clone(),
         connections: connections.clone(),
+        identity: Arc::new(identity),
+        store,
+        last_conn: Arc::default(),
     };
     info!(address = %listener.local_addr()?, "serving");
     // Set when the shutdown signal fires; the grace period runs from there.

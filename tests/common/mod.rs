@@ -3,7 +3,13 @@
 
 #![allow(dead_code)] // each test binary uses its own part of this module
 
-use std::{net::SocketAddr, time::Duration};
+use std::{
+    io::{BufRead, BufReader},
+    net::SocketAddr,
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
 
 use confab::server::{self, config::Settings};
 use futures_util::{SinkExt, StreamExt};
@@ -21,12 +27,19 @@ pub const PATIENCE: Duration = Duration::from_secs(5);
 pub struct TestApp {
     pub addr: SocketAddr,
     shutdown: Option<oneshot::Sender<()>>,
-    server: Option<JoinHandle<std::io::Result<()>>>,
+    server: Option<JoinHandle<anyhow::Result<()>>>,
+    /// The server's data directory, removed when the test ends.
+    pub data: tempfile::TempDir,
 }
 
-/// Starts a server with the default settings changed by `configure`.
+/// Starts a server with the default settings (and a fresh data directory)
+/// changed by `configure`.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
-    let mut settings = Settings::default();
+    let data = tempfile::tempdir().unwrap();
+    let mut settings = Settings {
+        data_dir: data.path().to_owned(),
+        ..Settings::default()
+    };
     configure(&mut settings);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -38,6 +51,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         addr,
         shutdown: Some(shutdown),
         server: Some(server),
+        data,
     }
 }
 
@@ -57,12 +71,7 @@ impl TestApp {
 
     /// A client that said `hello` and knows its own id.
     pub async fn connect_with_hello(&self) -> Client {
-        let mut client = self.connect().await;
-        client.send(json!({"type": "hello"})).await;
-        let welcome = client.recv().await;
-        assert_eq!(welcome["type"], "welcome", "{welcome}");
-        client.id = Some(welcome["user"].as_str().unwrap().to_owned());
-        client
+        Client::connect_with_token(&self.ws_url(), None).await.0
     }
 
     /// Two `hello` clients in `room`; the first has already seen the
@@ -73,15 +82,13 @@ impl TestApp {
         first.join(room).await;
         second.join(room).await;
         let announced = first.recv().await;
-        assert_eq!(
-            announced,
-            json!({"type": "user_joined", "room": room, "user": second.id()})
-        );
+        assert_eq!(announced["type"], "user_joined");
+        assert_eq!(announced["user"], second.id());
         (first, second)
     }
 
     /// Triggers the graceful shutdown and waits for `run` to return.
-    pub async fn shut_down(mut self) -> std::io::Result<()> {
+    pub async fn shut_down(mut self) -> anyhow::Result<()> {
         let _ = self.shutdown.take().unwrap().send(());
         let server = self.server.take().unwrap();
         tokio::time::timeout(Duration::from_secs(10), server)
@@ -118,6 +125,74 @@ impl Client {
     pub async fn try_connect(url: &str) -> Result<Self, tungstenite::Error> {
         let (socket, _) = connect_async(url).await?;
         Ok(Self { socket, id: None })
+    }
+
+    /// Connects and says `hello` with `token`; returns the client and the
+    /// `welcome` (after an `invalid_token` error, if any, which must come
+    /// first and is returned too).
+    pub async fn connect_with_token(
+        url: &str,
+        token: Option<&str>,
+    ) -> (Self, Value, Option<Value>) {
+        let mut client = Self::connect(url).await;
+        let mut hello = json!({"type": "hello"});
+        if let Some(token) = token {
+            hello["token"] = json!(token);
+        }
+        client.send(hello).await;
+        let mut first = client.recv().await;
+        let mut refusal = None;
+        if first["type"] == "error" {
+            refusal = Some(first);
+            first = client.recv().await;
+        }
+        assert_eq!(first["type"], "welcome", "{first}");
+        client.id = Some(first["user"].as_str().unwrap().to_owned());
+        (client, first, refusal)
+    }
+
+    /// The next frame of type `kind`, skipping others.
+    pub async fn recv_type(&mut self, kind: &str) -> Value {
+        loop {
+            let frame = self.recv().await;
+            if frame["type"] == kind {
+                return frame;
+            }
+        }
+    }
+
+    /// Posts with a client id and waits for the ack; returns its seq.
+    pub async fn say_acked(&mut self, room: &str, content: &str, id: &str) -> u64 {
+        self.send(json!({"type": "room_message", "room": room, "content": content, "id": id}))
+            .await;
+        loop {
+            let frame = self.recv().await;
+            if frame["type"] == "ack" && frame["id"] == id {
+                return frame["seq"].as_u64().unwrap();
+            }
+        }
+    }
+
+    /// One page of a room's history: the `history` reply's messages.
+    pub async fn history(
+        &mut self,
+        room: &str,
+        before: Option<u64>,
+        after: Option<u64>,
+        limit: u32,
+    ) -> Vec<Value> {
+        let mut request = json!({"type": "history", "room": room, "limit": limit});
+        if let Some(before) = before {
+            request["before"] = json!(before);
+        }
+        if let Some(after) = after {
+            request["after"] = json!(after);
+        }
+        self.send(request).await;
+        self.recv_type("history").await["messages"]
+            .as_array()
+            .unwrap()
+            .clone()
     }
 
     pub fn id(&self) -> &str {
@@ -267,4 +342,76 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> (String, String) {
         head.lines().next().unwrap_or_default().to_owned(),
         body.to_owned(),
     )
+}
+
+/// The real `confab` binary, on 127.0.0.1 port 0 with its own data directory.
+/// Killed (SIGKILL) when dropped.
+pub struct Binary {
+    child: Child,
+    pub addr: String,
+}
+
+impl Binary {
+    pub fn start(data_dir: &Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_confab"))
+            .env("CONFAB_SITE_ADDR", "127.0.0.1:0")
+            .env("CONFAB_CONFIG", "/nonexistent/use-the-defaults.toml")
+            .env("CONFAB_DATA_DIR", data_dir)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the confab binary starts");
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        let addr = loop {
+            line.clear();
+            assert!(
+                stdout.read_line(&mut line).unwrap() > 0,
+                "confab exited before listening"
+            );
+            if let Some(addr) = line.trim().strip_prefix("confab listening on http://") {
+                break addr.to_owned();
+            }
+        };
+        // Keep draining the log so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in stdout.lines() {});
+        Self { child, addr }
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    pub fn signal(&self, signal: &str) {
+        let sent = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    }
+
+    /// SIGKILL: no shutdown code runs, nothing is flushed.
+    pub fn kill_9(mut self) {
+        self.signal("-KILL");
+        self.child.wait().unwrap();
+    }
+
+    /// Waits for the process to exit; its exit code.
+    pub async fn exit_code(&mut self) -> Option<i32> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            assert!(std::time::Instant::now() < deadline, "confab did not exit");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -7,13 +7,14 @@ export interface Person {
   name: string;
 }
 
-export async function openChat(browser: Browser): Promise<Person> {
-  const context = await browser.newContext();
+/** Opens the app in a new browser context, at `url` (default: the shared server). */
+export async function openChat(browser: Browser, url = "/"): Promise<Person> {
+  const context = await browser.newContext({ baseURL: process.env.E2E_BASE_URL });
   const page = await context.newPage();
   page.on("dialog", (dialog) => {
     throw new Error(`unexpected dialog: ${dialog.message()}`);
   });
-  await page.goto("/");
+  await page.goto(url);
   await expect(status(page)).toHaveAttribute("data-status", "connected");
   const name = (await page.locator(".me").textContent())?.trim() ?? "";
   expect(name).toMatch(/^guest-[0-9a-f]{4}$/);
@@ -52,4 +53,18 @@ export function messageFrom(page: Page, who: string, text: string): Locator {
     .locator("li.message")
     .filter({ has: page.locator(".from", { hasText: who }) })
     .filter({ has: page.locator(".text", { hasText: text }) });
+}
+
+/** Sets the user's display name through the header's name button. */
+export async function setName(page: Page, name: string) {
+  await page.locator(".me").click();
+  const input = page.getByLabel("Display name");
+  await input.fill(name);
+  await input.press("Enter");
+  await expect(page.locator(".me")).toHaveText(name);
+}
+
+/** The lines of the open conversation with exactly `text`. */
+export function linesWithText(page: Page, text: string): Locator {
+  return messageLog(page).locator("li.message .text").getByText(text, { exact: true });
 }

@@ -3,15 +3,20 @@
 //! command channel. One owner means no locks, and one order of events per
 //! room that every member sees.
 //!
-//! The task never waits on a client: deliveries go into each connection's
-//! [`Outbox`] with `try_send`, and a full outbox gets its connection evicted.
+//! The task never waits on a client or on the disk: deliveries go into each
+//! connection's [`Outbox`] with `try_send` (a full outbox gets its connection
+//! evicted), and messages go to the [`Store`] with `try_send` too. The store
+//! reports each committed batch back on a channel of its own, which the task
+//! serves before new commands; a message is delivered and acknowledged only
+//! once that report says it is on disk.
 
 mod state;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::protocol::{ClientMessage, UserId};
+use crate::protocol::{ClientMessage, DisplayName, UserId};
 use crate::server::outbox::Outbox;
+use crate::server::store::{Retention, Store, StoreReport};
 
 use state::BrokerState;
 
@@ -21,6 +26,17 @@ const COMMAND_QUEUE: usize = 4096;
 
 /// Commands handled per wake-up of the broker task.
 const COMMAND_BATCH: usize = 64;
+
+/// One connection. A user (one identity) may have several at once: tabs,
+/// devices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub u64);
+
+impl std::fmt::Display for ConnId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "c{}", self.0)
+    }
+}
 
 /// Why the broker dropped a connection on its own initiative.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,21 +50,46 @@ pub enum Kick {
 /// What connections ask of the broker.
 #[derive(Debug)]
 pub enum Command {
-    /// A new connection; it must come before any other command for `id`.
+    /// A new connection, as a fresh guest `user`; it must come before any
+    /// other command for `conn`.
     Connect {
-        id: UserId,
+        conn: ConnId,
+        user: UserId,
         outbox: Outbox,
         kick: oneshot::Sender<Kick>,
     },
-    /// A decoded, validated message from the client.
-    Client { id: UserId, message: ClientMessage },
+    /// The connection opened with `hello`: from now on it is `user`, with
+    /// the name the store remembers for it, if any. `token` is the user's
+    /// session token for the `welcome`; `token_refused` says the client
+    /// presented a token that did not verify, so `user` is new.
+    Identify {
+        conn: ConnId,
+        user: UserId,
+        stored_name: Option<DisplayName>,
+        token: String,
+        token_refused: bool,
+    },
+    /// A decoded, validated message from the client (never `hello`).
+    Client {
+        conn: ConnId,
+        message: ClientMessage,
+    },
     /// The connection ended for any reason. Idempotent.
-    Disconnect { id: UserId },
+    Disconnect { conn: ConnId },
     /// The connection's reader found its outbox full: evict it like any
     /// other slow consumer.
-    SlowConsumer { id: UserId },
+    SlowConsumer { conn: ConnId },
     /// Tell every client the server is stopping, then close them with 1012.
     Shutdown,
+}
+
+/// How the broker uses history.
+#[derive(Clone)]
+pub struct BrokerConfig {
+    pub store: Store,
+    /// Messages sent after `joined` to a `hello` client joining afresh.
+    pub history_on_join: usize,
+    pub retention: Retention,
 }
 
 /// The handle every connection holds.
@@ -59,9 +100,9 @@ pub struct Broker {
 
 impl Broker {
     /// Starts the broker task. It ends when every handle has been dropped.
-    pub fn spawn() -> Self {
+    pub fn spawn(config: BrokerConfig, reports: mpsc::Receiver<StoreReport>) -> Self {
         let (commands, receiver) = mpsc::channel(COMMAND_QUEUE);
-        tokio::spawn(broker_loop(receiver));
+        tokio::spawn(broker_loop(BrokerState::new(config), receiver, reports));
         Self { commands }
     }
 
@@ -72,12 +113,36 @@ impl Broker {
     }
 }
 
-async fn broker_loop(mut commands: mpsc::Receiver<Command>) {
-    let mut state = BrokerState::default();
+async fn broker_loop(
+    mut state: BrokerState,
+    mut commands: mpsc::Receiver<Command>,
+    mut reports: mpsc::Receiver<StoreReport>,
+) {
     let mut batch = Vec::with_capacity(COMMAND_BATCH);
-    while commands.recv_many(&mut batch, COMMAND_BATCH).await > 0 {
-        for command in batch.drain(..) {
-            state.handle(command);
+    let mut store_running = true;
+    loop {
+        tokio::select! {
+            // Committed messages first: they are owed to their senders.
+            biased;
+            report = reports.recv(), if store_running => {
+                let Some(report) = report else {
+                    tracing::error!("the store's writer stopped; messages can no longer be stored");
+                    store_running = false;
+                    continue;
+                };
+                state.on_report(report);
+                // A report can fill every member's queue with a batch at once:
+                // let the writers drain it before the next.
+                tokio::task::yield_now().await;
+            }
+            received = commands.recv_many(&mut batch, COMMAND_BATCH) => {
+                if received == 0 {
+                    return;
+                }
+                for command in batch.drain(..) {
+                    state.handle(command);
+                }
+            }
         }
     }
 }

@@ -1,20 +1,27 @@
 //! The broker's state and the rules of the protocol: who is in which room,
-//! who gets which message. Plain synchronous code owned by the broker task,
-//! so every rule can be tested without sockets.
+//! who gets which message, what a joiner is owed from history. Plain
+//! synchronous code owned by the broker task, so every rule can be tested
+//! without sockets.
+//!
+//! A room is in memory while someone is in it, with its latest messages
+//! cached: joins are answered (history, resume replay) from the cache, in
+//! order, before any later message. A room coming into memory is loaded
+//! from the store first; joiners wait for that load.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::oneshot;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use crate::protocol::{
-    ClientMessage, ErrorCode, MessageContent, PROTOCOL_VERSION, RoomName, ServerMessage, UserId,
-    close_code,
+    ClientId, ClientMessage, DisplayName, ErrorCode, Member, MessageContent, PROTOCOL_VERSION,
+    RoomName, ServerMessage, UserId, close_code,
 };
 use crate::server::outbox::{Outbound, Outbox};
+use crate::server::store::{Appended, Channel, NewMessage, StoreReport, StoredMessage, now_ms};
 
-use super::{Command, Kick};
+use super::{BrokerConfig, Command, ConnId, Kick};
 
 /// Rooms one connection may be in at once: each costs the server memory,
 /// and no person follows more rooms than this from one tab.
@@ -24,29 +31,56 @@ pub const MAX_ROOMS_PER_CONNECTION: usize = 100;
 /// however large the room.
 pub const MAX_MEMBERS_LISTED: usize = 1000;
 
-#[derive(Default)]
+/// Messages of each room in memory kept for joins and resumes. A client
+/// that missed more pages back for the rest.
+pub const ROOM_CACHE: usize = 256;
+
+/// Most messages one history request returns.
+pub const HISTORY_PAGE_MAX: usize = 200;
+
+/// Messages a history request returns when it gives no limit.
+const HISTORY_PAGE_DEFAULT: usize = 50;
+
 pub(super) struct BrokerState {
-    sessions: HashMap<UserId, Session>,
+    config: BrokerConfig,
+    sessions: HashMap<ConnId, Session>,
+    users: HashMap<UserId, User>,
     rooms: HashMap<RoomName, Room>,
     /// Connections whose outbox filled up during the current command; they
     /// are evicted once it is handled (eviction itself broadcasts, and may
     /// find more).
-    slow: Vec<UserId>,
+    slow: Vec<ConnId>,
     shutting_down: bool,
 }
 
 struct Session {
+    user: UserId,
     outbox: Outbox,
     kick: oneshot::Sender<Kick>,
+    /// Rooms joined, or waiting to be (their room is loading).
     rooms: HashSet<RoomName>,
     /// Said `hello`: may receive the protocol's additions.
     extended: bool,
 }
 
-/// Members keep a clone of their outbox here so a broadcast walks one map.
+/// A connected user: every connection of one identity, and its name.
+struct User {
+    name: DisplayName,
+    conns: Vec<ConnId>,
+}
+
 #[derive(Default)]
 struct Room {
-    members: HashMap<UserId, Outbox>,
+    /// Members keep a clone of their outbox here so a broadcast walks one map.
+    members: HashMap<ConnId, Outbox>,
+    /// Connections per user in the room: a user is present while it has one.
+    presence: HashMap<UserId, usize>,
+    /// The store has answered the load; until then joiners wait.
+    loaded: bool,
+    /// Joins waiting for the load: the connection and its `after`.
+    waiting: Vec<(ConnId, Option<u64>)>,
+    /// The latest messages, oldest first.
+    recent: VecDeque<StoredMessage>,
 }
 
 /// Encodes a message once; the bytes are then shared by every recipient.
@@ -57,58 +91,215 @@ fn encode(message: &ServerMessage) -> Utf8Bytes {
 }
 
 impl BrokerState {
+    pub(super) fn new(config: BrokerConfig) -> Self {
+        Self {
+            config,
+            sessions: HashMap::new(),
+            users: HashMap::new(),
+            rooms: HashMap::new(),
+            slow: Vec::new(),
+            shutting_down: false,
+        }
+    }
+
+    /// Messages kept in a room's cache: retention may keep fewer.
+    fn cache_size(&self) -> usize {
+        let kept = self.config.retention.max_messages.unwrap_or(u64::MAX);
+        ROOM_CACHE.min(usize::try_from(kept).unwrap_or(usize::MAX))
+    }
+
     pub(super) fn handle(&mut self, command: Command) {
         match command {
-            Command::Connect { id, outbox, kick } => {
+            Command::Connect {
+                conn,
+                user,
+                outbox,
+                kick,
+            } => {
                 let session = Session {
+                    user,
                     outbox,
                     kick,
                     rooms: HashSet::new(),
                     extended: false,
                 };
-                self.sessions.insert(id, session);
+                self.sessions.insert(conn, session);
+                self.add_user_connection(user, conn, None);
                 if self.shutting_down {
-                    self.notify_shutdown(id);
+                    self.notify_shutdown(conn);
                 }
             }
-            Command::Client { id, message } => {
-                if self.sessions.contains_key(&id) && !self.shutting_down {
-                    self.client_message(id, message);
+            Command::Identify {
+                conn,
+                user,
+                stored_name,
+                token,
+                token_refused,
+            } => {
+                if !self.shutting_down {
+                    self.identify(conn, user, stored_name, token, token_refused);
                 }
             }
-            Command::Disconnect { id } => {
-                self.remove_session(id);
+            Command::Client { conn, message } => {
+                if self.sessions.contains_key(&conn) && !self.shutting_down {
+                    self.client_message(conn, message);
+                }
             }
-            Command::SlowConsumer { id } => self.slow.push(id),
+            Command::Disconnect { conn } => {
+                self.remove_session(conn);
+            }
+            Command::SlowConsumer { conn } => self.slow.push(conn),
             Command::Shutdown => self.shutdown(),
         }
         self.evict_slow_consumers();
     }
 
-    fn client_message(&mut self, id: UserId, message: ClientMessage) {
-        match message {
-            ClientMessage::Hello { protocol } => {
-                debug!(%id, protocol, "hello");
-                if let Some(session) = self.sessions.get_mut(&id) {
-                    session.extended = true;
+    pub(super) fn on_report(&mut self, report: StoreReport) {
+        match report {
+            StoreReport::Appended(appended) => {
+                for appended in appended {
+                    self.on_appended(appended);
                 }
-                let welcome = ServerMessage::Welcome {
-                    user: id,
-                    protocol: PROTOCOL_VERSION,
-                };
-                self.send_to(id, &welcome);
             }
-            ClientMessage::JoinRoom { room } => self.join(id, room),
-            ClientMessage::LeaveRoom { room } => self.leave(id, room),
-            ClientMessage::RoomMessage { room, content } => self.say(id, room, content),
-            ClientMessage::DirectMessage { to, content } => self.direct(id, to, content),
+            StoreReport::AppendFailed(messages) => {
+                for message in messages {
+                    let room = match message.channel {
+                        Channel::Room(room) => Some(room),
+                        Channel::Direct(..) => None,
+                    };
+                    let error = ServerMessage::message_error(
+                        ErrorCode::StorageFailed,
+                        message.client_id,
+                        room,
+                        "the message could not be stored and was not delivered; send it again",
+                    );
+                    self.send_to(message.conn, &error);
+                }
+            }
+            StoreReport::RoomLoaded { room, recent } => self.on_room_loaded(room, recent),
+            StoreReport::LoadFailed { room } => self.on_load_failed(room),
+        }
+        self.evict_slow_consumers();
+    }
+
+    fn client_message(&mut self, conn: ConnId, message: ClientMessage) {
+        match message {
+            // The reader turns `hello` into `Identify`.
+            ClientMessage::Hello { .. } => {}
+            ClientMessage::JoinRoom { room, after } => self.join(conn, room, after),
+            ClientMessage::LeaveRoom { room } => self.leave(conn, room),
+            ClientMessage::RoomMessage { room, content, id } => self.say(conn, room, content, id),
+            ClientMessage::DirectMessage { to, content, id } => self.direct(conn, to, content, id),
+            ClientMessage::SetName { name } => self.rename(conn, name),
+            ClientMessage::History {
+                room,
+                before,
+                after,
+                limit,
+            } => {
+                let joined = self
+                    .sessions
+                    .get(&conn)
+                    .is_some_and(|session| session.rooms.contains(&room));
+                if joined {
+                    self.serve_history(conn, Channel::Room(room), None, (before, after, limit));
+                } else {
+                    let text = format!("join room '{room}' before reading its history");
+                    self.send_to(
+                        conn,
+                        &ServerMessage::room_error(ErrorCode::NotAMember, room, text),
+                    );
+                }
+            }
+            ClientMessage::DirectHistory {
+                with,
+                before,
+                after,
+                limit,
+            } => {
+                // The channel is made from the asker's own id: only the two
+                // participants can ever name a conversation's history.
+                if let Some(user) = self.sessions.get(&conn).map(|s| s.user) {
+                    let channel = Channel::direct(user, with);
+                    self.serve_history(conn, channel, Some(with), (before, after, limit));
+                }
+            }
         }
     }
 
+    fn identify(
+        &mut self,
+        conn: ConnId,
+        user: UserId,
+        stored_name: Option<DisplayName>,
+        token: String,
+        token_refused: bool,
+    ) {
+        let Some(session) = self.sessions.get_mut(&conn) else {
+            return;
+        };
+        // The reader lets `hello` through only as the first message, so the
+        // connection is in no room yet and can change identity freely.
+        let guest = session.user;
+        session.user = user;
+        session.extended = true;
+        self.remove_user_connection(guest, conn);
+        let name = self.add_user_connection(user, conn, stored_name);
+        debug!(%conn, %user, %name, "hello");
+        if token_refused {
+            self.send_to(
+                conn,
+                &ServerMessage::error(
+                    ErrorCode::InvalidToken,
+                    "the session token was not issued by this server or was altered; you have a new identity",
+                ),
+            );
+        }
+        let welcome = ServerMessage::Welcome {
+            user,
+            name,
+            token,
+            protocol: PROTOCOL_VERSION,
+        };
+        self.send_to(conn, &welcome);
+    }
+
+    /// Adds a connection to its user; returns the user's name: the one its
+    /// other connections already use, else the stored one, else a guest name.
+    fn add_user_connection(
+        &mut self,
+        user: UserId,
+        conn: ConnId,
+        stored_name: Option<DisplayName>,
+    ) -> DisplayName {
+        let entry = self.users.entry(user).or_insert_with(|| User {
+            name: stored_name.unwrap_or_else(|| user.guest_name()),
+            conns: Vec::new(),
+        });
+        entry.conns.push(conn);
+        entry.name.clone()
+    }
+
+    fn remove_user_connection(&mut self, user: UserId, conn: ConnId) {
+        if let Some(entry) = self.users.get_mut(&user) {
+            entry.conns.retain(|c| *c != conn);
+            if entry.conns.is_empty() {
+                self.users.remove(&user);
+            }
+        }
+    }
+
+    fn name_of(&self, user: UserId) -> DisplayName {
+        self.users
+            .get(&user)
+            .map_or_else(|| user.guest_name(), |entry| entry.name.clone())
+    }
+
     /// Joining twice announces nothing and changes nothing; the joiner gets
-    /// `joined` again, so a client that retried its join still hears back.
-    fn join(&mut self, id: UserId, room: RoomName) {
-        let Some(session) = self.sessions.get_mut(&id) else {
+    /// `joined` again (and what it missed, if it says), so a client that
+    /// retried its join still hears back.
+    fn join(&mut self, conn: ConnId, room: RoomName, after: Option<u64>) {
+        let Some(session) = self.sessions.get_mut(&conn) else {
             return;
         };
         if session.rooms.len() >= MAX_ROOMS_PER_CONNECTION && !session.rooms.contains(&room) {
@@ -116,111 +307,446 @@ impl BrokerState {
                 "you are in {MAX_ROOMS_PER_CONNECTION} rooms, the most one connection may join; leave one first"
             );
             self.send_to(
-                id,
+                conn,
                 &ServerMessage::room_error(ErrorCode::TooManyRooms, room, text),
             );
             return;
         }
-        let newly_joined = session.rooms.insert(room.clone());
-        let extended = session.extended;
-        let outbox = session.outbox.clone();
-        let members = self.rooms.entry(room.clone()).or_default();
-        if newly_joined {
-            debug!(%id, %room, "join");
-            let announcement = encode(&ServerMessage::UserJoined {
-                room: room.clone(),
-                user: id,
-            });
-            members.members.insert(id, outbox);
-            self.broadcast(&room, &announcement, Some(id));
+        let newly = session.rooms.insert(room.clone());
+        match self.rooms.get_mut(&room) {
+            Some(existing) if existing.loaded => {
+                if newly || !existing.members.contains_key(&conn) {
+                    self.admit(conn, &room, after);
+                } else {
+                    self.send_joined(conn, &room, after);
+                }
+            }
+            Some(loading) => {
+                if newly {
+                    loading.waiting.push((conn, after));
+                }
+            }
+            None => {
+                let recent = self.cache_size();
+                if self.config.store.load_room(room.clone(), recent).is_err() {
+                    if let Some(session) = self.sessions.get_mut(&conn) {
+                        session.rooms.remove(&room);
+                    }
+                    let text = "the server is busy; join again in a moment";
+                    self.send_to(
+                        conn,
+                        &ServerMessage::room_error(ErrorCode::Busy, room, text),
+                    );
+                    return;
+                }
+                debug!(%room, "loading room");
+                let loading = Room {
+                    waiting: vec![(conn, after)],
+                    ..Room::default()
+                };
+                self.rooms.insert(room, loading);
+            }
         }
-        let member_list = extended.then(|| {
-            let mut ids: Vec<UserId> = self.rooms[&room].members.keys().copied().collect();
-            ids.sort();
-            ids.truncate(MAX_MEMBERS_LISTED);
-            ids
-        });
-        self.send_to(
-            id,
-            &ServerMessage::Joined {
-                room,
-                members: member_list,
-            },
-        );
     }
 
-    fn leave(&mut self, id: UserId, room: RoomName) {
-        let was_member = self
+    fn on_room_loaded(&mut self, name: RoomName, recent: Vec<StoredMessage>) {
+        let Some(room) = self.rooms.get_mut(&name) else {
+            return; // every joiner left while it loaded
+        };
+        if room.loaded {
+            return; // an earlier load already brought it in, and it is current
+        }
+        room.loaded = true;
+        room.recent = recent.into();
+        for (conn, after) in std::mem::take(&mut room.waiting) {
+            let still_joining = self
+                .sessions
+                .get(&conn)
+                .is_some_and(|session| session.rooms.contains(&name));
+            if still_joining {
+                self.admit(conn, &name, after);
+            }
+        }
+        self.drop_room_if_empty(&name);
+    }
+
+    fn on_load_failed(&mut self, name: RoomName) {
+        let Some(room) = self.rooms.remove(&name) else {
+            return;
+        };
+        for (conn, _) in room.waiting {
+            if let Some(session) = self.sessions.get_mut(&conn) {
+                session.rooms.remove(&name);
+            }
+            let text = "the room's history could not be read; join again in a moment";
+            self.send_to(
+                conn,
+                &ServerMessage::room_error(ErrorCode::StorageFailed, name.clone(), text),
+            );
+        }
+    }
+
+    /// Makes a connection a member of a loaded room: announces the user if
+    /// it is new there, then sends `joined` and the history it is owed.
+    fn admit(&mut self, conn: ConnId, name: &RoomName, after: Option<u64>) {
+        let Some(session) = self.sessions.get(&conn) else {
+            return;
+        };
+        let (user, outbox) = (session.user, session.outbox.clone());
+        let Some(room) = self.rooms.get_mut(name) else {
+            return;
+        };
+        room.members.insert(conn, outbox);
+        let present = room.presence.entry(user).or_default();
+        *present += 1;
+        if *present == 1 {
+            debug!(%conn, %user, room = %name, "join");
+            let announcement = encode(&ServerMessage::UserJoined {
+                room: name.clone(),
+                user,
+                name: Some(self.name_of(user)),
+            });
+            self.broadcast(name, &announcement, Some(conn));
+        }
+        self.send_joined(conn, name, after);
+    }
+
+    /// `joined`, then (to `hello` clients) the messages after `after`, or the
+    /// latest ones when the client has none.
+    fn send_joined(&mut self, conn: ConnId, name: &RoomName, after: Option<u64>) {
+        let Some(extended) = self.sessions.get(&conn).map(|s| s.extended) else {
+            return;
+        };
+        let Some(room) = self.rooms.get(name) else {
+            return;
+        };
+        let members = extended.then(|| {
+            let mut users: Vec<UserId> = room.presence.keys().copied().collect();
+            users.sort();
+            users.truncate(MAX_MEMBERS_LISTED);
+            users
+                .into_iter()
+                .map(|user| Member {
+                    user,
+                    name: self.name_of(user),
+                })
+                .collect()
+        });
+        let history = extended.then(|| {
+            let cutoff = self.config.retention.cutoff_ms(now_ms());
+            let fresh = room
+                .recent
+                .iter()
+                .filter(|m| cutoff.is_none_or(|cutoff| m.ts >= cutoff));
+            match after {
+                Some(after) => fresh
+                    .filter(|m| m.seq > after)
+                    .map(StoredMessage::posted)
+                    .collect(),
+                None => {
+                    let skip = room
+                        .recent
+                        .len()
+                        .saturating_sub(self.config.history_on_join);
+                    fresh
+                        .skip(skip)
+                        .map(StoredMessage::posted)
+                        .collect::<Vec<_>>()
+                }
+            }
+        });
+        let joined = ServerMessage::Joined {
+            room: name.clone(),
+            members,
+        };
+        self.send_to(conn, &joined);
+        if let Some(messages) = history.filter(|messages| !messages.is_empty()) {
+            let history = ServerMessage::History {
+                room: Some(name.clone()),
+                with: None,
+                messages,
+            };
+            self.send_to(conn, &history);
+        }
+    }
+
+    fn leave(&mut self, conn: ConnId, room: RoomName) {
+        let was_in = self
             .sessions
-            .get_mut(&id)
+            .get_mut(&conn)
             .is_some_and(|session| session.rooms.remove(&room));
-        if was_member {
-            debug!(%id, %room, "leave");
-            self.remove_member(id, &room);
+        if was_in {
+            self.remove_member(conn, &room);
         } else {
             let message = format!("you are not in room '{room}'");
             self.send_to(
-                id,
+                conn,
                 &ServerMessage::room_error(ErrorCode::NotAMember, room, message),
             );
         }
     }
 
-    fn say(&mut self, id: UserId, room: RoomName, content: MessageContent) {
+    fn say(&mut self, conn: ConnId, room: RoomName, content: MessageContent, id: Option<ClientId>) {
         let is_member = self
             .rooms
             .get(&room)
-            .is_some_and(|r| r.members.contains_key(&id));
-        if !is_member {
-            let message = format!("join room '{room}' before posting to it");
-            self.send_to(
-                id,
-                &ServerMessage::room_error(ErrorCode::NotAMember, room, message),
-            );
-            return;
-        }
-        let frame = encode(&ServerMessage::RoomMessage {
-            room: room.clone(),
-            from: id,
-            content,
-        });
-        self.broadcast(&room, &frame, None);
-    }
-
-    fn direct(&mut self, id: UserId, to: UserId, content: MessageContent) {
-        if self.sessions.contains_key(&to) {
-            self.send_to(to, &ServerMessage::DirectMessage { from: id, content });
-        } else {
-            let message = format!("no connected user has id {to}");
-            self.send_to(id, &ServerMessage::error(ErrorCode::UnknownUser, message));
-        }
-    }
-
-    /// Removes `id` from `room` (its session's own room set is the caller's
-    /// business), tells the rest, and drops the room once it is empty.
-    fn remove_member(&mut self, id: UserId, room: &RoomName) {
-        let Some(members) = self.rooms.get_mut(room) else {
+            .is_some_and(|r| r.members.contains_key(&conn));
+        let Some(user) = self.sessions.get(&conn).map(|s| s.user) else {
             return;
         };
-        members.members.remove(&id);
-        if members.members.is_empty() {
-            self.rooms.remove(room);
+        if !is_member {
+            let message = format!("join room '{room}' before posting to it");
+            let error =
+                ServerMessage::message_error(ErrorCode::NotAMember, id, Some(room), message);
+            self.send_to(conn, &error);
             return;
         }
-        let announcement = encode(&ServerMessage::UserLeft {
-            room: room.clone(),
-            user: id,
-        });
-        self.broadcast(room, &announcement, None);
+        let message = NewMessage {
+            conn,
+            channel: Channel::Room(room.clone()),
+            from: user,
+            name: self.name_of(user),
+            to: None,
+            content,
+            client_id: id.clone(),
+        };
+        self.store(message, Some(room));
     }
 
-    /// Forgets a connection and announces `user_left` in each of its rooms.
-    /// Exactly once: a second call finds no session.
-    fn remove_session(&mut self, id: UserId) -> Option<oneshot::Sender<Kick>> {
-        let session = self.sessions.remove(&id)?;
-        for room in &session.rooms {
-            self.remove_member(id, room);
+    fn direct(&mut self, conn: ConnId, to: UserId, content: MessageContent, id: Option<ClientId>) {
+        let Some(user) = self.sessions.get(&conn).map(|s| s.user) else {
+            return;
+        };
+        if !self.users.contains_key(&to) {
+            let message = format!("no connected user has id {to}");
+            let error = ServerMessage::message_error(ErrorCode::UnknownUser, id, None, message);
+            self.send_to(conn, &error);
+            return;
         }
+        let message = NewMessage {
+            conn,
+            channel: Channel::direct(user, to),
+            from: user,
+            name: self.name_of(user),
+            to: Some(to),
+            content,
+            client_id: id,
+        };
+        self.store(message, None);
+    }
+
+    /// Hands a message to the store; it is delivered when the store reports
+    /// it committed.
+    fn store(&mut self, message: NewMessage, room: Option<RoomName>) {
+        let (conn, id) = (message.conn, message.client_id.clone());
+        if self.config.store.append(message).is_err() {
+            warn!(%conn, "the store's queue is full; refusing a message");
+            let error = ServerMessage::message_error(
+                ErrorCode::Busy,
+                id,
+                room,
+                "the server is busy; send the message again in a moment",
+            );
+            self.send_to(conn, &error);
+        }
+    }
+
+    /// A message is on disk: deliver it (unless it is a resend of one
+    /// delivered before) and acknowledge it to its sender.
+    fn on_appended(&mut self, Appended { conn, message, new }: Appended) {
+        if new {
+            match &message.channel {
+                Channel::Room(room) => self.deliver_room_message(room, &message),
+                Channel::Direct(..) => self.deliver_direct_message(conn, &message),
+            }
+        }
+        let wants_ack = self.sessions.get(&conn).is_some_and(|s| s.extended);
+        if let (true, Some(id)) = (wants_ack, message.client_id.clone()) {
+            let (room, to) = match message.channel {
+                Channel::Room(room) => (Some(room), None),
+                Channel::Direct(..) => (None, message.to),
+            };
+            let ack = ServerMessage::Ack {
+                id,
+                room,
+                to,
+                seq: message.seq,
+                ts: message.ts,
+            };
+            self.send_to(conn, &ack);
+        }
+    }
+
+    fn deliver_room_message(&mut self, name: &RoomName, message: &StoredMessage) {
+        let cache_size = self.cache_size();
+        let Some(room) = self.rooms.get_mut(name) else {
+            return; // nobody is in the room any more
+        };
+        if !room.loaded {
+            return; // its load, queued after this message, will bring it
+        }
+        if room.recent.len() >= cache_size {
+            room.recent.pop_front();
+        }
+        room.recent.push_back(message.clone());
+        let frame = encode(&ServerMessage::RoomMessage {
+            room: name.clone(),
+            from: message.from,
+            content: message.content.clone(),
+            name: Some(message.name.clone()),
+            seq: Some(message.seq),
+            ts: Some(message.ts),
+            id: message.client_id.clone(),
+        });
+        self.broadcast(name, &frame, None);
+    }
+
+    /// To every connection of the recipient, and to the sender's other
+    /// connections (its tabs keep the conversation too).
+    fn deliver_direct_message(&mut self, sender_conn: ConnId, message: &StoredMessage) {
+        let frame = encode(&ServerMessage::DirectMessage {
+            from: message.from,
+            content: message.content.clone(),
+            to: message.to,
+            name: Some(message.name.clone()),
+            seq: Some(message.seq),
+            ts: Some(message.ts),
+            id: message.client_id.clone(),
+        });
+        let mut targets: Vec<ConnId> = Vec::new();
+        for user in [Some(message.from), message.to].into_iter().flatten() {
+            if let Some(entry) = self.users.get(&user) {
+                targets.extend(entry.conns.iter().filter(|c| **c != sender_conn));
+            }
+        }
+        targets.sort();
+        targets.dedup();
+        for conn in targets {
+            self.push(conn, frame.clone());
+        }
+    }
+
+    /// Answers a history request with a read off the broker task: the
+    /// broker never waits on the disk. The page is older than anything live,
+    /// so its order against live messages does not matter; the client files
+    /// it by sequence number.
+    fn serve_history(
+        &mut self,
+        conn: ConnId,
+        channel: Channel,
+        with: Option<UserId>,
+        (before, after, limit): (Option<u64>, Option<u64>, Option<u32>),
+    ) {
+        let Some(outbox) = self.sessions.get(&conn).map(|s| s.outbox.clone()) else {
+            return;
+        };
+        let limit = limit
+            .map_or(HISTORY_PAGE_DEFAULT, |l| l as usize)
+            .clamp(1, HISTORY_PAGE_MAX);
+        let store = self.config.store.clone();
+        tokio::spawn(async move {
+            let room = match &channel {
+                Channel::Room(room) => Some(room.clone()),
+                Channel::Direct(..) => None,
+            };
+            let reply = match store.page(&channel, before, after, limit).await {
+                Ok(page) => ServerMessage::History {
+                    room,
+                    with,
+                    messages: page.iter().map(StoredMessage::posted).collect(),
+                },
+                Err(error) => {
+                    warn!(%conn, %error, "reading history failed");
+                    ServerMessage::Error {
+                        message: "history could not be read; ask again".into(),
+                        code: Some(ErrorCode::StorageFailed),
+                        room,
+                        id: None,
+                    }
+                }
+            };
+            if outbox.push(Outbound::Text(encode(&reply))).is_err() {
+                debug!(%conn, "no room in the outbox for a history page");
+            }
+        });
+    }
+
+    /// Changes a user's name everywhere: every connection of the user and
+    /// every `hello` client sharing a room with it hears `user_renamed`.
+    fn rename(&mut self, conn: ConnId, name: DisplayName) {
+        let Some(user) = self.sessions.get(&conn).map(|s| s.user) else {
+            return;
+        };
+        let Some(entry) = self.users.get_mut(&user) else {
+            return;
+        };
+        entry.name = name.clone();
+        let own = entry.conns.clone();
+        if self.config.store.set_name(user, name.clone()).is_err() {
+            warn!(%user, "the store's queue is full; the new name is not saved");
+        }
+        info!(%user, %name, "renamed");
+        let mut audience: HashSet<ConnId> = own.iter().copied().collect();
+        for member_of in own.iter().filter_map(|c| self.sessions.get(c)) {
+            for room in member_of.rooms.iter().filter_map(|r| self.rooms.get(r)) {
+                audience.extend(room.members.keys().copied());
+            }
+        }
+        let frame = encode(&ServerMessage::UserRenamed { user, name });
+        for conn in audience {
+            if self.sessions.get(&conn).is_some_and(|s| s.extended) {
+                self.push(conn, frame.clone());
+            }
+        }
+    }
+
+    /// Removes `conn` from `room`, whether a member or still waiting (its
+    /// session's own room set is the caller's business). The user's leave
+    /// is announced once its last connection there is gone.
+    fn remove_member(&mut self, conn: ConnId, name: &RoomName) {
+        let Some(user) = self.sessions.get(&conn).map(|s| s.user) else {
+            return;
+        };
+        let Some(room) = self.rooms.get_mut(name) else {
+            return;
+        };
+        room.waiting.retain(|(waiting, _)| *waiting != conn);
+        if room.members.remove(&conn).is_some() {
+            let present = room.presence.entry(user).or_default();
+            *present = present.saturating_sub(1);
+            if *present == 0 {
+                room.presence.remove(&user);
+                debug!(%conn, %user, room = %name, "leave");
+                let announcement = encode(&ServerMessage::UserLeft {
+                    room: name.clone(),
+                    user,
+                });
+                self.broadcast(name, &announcement, None);
+            }
+        }
+        self.drop_room_if_empty(name);
+    }
+
+    /// A loaded room nobody is in leaves memory (its history stays stored).
+    fn drop_room_if_empty(&mut self, name: &RoomName) {
+        if self
+            .rooms
+            .get(name)
+            .is_some_and(|room| room.loaded && room.members.is_empty())
+        {
+            self.rooms.remove(name);
+        }
+    }
+
+    /// Forgets a connection and announces `user_left` where it was the
+    /// user's last. Exactly once: a second call finds no session.
+    fn remove_session(&mut self, conn: ConnId) -> Option<oneshot::Sender<Kick>> {
+        let rooms: Vec<RoomName> = self.sessions.get(&conn)?.rooms.iter().cloned().collect();
+        for room in &rooms {
+            self.remove_member(conn, room);
+        }
+        let session = self.sessions.remove(&conn)?;
+        self.remove_user_connection(session.user, conn);
         Some(session.kick)
     }
 
@@ -230,16 +756,16 @@ impl BrokerState {
             sessions = self.sessions.len(),
             "telling every client the server is shutting down"
         );
-        let ids: Vec<UserId> = self.sessions.keys().copied().collect();
-        for id in ids {
-            self.notify_shutdown(id);
+        let conns: Vec<ConnId> = self.sessions.keys().copied().collect();
+        for conn in conns {
+            self.notify_shutdown(conn);
         }
     }
 
     /// Queues the shutdown notice and the 1012 close frame; a connection
     /// with no room for them is kicked, and its writer sends 1012 directly.
-    fn notify_shutdown(&mut self, id: UserId) {
-        let Some(session) = self.sessions.get(&id) else {
+    fn notify_shutdown(&mut self, conn: ConnId) {
+        let Some(session) = self.sessions.get(&conn) else {
             return;
         };
         let notice = encode(&ServerMessage::error(
@@ -253,11 +779,11 @@ impl BrokerState {
             })
         });
         if queued.is_err() {
-            self.slow.push(id);
+            self.slow.push(conn);
         }
     }
 
-    fn broadcast(&mut self, room: &RoomName, frame: &Utf8Bytes, except: Option<UserId>) {
+    fn broadcast(&mut self, room: &RoomName, frame: &Utf8Bytes, except: Option<ConnId>) {
         // Once shutting down, every queue ends with its close frame: anything
         // queued after it would only fill queues and never be sent.
         if self.shutting_down {
@@ -266,34 +792,37 @@ impl BrokerState {
         let Some(room) = self.rooms.get(room) else {
             return;
         };
-        for (id, outbox) in &room.members {
-            if Some(*id) != except && outbox.push(Outbound::Text(frame.clone())).is_err() {
-                self.slow.push(*id);
+        for (conn, outbox) in &room.members {
+            if Some(*conn) != except && outbox.push(Outbound::Text(frame.clone())).is_err() {
+                self.slow.push(*conn);
             }
         }
     }
 
-    fn send_to(&mut self, id: UserId, message: &ServerMessage) {
-        if let Some(session) = self.sessions.get(&id) {
-            if session
-                .outbox
-                .push(Outbound::Text(encode(message)))
-                .is_err()
-            {
-                self.slow.push(id);
-            }
+    fn send_to(&mut self, conn: ConnId, message: &ServerMessage) {
+        self.push(conn, encode(message));
+    }
+
+    fn push(&mut self, conn: ConnId, frame: Utf8Bytes) {
+        if self.shutting_down {
+            return;
+        }
+        if let Some(session) = self.sessions.get(&conn)
+            && session.outbox.push(Outbound::Text(frame)).is_err()
+        {
+            self.slow.push(conn);
         }
     }
 
     fn evict_slow_consumers(&mut self) {
-        while let Some(id) = self.slow.pop() {
-            if let Some(kick) = self.remove_session(id) {
+        while let Some(conn) = self.slow.pop() {
+            if let Some(kick) = self.remove_session(conn) {
                 let reason = if self.shutting_down {
                     Kick::ShuttingDown
                 } else {
                     Kick::SlowConsumer
                 };
-                info!(%id, ?reason, "evicting a slow consumer");
+                info!(%conn, ?reason, "evicting a slow consumer");
                 let _ = kick.send(reason);
             }
         }
@@ -302,126 +831,359 @@ impl BrokerState {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::{Value, json};
+    use tokio::sync::mpsc;
+
     use super::*;
     use crate::server::outbox::OutboxReceiver;
+    use crate::server::store::{Retention, Store};
+
+    /// A broker state wired to an in-memory store, as the broker task would
+    /// run it, with the store's reports applied on `settle`.
+    struct Harness {
+        state: BrokerState,
+        reports: mpsc::Receiver<StoreReport>,
+        next_conn: u64,
+    }
 
     struct Client {
-        id: UserId,
+        conn: ConnId,
+        user: UserId,
         frames: OutboxReceiver,
         kicked: oneshot::Receiver<Kick>,
     }
 
     impl Client {
-        fn received(&mut self) -> Vec<serde_json::Value> {
+        fn received(&mut self) -> Vec<Value> {
             let mut out = Vec::new();
             while let Some(frame) = self.frames.try_recv() {
                 match frame {
                     Outbound::Text(text) => out.push(serde_json::from_str(text.as_str()).unwrap()),
-                    Outbound::Close { code, .. } => out.push(serde_json::json!({ "close": code })),
+                    Outbound::Close { code, .. } => out.push(json!({ "close": code })),
                 }
             }
             out
         }
+
+        fn types(&mut self) -> Vec<String> {
+            self.received()
+                .iter()
+                .map(|frame| frame["type"].as_str().unwrap_or("close").to_owned())
+                .collect()
+        }
     }
 
-    fn connect(state: &mut BrokerState, capacity: usize) -> Client {
-        let id = UserId::new_random();
-        let (outbox, frames) = Outbox::channel(capacity, 1 << 20);
-        let (kick, kicked) = oneshot::channel();
-        state.handle(Command::Connect { id, outbox, kick });
-        Client { id, frames, kicked }
+    impl Harness {
+        fn new() -> Self {
+            let (store, reports) = Store::in_memory(Retention::default());
+            let config = BrokerConfig {
+                store,
+                history_on_join: 3,
+                retention: Retention::default(),
+            };
+            Self {
+                state: BrokerState::new(config),
+                reports,
+                next_conn: 0,
+            }
+        }
+
+        fn connect(&mut self, capacity: usize) -> Client {
+            self.next_conn += 1;
+            let conn = ConnId(self.next_conn);
+            let user = UserId::new_random();
+            let (outbox, frames) = Outbox::channel(capacity, 1 << 20);
+            let (kick, kicked) = oneshot::channel();
+            self.state.handle(Command::Connect {
+                conn,
+                user,
+                outbox,
+                kick,
+            });
+            Client {
+                conn,
+                user,
+                frames,
+                kicked,
+            }
+        }
+
+        /// A connection that said hello as `user` (a new one if `None`).
+        fn connect_hello(&mut self, capacity: usize, user: Option<UserId>) -> Client {
+            let mut client = self.connect(capacity);
+            client.user = user.unwrap_or(client.user);
+            self.state.handle(Command::Identify {
+                conn: client.conn,
+                user: client.user,
+                stored_name: None,
+                token: "token".into(),
+                token_refused: false,
+            });
+            assert_eq!(client.types(), ["welcome"]);
+            client
+        }
+
+        fn send(&mut self, client: &Client, message: Value) {
+            let message = serde_json::from_value(message).unwrap();
+            self.state.handle(Command::Client {
+                conn: client.conn,
+                message,
+            });
+        }
+
+        /// Lets the store answer everything asked so far and applies it.
+        async fn settle(&mut self) {
+            for _ in 0..50 {
+                tokio::task::yield_now().await;
+                while let Ok(report) = self.reports.try_recv() {
+                    self.state.on_report(report);
+                }
+            }
+        }
+
+        async fn join(&mut self, client: &mut Client, room: &str) -> Vec<Value> {
+            self.send(client, json!({"type": "join_room", "room": room}));
+            self.settle().await;
+            client.received()
+        }
+
+        async fn say(&mut self, client: &Client, room: &str, text: &str, id: Option<&str>) {
+            let mut message = json!({"type": "room_message", "room": room, "content": text});
+            if let Some(id) = id {
+                message["id"] = json!(id);
+            }
+            self.send(client, message);
+            self.settle().await;
+        }
     }
 
-    fn send(state: &mut BrokerState, client: &Client, json: serde_json::Value) {
-        let message = serde_json::from_value(json).unwrap();
-        state.handle(Command::Client {
-            id: client.id,
-            message,
-        });
-    }
-
-    fn join(state: &mut BrokerState, client: &mut Client, room: &str) {
-        send(
-            state,
-            client,
-            serde_json::json!({"type": "join_room", "room": room}),
+    #[tokio::test]
+    async fn a_message_is_delivered_only_once_stored_then_acknowledged() {
+        let mut h = Harness::new();
+        let mut ana = h.connect_hello(100, None);
+        let mut ben = h.connect(100);
+        h.join(&mut ana, "general").await;
+        h.join(&mut ben, "general").await;
+        ana.received();
+        h.send(
+            &ana,
+            json!({"type": "room_message", "room": "general", "content": "hi", "id": "m-1"}),
         );
-        client.received();
+        assert!(ben.received().is_empty(), "not before the store commits");
+        h.settle().await;
+        let to_ben = ben.received();
+        assert_eq!(
+            to_ben,
+            [
+                json!({"type": "room_message", "room": "general", "from": ana.user.to_string(),
+                    "content": "hi", "name": ana.user.guest_name().as_str(), "seq": 1,
+                    "ts": to_ben[0]["ts"], "id": "m-1"})
+            ]
+        );
+        let to_ana = ana.received();
+        assert_eq!(to_ana[0]["type"], "room_message");
+        assert_eq!(
+            to_ana[1],
+            json!({"type": "ack", "id": "m-1", "room": "general", "seq": 1, "ts": to_ben[0]["ts"]})
+        );
+        // A resend of the same id: acknowledged again, delivered to nobody.
+        h.say(&ana, "general", "hi", Some("m-1")).await;
+        assert!(ben.received().is_empty());
+        assert_eq!(ana.types(), ["ack"]);
     }
 
-    #[test]
-    fn a_slow_consumer_is_evicted_and_announced_without_stalling_the_room() {
-        let mut state = BrokerState::default();
-        let mut fast = connect(&mut state, 100);
-        let mut slow = connect(&mut state, 3);
-        join(&mut state, &mut fast, "general");
-        join(&mut state, &mut slow, "general");
+    #[tokio::test]
+    async fn joiners_get_recent_history_or_exactly_what_they_missed() {
+        let mut h = Harness::new();
+        let mut ana = h.connect(100);
+        h.join(&mut ana, "general").await;
+        for n in 1..=5 {
+            h.say(&ana, "general", &n.to_string(), None).await;
+        }
+        let mut fresh = h.connect_hello(100, None);
+        let frames = h.join(&mut fresh, "general").await;
+        assert_eq!(frames[0]["type"], "joined");
+        let seqs: Vec<_> = frames[1]["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["seq"].clone())
+            .collect();
+        assert_eq!(
+            seqs,
+            [json!(3), json!(4), json!(5)],
+            "the last history_on_join"
+        );
+
+        let mut resumed = h.connect_hello(100, None);
+        h.send(
+            &resumed,
+            json!({"type": "join_room", "room": "general", "after": 1}),
+        );
+        let frames = resumed.received();
+        let texts: Vec<_> = frames[1]["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["content"].clone())
+            .collect();
+        assert_eq!(texts, [json!("2"), json!("3"), json!("4"), json!("5")]);
+        // Up to date: no history frame at all.
+        let mut current = h.connect_hello(100, None);
+        h.send(
+            &current,
+            json!({"type": "join_room", "room": "general", "after": 5}),
+        );
+        assert_eq!(current.types(), ["joined"]);
+        // Article clients get no history (they could not decode it).
+        let mut plain = h.connect(100);
+        let frames = h.join(&mut plain, "general").await;
+        assert_eq!(frames, [json!({"type": "joined", "room": "general"})]);
+    }
+
+    #[tokio::test]
+    async fn a_room_comes_back_from_the_store_after_everyone_left() {
+        let mut h = Harness::new();
+        let mut ana = h.connect(100);
+        h.join(&mut ana, "general").await;
+        h.say(&ana, "general", "kept", None).await;
+        h.send(&ana, json!({"type": "leave_room", "room": "general"}));
+        assert!(h.state.rooms.is_empty(), "an empty room leaves memory");
+        let mut ben = h.connect_hello(100, None);
+        h.send(&ben, json!({"type": "join_room", "room": "general"}));
+        assert!(ben.received().is_empty(), "the join waits for the load");
+        h.settle().await;
+        let frames = ben.received();
+        assert_eq!(frames[0]["type"], "joined");
+        assert_eq!(frames[1]["messages"][0]["content"], "kept");
+        h.say(&ben, "general", "next", None).await;
+        assert_eq!(ben.received()[0]["seq"], 2);
+    }
+
+    #[tokio::test]
+    async fn a_slow_consumer_is_evicted_and_announced_without_stalling_the_room() {
+        let mut h = Harness::new();
+        let mut fast = h.connect(100);
+        let mut slow = h.connect(3);
+        h.join(&mut fast, "general").await;
+        h.join(&mut slow, "general").await;
         fast.received();
         for n in 0..4 {
-            send(
-                &mut state,
-                &fast,
-                serde_json::json!({"type": "room_message", "room": "general", "content": n.to_string()}),
-            );
+            h.say(&fast, "general", &n.to_string(), None).await;
         }
         assert_eq!(slow.kicked.try_recv(), Ok(Kick::SlowConsumer));
         let fast_saw = fast.received();
         assert_eq!(fast_saw.len(), 5, "{fast_saw:?}");
         assert_eq!(
             fast_saw[4],
-            serde_json::json!({"type": "user_left", "room": "general", "user": slow.id.to_string()})
+            json!({"type": "user_left", "room": "general", "user": slow.user.to_string()})
         );
         // Evicted once: a later disconnect from its reader announces nothing.
-        state.handle(Command::Disconnect { id: slow.id });
+        h.state.handle(Command::Disconnect { conn: slow.conn });
         assert!(fast.received().is_empty());
     }
 
-    #[test]
-    fn shutdown_sends_the_notice_then_1012_and_refuses_new_requests() {
-        let mut state = BrokerState::default();
-        let mut client = connect(&mut state, 10);
-        state.handle(Command::Shutdown);
-        send(
-            &mut state,
-            &client,
-            serde_json::json!({"type": "join_room", "room": "late"}),
+    #[tokio::test]
+    async fn one_user_on_two_connections_is_one_member_and_gets_direct_messages_on_both() {
+        let mut h = Harness::new();
+        let ana = UserId::new_random();
+        let mut tab1 = h.connect_hello(100, Some(ana));
+        let mut tab2 = h.connect_hello(100, Some(ana));
+        let mut ben = h.connect_hello(100, None);
+        h.join(&mut ben, "general").await;
+        h.join(&mut tab1, "general").await;
+        let frames = h.join(&mut tab2, "general").await;
+        assert_eq!(frames[0]["members"].as_array().unwrap().len(), 2);
+        assert_eq!(ben.types(), ["user_joined"], "announced once");
+        h.send(&tab1, json!({"type": "leave_room", "room": "general"}));
+        assert!(ben.received().is_empty(), "still present through tab 2");
+        h.state.handle(Command::Disconnect { conn: tab2.conn });
+        assert_eq!(ben.types(), ["user_left"]);
+
+        h.send(&ben, json!({"type": "direct_message", "to": ana.to_string(), "content": "psst", "id": "d-1"}));
+        h.settle().await;
+        assert_eq!(tab1.types(), ["direct_message"]);
+        assert_eq!(ben.types(), ["ack"]);
+        h.send(
+            &tab1,
+            json!({"type": "direct_message", "to": ben.user.to_string(), "content": "yes"}),
         );
+        h.settle().await;
+        let to_ben = ben.received();
+        assert_eq!(to_ben[0]["seq"], 2, "one conversation, numbered in order");
+        assert!(
+            tab1.received().is_empty(),
+            "no echo to the sending connection"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_rename_reaches_the_users_rooms_and_other_connections() {
+        let mut h = Harness::new();
+        let ana = UserId::new_random();
+        let mut tab1 = h.connect_hello(100, Some(ana));
+        let mut tab2 = h.connect_hello(100, Some(ana));
+        let mut ben = h.connect_hello(100, None);
+        let mut plain = h.connect(100);
+        let mut stranger = h.connect_hello(100, None);
+        for client in [&mut tab1, &mut ben, &mut plain] {
+            h.join(client, "general").await;
+        }
+        for client in [&mut tab1, &mut tab2, &mut ben, &mut plain] {
+            client.received();
+        }
+        h.send(&tab1, json!({"type": "set_name", "name": " Ana "}));
+        let renamed = json!({"type": "user_renamed", "user": ana.to_string(), "name": "Ana"});
+        assert_eq!(tab1.received(), std::slice::from_ref(&renamed));
+        assert_eq!(tab2.received(), std::slice::from_ref(&renamed));
+        assert_eq!(ben.received(), [renamed]);
+        assert!(
+            plain.received().is_empty(),
+            "a new type: hello clients only"
+        );
+        assert!(stranger.received().is_empty());
+        // The new name is on what Ana sends from now on.
+        h.say(&tab1, "general", "hi", None).await;
+        assert_eq!(ben.received()[0]["name"], "Ana");
+    }
+
+    #[tokio::test]
+    async fn shutdown_sends_the_notice_then_1012_and_refuses_new_requests() {
+        let mut h = Harness::new();
+        let mut client = h.connect(10);
+        h.state.handle(Command::Shutdown);
+        h.send(&client, json!({"type": "join_room", "room": "late"}));
         assert_eq!(
             client.received(),
             [
-                serde_json::json!({"type": "error", "message": "server shutting down", "code": "shutting_down"}),
-                serde_json::json!({"close": 1012}),
+                json!({"type": "error", "message": "server shutting down", "code": "shutting_down"}),
+                json!({"close": 1012}),
             ]
         );
     }
 
-    #[test]
-    fn a_full_queue_at_shutdown_is_kicked_with_1012_not_1013() {
-        let mut state = BrokerState::default();
-        let client = connect(&mut state, 1);
-        let mut client = client;
-        state.handle(Command::Shutdown);
+    #[tokio::test]
+    async fn a_full_queue_at_shutdown_is_kicked_with_1012_not_1013() {
+        let mut h = Harness::new();
+        let mut client = h.connect(1);
+        h.state.handle(Command::Shutdown);
         assert_eq!(client.kicked.try_recv(), Ok(Kick::ShuttingDown));
     }
 
-    #[test]
-    fn the_member_list_in_joined_is_capped() {
-        let mut state = BrokerState::default();
+    #[tokio::test]
+    async fn the_member_list_in_joined_is_capped() {
+        let mut h = Harness::new();
         let mut crowd = Vec::new();
-        // Queues large enough for every join announcement, so nobody is evicted.
+        let mut first = h.connect(2 * MAX_MEMBERS_LISTED);
+        h.join(&mut first, "stadium").await;
+        // The room is loaded now: later joins are answered at once.
         for _ in 0..MAX_MEMBERS_LISTED + 5 {
-            let mut member = connect(&mut state, 2 * MAX_MEMBERS_LISTED);
-            join(&mut state, &mut member, "stadium");
+            let member = h.connect(2 * MAX_MEMBERS_LISTED);
+            h.send(&member, json!({"type": "join_room", "room": "stadium"}));
             crowd.push(member);
         }
-        let newcomer = connect(&mut state, 4);
-        let mut newcomer = newcomer;
-        send(&mut state, &newcomer, serde_json::json!({"type": "hello"}));
-        send(
-            &mut state,
-            &newcomer,
-            serde_json::json!({"type": "join_room", "room": "stadium"}),
-        );
+        let mut newcomer = h.connect_hello(4, None);
+        h.send(&newcomer, json!({"type": "join_room", "room": "stadium"}));
         let joined = newcomer.received().pop().unwrap();
         assert_eq!(
             joined["members"].as_array().unwrap().len(),
@@ -429,25 +1191,27 @@ mod tests {
         );
     }
 
-    #[test]
-    fn joined_lists_members_only_for_clients_that_said_hello() {
-        let mut state = BrokerState::default();
-        let mut plain = connect(&mut state, 10);
-        let mut modern = connect(&mut state, 10);
-        join(&mut state, &mut plain, "general");
-        send(&mut state, &modern, serde_json::json!({"type": "hello"}));
-        send(
-            &mut state,
-            &modern,
-            serde_json::json!({"type": "join_room", "room": "general"}),
-        );
-        let mut ids = [plain.id.to_string(), modern.id.to_string()];
-        ids.sort();
+    #[tokio::test]
+    async fn joined_lists_members_with_names_only_for_clients_that_said_hello() {
+        let mut h = Harness::new();
+        let mut plain = h.connect(10);
+        h.join(&mut plain, "general").await;
+        let mut modern = h.connect_hello(10, None);
+        let frames = h.join(&mut modern, "general").await;
+        let mut members = [
+            json!({"user": plain.user.to_string(), "name": plain.user.guest_name().as_str()}),
+            json!({"user": modern.user.to_string(), "name": modern.user.guest_name().as_str()}),
+        ];
+        members.sort_by_key(|m| m["user"].as_str().unwrap().to_owned());
         assert_eq!(
-            modern.received(),
+            frames,
+            [json!({"type": "joined", "room": "general", "members": members})]
+        );
+        assert_eq!(
+            plain.received(),
             [
-                serde_json::json!({"type": "welcome", "user": modern.id.to_string(), "protocol": 1}),
-                serde_json::json!({"type": "joined", "room": "general", "members": ids}),
+                json!({"type": "user_joined", "room": "general", "user": modern.user.to_string(),
+                    "name": modern.user.guest_name().as_str()})
             ]
         );
     }

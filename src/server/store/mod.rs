@@ -1,26 +1,37 @@
-//! Durable room history. One task is the only writer of the database: it
-//! takes messages from the broker in order, gives each the next sequence
-//! number of its room inside a transaction, commits batches (group commit:
-//! whatever queued up during one fsync goes into the next), and reports each
-//! committed batch back, so that only committed messages are ever delivered.
-//! A sequence number is therefore never handed out for a message that is not
-//! on disk, and never handed out twice.
+//! Durable history. One task is the only writer of the database: it takes
+//! messages from the broker in order, gives each the next sequence number of
+//! its channel (a room, or the direct conversation of two users) inside a
+//! transaction, commits batches (group commit: whatever queued up during one
+//! fsync goes into the next), and reports each committed batch back, so that
+//! only committed messages are ever delivered. A sequence number is
+//! therefore never handed out for a message that is not on disk, and never
+//! handed out twice.
 //!
-//! Reads for paging go to a separate reader pool and never wait on commits.
+//! The same task prunes what retention no longer keeps, in small chunks
+//! between batches. Reads for paging and names go to a separate reader pool
+//! and never wait on commits.
+//!
+//! With `storage = "memory"` the same task numbers messages in memory and
+//! keeps a recent window of each channel; nothing survives a restart.
 
+mod memory;
 mod sqlite;
 
 use std::{
     collections::HashMap,
-    time::{SystemTime, UNIX_EPOCH},
+    sync::{Arc, Mutex},
+    time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use tokio::sync::mpsc;
-use tracing::error;
+use tokio::{sync::mpsc, time::MissedTickBehavior};
+use tracing::{error, info};
 
 pub use sqlite::{Database, StoreError};
 
-use crate::protocol::{ClientId, MessageContent, RoomName, UserId};
+use crate::protocol::{ClientId, DisplayName, MessageContent, Posted, RoomName, UserId};
+use crate::server::broker::ConnId;
+use crate::server::config::{Settings, Storage};
+use memory::MemoryLog;
 
 /// Requests queued for the writer before the broker refuses new messages
 /// with a "busy" error rather than wait.
@@ -29,37 +40,121 @@ const REQUEST_QUEUE: usize = 8192;
 /// Reports waiting for the broker before the writer pauses.
 const REPORT_QUEUE: usize = 256;
 
-/// Requests taken per wake-up; their appends share one transaction.
-const REQUEST_BATCH: usize = 1024;
+/// Requests taken per wake-up; their appends share one transaction. Their
+/// report is delivered in one go, so it must stay well under a connection's
+/// send queue (`send_queue_frames`, 512 by default): a burst of committed
+/// messages must not make a healthy reader look slow.
+const REQUEST_BATCH: usize = 128;
 
-/// A room message the broker has accepted (sender is a member), not yet
+/// How often retention runs, and how many messages one pruning step deletes.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+const PRUNE_CHUNK: usize = 500;
+
+/// Where a message belongs; each channel numbers its messages 1, 2, 3...
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Channel {
+    Room(RoomName),
+    /// A direct conversation; the two ids in ascending order, so both
+    /// participants name the same channel.
+    Direct(UserId, UserId),
+}
+
+impl Channel {
+    pub fn direct(one: UserId, other: UserId) -> Self {
+        Self::Direct(one.min(other), one.max(other))
+    }
+
+    /// The text stored in the database: `r:<room>` or `d:<id>:<id>`. Room
+    /// names cannot contain `:`, so the two kinds never collide.
+    fn key(&self) -> String {
+        match self {
+            Self::Room(room) => format!("r:{room}"),
+            Self::Direct(a, b) => format!("d:{a}:{b}"),
+        }
+    }
+
+    fn from_key(key: &str) -> Option<Self> {
+        if let Some(room) = key.strip_prefix("r:") {
+            return RoomName::parse(room).ok().map(Self::Room);
+        }
+        let (a, b) = key.strip_prefix("d:")?.split_once(':')?;
+        Some(Self::direct(UserId::parse(a).ok()?, UserId::parse(b).ok()?))
+    }
+}
+
+/// A message the broker has accepted (the sender may post there), not yet
 /// numbered or stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewMessage {
-    pub room: RoomName,
+    /// The connection that sent it, to be acknowledged.
+    pub conn: ConnId,
+    pub channel: Channel,
     pub from: UserId,
+    pub name: DisplayName,
+    /// The recipient of a direct message.
+    pub to: Option<UserId>,
     pub content: MessageContent,
     pub client_id: Option<ClientId>,
 }
 
-/// A message as stored: numbered within its room and timestamped.
+impl NewMessage {
+    fn stored(&self, seq: u64, ts: i64) -> StoredMessage {
+        StoredMessage {
+            channel: self.channel.clone(),
+            seq,
+            ts,
+            from: self.from,
+            name: self.name.clone(),
+            to: self.to,
+            content: self.content.clone(),
+            client_id: self.client_id.clone(),
+        }
+    }
+}
+
+/// A message as stored: numbered within its channel and timestamped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredMessage {
-    pub room: RoomName,
+    pub channel: Channel,
     pub seq: u64,
     /// Server time, milliseconds since the Unix epoch.
     pub ts: i64,
     pub from: UserId,
+    pub name: DisplayName,
+    pub to: Option<UserId>,
     pub content: MessageContent,
     pub client_id: Option<ClientId>,
+}
+
+impl StoredMessage {
+    /// As it travels in a `history` message.
+    pub fn posted(&self) -> Posted {
+        Posted {
+            seq: self.seq,
+            ts: self.ts,
+            from: self.from,
+            name: self.name.clone(),
+            content: self.content.clone(),
+            to: self.to,
+            id: self.client_id.clone(),
+        }
+    }
+}
+
+/// One message of a committed batch.
+#[derive(Debug)]
+pub struct Appended {
+    pub conn: ConnId,
+    pub message: StoredMessage,
+    /// False for a resend of a client id already stored: `message` is the
+    /// original, and it must not be delivered again.
+    pub new: bool,
 }
 
 /// What the writer reports back to the broker, in request order.
 #[derive(Debug)]
 pub enum StoreReport {
-    /// Each message of a committed batch; `new` is false for a resend of a
-    /// client id already stored, which carries the original.
-    Appended(Vec<(StoredMessage, bool)>),
+    Appended(Vec<Appended>),
     /// The batch was rolled back: none of these messages was stored.
     AppendFailed(Vec<NewMessage>),
     /// The newest messages of a room, for a room coming into memory.
@@ -68,71 +163,237 @@ pub enum StoreReport {
         recent: Vec<StoredMessage>,
     },
     /// Loading a room failed; its waiting joiners must be told.
-    LoadFailed { room: RoomName },
+    LoadFailed {
+        room: RoomName,
+    },
 }
 
 enum Request {
     Append(NewMessage),
     LoadRoom { room: RoomName, recent: usize },
+    SetName { user: UserId, name: DisplayName },
 }
 
 /// The queue was full: the writer is behind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoreBusy;
 
-/// The broker's handle on the writer.
+/// What retention keeps; `None` means no limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retention {
+    pub max_messages: Option<u64>,
+    pub max_age: Option<Duration>,
+}
+
+impl Retention {
+    pub fn from_settings(settings: &Settings) -> Self {
+        Self {
+            max_messages: (settings.retention_max_messages > 0)
+                .then_some(settings.retention_max_messages),
+            max_age: settings.retention_max_age(),
+        }
+    }
+
+    fn is_unlimited(&self) -> bool {
+        self.max_messages.is_none() && self.max_age.is_none()
+    }
+
+    /// Messages stamped before this are due for pruning.
+    pub fn cutoff_ms(&self, now_ms: i64) -> Option<i64> {
+        self.max_age
+            .map(|age| now_ms.saturating_sub(age.as_millis() as i64))
+    }
+}
+
+/// Where the writer keeps things.
+#[derive(Clone)]
+enum Backend {
+    Sqlite(Database),
+    Memory(Arc<Mutex<MemoryLog>>),
+}
+
+/// The broker's handle on the writer, and the read side for everyone.
 #[derive(Clone)]
 pub struct Store {
     requests: mpsc::Sender<Request>,
-    database: Database,
+    backend: Backend,
 }
 
 impl Store {
+    /// Opens the storage the settings name and starts the writer task.
+    pub async fn open(
+        settings: &Settings,
+    ) -> Result<(Self, mpsc::Receiver<StoreReport>), StoreError> {
+        let retention = Retention::from_settings(settings);
+        Ok(match settings.storage {
+            Storage::Sqlite => {
+                let database = Database::open(&settings.data_dir).await?;
+                info!(path = %settings.data_dir.join("confab.db").display(), "history in SQLite");
+                Self::sqlite(database, retention)
+            }
+            Storage::Memory => {
+                info!("history in memory only: nothing survives a restart");
+                Self::in_memory(retention)
+            }
+        })
+    }
+
+    pub fn sqlite(database: Database, retention: Retention) -> (Self, mpsc::Receiver<StoreReport>) {
+        Self::spawn(Backend::Sqlite(database), retention)
+    }
+
+    pub fn in_memory(retention: Retention) -> (Self, mpsc::Receiver<StoreReport>) {
+        Self::spawn(Backend::Memory(Arc::default()), retention)
+    }
+
     /// Starts the writer task. Its reports come out of the receiver, in
     /// request order; the writer waits while that channel is full.
-    pub fn spawn(database: Database) -> (Self, mpsc::Receiver<StoreReport>) {
+    fn spawn(backend: Backend, retention: Retention) -> (Self, mpsc::Receiver<StoreReport>) {
         let (requests, receiver) = mpsc::channel(REQUEST_QUEUE);
         let (reports, report_receiver) = mpsc::channel(REPORT_QUEUE);
-        tokio::spawn(store_loop(database.clone(), receiver, reports));
-        (Self { requests, database }, report_receiver)
+        tokio::spawn(store_loop(backend.clone(), retention, receiver, reports));
+        (Self { requests, backend }, report_receiver)
     }
 
     pub fn append(&self, message: NewMessage) -> Result<(), StoreBusy> {
-        self.requests
-            .try_send(Request::Append(message))
-            .map_err(|_| StoreBusy)
+        self.request(Request::Append(message))
     }
 
     /// Asks for the `recent` newest messages of `room`, reported after every
     /// append requested before.
     pub fn load_room(&self, room: RoomName, recent: usize) -> Result<(), StoreBusy> {
-        self.requests
-            .try_send(Request::LoadRoom { room, recent })
-            .map_err(|_| StoreBusy)
+        self.request(Request::LoadRoom { room, recent })
     }
 
-    /// The reader side, for paging; never waits on the writer.
-    pub fn database(&self) -> &Database {
-        &self.database
+    pub fn set_name(&self, user: UserId, name: DisplayName) -> Result<(), StoreBusy> {
+        self.request(Request::SetName { user, name })
+    }
+
+    fn request(&self, request: Request) -> Result<(), StoreBusy> {
+        self.requests.try_send(request).map_err(|_| StoreBusy)
+    }
+
+    /// A page of a channel, oldest first (see [`Database::page`]).
+    pub async fn page(
+        &self,
+        channel: &Channel,
+        before: Option<u64>,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(database) => database.page(channel, before, after, limit).await,
+            Backend::Memory(log) => Ok(lock(log).page(channel, before, after, limit)),
+        }
+    }
+
+    /// The name `user` chose, if any.
+    pub async fn user_name(&self, user: UserId) -> Result<Option<DisplayName>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(database) => database.user_name(user).await,
+            Backend::Memory(log) => Ok(lock(log).user_name(user)),
+        }
+    }
+}
+
+/// The memory log's lock is only ever held for a synchronous step.
+fn lock(log: &Mutex<MemoryLog>) -> std::sync::MutexGuard<'_, MemoryLog> {
+    log.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Backend {
+    async fn append(
+        &self,
+        batch: &[NewMessage],
+        heads: &mut HashMap<Channel, u64>,
+        now_ms: i64,
+    ) -> Result<Vec<(StoredMessage, bool)>, StoreError> {
+        match self {
+            Backend::Sqlite(database) => database.append(batch, heads, now_ms).await,
+            Backend::Memory(log) => Ok(lock(log).append(batch, now_ms)),
+        }
+    }
+
+    async fn set_name(&self, user: UserId, name: &DisplayName) -> Result<(), StoreError> {
+        match self {
+            Backend::Sqlite(database) => database.set_name(user, name).await,
+            Backend::Memory(log) => {
+                lock(log).set_name(user, name.clone());
+                Ok(())
+            }
+        }
+    }
+
+    async fn page(
+        &self,
+        channel: &Channel,
+        recent: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        match self {
+            Backend::Sqlite(database) => database.page(channel, None, None, recent).await,
+            Backend::Memory(log) => Ok(lock(log).page(channel, None, None, recent)),
+        }
+    }
+
+    async fn prune(&self, retention: Retention, chunk: usize) -> Result<usize, StoreError> {
+        let cutoff = retention.cutoff_ms(now_ms());
+        match self {
+            Backend::Sqlite(database) => {
+                database.prune(retention.max_messages, cutoff, chunk).await
+            }
+            Backend::Memory(log) => Ok(lock(log).prune(retention.max_messages, cutoff)),
+        }
     }
 }
 
 async fn store_loop(
-    database: Database,
+    backend: Backend,
+    retention: Retention,
     mut requests: mpsc::Receiver<Request>,
     reports: mpsc::Sender<StoreReport>,
 ) {
     let mut heads = HashMap::new();
     let mut batch = Vec::with_capacity(REQUEST_BATCH);
     let mut appends = Vec::new();
-    while requests.recv_many(&mut batch, REQUEST_BATCH).await > 0 {
+    let mut prune_timer = tokio::time::interval(PRUNE_EVERY);
+    prune_timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut pruning = false;
+    loop {
+        tokio::select! {
+            // Requests first: pruning only runs in the gaps between them.
+            biased;
+            received = requests.recv_many(&mut batch, REQUEST_BATCH) => {
+                if received == 0 {
+                    return; // every handle is gone: the server is exiting
+                }
+            }
+            _ = prune_timer.tick(), if !pruning && !retention.is_unlimited() => {
+                pruning = true;
+                continue;
+            }
+            () = std::future::ready(()), if pruning => {
+                match backend.prune(retention, PRUNE_CHUNK).await {
+                    Ok(deleted) => {
+                        if deleted > 0 {
+                            info!(deleted, "retention pruned messages");
+                        }
+                        pruning = deleted >= PRUNE_CHUNK;
+                    }
+                    Err(error) => {
+                        error!(%error, "pruning old messages failed");
+                        pruning = false;
+                    }
+                }
+                continue;
+            }
+        }
         for request in batch.drain(..) {
             match request {
                 Request::Append(message) => appends.push(message),
                 Request::LoadRoom { room, recent } => {
                     // A load must see every append requested before it.
-                    commit(&database, &mut appends, &mut heads, &reports).await;
-                    let report = match database.page(&room, None, recent).await {
+                    commit(&backend, &mut appends, &mut heads, &reports).await;
+                    let report = match backend.page(&Channel::Room(room.clone()), recent).await {
                         Ok(recent) => StoreReport::RoomLoaded { room, recent },
                         Err(error) => {
                             error!(%room, %error, "loading a room's history failed");
@@ -143,26 +404,38 @@ async fn store_loop(
                         return; // the broker is gone: the server is exiting
                     }
                 }
+                Request::SetName { user, name } => {
+                    if let Err(error) = backend.set_name(user, &name).await {
+                        error!(%user, %error, "storing a display name failed");
+                    }
+                }
             }
         }
-        commit(&database, &mut appends, &mut heads, &reports).await;
+        commit(&backend, &mut appends, &mut heads, &reports).await;
     }
 }
 
 async fn commit(
-    database: &Database,
+    backend: &Backend,
     appends: &mut Vec<NewMessage>,
-    heads: &mut HashMap<RoomName, u64>,
+    heads: &mut HashMap<Channel, u64>,
     reports: &mpsc::Sender<StoreReport>,
 ) {
     if appends.is_empty() {
         return;
     }
-    let report = match database.append(appends, heads, now_ms()).await {
-        Ok(stored) => {
-            appends.clear();
-            StoreReport::Appended(stored)
-        }
+    let report = match backend.append(appends, heads, now_ms()).await {
+        Ok(stored) => StoreReport::Appended(
+            appends
+                .drain(..)
+                .zip(stored)
+                .map(|(request, (message, new))| Appended {
+                    conn: request.conn,
+                    message,
+                    new,
+                })
+                .collect(),
+        ),
         Err(error) => {
             error!(%error, messages = appends.len(), "storing messages failed; the batch was rolled back");
             heads.clear();
@@ -172,7 +445,7 @@ async fn commit(
     let _ = reports.send(report).await;
 }
 
-fn now_ms() -> i64 {
+pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_millis() as i64)
@@ -182,35 +455,38 @@ fn now_ms() -> i64 {
 mod tests {
     use super::*;
 
-    fn room(name: &str) -> RoomName {
-        RoomName::parse(name).unwrap()
+    fn room(name: &str) -> Channel {
+        Channel::Room(RoomName::parse(name).unwrap())
     }
 
-    fn message(room_name: &str, from: UserId, text: &str, client_id: Option<&str>) -> NewMessage {
+    fn message(channel: &Channel, from: UserId, text: &str, client_id: Option<&str>) -> NewMessage {
         NewMessage {
-            room: room(room_name),
+            conn: ConnId(7),
+            channel: channel.clone(),
             from,
+            name: from.guest_name(),
+            to: None,
             content: MessageContent::parse(text).unwrap(),
             client_id: client_id.map(|id| ClientId::parse(id).unwrap()),
         }
     }
 
-    /// Appends one message and returns (room, seq, new, content) for it.
+    /// Appends one message and returns (seq, new, content) for it.
     async fn append(
         store: &Store,
         reports: &mut mpsc::Receiver<StoreReport>,
         new: NewMessage,
-    ) -> (String, u64, bool, String) {
+    ) -> (u64, bool, String) {
         store.append(new).unwrap();
         match reports.recv().await.unwrap() {
             StoreReport::Appended(mut stored) => {
                 assert_eq!(stored.len(), 1);
-                let (message, new) = stored.remove(0);
+                let appended = stored.remove(0);
+                assert_eq!(appended.conn, ConnId(7));
                 (
-                    message.room.to_string(),
-                    message.seq,
-                    new,
-                    message.content.as_str().to_owned(),
+                    appended.message.seq,
+                    appended.new,
+                    appended.message.content.as_str().to_owned(),
                 )
             }
             other => panic!("expected an append report, got {other:?}"),
@@ -221,129 +497,239 @@ mod tests {
         page.iter().map(|m| m.seq).collect()
     }
 
-    #[tokio::test]
-    async fn messages_are_numbered_per_room_without_gaps_and_survive_reopening() {
+    /// Both backends, each with its own fresh storage; the directory lives
+    /// as long as the store is used.
+    async fn backends() -> Vec<(Store, mpsc::Receiver<StoreReport>, tempfile::TempDir)> {
         let dir = tempfile::tempdir().unwrap();
-        let ana = UserId::new_random();
+        let database = Database::open(dir.path()).await.unwrap();
+        let (sqlite, sqlite_reports) = Store::sqlite(database, Retention::default());
+        let (memory, memory_reports) = Store::in_memory(Retention::default());
+        vec![
+            (sqlite, sqlite_reports, dir),
+            (memory, memory_reports, tempfile::tempdir().unwrap()),
+        ]
+    }
+
+    #[tokio::test]
+    async fn messages_are_numbered_per_channel_without_gaps_and_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ana, ben) = (UserId::new_random(), UserId::new_random());
+        let dm = Channel::direct(ben, ana);
         {
-            let (store, mut reports) = Store::spawn(Database::open(dir.path()).await.unwrap());
-            for (name, expected) in [("a", 1), ("a", 2), ("b", 1), ("a", 3), ("b", 2)] {
-                let (_, seq, new, _) =
-                    append(&store, &mut reports, message(name, ana, "hi", None)).await;
-                assert_eq!((seq, new), (expected, true), "room {name}");
+            let database = Database::open(dir.path()).await.unwrap();
+            let (store, mut reports) = Store::sqlite(database, Retention::default());
+            for (channel, expected) in [
+                (room("a"), 1),
+                (room("a"), 2),
+                (room("b"), 1),
+                (dm.clone(), 1),
+                (room("a"), 3),
+                (Channel::direct(ana, ben), 2),
+            ] {
+                let (seq, new, _) =
+                    append(&store, &mut reports, message(&channel, ana, "hi", None)).await;
+                assert_eq!((seq, new), (expected, true), "{channel:?}");
             }
         }
         // A new process: the numbering continues from what is on disk.
         let database = Database::open(dir.path()).await.unwrap();
         assert_eq!(
-            seqs(&database.page(&room("a"), None, 10).await.unwrap()),
+            seqs(&database.page(&room("a"), None, None, 10).await.unwrap()),
             [1, 2, 3]
         );
-        let (store, mut reports) = Store::spawn(database);
-        let (_, seq, _, _) = append(&store, &mut reports, message("a", ana, "again", None)).await;
+        assert_eq!(
+            seqs(&database.page(&dm, None, None, 10).await.unwrap()),
+            [1, 2]
+        );
+        let (store, mut reports) = Store::sqlite(database, Retention::default());
+        let (seq, _, _) = append(
+            &store,
+            &mut reports,
+            message(&room("a"), ana, "again", None),
+        )
+        .await;
         assert_eq!(seq, 4);
     }
 
     #[tokio::test]
     async fn a_resent_client_id_is_stored_once_and_answered_with_the_original() {
-        let dir = tempfile::tempdir().unwrap();
-        let (store, mut reports) = Store::spawn(Database::open(dir.path()).await.unwrap());
-        let (ana, ben) = (UserId::new_random(), UserId::new_random());
-        let first = append(
-            &store,
-            &mut reports,
-            message("a", ana, "original", Some("m-1")),
-        )
-        .await;
-        assert_eq!(first, ("a".into(), 1, true, "original".into()));
-        let resend = append(
-            &store,
-            &mut reports,
-            message("a", ana, "original", Some("m-1")),
-        )
-        .await;
-        assert_eq!(resend, ("a".into(), 1, false, "original".into()));
-        // Client ids are per sender: another user may reuse the text.
-        let other = append(&store, &mut reports, message("a", ben, "mine", Some("m-1"))).await;
-        assert_eq!((other.1, other.2), (2, true));
-        // No number was spent on the duplicate.
-        let next = append(&store, &mut reports, message("a", ana, "next", Some("m-2"))).await;
-        assert_eq!((next.1, next.2), (3, true));
-        assert_eq!(
-            seqs(&store.database().page(&room("a"), None, 10).await.unwrap()),
-            [1, 2, 3]
-        );
+        for (store, mut reports, _dir) in backends().await {
+            let (ana, ben) = (UserId::new_random(), UserId::new_random());
+            let a = room("a");
+            let first = append(
+                &store,
+                &mut reports,
+                message(&a, ana, "original", Some("m-1")),
+            )
+            .await;
+            assert_eq!(first, (1, true, "original".into()));
+            let resend = append(
+                &store,
+                &mut reports,
+                message(&a, ana, "original", Some("m-1")),
+            )
+            .await;
+            assert_eq!(resend, (1, false, "original".into()));
+            // Client ids are per sender: another user may reuse one.
+            let other = append(&store, &mut reports, message(&a, ben, "mine", Some("m-1"))).await;
+            assert_eq!((other.0, other.1), (2, true));
+            // No number was spent on the duplicate.
+            let next = append(&store, &mut reports, message(&a, ana, "next", Some("m-2"))).await;
+            assert_eq!((next.0, next.1), (3, true));
+            assert_eq!(
+                seqs(&store.page(&a, None, None, 10).await.unwrap()),
+                [1, 2, 3]
+            );
+        }
     }
 
     #[tokio::test]
     async fn pages_split_exactly_at_their_boundaries() {
-        let dir = tempfile::tempdir().unwrap();
-        let (store, mut reports) = Store::spawn(Database::open(dir.path()).await.unwrap());
-        let ana = UserId::new_random();
-        for n in 1..=10 {
-            append(
-                &store,
-                &mut reports,
-                message("a", ana, &n.to_string(), None),
-            )
-            .await;
+        for (store, mut reports, _dir) in backends().await {
+            let ana = UserId::new_random();
+            let a = room("a");
+            for n in 1..=10 {
+                append(&store, &mut reports, message(&a, ana, &n.to_string(), None)).await;
+            }
+            let page = |before, after, limit| {
+                let store = store.clone();
+                let a = a.clone();
+                async move { seqs(&store.page(&a, before, after, limit).await.unwrap()) }
+            };
+            // Backwards from the newest.
+            assert_eq!(page(None, None, 3).await, [8, 9, 10]);
+            assert_eq!(page(Some(8), None, 3).await, [5, 6, 7]);
+            assert_eq!(page(Some(3), None, 3).await, [1, 2]);
+            assert!(page(Some(1), None, 3).await.is_empty());
+            // Forwards from a resume point, optionally up to a bound.
+            assert_eq!(page(None, Some(0), 3).await, [1, 2, 3]);
+            assert_eq!(page(None, Some(7), 5).await, [8, 9, 10]);
+            assert_eq!(page(Some(6), Some(2), 10).await, [3, 4, 5]);
+            assert!(page(None, Some(10), 3).await.is_empty());
+            assert!(
+                store
+                    .page(&room("elsewhere"), None, None, 3)
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+            let first = store.page(&a, Some(2), None, 1).await.unwrap();
+            assert_eq!(first[0].content.as_str(), "1");
+            assert_eq!(first[0].from, ana);
+            assert_eq!(first[0].name, ana.guest_name());
         }
-        let database = store.database();
-        assert_eq!(
-            seqs(&database.page(&room("a"), None, 3).await.unwrap()),
-            [8, 9, 10]
-        );
-        assert_eq!(
-            seqs(&database.page(&room("a"), Some(8), 3).await.unwrap()),
-            [5, 6, 7]
-        );
-        assert_eq!(
-            seqs(&database.page(&room("a"), Some(3), 3).await.unwrap()),
-            [1, 2]
-        );
-        assert!(
-            database
-                .page(&room("a"), Some(1), 3)
-                .await
-                .unwrap()
-                .is_empty()
-        );
-        assert!(
-            database
-                .page(&room("elsewhere"), None, 3)
-                .await
-                .unwrap()
-                .is_empty()
-        );
-        let page = database.page(&room("a"), Some(2), 1).await.unwrap();
-        assert_eq!(page[0].content.as_str(), "1");
-        assert_eq!(page[0].from, ana);
     }
 
     #[tokio::test]
     async fn a_room_load_sees_every_append_requested_before_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let (store, mut reports) = Store::spawn(Database::open(dir.path()).await.unwrap());
-        let ana = UserId::new_random();
-        // Queued back to back: the load must come after both appends commit.
-        store.append(message("a", ana, "one", None)).unwrap();
-        store.append(message("a", ana, "two", None)).unwrap();
-        store.load_room(room("a"), 50).unwrap();
-        let mut appended = 0;
-        loop {
-            match reports.recv().await.unwrap() {
-                StoreReport::Appended(stored) => appended += stored.len(),
-                StoreReport::RoomLoaded {
-                    room: loaded,
-                    recent,
-                } => {
-                    assert_eq!(loaded, room("a"));
-                    assert_eq!(appended, 2, "appends are reported before the load");
-                    assert_eq!(seqs(&recent), [1, 2]);
-                    break;
+        for (store, mut reports, _dir) in backends().await {
+            let ana = UserId::new_random();
+            // Queued back to back: the load must come after both appends.
+            store.append(message(&room("a"), ana, "one", None)).unwrap();
+            store.append(message(&room("a"), ana, "two", None)).unwrap();
+            store.load_room(RoomName::parse("a").unwrap(), 50).unwrap();
+            let mut appended = 0;
+            loop {
+                match reports.recv().await.unwrap() {
+                    StoreReport::Appended(stored) => appended += stored.len(),
+                    StoreReport::RoomLoaded {
+                        room: loaded,
+                        recent,
+                    } => {
+                        assert_eq!(loaded.as_str(), "a");
+                        assert_eq!(appended, 2, "appends are reported before the load");
+                        assert_eq!(seqs(&recent), [1, 2]);
+                        break;
+                    }
+                    other => panic!("unexpected {other:?}"),
                 }
-                other => panic!("unexpected {other:?}"),
             }
         }
+    }
+
+    #[tokio::test]
+    async fn names_are_kept_per_user() {
+        for (store, _reports, _dir) in backends().await {
+            let ana = UserId::new_random();
+            assert_eq!(store.user_name(ana).await.unwrap(), None);
+            store
+                .set_name(ana, DisplayName::parse("Ana").unwrap())
+                .unwrap();
+            store
+                .set_name(ana, DisplayName::parse("Ana L").unwrap())
+                .unwrap();
+            // The writer applies requests in order; wait for it.
+            let mut name = None;
+            for _ in 0..100 {
+                name = store.user_name(ana).await.unwrap();
+                if name.as_ref().is_some_and(|n| n.as_str() == "Ana L") {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            assert_eq!(name.unwrap().as_str(), "Ana L");
+        }
+    }
+
+    #[tokio::test]
+    async fn retention_prunes_by_count_and_age_but_never_reuses_a_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let database = Database::open(dir.path()).await.unwrap();
+        let ana = UserId::new_random();
+        let (a, b) = (room("a"), room("b"));
+        let mut heads = HashMap::new();
+        let batch: Vec<_> = (1..=10)
+            .map(|n| message(&a, ana, &n.to_string(), None))
+            .collect();
+        database.append(&batch, &mut heads, 1_000).await.unwrap();
+        let batch: Vec<_> = (1..=3)
+            .map(|n| message(&b, ana, &n.to_string(), None))
+            .collect();
+        database.append(&batch, &mut heads, 5_000).await.unwrap();
+
+        // Keep 4 per channel, in chunks of 3: room a loses 1..=6 over two steps.
+        assert_eq!(database.prune(Some(4), None, 3).await.unwrap(), 3);
+        assert_eq!(database.prune(Some(4), None, 3).await.unwrap(), 3);
+        assert_eq!(database.prune(Some(4), None, 3).await.unwrap(), 0);
+        assert_eq!(
+            seqs(&database.page(&a, None, None, 100).await.unwrap()),
+            [7, 8, 9, 10]
+        );
+        assert_eq!(
+            seqs(&database.page(&b, None, None, 100).await.unwrap()),
+            [1, 2, 3]
+        );
+
+        // Everything stamped before 2,000 goes: all of room a.
+        assert_eq!(database.prune(None, Some(2_000), 100).await.unwrap(), 4);
+        assert!(database.page(&a, None, None, 100).await.unwrap().is_empty());
+        assert_eq!(
+            seqs(&database.page(&b, None, None, 100).await.unwrap()),
+            [1, 2, 3]
+        );
+
+        // An emptied channel keeps counting, in this process and the next.
+        drop(database);
+        let database = Database::open(dir.path()).await.unwrap();
+        let stored = database
+            .append(
+                &[message(&a, ana, "after", None)],
+                &mut HashMap::new(),
+                9_000,
+            )
+            .await
+            .unwrap();
+        assert_eq!(stored[0].0.seq, 11);
+    }
+
+    #[test]
+    fn channel_keys_round_trip_and_direct_channels_ignore_order() {
+        let (ana, ben) = (UserId::new_random(), UserId::new_random());
+        assert_eq!(Channel::direct(ana, ben), Channel::direct(ben, ana));
+        for channel in [room("general"), Channel::direct(ana, ben)] {
+            assert_eq!(Channel::from_key(&channel.key()), Some(channel));
+        }
+        assert_eq!(Channel::from_key("x:general"), None);
+        assert_eq!(Channel::from_key("d:not-an-id:either"), None);
     }
 }

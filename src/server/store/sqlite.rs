@@ -1,8 +1,14 @@
 //! The SQLite file behind the store: opening it (WAL, full sync), the
-//! embedded migrations, and the statements. No task lives here; the store
-//! loop calls these functions.
+//! embedded migrations, and the statements. No task lives here: the store's
+//! writer task calls the writing ones, request handlers the reading ones.
 
-use std::{borrow::Cow, collections::HashMap, path::Path, str::FromStr, time::Duration};
+use std::{
+    borrow::Cow,
+    collections::{HashMap, HashSet},
+    path::Path,
+    str::FromStr,
+    time::Duration,
+};
 
 use futures_util::future::BoxFuture;
 use sqlx::{
@@ -14,8 +20,15 @@ use sqlx::{
     },
 };
 
-use super::{NewMessage, StoredMessage};
-use crate::protocol::{ClientId, MessageContent, RoomName, UserId};
+use super::{Channel, NewMessage, StoredMessage};
+use crate::protocol::{ClientId, DisplayName, MessageContent, UserId};
+
+/// The columns [`stored_message`] reads, as a literal for `concat!`.
+macro_rules! columns {
+    () => {
+        "channel, seq, sender, sender_name, recipient, content, ts_ms, client_id"
+    };
+}
 
 /// The migrations, compiled into the binary so an operator ships one file.
 const MIGRATIONS: &[(i64, &str, &str)] = &[(
@@ -98,24 +111,26 @@ impl Database {
     }
 
     /// Appends a batch in one transaction. Each message either gets the
-    /// next sequence number of its room or, when its sender already stored
+    /// next sequence number of its channel or, when its sender already stored
     /// a message with the same client id, is answered with that original.
-    /// `heads` caches each room's last sequence number; on error the caller
-    /// must clear it, since the transaction rolled back.
+    /// `heads` caches each channel's last sequence number; on error the
+    /// caller must clear it, since the transaction rolled back.
     pub async fn append(
         &self,
         batch: &[NewMessage],
-        heads: &mut HashMap<RoomName, u64>,
+        heads: &mut HashMap<Channel, u64>,
         now_ms: i64,
     ) -> Result<Vec<(StoredMessage, bool)>, StoreError> {
         let mut tx = self.writer.begin().await?;
         let mut results = Vec::with_capacity(batch.len());
+        let mut touched = HashSet::new();
         for message in batch {
             if let Some(client_id) = &message.client_id {
-                let original = sqlx::query(
-                    "SELECT room, seq, sender, content, ts_ms, client_id FROM room_messages \
-                     WHERE sender = ? AND client_id = ?",
-                )
+                let original = sqlx::query(concat!(
+                    "SELECT ",
+                    columns!(),
+                    " FROM messages WHERE sender = ? AND client_id = ?"
+                ))
                 .bind(message.from.to_string())
                 .bind(client_id.as_str())
                 .fetch_optional(&mut *tx)
@@ -125,82 +140,195 @@ impl Database {
                     continue;
                 }
             }
-            let seq = match heads.get(&message.room) {
-                Some(head) => head + 1,
+            let key = message.channel.key();
+            let head = match heads.get(&message.channel) {
+                Some(head) => *head,
                 None => {
-                    let head: i64 = sqlx::query_scalar(
-                        "SELECT COALESCE(MAX(seq), 0) FROM room_messages WHERE room = ?",
-                    )
-                    .bind(message.room.as_str())
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    head as u64 + 1
+                    let head: Option<i64> =
+                        sqlx::query_scalar("SELECT head FROM channels WHERE channel = ?")
+                            .bind(&key)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    head.unwrap_or(0) as u64
                 }
             };
+            let seq = head + 1;
             sqlx::query(
-                "INSERT INTO room_messages (room, seq, sender, content, ts_ms, client_id) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO messages (channel, seq, sender, sender_name, recipient, content, ts_ms, client_id) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             )
-            .bind(message.room.as_str())
+            .bind(&key)
             .bind(seq as i64)
             .bind(message.from.to_string())
+            .bind(message.name.as_str())
+            .bind(message.to.map(|to| to.to_string()))
             .bind(message.content.as_str())
             .bind(now_ms)
             .bind(message.client_id.as_ref().map(ClientId::as_str))
             .execute(&mut *tx)
             .await?;
-            heads.insert(message.room.clone(), seq);
-            let stored = StoredMessage {
-                room: message.room.clone(),
-                seq,
-                ts: now_ms,
-                from: message.from,
-                content: message.content.clone(),
-                client_id: message.client_id.clone(),
-            };
-            results.push((stored, true));
+            heads.insert(message.channel.clone(), seq);
+            touched.insert(&message.channel);
+            results.push((message.stored(seq, now_ms), true));
+        }
+        for channel in touched {
+            sqlx::query(
+                "INSERT INTO channels (channel, head) VALUES (?, ?) \
+                 ON CONFLICT (channel) DO UPDATE SET head = excluded.head",
+            )
+            .bind(channel.key())
+            .bind(heads[channel] as i64)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(results)
     }
 
-    /// Up to `limit` messages of `room` with a sequence number below
-    /// `before` (all, when `None`), oldest first.
+    /// A page of `channel`, oldest first: with `after`, the oldest `limit`
+    /// messages numbered above it (and below `before`, if given); without,
+    /// the newest `limit` below `before` (or of all).
     pub async fn page(
         &self,
-        room: &RoomName,
+        channel: &Channel,
         before: Option<u64>,
+        after: Option<u64>,
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        let before = before.map_or(i64::MAX, |seq| seq as i64);
-        let rows = sqlx::query(
-            "SELECT room, seq, sender, content, ts_ms, client_id FROM room_messages \
-             WHERE room = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
-        )
-        .bind(room.as_str())
-        .bind(before)
-        .bind(limit as i64)
-        .fetch_all(&self.readers)
-        .await?;
+        let before = before.map_or(i64::MAX, clamp);
+        let (after, query) = match after {
+            Some(after) => (
+                clamp(after),
+                concat!(
+                    "SELECT ",
+                    columns!(),
+                    " FROM messages WHERE channel = ? AND seq > ? AND seq < ? ORDER BY seq ASC LIMIT ?"
+                ),
+            ),
+            None => (
+                0,
+                concat!(
+                    "SELECT ",
+                    columns!(),
+                    " FROM messages WHERE channel = ? AND seq > ? AND seq < ? ORDER BY seq DESC LIMIT ?"
+                ),
+            ),
+        };
+        let newest_first = query.ends_with("DESC LIMIT ?");
+        let rows = sqlx::query(query)
+            .bind(channel.key())
+            .bind(after)
+            .bind(before)
+            .bind(limit as i64)
+            .fetch_all(&self.readers)
+            .await?;
         let mut messages = rows
             .iter()
             .map(stored_message)
             .collect::<Result<Vec<_>, _>>()?;
-        messages.reverse();
+        if newest_first {
+            messages.reverse();
+        }
         Ok(messages)
+    }
+
+    pub async fn set_name(&self, user: UserId, name: &DisplayName) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO users (id, name) VALUES (?, ?) \
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name",
+        )
+        .bind(user.to_string())
+        .bind(name.as_str())
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    /// The name `user` chose, if any.
+    pub async fn user_name(&self, user: UserId) -> Result<Option<DisplayName>, StoreError> {
+        let name: Option<String> = sqlx::query_scalar("SELECT name FROM users WHERE id = ?")
+            .bind(user.to_string())
+            .fetch_optional(&self.readers)
+            .await?;
+        name.map(|name| {
+            DisplayName::parse(name).map_err(|_| StoreError::Corrupt("users.name".into()))
+        })
+        .transpose()
+    }
+
+    /// Deletes up to `chunk` messages that retention no longer keeps: beyond
+    /// the newest `max_messages` of their channel, or older than
+    /// `older_than_ms`. Returns how many went; fewer than `chunk` means
+    /// nothing is left to prune. Small chunks keep each transaction short,
+    /// so appends never wait long behind pruning.
+    pub async fn prune(
+        &self,
+        max_messages: Option<u64>,
+        older_than_ms: Option<i64>,
+        chunk: usize,
+    ) -> Result<usize, StoreError> {
+        let mut deleted = 0;
+        if let Some(cutoff) = older_than_ms {
+            deleted += sqlx::query(
+                "DELETE FROM messages WHERE (channel, seq) IN \
+                 (SELECT channel, seq FROM messages WHERE ts_ms < ? LIMIT ?)",
+            )
+            .bind(cutoff)
+            .bind(chunk as i64)
+            .execute(&self.writer)
+            .await?
+            .rows_affected() as usize;
+        }
+        if let Some(max) = max_messages {
+            let max = clamp(max);
+            let over: Vec<(String, i64)> =
+                sqlx::query_as("SELECT channel, head FROM channels WHERE head > ?")
+                    .bind(max)
+                    .fetch_all(&self.writer)
+                    .await?;
+            for (channel, head) in over {
+                if deleted >= chunk {
+                    break;
+                }
+                deleted += sqlx::query(
+                    "DELETE FROM messages WHERE (channel, seq) IN \
+                     (SELECT channel, seq FROM messages WHERE channel = ? AND seq <= ? ORDER BY seq LIMIT ?)",
+                )
+                .bind(&channel)
+                .bind(head - max)
+                .bind((chunk - deleted) as i64)
+                .execute(&self.writer)
+                .await?
+                .rows_affected() as usize;
+            }
+        }
+        Ok(deleted)
     }
 }
 
+/// Sequence numbers are `u64` on the wire and `i64` in SQLite.
+fn clamp(seq: u64) -> i64 {
+    seq.min(i64::MAX as u64) as i64
+}
+
 fn stored_message(row: &SqliteRow) -> Result<StoredMessage, StoreError> {
-    let corrupt = |what: &str| StoreError::Corrupt(format!("room_messages.{what}"));
-    let room: String = row.try_get("room")?;
+    let corrupt = |what: &str| StoreError::Corrupt(format!("messages.{what}"));
+    let channel: String = row.try_get("channel")?;
     let sender: String = row.try_get("sender")?;
+    let name: String = row.try_get("sender_name")?;
+    let recipient: Option<String> = row.try_get("recipient")?;
     let content: String = row.try_get("content")?;
     let client_id: Option<String> = row.try_get("client_id")?;
     Ok(StoredMessage {
-        room: RoomName::parse(room).map_err(|_| corrupt("room"))?,
+        channel: Channel::from_key(&channel).ok_or_else(|| corrupt("channel"))?,
         seq: row.try_get::<i64, _>("seq")? as u64,
         ts: row.try_get("ts_ms")?,
         from: UserId::parse(&sender).map_err(|_| corrupt("sender"))?,
+        name: DisplayName::parse(name).map_err(|_| corrupt("sender_name"))?,
+        to: recipient
+            .map(|to| UserId::parse(&to))
+            .transpose()
+            .map_err(|_| corrupt("recipient"))?,
         content: MessageContent::parse(content).map_err(|_| corrupt("content"))?,
         client_id: client_id
             .map(ClientId::parse)

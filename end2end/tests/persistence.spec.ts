@@ -1,0 +1,111 @@
+import { expect, test } from "@playwright/test";
+import { joinRoom, linesWithText, messageFrom, openChat, send, setName, status } from "./support/chat";
+import { freePort, startServer, tempDataDir } from "./support/server";
+
+test("a reload brings back the identity, the rooms and the history", async ({ browser }) => {
+  const ana = await openChat(browser);
+  await setName(ana.page, "Ana Reloaded");
+  await joinRoom(ana.page, "reload-a");
+  await joinRoom(ana.page, "reload-b");
+  await send(ana.page, "kept across reloads");
+  await expect(ana.page.locator('li.message[data-delivery="sent"]')).toHaveCount(1);
+
+  await ana.page.reload();
+  await expect(status(ana.page)).toHaveAttribute("data-status", "connected");
+  await expect(ana.page.locator(".me")).toHaveText("Ana Reloaded");
+  for (const room of ["reload-a", "reload-b"]) {
+    await expect(ana.page.getByRole("button", { name: `#${room}` })).toBeVisible();
+  }
+  await ana.page.getByRole("button", { name: "#reload-b" }).click();
+  await expect(messageFrom(ana.page, "Ana Reloaded", "kept across reloads")).toBeVisible();
+  await expect(linesWithText(ana.page, "kept across reloads")).toHaveCount(1);
+});
+
+test("a server restart mid-conversation loses nothing and shows nothing twice", async ({ browser }) => {
+  const port = await freePort();
+  const dataDir = tempDataDir();
+  let server = await startServer({ port, dataDir });
+  const ana = await openChat(browser, server.url);
+  const ben = await openChat(browser, server.url);
+  await setName(ana.page, "Ana");
+  await setName(ben.page, "Ben");
+  await joinRoom(ana.page, "restart");
+  await joinRoom(ben.page, "restart");
+  // Each waits for the other to see it, so the order is fixed.
+  for (const n of [1, 2, 3]) {
+    await send(ana.page, `before ${n}`);
+    await expect(messageFrom(ben.page, "Ana", `before ${n}`)).toBeVisible();
+    await send(ben.page, `reply ${n}`);
+    await expect(messageFrom(ana.page, "Ben", `reply ${n}`)).toBeVisible();
+  }
+
+  // The server dies without a word (SIGKILL): both pages notice.
+  await server.kill();
+  for (const person of [ana, ben]) {
+    await expect(status(person.page)).not.toHaveAttribute("data-status", "connected");
+  }
+  // Typed while the server is down: pending, kept.
+  await send(ana.page, "typed while down");
+  const pending = ana.page.locator("li.message", { hasText: "typed while down" });
+  await expect(pending).toHaveAttribute("data-delivery", "pending");
+
+  server = await startServer({ port, dataDir });
+  for (const person of [ana, ben]) {
+    await expect(status(person.page)).toHaveAttribute("data-status", "connected", { timeout: 20_000 });
+  }
+  await expect(messageFrom(ben.page, "Ana", "typed while down")).toBeVisible();
+  await expect(ana.page.locator("li.message", { hasText: "typed while down" })).toHaveAttribute(
+    "data-delivery",
+    "sent",
+  );
+  await send(ben.page, "after the restart");
+  await expect(messageFrom(ana.page, "Ben", "after the restart")).toBeVisible();
+
+  // Every line exactly once, in order, on both screens.
+  const expected = [
+    "before 1",
+    "reply 1",
+    "before 2",
+    "reply 2",
+    "before 3",
+    "reply 3",
+    "typed while down",
+    "after the restart",
+  ];
+  for (const person of [ana, ben]) {
+    await expect(person.page.locator("li.message .text")).toHaveText(expected);
+  }
+  await server.stop();
+});
+
+test("a message not yet sent survives a page reload and goes out after it", async ({ browser }) => {
+  const ana = await openChat(browser);
+  const ben = await openChat(browser);
+  await joinRoom(ana.page, "outbox");
+  await joinRoom(ben.page, "outbox");
+
+  // Cut Ana's page off from the server: its next sockets go nowhere.
+  let cutOff = true;
+  await ana.page.routeWebSocket(/\/ws$/, (socket) => {
+    if (!cutOff) socket.connectToServer();
+  });
+  await ana.page.reload();
+  await expect(status(ana.page)).not.toHaveAttribute("data-status", "connected");
+  await expect(ana.page.getByRole("button", { name: "#outbox" })).toBeVisible();
+  await send(ana.page, "written while cut off");
+  await expect(ana.page.locator("li.message", { hasText: "written while cut off" })).toHaveAttribute(
+    "data-delivery",
+    "pending",
+  );
+
+  // Reload with the connection back: the unsent message comes from storage.
+  cutOff = false;
+  await ana.page.reload();
+  await expect(status(ana.page)).toHaveAttribute("data-status", "connected");
+  await expect(messageFrom(ben.page, ana.name, "written while cut off")).toBeVisible();
+  await expect(linesWithText(ben.page, "written while cut off")).toHaveCount(1);
+  await expect(ana.page.locator("li.message", { hasText: "written while cut off" })).toHaveAttribute(
+    "data-delivery",
+    "sent",
+  );
+});
