@@ -5,7 +5,7 @@ SHELL := /bin/bash
 # binaryen's wasm-opt from npm must shadow any older one on the system.
 export PATH := $(CURDIR)/tools/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup build run test test-rust test-e2e
+.PHONY: setup build run test test-rust test-e2e bench-persistence
 
 setup:
 	@scripts/setup.sh
@@ -30,3 +30,7 @@ test-rust: setup
 
 test-e2e: build
 	cd end2end && npx playwright test
+
+# Broadcast throughput with storage in memory and in SQLite (prints the ratio).
+bench-persistence: setup
+	cargo bench --no-default-features --features ssr --bench persistence

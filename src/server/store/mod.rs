@@ -584,6 +584,36 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_client_id_repeated_within_one_batch_is_stored_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let database = Database::open(dir.path()).await.unwrap();
+        let (ana, ben) = (UserId::new_random(), UserId::new_random());
+        let a = room("a");
+        let batch = [
+            message(&a, ana, "first", Some("x")),
+            message(&a, ben, "other sender", Some("x")),
+            message(&a, ana, "first", Some("x")),
+            message(&a, ana, "no id", None),
+        ];
+        let stored = database
+            .append(&batch, &mut HashMap::new(), 5)
+            .await
+            .unwrap();
+        let summary: Vec<_> = stored.iter().map(|(m, new)| (m.seq, *new)).collect();
+        assert_eq!(summary, [(1, true), (2, true), (1, false), (3, true)]);
+        // And across batches, from the database.
+        let again = database
+            .append(&batch[..1], &mut HashMap::new(), 6)
+            .await
+            .unwrap();
+        assert_eq!((again[0].0.seq, again[0].1), (1, false));
+        assert_eq!(
+            seqs(&database.page(&a, None, None, 10).await.unwrap()),
+            [1, 2, 3]
+        );
+    }
+
+    #[tokio::test]
     async fn pages_split_exactly_at_their_boundaries() {
         for (store, mut reports, _dir) in backends().await {
             let ana = UserId::new_random();

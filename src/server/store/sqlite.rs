@@ -12,7 +12,7 @@ use std::{
 
 use futures_util::future::BoxFuture;
 use sqlx::{
-    Row, SqlSafeStr, SqlitePool,
+    AssertSqlSafe, Row, SqlSafeStr, SqlitePool,
     error::BoxDynError,
     migrate::{Migration, MigrationSource, MigrationType, Migrator},
     sqlite::{
@@ -115,6 +115,10 @@ impl Database {
     /// a message with the same client id, is answered with that original.
     /// `heads` caches each channel's last sequence number; on error the
     /// caller must clear it, since the transaction rolled back.
+    ///
+    /// A handful of statements per batch, not per message: every statement
+    /// is a round trip to sqlx's SQLite thread, which costs far more than
+    /// the insert itself.
     pub async fn append(
         &self,
         batch: &[NewMessage],
@@ -122,64 +126,99 @@ impl Database {
         now_ms: i64,
     ) -> Result<Vec<(StoredMessage, bool)>, StoreError> {
         let mut tx = self.writer.begin().await?;
-        let mut results = Vec::with_capacity(batch.len());
-        let mut touched = HashSet::new();
-        for message in batch {
-            if let Some(client_id) = &message.client_id {
-                let original = sqlx::query(concat!(
-                    "SELECT ",
-                    columns!(),
-                    " FROM messages WHERE sender = ? AND client_id = ?"
-                ))
-                .bind(message.from.to_string())
-                .bind(client_id.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-                if let Some(row) = original {
-                    results.push((stored_message(&row)?, false));
-                    continue;
+
+        // Messages already stored under the same (sender, client id).
+        let mut originals: HashMap<(UserId, ClientId), StoredMessage> = HashMap::new();
+        let keyed: Vec<(UserId, &ClientId)> = batch
+            .iter()
+            .filter_map(|m| m.client_id.as_ref().map(|id| (m.from, id)))
+            .collect();
+        for chunk in keyed.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "SELECT {} FROM messages WHERE (sender, client_id) IN (VALUES {})",
+                columns!(),
+                placeholders(chunk.len(), 2)
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for (sender, id) in chunk {
+                query = query.bind(sender.to_string()).bind(id.as_str());
+            }
+            for row in query.fetch_all(&mut *tx).await? {
+                let stored = stored_message(&row)?;
+                if let Some(id) = stored.client_id.clone() {
+                    originals.insert((stored.from, id), stored);
                 }
             }
-            let key = message.channel.key();
-            let head = match heads.get(&message.channel) {
-                Some(head) => *head,
-                None => {
-                    let head: Option<i64> =
-                        sqlx::query_scalar("SELECT head FROM channels WHERE channel = ?")
-                            .bind(&key)
-                            .fetch_optional(&mut *tx)
-                            .await?;
-                    head.unwrap_or(0) as u64
-                }
-            };
-            let seq = head + 1;
-            sqlx::query(
-                "INSERT INTO messages (channel, seq, sender, sender_name, recipient, content, ts_ms, client_id) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&key)
-            .bind(seq as i64)
-            .bind(message.from.to_string())
-            .bind(message.name.as_str())
-            .bind(message.to.map(|to| to.to_string()))
-            .bind(message.content.as_str())
-            .bind(now_ms)
-            .bind(message.client_id.as_ref().map(ClientId::as_str))
-            .execute(&mut *tx)
-            .await?;
-            heads.insert(message.channel.clone(), seq);
-            touched.insert(&message.channel);
-            results.push((message.stored(seq, now_ms), true));
         }
-        for channel in touched {
-            sqlx::query(
-                "INSERT INTO channels (channel, head) VALUES (?, ?) \
+
+        // The head of every channel not seen since the process started.
+        for message in batch {
+            if !heads.contains_key(&message.channel) {
+                let head: Option<i64> =
+                    sqlx::query_scalar("SELECT head FROM channels WHERE channel = ?")
+                        .bind(message.channel.key())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                heads.insert(message.channel.clone(), head.unwrap_or(0) as u64);
+            }
+        }
+
+        // Number the new ones in order; a client id repeated within the batch
+        // is answered with its first occurrence.
+        let mut results = Vec::with_capacity(batch.len());
+        let mut rows = Vec::with_capacity(batch.len());
+        let mut touched = HashSet::new();
+        for message in batch {
+            if let Some(id) = &message.client_id
+                && let Some(original) = originals.get(&(message.from, id.clone()))
+            {
+                results.push((original.clone(), false));
+                continue;
+            }
+            let head = heads.get_mut(&message.channel).expect("loaded above");
+            *head += 1;
+            let stored = message.stored(*head, now_ms);
+            if let Some(id) = &message.client_id {
+                originals.insert((message.from, id.clone()), stored.clone());
+            }
+            touched.insert(&message.channel);
+            rows.push(stored.clone());
+            results.push((stored, true));
+        }
+
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO messages ({}) VALUES {}",
+                columns!(),
+                placeholders(chunk.len(), 8)
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for row in chunk {
+                query = query
+                    .bind(row.channel.key())
+                    .bind(clamp(row.seq))
+                    .bind(row.from.to_string())
+                    .bind(row.name.as_str().to_owned())
+                    .bind(row.to.map(|to| to.to_string()))
+                    .bind(row.content.as_str().to_owned())
+                    .bind(row.ts)
+                    .bind(row.client_id.as_ref().map(|id| id.as_str().to_owned()));
+            }
+            query.execute(&mut *tx).await?;
+        }
+
+        let touched: Vec<&Channel> = touched.into_iter().collect();
+        for chunk in touched.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO channels (channel, head) VALUES {} \
                  ON CONFLICT (channel) DO UPDATE SET head = excluded.head",
-            )
-            .bind(channel.key())
-            .bind(heads[channel] as i64)
-            .execute(&mut *tx)
-            .await?;
+                placeholders(chunk.len(), 2)
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for channel in chunk {
+                query = query.bind(channel.key()).bind(clamp(heads[*channel]));
+            }
+            query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(results)
@@ -304,6 +343,16 @@ impl Database {
         }
         Ok(deleted)
     }
+}
+
+/// Rows per multi-row statement: 8 columns each stays far below SQLite's
+/// limit of 32,766 bound parameters.
+const ROWS_PER_STATEMENT: usize = 128;
+
+/// `(?, ?), (?, ?)` for `rows` tuples of `width` parameters.
+fn placeholders(rows: usize, width: usize) -> String {
+    let tuple = format!("({})", vec!["?"; width].join(", "));
+    vec![tuple; rows].join(", ")
 }
 
 /// Sequence numbers are `u64` on the wire and `i64` in SQLite.
