@@ -434,26 +434,18 @@ impl BrokerState {
         });
         let history = extended.then(|| {
             let cutoff = self.config.retention.cutoff_ms(now_ms());
-            let fresh = room
+            let owed: Vec<&StoredMessage> = room
                 .recent
                 .iter()
-                .filter(|m| cutoff.is_none_or(|cutoff| m.ts >= cutoff));
-            match after {
-                Some(after) => fresh
-                    .filter(|m| m.seq > after)
-                    .map(StoredMessage::posted)
-                    .collect(),
-                None => {
-                    let skip = room
-                        .recent
-                        .len()
-                        .saturating_sub(self.config.history_on_join);
-                    fresh
-                        .skip(skip)
-                        .map(StoredMessage::posted)
-                        .collect::<Vec<_>>()
-                }
-            }
+                .filter(|m| cutoff.is_none_or(|cutoff| m.ts >= cutoff))
+                .filter(|m| after.is_none_or(|after| m.seq > after))
+                .collect();
+            // Resuming: all of it (the cache bounds it). Afresh: the latest.
+            let skip = match after {
+                Some(_) => 0,
+                None => owed.len().saturating_sub(self.config.history_on_join),
+            };
+            owed[skip..].iter().map(|m| m.posted()).collect::<Vec<_>>()
         });
         let joined = ServerMessage::Joined {
             room: name.clone(),
@@ -875,11 +867,15 @@ mod tests {
 
     impl Harness {
         fn new() -> Self {
-            let (store, reports) = Store::in_memory(Retention::default());
+            Self::with_retention(Retention::default())
+        }
+
+        fn with_retention(retention: Retention) -> Self {
+            let (store, reports) = Store::in_memory(retention);
             let config = BrokerConfig {
                 store,
                 history_on_join: 3,
-                retention: Retention::default(),
+                retention,
             };
             Self {
                 state: BrokerState::new(config),
@@ -1039,6 +1035,34 @@ mod tests {
         let mut plain = h.connect(100);
         let frames = h.join(&mut plain, "general").await;
         assert_eq!(frames, [json!({"type": "joined", "room": "general"})]);
+    }
+
+    #[tokio::test]
+    async fn messages_past_the_retention_age_are_not_served_from_the_cache() {
+        let mut h = Harness::with_retention(Retention {
+            max_messages: None,
+            max_age: Some(std::time::Duration::from_millis(20)),
+        });
+        let mut ana = h.connect(100);
+        h.join(&mut ana, "general").await;
+        for text in ["old 1", "old 2", "old 3"] {
+            h.say(&ana, "general", text, None).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(40)).await;
+        for text in ["new 1", "new 2"] {
+            h.say(&ana, "general", text, None).await;
+        }
+        // Five cached, three past the age: the two fresh ones, though
+        // history_on_join (3) would reach back into the old ones.
+        let mut ben = h.connect_hello(100, None);
+        let frames = h.join(&mut ben, "general").await;
+        let history: Vec<_> = frames[1]["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["content"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(history, ["new 1", "new 2"]);
     }
 
     #[tokio::test]
