@@ -1,13 +1,14 @@
 //! Identity and durable history: acknowledged messages survive `kill -9`,
 //! resumes replay exactly what was missed, resends are stored once, history
 //! pages split at the right places, tokens cannot be forged, direct
-//! messages stay between their two participants.
+//! messages stay between their two participants. Against the real binary,
+//! each test with its own temporary data directory.
 
 mod common;
 
 use std::time::Duration;
 
-use common::{Binary, Client, spawn_app, spawn_app_with};
+use common::{Binary, Client, two_members_of};
 use serde_json::{Value, json};
 
 const QUIET: Duration = Duration::from_millis(300);
@@ -87,7 +88,8 @@ async fn acknowledged_messages_survive_kill_9_and_a_restart() {
 
 #[tokio::test]
 async fn a_client_cut_off_reconnects_and_gets_exactly_what_it_missed_once() {
-    let app = spawn_app().await;
+    let data = tempfile::tempdir().unwrap();
+    let app = Binary::start(data.path());
     let mut ana = app.connect_with_hello().await;
     let (mut ben, welcome, _) = Client::connect_with_token(&app.ws_url(), None).await;
     let token = welcome["token"].as_str().unwrap().to_owned();
@@ -136,7 +138,8 @@ async fn a_client_cut_off_reconnects_and_gets_exactly_what_it_missed_once() {
 
 #[tokio::test]
 async fn a_gap_deeper_than_the_replay_is_closed_by_paging() {
-    let app = spawn_app().await;
+    let data = tempfile::tempdir().unwrap();
+    let app = Binary::start(data.path());
     let mut ana = app.connect_with_hello().await;
     ana.join("deep").await;
     for n in 1..=400 {
@@ -175,8 +178,9 @@ async fn a_gap_deeper_than_the_replay_is_closed_by_paging() {
 
 #[tokio::test]
 async fn a_resent_message_id_is_stored_and_delivered_once() {
-    let app = spawn_app().await;
-    let (mut ana, mut ben) = app.two_members_of("general").await;
+    let data = tempfile::tempdir().unwrap();
+    let app = Binary::start(data.path());
+    let (mut ana, mut ben) = two_members_of(&app.ws_url(), "general").await;
     let seq = ana.say_acked("general", "once", "same-id").await;
     assert_eq!(ben.recv_type("room_message").await["content"], "once");
     // The same id again, as after a reconnect that lost the ack.
@@ -188,7 +192,8 @@ async fn a_resent_message_id_is_stored_and_delivered_once() {
 
 #[tokio::test]
 async fn history_pages_split_exactly_at_their_boundaries() {
-    let app = spawn_app().await;
+    let data = tempfile::tempdir().unwrap();
+    let app = Binary::start(data.path());
     let mut ana = app.connect_with_hello().await;
     ana.join("paged").await;
     for n in 1..=120 {
@@ -233,7 +238,8 @@ async fn history_pages_split_exactly_at_their_boundaries() {
 
 #[tokio::test]
 async fn a_token_brings_back_the_same_user_and_name_but_a_forged_one_is_refused() {
-    let app = spawn_app().await;
+    let data = tempfile::tempdir().unwrap();
+    let app = Binary::start(data.path());
     let (mut ana, welcome, _) = Client::connect_with_token(&app.ws_url(), None).await;
     let (user, token) = (
         welcome["user"].clone(),
@@ -276,7 +282,8 @@ async fn a_token_brings_back_the_same_user_and_name_but_a_forged_one_is_refused(
         token.split_once('.').unwrap().1
     );
     // A token from another server (another secret).
-    let elsewhere = spawn_app().await;
+    let elsewhere_data = tempfile::tempdir().unwrap();
+    let elsewhere = Binary::start(elsewhere_data.path());
     let (_, foreign, _) = Client::connect_with_token(&elsewhere.ws_url(), None).await;
     let foreign = foreign["token"].as_str().unwrap().to_owned();
 
@@ -293,15 +300,16 @@ async fn a_token_brings_back_the_same_user_and_name_but_a_forged_one_is_refused(
 #[tokio::test]
 async fn identity_survives_a_server_restart() {
     let data = tempfile::tempdir().unwrap();
-    let first = spawn_app_with(|s| s.data_dir = data.path().to_owned()).await;
+    let mut first = Binary::start(data.path());
     let (mut ana, welcome, _) = Client::connect_with_token(&first.ws_url(), None).await;
     ana.send(json!({"type": "set_name", "name": "Ana"})).await;
     ana.recv_type("user_renamed").await;
     ana.join("general").await;
     ana.say_acked("general", "hi", "r-1").await;
-    first.shut_down().await.unwrap();
+    first.signal("-TERM");
+    assert_eq!(first.exit_code().await, Some(0));
 
-    let second = spawn_app_with(|s| s.data_dir = data.path().to_owned()).await;
+    let second = Binary::start(data.path());
     let token = welcome["token"].as_str().unwrap();
     let (_, again, refusal) = Client::connect_with_token(&second.ws_url(), Some(token)).await;
     assert_eq!(refusal, None);
@@ -311,7 +319,8 @@ async fn identity_survives_a_server_restart() {
 
 #[tokio::test]
 async fn direct_message_history_is_visible_to_its_two_participants_only() {
-    let app = spawn_app().await;
+    let data = tempfile::tempdir().unwrap();
+    let app = Binary::start(data.path());
     let mut ana = app.connect_with_hello().await;
     let mut ben = app.connect_with_hello().await;
     let mut cy = app.connect_with_hello().await;
@@ -346,7 +355,7 @@ async fn direct_message_history_is_visible_to_its_two_participants_only() {
 #[tokio::test]
 async fn retention_prunes_what_is_beyond_the_limit_and_keeps_the_numbering() {
     let data = tempfile::tempdir().unwrap();
-    let first = spawn_app_with(|s| s.data_dir = data.path().to_owned()).await;
+    let first = Binary::start(data.path());
     let mut ana = first.connect_with_hello().await;
     ana.join("kept").await;
     for n in 1..=20 {
@@ -354,14 +363,10 @@ async fn retention_prunes_what_is_beyond_the_limit_and_keeps_the_numbering() {
             .await;
     }
     ana.close().await;
-    first.shut_down().await.unwrap();
+    first.kill_9();
 
     // Retention runs when the server starts, then every minute.
-    let second = spawn_app_with(|s| {
-        s.data_dir = data.path().to_owned();
-        s.retention_max_messages = 5;
-    })
-    .await;
+    let second = Binary::start_with(data.path(), &[("CONFAB_RETENTION_MAX_MESSAGES", "5")]);
     let mut ben = second.connect_with_hello().await;
     ben.join("kept").await;
     // Pruning runs beside the server: give it a moment to finish.

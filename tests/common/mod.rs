@@ -77,14 +77,7 @@ impl TestApp {
     /// Two `hello` clients in `room`; the first has already seen the
     /// second's `user_joined`, so both start with empty inboxes.
     pub async fn two_members_of(&self, room: &str) -> (Client, Client) {
-        let mut first = self.connect_with_hello().await;
-        let mut second = self.connect_with_hello().await;
-        first.join(room).await;
-        second.join(room).await;
-        let announced = first.recv().await;
-        assert_eq!(announced["type"], "user_joined");
-        assert_eq!(announced["user"], second.id());
-        (first, second)
+        two_members_of(&self.ws_url(), room).await
     }
 
     /// Triggers the graceful shutdown and waits for `run` to return.
@@ -104,6 +97,19 @@ impl Drop for TestApp {
             server.abort();
         }
     }
+}
+
+/// Two `hello` clients in `room` of the server at `url`; the first has
+/// already seen the second's `user_joined`, so both start with empty inboxes.
+pub async fn two_members_of(url: &str, room: &str) -> (Client, Client) {
+    let (mut first, _, _) = Client::connect_with_token(url, None).await;
+    let (mut second, _, _) = Client::connect_with_token(url, None).await;
+    first.join(room).await;
+    second.join(room).await;
+    let announced = first.recv().await;
+    assert_eq!(announced["type"], "user_joined");
+    assert_eq!(announced["user"], second.id());
+    (first, second)
 }
 
 /// A WebSocket client that sends and expects JSON text frames.
@@ -353,11 +359,17 @@ pub struct Binary {
 
 impl Binary {
     pub fn start(data_dir: &Path) -> Self {
+        Self::start_with(data_dir, &[])
+    }
+
+    /// With extra settings, as `CONFAB_<KEY>` variables.
+    pub fn start_with(data_dir: &Path, settings: &[(&str, &str)]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_confab"))
             .env("CONFAB_SITE_ADDR", "127.0.0.1:0")
             .env("CONFAB_CONFIG", "/nonexistent/use-the-defaults.toml")
             .env("CONFAB_DATA_DIR", data_dir)
             .env("RUST_LOG", "info")
+            .envs(settings.iter().copied())
             .stdout(Stdio::piped())
             .spawn()
             .expect("the confab binary starts");
@@ -380,6 +392,11 @@ impl Binary {
 
     pub fn ws_url(&self) -> String {
         format!("ws://{}/ws", self.addr)
+    }
+
+    /// A client that said `hello` and knows its own id.
+    pub async fn connect_with_hello(&self) -> Client {
+        Client::connect_with_token(&self.ws_url(), None).await.0
     }
 
     pub fn signal(&self, signal: &str) {
