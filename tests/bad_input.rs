@@ -170,3 +170,26 @@ async fn a_connection_may_join_at_most_a_hundred_rooms() {
     // Rejoining a room it is already in is still fine.
     client.join("room-7").await;
 }
+
+#[tokio::test]
+async fn hello_is_refused_after_anything_else_even_a_bad_frame() {
+    let app = spawn_app().await;
+    for first in [
+        Message::text("not json"),
+        Message::binary(vec![1u8]),
+        Message::text(r#"{"type":"join_room","room":"general"}"#),
+    ] {
+        let mut client = app.connect().await;
+        client.send_raw(first).await;
+        client.recv().await;
+        client.send(json!({"type": "hello"})).await;
+        let refusal = client.recv().await;
+        assert_eq!(refusal["code"], "invalid_message", "{refusal}");
+        assert_eq!(
+            refusal["message"],
+            "hello must be the first message of a connection"
+        );
+        // And the connection carries on as the article's client it began as.
+        client.join("elsewhere").await;
+    }
+}

@@ -18,6 +18,9 @@ use figment::{
 use leptos::config::LeptosOptions;
 use serde::{Deserialize, Deserializer, Serialize};
 
+/// A hundred years: more is a typo, and would overflow the arithmetic.
+const MAX_RETENTION_DAYS: u64 = 36_500;
+
 /// The most messages `history_on_join` may send: they travel in one frame.
 pub const MAX_HISTORY_ON_JOIN: usize = 200;
 
@@ -126,6 +129,11 @@ impl Settings {
         if self.max_message_bytes < 1024 {
             return Err(SettingsError::Inconsistent(
                 "max_message_bytes must be at least 1024",
+            ));
+        }
+        if self.retention_max_age_days > MAX_RETENTION_DAYS {
+            return Err(SettingsError::Inconsistent(
+                "retention_max_age_days must be at most 36500 (0 keeps messages forever)",
             ));
         }
         if self.history_on_join > MAX_HISTORY_ON_JOIN {
@@ -253,6 +261,12 @@ mod tests {
             Ok(())
         });
         Jail::expect_with(|jail| {
+            jail.set_env("CONFAB_RETENTION_MAX_AGE_DAYS", "200000000000");
+            let error = Settings::load_from(Path::new("missing.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("retention_max_age_days"), "{error}");
+            jail.set_env("CONFAB_RETENTION_MAX_AGE_DAYS", "0");
             jail.set_env("CONFAB_HEARTBEAT_TIMEOUT_MS", "10");
             let error = Settings::load_from(Path::new("missing.toml"))
                 .unwrap_err()

@@ -222,6 +222,9 @@ impl Reader<'_> {
     }
 
     async fn on_message(&mut self, message: Message) -> Option<Ending> {
+        if matches!(message, Message::Binary(_)) {
+            self.spoke = true;
+        }
         match message {
             Message::Text(text) => match serde_json::from_str::<ClientMessage>(text.as_str()) {
                 Ok(ClientMessage::Hello { token, .. }) => self.hello(token).await,
@@ -235,6 +238,7 @@ impl Reader<'_> {
                     None
                 }
                 Err(error) => {
+                    self.spoke = true;
                     // serde's text can quote the input: it is clipped for the
                     // client and kept out of the log (no message bodies there).
                     let (kind, line, column) = (error.classify(), error.line(), error.column());

@@ -124,8 +124,11 @@ fn random_secret() -> Result<Vec<u8>, IdentityError> {
     Ok(key)
 }
 
+/// Lower-case hex only: one spelling per byte string, so no altered token
+/// (upper case, a `+` that `from_str_radix` would take) passes as the same.
 fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) || !text.is_ascii() {
+    let canonical = text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if !text.len().is_multiple_of(2) || !canonical {
         return None;
     }
     (0..text.len())
@@ -179,6 +182,13 @@ mod tests {
         flipped[last] = if flipped[last] == b'0' { b'1' } else { b'0' };
         assert_eq!(ours.verify(&String::from_utf8(flipped).unwrap()), None);
         assert_eq!(ours.verify(&token[..token.len() - 2]), None);
+        // The same bytes spelled differently are altered all the same.
+        assert_eq!(ours.verify(&format!("{ana}.{}", tag.to_uppercase())), None);
+        let plus = format!("{ana}.+{}", &tag[1..]);
+        if tag.starts_with('0') {
+            assert_eq!(ours.verify(&plus), None);
+        }
+        assert_eq!(ours.verify(&format!("{ana}.+a{}", &tag[2..])), None);
         for garbage in ["", ".", "not-a-token", &ana.to_string()] {
             assert_eq!(ours.verify(garbage), None, "{garbage:?}");
         }

@@ -46,6 +46,9 @@ const REPORT_QUEUE: usize = 256;
 /// messages must not make a healthy reader look slow.
 const REQUEST_BATCH: usize = 128;
 
+/// Channel heads the writer keeps in memory at most.
+const HEADS_CACHED: usize = 100_000;
+
 /// How often retention runs, and how many messages one pruning step deletes.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 const PRUNE_CHUNK: usize = 500;
@@ -200,8 +203,10 @@ impl Retention {
 
     /// Messages stamped before this are due for pruning.
     pub fn cutoff_ms(&self, now_ms: i64) -> Option<i64> {
-        self.max_age
-            .map(|age| now_ms.saturating_sub(age.as_millis() as i64))
+        self.max_age.map(|age| {
+            let age = i64::try_from(age.as_millis()).unwrap_or(i64::MAX);
+            now_ms.saturating_sub(age)
+        })
     }
 }
 
@@ -352,6 +357,9 @@ async fn store_loop(
     mut requests: mpsc::Receiver<Request>,
     reports: mpsc::Sender<StoreReport>,
 ) {
+    // A cache of each channel's head: it saves a read per batch, and is
+    // cleared when it grows past HEADS_CACHED (every room and conversation
+    // ever written to would otherwise stay in memory).
     let mut heads = HashMap::new();
     let mut batch = Vec::with_capacity(REQUEST_BATCH);
     let mut appends = Vec::new();
@@ -412,6 +420,9 @@ async fn store_loop(
             }
         }
         commit(&backend, &mut appends, &mut heads, &reports).await;
+        if heads.len() > HEADS_CACHED {
+            heads.clear();
+        }
     }
 }
 
