@@ -15,8 +15,9 @@ CREATE TABLE messages (
     PRIMARY KEY (channel, seq)
 ) WITHOUT ROWID;
 
+-- A client id is the sender's, within one room or conversation.
 CREATE UNIQUE INDEX messages_by_client_id
-    ON messages (sender, client_id) WHERE client_id IS NOT NULL;
+    ON messages (channel, sender, client_id) WHERE client_id IS NOT NULL;
 
 -- Retention by age walks messages oldest first.
 CREATE INDEX messages_by_time ON messages (ts_ms);

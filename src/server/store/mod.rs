@@ -612,6 +612,16 @@ mod tests {
             .unwrap();
         let summary: Vec<_> = stored.iter().map(|(m, new)| (m.seq, *new)).collect();
         assert_eq!(summary, [(1, true), (2, true), (1, false), (3, true)]);
+        // The same id in another room is another message.
+        let elsewhere = database
+            .append(
+                &[message(&room("b"), ana, "first", Some("x"))],
+                &mut HashMap::new(),
+                6,
+            )
+            .await
+            .unwrap();
+        assert_eq!((elsewhere[0].0.seq, elsewhere[0].1), (1, true));
         // And across batches, from the database.
         let again = database
             .append(&batch[..1], &mut HashMap::new(), 6)
