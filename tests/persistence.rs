@@ -382,3 +382,77 @@ async fn retention_prunes_what_is_beyond_the_limit_and_keeps_the_numbering() {
     assert_eq!(seqs(&all), [16, 17, 18, 19, 20]);
     assert_eq!(ben.say_acked("kept", "next", "k21").await, 21);
 }
+
+#[tokio::test]
+async fn a_resume_over_large_messages_arrives_in_frames_that_fit_and_pages_the_rest() {
+    let data = tempfile::tempdir().unwrap();
+    let app = Binary::start(data.path());
+    let mut ana = app.connect_with_hello().await;
+    ana.join("big").await;
+    // 24 KB of JSON each once escaped: the room's cached 256 would be 6 MB,
+    // more than a connection's 4 MiB send queue.
+    let heavy = "\u{1}".repeat(4000);
+    for n in 1..=256 {
+        ana.send(
+            json!({"type": "room_message", "room": "big", "content": heavy, "id": format!("h{n}")}),
+        )
+        .await;
+    }
+    loop {
+        let frame = ana.recv().await;
+        if frame["type"] == "ack" && frame["id"] == "h256" {
+            break;
+        }
+    }
+    let mut ben = app.connect_with_hello().await;
+    ben.send(json!({"type": "join_room", "room": "big", "after": 0}))
+        .await;
+    ben.recv_type("joined").await;
+    let replay = ben.recv().await;
+    assert_eq!(replay["type"], "history", "not evicted: {replay}");
+    let replay = replay["messages"].as_array().unwrap().clone();
+    assert_eq!(*seqs(&replay).last().unwrap(), 256, "the newest part");
+    let first = replay[0]["seq"].as_u64().unwrap();
+    assert!(first > 1);
+    let mut all = Vec::new();
+    let mut after = 0;
+    while after + 1 < first {
+        let page = ben.history("big", Some(first), Some(after), 200).await;
+        assert!(!page.is_empty());
+        after = page.last().unwrap()["seq"].as_u64().unwrap();
+        all.extend(page);
+    }
+    all.extend(replay);
+    assert_eq!(seqs(&all), (1..=256).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_flood_of_history_requests_is_refused_past_a_bound_and_harms_nobody() {
+    let data = tempfile::tempdir().unwrap();
+    let app = Binary::start(data.path());
+    let (mut flooder, mut other) = two_members_of(&app.ws_url(), "flood").await;
+    for _ in 0..200 {
+        flooder
+            .send(json!({"type": "history", "room": "flood", "limit": 200}))
+            .await;
+    }
+    let (mut pages, mut refused) = (0, 0);
+    while pages + refused < 200 {
+        let frame = flooder.recv().await;
+        match (frame["type"].as_str(), frame["code"].as_str()) {
+            (Some("history"), _) => pages += 1,
+            (Some("error"), Some("busy")) => refused += 1,
+            _ => panic!("unexpected {frame}"),
+        }
+    }
+    assert!(
+        refused > 0 && pages >= 32,
+        "{pages} pages, {refused} refused"
+    );
+    // Everyone, the flooder included, carries on.
+    other.say_acked("flood", "still here", "o-1").await;
+    assert_eq!(
+        flooder.recv_type("room_message").await["content"],
+        "still here"
+    );
+}

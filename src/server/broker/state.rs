@@ -8,10 +8,16 @@
 //! order, before any later message. A room coming into memory is loaded
 //! from the store first; joiners wait for that load.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::{
+    collections::{HashMap, HashSet, VecDeque},
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+};
 
 use axum::extract::ws::Utf8Bytes;
-use tokio::sync::oneshot;
+use tokio::sync::{Semaphore, oneshot};
 use tracing::{debug, info, warn};
 
 use crate::protocol::{
@@ -41,6 +47,17 @@ pub const HISTORY_PAGE_MAX: usize = 200;
 /// Messages a history request returns when it gives no limit.
 const HISTORY_PAGE_DEFAULT: usize = 50;
 
+/// Bytes of message text in one `history` frame at most, so that a frame
+/// always fits in a connection's send queue (`send_queue_bytes`, at least
+/// 64 KiB... 4 MiB by default) with room to spare. A page cut short by it
+/// is simply shorter: clients page on from where it ends.
+pub const HISTORY_FRAME_BYTES: usize = 256 * 1024;
+
+/// History reads one connection may have running at once, and queued:
+/// one client's flood of requests must not take the read pool from others.
+const READS_RUNNING: usize = 2;
+const READS_QUEUED: usize = 32;
+
 pub(super) struct BrokerState {
     config: BrokerConfig,
     sessions: HashMap<ConnId, Session>,
@@ -61,6 +78,23 @@ struct Session {
     rooms: HashSet<RoomName>,
     /// Said `hello`: may receive the protocol's additions.
     extended: bool,
+    reads: Arc<ReadQuota>,
+}
+
+/// A connection's history reads: running, and accepted in all (running or
+/// waiting to run).
+struct ReadQuota {
+    running: Semaphore,
+    accepted: AtomicUsize,
+}
+
+impl Default for ReadQuota {
+    fn default() -> Self {
+        Self {
+            running: Semaphore::new(READS_RUNNING),
+            accepted: AtomicUsize::new(0),
+        }
+    }
 }
 
 /// A connected user: every connection of one identity, and its name.
@@ -88,6 +122,57 @@ fn encode(message: &ServerMessage) -> Utf8Bytes {
     serde_json::to_string(message)
         .expect("a ServerMessage is strings and numbers and always encodes")
         .into()
+}
+
+/// Which end of a list of messages to keep when it is over the budget.
+#[derive(Clone, Copy)]
+enum Keep {
+    Oldest,
+    Newest,
+}
+
+/// The longest run of `messages` from the `keep` end whose text fits in
+/// [`HISTORY_FRAME_BYTES`]; always at least one message.
+fn within_budget<'m>(
+    messages: &'m [impl AsRef<StoredMessage>],
+    keep: Keep,
+) -> Vec<&'m StoredMessage> {
+    let mut budget = HISTORY_FRAME_BYTES;
+    let mut taken: Vec<&StoredMessage> = Vec::new();
+    let ordered: Box<dyn Iterator<Item = &'m StoredMessage>> = match keep {
+        Keep::Oldest => Box::new(messages.iter().map(AsRef::as_ref)),
+        Keep::Newest => Box::new(messages.iter().rev().map(AsRef::as_ref)),
+    };
+    for message in ordered {
+        let size = json_size(message.content.as_str()) + json_size(message.name.as_str()) + 200;
+        if size > budget && !taken.is_empty() {
+            break;
+        }
+        budget = budget.saturating_sub(size);
+        taken.push(message);
+    }
+    if matches!(keep, Keep::Newest) {
+        taken.reverse();
+    }
+    taken
+}
+
+/// The length of `text` as a JSON string body: control characters take up
+/// to six bytes, quotes and backslashes two.
+fn json_size(text: &str) -> usize {
+    text.bytes()
+        .map(|b| match b {
+            b'"' | b'\\' => 2,
+            0..=0x1f => 6,
+            _ => 1,
+        })
+        .sum()
+}
+
+impl AsRef<StoredMessage> for StoredMessage {
+    fn as_ref(&self) -> &StoredMessage {
+        self
+    }
 }
 
 impl BrokerState {
@@ -122,6 +207,7 @@ impl BrokerState {
                     kick,
                     rooms: HashSet::new(),
                     extended: false,
+                    reads: Arc::default(),
                 };
                 self.sessions.insert(conn, session);
                 self.add_user_connection(user, conn, None);
@@ -445,7 +531,8 @@ impl BrokerState {
                 Some(_) => 0,
                 None => owed.len().saturating_sub(self.config.history_on_join),
             };
-            owed[skip..].iter().map(|m| m.posted()).collect::<Vec<_>>()
+            let owed = within_budget(&owed[skip..], Keep::Newest);
+            owed.iter().map(|m| m.posted()).collect::<Vec<_>>()
         });
         let joined = ServerMessage::Joined {
             room: name.clone(),
@@ -629,23 +716,50 @@ impl BrokerState {
         with: Option<UserId>,
         (before, after, limit): (Option<u64>, Option<u64>, Option<u32>),
     ) {
-        let Some(outbox) = self.sessions.get(&conn).map(|s| s.outbox.clone()) else {
+        let Some((outbox, quota)) = self
+            .sessions
+            .get(&conn)
+            .map(|s| (s.outbox.clone(), s.reads.clone()))
+        else {
             return;
         };
+        let room = match &channel {
+            Channel::Room(room) => Some(room.clone()),
+            Channel::Direct(..) => None,
+        };
+        if quota.accepted.fetch_add(1, Ordering::Relaxed) >= READS_QUEUED {
+            quota.accepted.fetch_sub(1, Ordering::Relaxed);
+            let error = ServerMessage::message_error(
+                ErrorCode::Busy,
+                None,
+                room,
+                format!(
+                    "at most {READS_QUEUED} history requests at a time; wait for their answers"
+                ),
+            );
+            self.send_to(conn, &error);
+            return;
+        }
         let limit = limit
             .map_or(HISTORY_PAGE_DEFAULT, |l| l as usize)
             .clamp(1, HISTORY_PAGE_MAX);
         let store = self.config.store.clone();
         tokio::spawn(async move {
-            let room = match &channel {
-                Channel::Room(room) => Some(room.clone()),
-                Channel::Direct(..) => None,
+            let _running = quota.running.acquire().await;
+            // Forwards from `after`: the oldest part fits; backwards: the newest.
+            let keep = if after.is_some() {
+                Keep::Oldest
+            } else {
+                Keep::Newest
             };
             let reply = match store.page(&channel, before, after, limit).await {
                 Ok(page) => ServerMessage::History {
                     room,
                     with,
-                    messages: page.iter().map(StoredMessage::posted).collect(),
+                    messages: within_budget(&page, keep)
+                        .iter()
+                        .map(|m| m.posted())
+                        .collect(),
                 },
                 Err(error) => {
                     warn!(%conn, %error, "reading history failed");
@@ -658,8 +772,9 @@ impl BrokerState {
                 }
             };
             if outbox.push(Outbound::Text(encode(&reply))).is_err() {
-                debug!(%conn, "no room in the outbox for a history page");
+                warn!(%conn, "no room in the outbox for a history page");
             }
+            quota.accepted.fetch_sub(1, Ordering::Relaxed);
         });
     }
 

@@ -335,7 +335,7 @@ impl Backend {
         recent: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
         match self {
-            Backend::Sqlite(database) => database.page(channel, None, None, recent).await,
+            Backend::Sqlite(database) => database.recent(channel, recent).await,
             Backend::Memory(log) => Ok(lock(log).page(channel, None, None, recent)),
         }
     }

@@ -235,6 +235,29 @@ impl Database {
         after: Option<u64>,
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
+        self.page_on(&self.readers, channel, before, after, limit)
+            .await
+    }
+
+    /// The newest `limit` messages of `channel`, read on the writer's own
+    /// connection: the writer loading a room must never queue behind
+    /// clients' history reads for a reader.
+    pub async fn recent(
+        &self,
+        channel: &Channel,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        self.page_on(&self.writer, channel, None, None, limit).await
+    }
+
+    async fn page_on(
+        &self,
+        pool: &SqlitePool,
+        channel: &Channel,
+        before: Option<u64>,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
         let before = before.map_or(i64::MAX, clamp);
         let (after, query) = match after {
             Some(after) => (
@@ -260,7 +283,7 @@ impl Database {
             .bind(after)
             .bind(before)
             .bind(limit as i64)
-            .fetch_all(&self.readers)
+            .fetch_all(pool)
             .await?;
         let mut messages = rows
             .iter()
