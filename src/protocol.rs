@@ -42,7 +42,7 @@ pub enum InvalidInput {
     ClientId,
     #[error("name must be 1 to {max} characters long once trimmed, got {0}", max = DisplayName::MAX_CHARS)]
     NameLength(usize),
-    #[error("name must not contain control or invisible formatting characters")]
+    #[error("name must have a visible character and no control or text-direction characters")]
     NameCharacters,
 }
 
@@ -226,13 +226,20 @@ impl DisplayName {
         if chars == 0 || chars > Self::MAX_CHARS {
             return Err(InvalidInput::NameLength(chars));
         }
-        // Control characters, and the format characters that reorder or hide
-        // text (bidi overrides and isolates, zero-width joiners).
-        let hidden = |c: char| {
-            c.is_control()
-                || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
-        };
-        if trimmed.chars().any(hidden) {
+        // Control characters and the bidi controls that reorder text (a
+        // name could make a line read as something else) are refused
+        // anywhere; invisible characters are allowed only beside visible
+        // ones (emoji sequences need the zero-width joiner).
+        if trimmed
+            .chars()
+            .any(|c| c.is_control() || is_bidi_control(c))
+        {
+            return Err(InvalidInput::NameCharacters);
+        }
+        if trimmed
+            .chars()
+            .all(|c| c.is_whitespace() || is_invisible(c))
+        {
             return Err(InvalidInput::NameCharacters);
         }
         Ok(Self(trimmed.to_owned()))
@@ -241,6 +248,21 @@ impl DisplayName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Characters that change the direction of the text around them.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Characters that render as nothing (or as blank space that is not
+/// white space to Unicode): format characters, fillers, selectors.
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200D}' | '\u{2060}'..='\u{2064}'
+        | '\u{206A}'..='\u{206F}' | '\u{2800}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}'
+        | '\u{FEFF}' | '\u{FFA0}' | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}')
 }
 
 impl fmt::Display for DisplayName {
@@ -981,7 +1003,20 @@ mod tests {
             DisplayName::parse("x".repeat(33)),
             Err(InvalidInput::NameLength(33))
         );
-        for bad in ["a\nb", "bell\u{7}", "evil\u{202E}txt", "zero\u{200B}width"] {
+        // Emoji sequences keep their joiners and selectors.
+        assert!(DisplayName::parse("Ana \u{1F469}\u{200D}\u{1F4BB}\u{FE0F}").is_ok());
+        for bad in [
+            "a\nb",
+            "bell\u{7}",
+            "evil\u{202E}txt",
+            "mark\u{061C}",
+            "\u{2060}",
+            "\u{3164}",
+            "\u{00AD}\u{00AD}",
+            "\u{E0041}",
+            "\u{180E}",
+            "\u{200B} \u{200B}",
+        ] {
             assert_eq!(
                 DisplayName::parse(bad),
                 Err(InvalidInput::NameCharacters),

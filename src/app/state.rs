@@ -354,14 +354,20 @@ impl ChatState {
                 self.names.insert(user, name);
                 self.token = Some(token);
                 self.status = ConnectionStatus::Connected;
-                // Direct conversations resume from what was shown.
-                for view in &self.directs {
-                    replies.push(ClientMessage::DirectHistory {
-                        with: view.peer,
-                        before: None,
-                        after: view.timeline.last_seq(),
-                        limit: Some(FILL_PAGE),
-                    });
+                // Direct conversations resume from what was shown, page by
+                // page until a page comes back empty (a fill up to no end);
+                // a fill cut off by the disconnect goes on where it was.
+                for view in &mut self.directs {
+                    let conversation = Conversation::Direct(view.peer);
+                    let timeline = &mut view.timeline;
+                    if timeline.filling.is_none() {
+                        timeline.filling = timeline.last_seq().map(|last| (last, u64::MAX));
+                    }
+                    let (after, before) = match timeline.filling {
+                        Some((after, before)) => (Some(after), Some(before)),
+                        None => (None, None),
+                    };
+                    replies.push(history_request(&conversation, after, before, FILL_PAGE));
                 }
                 replies.extend(self.resend(|to| matches!(to, Conversation::Direct(_))));
             }
@@ -376,6 +382,19 @@ impl ChatState {
                 }
                 if self.active.is_none() {
                     self.active = Some(Conversation::Room(room.clone()));
+                }
+                // A gap fill the last connection did not finish goes on.
+                let conversation = Conversation::Room(room.clone());
+                if let Some((after, before)) = self
+                    .timeline_mut(&conversation)
+                    .and_then(|timeline| timeline.filling)
+                {
+                    replies.push(history_request(
+                        &conversation,
+                        Some(after),
+                        Some(before),
+                        FILL_PAGE,
+                    ));
                 }
                 // Only now may the room's unsent messages go out.
                 replies.extend(self.resend(|to| *to == Conversation::Room(room.clone())));
@@ -624,13 +643,12 @@ impl ChatState {
     pub fn disconnected(&mut self) {
         self.status = ConnectionStatus::Disconnected;
         self.me = None;
+        // A gap fill under way is kept: it resumes after the next greeting.
         for room in &mut self.rooms {
             room.members.clear();
-            room.timeline.filling = None;
             room.timeline.loading_older = false;
         }
         for direct in &mut self.directs {
-            direct.timeline.filling = None;
             direct.timeline.loading_older = false;
         }
     }
@@ -805,12 +823,15 @@ impl ChatState {
     }
 }
 
+/// A page request; a `before` of `u64::MAX` (a fill up to no end) is sent
+/// as no bound at all.
 fn history_request(
     conversation: &Conversation,
     after: Option<u64>,
     before: Option<u64>,
     limit: u32,
 ) -> ClientMessage {
+    let before = before.filter(|before| *before != u64::MAX);
     match conversation {
         Conversation::Room(room) => ClientMessage::History {
             room: room.clone(),
@@ -1167,6 +1188,74 @@ mod tests {
             .collect();
         assert_eq!(seqs.len(), MAX_LINES.min(500));
         assert_eq!(*seqs.last().unwrap(), 500);
+    }
+
+    #[test]
+    fn a_gap_fill_cut_off_by_a_disconnect_goes_on_after_the_reconnect() {
+        let mut state = connected_as(user(1));
+        joined(&mut state, "a");
+        state.apply(history(
+            "a",
+            vec![posted(1, user(2), "1"), posted(2, user(2), "2")],
+        ));
+        state.apply(history("a", vec![posted(500, user(2), "500")]));
+        let replies = state.apply(history(
+            "a",
+            (3..=202).map(|n| posted(n, user(2), "x")).collect(),
+        ));
+        assert_eq!(replies, [fill_request(202, 500)]);
+        state.disconnected();
+        assert_eq!(
+            state.greeting()[1],
+            ClientMessage::JoinRoom {
+                room: room("a"),
+                after: Some(500)
+            }
+        );
+        connected_again(&mut state);
+        assert_eq!(joined(&mut state, "a"), [fill_request(202, 500)]);
+    }
+
+    #[test]
+    fn direct_conversations_catch_up_page_by_page_after_a_reconnect() {
+        let mut state = connected_as(user(1));
+        state.open_direct(user(2));
+        let dm = |seqs: Vec<u64>| ServerMessage::History {
+            room: None,
+            with: Some(user(2)),
+            messages: seqs.into_iter().map(|n| posted(n, user(2), "x")).collect(),
+        };
+        state.apply(dm((1..=5).collect()));
+        state.disconnected();
+        let ask = |after: u64| ClientMessage::DirectHistory {
+            with: user(2),
+            before: None,
+            after: Some(after),
+            limit: Some(FILL_PAGE),
+        };
+        assert_eq!(
+            state.apply(ServerMessage::Welcome {
+                user: user(1),
+                name: name("Me"),
+                token: "token-1".into(),
+                protocol: PROTOCOL_VERSION,
+            }),
+            [ask(5)]
+        );
+        assert_eq!(
+            state.apply(dm((6..=205).collect())),
+            [ask(205)],
+            "a full page: ask on"
+        );
+        assert_eq!(state.apply(dm((206..=230).collect())), [ask(230)]);
+        assert!(
+            state.apply(dm(Vec::new())).is_empty(),
+            "an empty page ends it"
+        );
+        assert_eq!(
+            state.direct(&user(2)).unwrap().timeline.last_seq(),
+            Some(230)
+        );
     }
 
     #[test]

@@ -47,6 +47,10 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let server = tokio::spawn(server::run(listener, settings, async {
         let _ = stop.await;
     }));
+    // Serving starts once the database is open; a request made earlier
+    // waits in the listen queue, so this returns once the server is up.
+    let (status, _) = http_get(addr, "/health").await;
+    assert_eq!(status, "HTTP/1.1 200 OK");
     TestApp {
         addr,
         shutdown: Some(shutdown),
