@@ -21,7 +21,7 @@ test("a reload brings back the identity, the rooms and the history", async ({ br
   await expect(linesWithText(ana.page, "kept across reloads")).toHaveCount(1);
 });
 
-test("a server restart mid-conversation loses nothing and shows nothing twice", async ({ browser }) => {
+test("a crash and a graceful restart mid-conversation lose nothing and show nothing twice", async ({ browser }) => {
   const port = await freePort();
   const dataDir = tempDataDir();
   let server = await startServer({ port, dataDir });
@@ -61,6 +61,17 @@ test("a server restart mid-conversation loses nothing and shows nothing twice", 
   await send(ben.page, "after the restart");
   await expect(messageFrom(ana.page, "Ben", "after the restart")).toBeVisible();
 
+  // Now a graceful restart (SIGTERM: notice, close code 1012), with Ben
+  // writing while it is down.
+  await server.stop();
+  await expect(status(ben.page)).not.toHaveAttribute("data-status", "connected");
+  await send(ben.page, "typed during the graceful restart");
+  server = await startServer({ port, dataDir });
+  for (const person of [ana, ben]) {
+    await expect(status(person.page)).toHaveAttribute("data-status", "connected", { timeout: 20_000 });
+  }
+  await expect(messageFrom(ana.page, "Ben", "typed during the graceful restart")).toBeVisible();
+
   // Every line exactly once, in order, on both screens.
   const expected = [
     "before 1",
@@ -71,6 +82,7 @@ test("a server restart mid-conversation loses nothing and shows nothing twice", 
     "reply 3",
     "typed while down",
     "after the restart",
+    "typed during the graceful restart",
   ];
   for (const person of [ana, ben]) {
     await expect(person.page.locator("li.message .text")).toHaveText(expected);
