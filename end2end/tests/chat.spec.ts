@@ -1,11 +1,12 @@
 import { expect, test } from "@playwright/test";
-import { joinRoom, members, messageFrom, messageLog, openChat, send, status } from "./support/chat";
+import { joinRoom, members, messageFrom, messageLog, openChat, send, status, uniqueRoom } from "./support/chat";
 
 test("two people in one room chat both ways and see each other arrive", async ({ browser }) => {
+  const generalRoom = uniqueRoom("general");
   const ana = await openChat(browser);
   const ben = await openChat(browser);
-  await joinRoom(ana.page, "general");
-  await joinRoom(ben.page, "general");
+  await joinRoom(ana.page, generalRoom);
+  await joinRoom(ben.page, generalRoom);
 
   await expect(messageLog(ana.page)).toContainText(`${ben.name} joined`);
   await expect(members(ana.page)).toContainText(ben.name);
@@ -20,10 +21,11 @@ test("two people in one room chat both ways and see each other arrive", async ({
 });
 
 test("shift+enter writes a multi-line message that arrives as one", async ({ browser }) => {
+  const linesRoom = uniqueRoom("lines");
   const ana = await openChat(browser);
   const ben = await openChat(browser);
-  await joinRoom(ana.page, "lines");
-  await joinRoom(ben.page, "lines");
+  await joinRoom(ana.page, linesRoom);
+  await joinRoom(ben.page, linesRoom);
   const box = ana.page.getByLabel("Message", { exact: true });
   await box.fill("first line");
   await box.press("Shift+Enter");
@@ -34,10 +36,11 @@ test("shift+enter writes a multi-line message that arrives as one", async ({ bro
 });
 
 test("a direct message reaches only its recipient", async ({ browser }) => {
+  const dmRoom = uniqueRoom("dm-room");
   const ana = await openChat(browser);
   const ben = await openChat(browser);
   const cy = await openChat(browser);
-  for (const person of [ana, ben, cy]) await joinRoom(person.page, "dm-room");
+  for (const person of [ana, ben, cy]) await joinRoom(person.page, dmRoom);
 
   await ana.page.getByRole("button", { name: `Direct message ${ben.name}` }).click();
   await expect(ana.page.getByRole("heading", { level: 1 })).toHaveText(`Direct messages with ${ben.name}`);
@@ -56,23 +59,25 @@ test("a direct message reaches only its recipient", async ({ browser }) => {
 });
 
 test("leaving a room tells the others and removes it from the sidebar", async ({ browser }) => {
+  const leaversRoom = uniqueRoom("leavers");
   const ana = await openChat(browser);
   const ben = await openChat(browser);
-  await joinRoom(ana.page, "leavers");
-  await joinRoom(ben.page, "leavers");
+  await joinRoom(ana.page, leaversRoom);
+  await joinRoom(ben.page, leaversRoom);
   await expect(members(ana.page)).toContainText(ben.name);
 
   await ben.page.getByRole("button", { name: "Leave room" }).click();
-  await expect(ben.page.getByRole("button", { name: "#leavers" })).toHaveCount(0);
+  await expect(ben.page.getByRole("button", { name: `#${leaversRoom}` })).toHaveCount(0);
   await expect(messageLog(ana.page)).toContainText(`${ben.name} left`);
   await expect(members(ana.page)).not.toContainText(ben.name);
 });
 
 test("chat text is shown literally and never runs as HTML", async ({ browser }) => {
+  const xssRoom = uniqueRoom("xss");
   const ana = await openChat(browser);
   const ben = await openChat(browser);
-  await joinRoom(ana.page, "xss");
-  await joinRoom(ben.page, "xss");
+  await joinRoom(ana.page, xssRoom);
+  await joinRoom(ben.page, xssRoom);
   const attack = "<img src=x onerror=alert(1)>";
   await send(ana.page, attack);
   await expect(messageFrom(ben.page, ana.name, attack)).toBeVisible();

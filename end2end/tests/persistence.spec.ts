@@ -1,27 +1,30 @@
 import { expect, test } from "@playwright/test";
-import { joinRoom, linesWithText, messageFrom, openChat, send, setName, status } from "./support/chat";
+import { joinRoom, linesWithText, messageFrom, openChat, send, setName, status, uniqueRoom } from "./support/chat";
 import { freePort, startServer, tempDataDir } from "./support/server";
 
 test("a reload brings back the identity, the rooms and the history", async ({ browser }) => {
+  const reloadARoom = uniqueRoom("reload-a");
+  const reloadBRoom = uniqueRoom("reload-b");
   const ana = await openChat(browser);
   await setName(ana.page, "Ana Reloaded");
-  await joinRoom(ana.page, "reload-a");
-  await joinRoom(ana.page, "reload-b");
+  await joinRoom(ana.page, reloadARoom);
+  await joinRoom(ana.page, reloadBRoom);
   await send(ana.page, "kept across reloads");
   await expect(ana.page.locator('li.message[data-delivery="sent"]')).toHaveCount(1);
 
   await ana.page.reload();
   await expect(status(ana.page)).toHaveAttribute("data-status", "connected");
   await expect(ana.page.locator(".me")).toHaveText("Ana Reloaded");
-  for (const room of ["reload-a", "reload-b"]) {
+  for (const room of [reloadARoom, reloadBRoom]) {
     await expect(ana.page.getByRole("button", { name: `#${room}` })).toBeVisible();
   }
-  await ana.page.getByRole("button", { name: "#reload-b" }).click();
+  await ana.page.getByRole("button", { name: `#${reloadBRoom}` }).click();
   await expect(messageFrom(ana.page, "Ana Reloaded", "kept across reloads")).toBeVisible();
   await expect(linesWithText(ana.page, "kept across reloads")).toHaveCount(1);
 });
 
 test("a crash and a graceful restart mid-conversation lose nothing and show nothing twice", async ({ browser }) => {
+  const restartRoom = uniqueRoom("restart");
   const port = await freePort();
   const dataDir = tempDataDir();
   let server = await startServer({ port, dataDir });
@@ -29,8 +32,8 @@ test("a crash and a graceful restart mid-conversation lose nothing and show noth
   const ben = await openChat(browser, server.url);
   await setName(ana.page, "Ana");
   await setName(ben.page, "Ben");
-  await joinRoom(ana.page, "restart");
-  await joinRoom(ben.page, "restart");
+  await joinRoom(ana.page, restartRoom);
+  await joinRoom(ben.page, restartRoom);
   // Each waits for the other to see it, so the order is fixed.
   for (const n of [1, 2, 3]) {
     await send(ana.page, `before ${n}`);
@@ -91,10 +94,11 @@ test("a crash and a graceful restart mid-conversation lose nothing and show noth
 });
 
 test("a message not yet sent survives a page reload and goes out after it", async ({ browser }) => {
+  const outboxRoom = uniqueRoom("outbox");
   const ana = await openChat(browser);
   const ben = await openChat(browser);
-  await joinRoom(ana.page, "outbox");
-  await joinRoom(ben.page, "outbox");
+  await joinRoom(ana.page, outboxRoom);
+  await joinRoom(ben.page, outboxRoom);
 
   // Cut Ana's page off from the server: its next sockets go nowhere.
   let cutOff = true;
@@ -103,7 +107,7 @@ test("a message not yet sent survives a page reload and goes out after it", asyn
   });
   await ana.page.reload();
   await expect(status(ana.page)).not.toHaveAttribute("data-status", "connected");
-  await expect(ana.page.getByRole("button", { name: "#outbox" })).toBeVisible();
+  await expect(ana.page.getByRole("button", { name: `#${outboxRoom}` })).toBeVisible();
   await send(ana.page, "written while cut off");
   await expect(ana.page.locator("li.message", { hasText: "written while cut off" })).toHaveAttribute(
     "data-delivery",

@@ -68,3 +68,11 @@ export async function setName(page: Page, name: string) {
 export function linesWithText(page: Page, text: string): Locator {
   return messageLog(page).locator("li.message .text").getByText(text, { exact: true });
 }
+
+/**
+ * A room name of this test's own: history now outlives a test, so a name
+ * reused (by `--repeat-each`, or another test) would bring old messages.
+ */
+export function uniqueRoom(base: string): string {
+  return `${base}-${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+}
