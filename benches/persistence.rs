@@ -142,7 +142,8 @@ async fn round(storage: &str, readers: usize, messages: usize, window: usize) ->
                     }
                     Some(Ok(_)) => {}
                     other => {
-                        let why = format!("a reader lost its socket after {seen} messages: {other:?}");
+                        let why =
+                            format!("a reader lost its socket after {seen} messages: {other:?}");
                         let _ = done.send(Err(why)).await;
                         return;
                     }

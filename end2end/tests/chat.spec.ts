@@ -96,3 +96,30 @@ test("an invalid room name gets a dismissible notice and nothing else happens", 
   await expect(notice).toHaveCount(0);
   await expect(status(ana.page)).toHaveAttribute("data-status", "connected");
 });
+
+test("links are clickable and safe, times are shown, consecutive messages are grouped", async ({ browser }) => {
+  const linksRoom = uniqueRoom("links");
+  const ana = await openChat(browser);
+  const ben = await openChat(browser);
+  await joinRoom(ana.page, linksRoom);
+  await joinRoom(ben.page, linksRoom);
+  await send(ana.page, "docs at https://example.com/guide?x=1, not javascript:alert(1)");
+  await send(ana.page, "and a second line from me");
+
+  const first = messageFrom(ben.page, ana.name, "docs at");
+  const link = first.locator(".text a");
+  await expect(link).toHaveCount(1);
+  await expect(link).toHaveText("https://example.com/guide?x=1");
+  await expect(link).toHaveAttribute("href", "https://example.com/guide?x=1");
+  await expect(link).toHaveAttribute("rel", "noopener noreferrer nofollow");
+  await expect(link).toHaveAttribute("target", "_blank");
+  // The server's time, as hours and minutes in the reader's locale.
+  await expect(first.locator("time")).toHaveText(/\d{1,2}[:.]\d{2}/);
+  await expect(first.locator("time")).toHaveAttribute("datetime", /^\d{4}-\d{2}-\d{2}T/);
+
+  const lines = messageLog(ben.page).locator("li.message");
+  await expect(lines).toHaveCount(2);
+  await expect(lines.nth(0)).not.toHaveClass(/continued/);
+  await expect(lines.nth(1)).toHaveClass(/continued/);
+  await expect(lines.nth(1).locator(".from")).not.toBeInViewport();
+});

@@ -6,6 +6,7 @@ use leptos::prelude::*;
 
 use super::socket::ChatClient;
 use super::state::{Conversation, Delivery, LineKind};
+use super::text::{Segment, segments};
 use crate::protocol::{ClientId, ClientMessage, MessageContent};
 
 #[component]
@@ -73,11 +74,11 @@ fn Lines() -> impl IntoView {
         <ol class="lines" role="log" aria-live="polite" aria-label="Messages">
             <For
                 each=move || state.with(|s| s.active_lines())
-                key=|line| (line.key.clone(), line_state(&line.kind))
+                key=|line| (line.key.clone(), line_state(&line.kind), line.continued)
                 let:line
             >
                 {match line.kind {
-                    LineKind::Message { from, name, text, delivery, .. } => {
+                    LineKind::Message { from, name, text, delivery, ts } => {
                         let mine = from.is_some() && from == me();
                         let shown = if mine { format!("{name} (you)") } else { name.to_string() };
                         let id = line.key.strip_prefix("p.").and_then(|id| ClientId::parse(id).ok());
@@ -85,10 +86,14 @@ fn Lines() -> impl IntoView {
                             <li
                                 class="line message"
                                 class:mine=mine
+                                class:continued=line.continued
                                 data-delivery=delivery.key()
                             >
-                                <span class="from">{shown}</span>
-                                <span class="text">{text}</span>
+                                <span class="meta">
+                                    <span class="from">{shown}</span>
+                                    <MessageTime ts />
+                                </span>
+                                <span class="text">{linked(&text)}</span>
                                 <DeliveryMark delivery id />
                             </li>
                         }
@@ -106,6 +111,58 @@ fn Lines() -> impl IntoView {
             </For>
         </ol>
     }
+}
+
+/// Message text as text nodes, with `http(s)` links as anchors that open
+/// in a new tab and pass nothing to the site they lead to.
+fn linked(text: &str) -> impl IntoView + use<> {
+    segments(text)
+        .into_iter()
+        .map(|segment| match segment {
+            Segment::Text(text) => text.to_owned().into_any(),
+            Segment::Link(url) => view! {
+                <a href=url.to_owned() target="_blank" rel="noopener noreferrer nofollow">
+                    {url.to_owned()}
+                </a>
+            }
+            .into_any(),
+        })
+        .collect_view()
+}
+
+/// The server's time of a message, in the reader's locale and time zone
+/// (hours and minutes; the full date and time on hover).
+#[component]
+fn MessageTime(ts: Option<i64>) -> impl IntoView {
+    let (short, full, iso) = ts.map(clock).unwrap_or_default();
+    view! {
+        <time class="time" datetime=iso title=full>
+            {short}
+        </time>
+    }
+}
+
+#[cfg(feature = "hydrate")]
+fn clock(ts: i64) -> (String, String, String) {
+    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ts as f64));
+    let options = js_sys::Object::new();
+    for (key, value) in [("hour", "2-digit"), ("minute", "2-digit")] {
+        let _ = js_sys::Reflect::set(&options, &key.into(), &value.into());
+    }
+    let short = date.to_locale_time_string_with_options("default", &options);
+    (
+        short.into(),
+        date.to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED)
+            .into(),
+        date.to_iso_string().into(),
+    )
+}
+
+/// On the server there are no messages to render: the page fills in the
+/// browser.
+#[cfg(not(feature = "hydrate"))]
+fn clock(_ts: i64) -> (String, String, String) {
+    Default::default()
 }
 
 /// Part of a line's key, so that a change of delivery re-renders the line.

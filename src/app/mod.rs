@@ -7,6 +7,7 @@ mod members;
 mod sidebar;
 mod socket;
 pub mod state;
+pub mod text;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};

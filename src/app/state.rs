@@ -108,7 +108,13 @@ pub struct Line {
     /// Unique within its conversation, the key for keyed rendering.
     pub key: String,
     pub kind: LineKind,
+    /// A message from the same sender as the message just before, within
+    /// [`GROUP_WITHIN_MS`]: shown under it without the name again.
+    pub continued: bool,
 }
+
+/// Consecutive messages of one sender closer together than this are grouped.
+pub const GROUP_WITHIN_MS: i64 = 5 * 60 * 1000;
 
 /// A message of the user's own, not acknowledged yet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -190,6 +196,7 @@ impl Timeline {
         self.entries.iter().map(|((seq, n), kind)| Line {
             key: format!("{seq}.{n}"),
             kind: kind.clone(),
+            continued: false,
         })
     }
 
@@ -763,6 +770,7 @@ impl ChatState {
             .iter()
             .filter(|o| &o.to == conversation)
             .map(|o| Line {
+                continued: false,
                 key: format!("p.{}", o.id.as_str()),
                 kind: LineKind::Message {
                     from: self.me,
@@ -776,7 +784,9 @@ impl ChatState {
                     },
                 },
             });
-        timeline.lines().chain(pending).collect()
+        let mut lines: Vec<Line> = timeline.lines().chain(pending).collect();
+        group(&mut lines);
+        lines
     }
 
     /// Whether the active conversation has older messages to load.
@@ -820,6 +830,35 @@ impl ChatState {
             }
         };
         &mut self.directs[index]
+    }
+}
+
+/// Marks each message that follows one from the same sender closely enough.
+fn group(lines: &mut [Line]) {
+    for i in 1..lines.len() {
+        let continued = match (&lines[i - 1].kind, &lines[i].kind) {
+            (
+                LineKind::Message {
+                    from: Some(a),
+                    ts: ta,
+                    ..
+                },
+                LineKind::Message {
+                    from: Some(b),
+                    ts: tb,
+                    ..
+                },
+            ) => {
+                a == b
+                    && match (ta, tb) {
+                        (Some(ta), Some(tb)) => tb - ta < GROUP_WITHIN_MS,
+                        // A pending message has no time yet: it is now.
+                        _ => true,
+                    }
+            }
+            _ => false,
+        };
+        lines[i].continued = continued;
     }
 }
 
@@ -1390,6 +1429,29 @@ mod tests {
         state.joining(&room("quick"));
         joined(&mut state, "quick");
         assert!(state.room(&room("quick")).is_some());
+    }
+
+    #[test]
+    fn consecutive_messages_of_one_sender_are_grouped() {
+        let mut state = connected_as(user(1));
+        joined(&mut state, "a");
+        let at = |seq: u64, from: UserId, ts: i64| {
+            let mut message = posted(seq, from, "x");
+            message.ts = ts;
+            live("a", message)
+        };
+        state.apply(at(1, user(2), 0));
+        state.apply(at(2, user(2), 60_000));
+        state.apply(at(3, user(3), 61_000));
+        state.apply(at(4, user(3), 61_000 + GROUP_WITHIN_MS));
+        state.apply(ServerMessage::UserJoined {
+            room: room("a"),
+            user: user(4),
+            name: None,
+        });
+        state.apply(at(5, user(3), 62_000 + GROUP_WITHIN_MS));
+        let grouped: Vec<bool> = state.active_lines().iter().map(|l| l.continued).collect();
+        assert_eq!(grouped, [false, true, false, false, false, false]);
     }
 
     #[test]
