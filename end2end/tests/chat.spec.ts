@@ -123,3 +123,39 @@ test("links are clickable and safe, times are shown, consecutive messages are gr
   await expect(lines.nth(1)).toHaveClass(/continued/);
   await expect(lines.nth(1).locator(".from")).not.toBeInViewport();
 });
+
+test("unread counts mark rooms and conversations with news until they are opened", async ({ browser }) => {
+  const quietRoom = uniqueRoom("quiet");
+  const busyRoom = uniqueRoom("busy");
+  const ana = await openChat(browser);
+  const ben = await openChat(browser);
+  await joinRoom(ana.page, busyRoom);
+  await joinRoom(ana.page, quietRoom); // Ana now looks at the quiet room
+  await joinRoom(ben.page, busyRoom);
+  await joinRoom(ben.page, quietRoom);
+
+  const busyItem = ana.page.getByRole("navigation").locator("li", { hasText: `#${busyRoom}` });
+  await ben.page.getByRole("button", { name: `#${busyRoom}` }).click();
+  await send(ben.page, "one");
+  await send(ben.page, "two");
+  await expect(busyItem.locator(".unread")).toHaveText("2");
+  await expect(busyItem.locator(".unread")).toHaveAttribute("aria-label", `2 unread in #${busyRoom}`);
+  // Messages in the open room are read as they come.
+  await ben.page.getByRole("button", { name: `#${quietRoom}` }).click();
+  await send(ben.page, "here");
+  await expect(messageFrom(ana.page, ben.name, "here")).toBeVisible();
+  const quietItem = ana.page.getByRole("navigation").locator("li", { hasText: `#${quietRoom}` });
+  await expect(quietItem.locator(".unread")).toHaveCount(0);
+
+  await ana.page.getByRole("button", { name: `#${busyRoom}` }).click();
+  await expect(busyItem.locator(".unread")).toHaveCount(0);
+  await expect(messageFrom(ana.page, ben.name, "two")).toBeVisible();
+
+  // A direct message waiting in its own conversation.
+  await ben.page.getByRole("button", { name: `Direct message ${ana.name}` }).click();
+  await send(ben.page, "psst");
+  const dmItem = ana.page.getByRole("navigation").locator("li", { hasText: ben.name });
+  await expect(dmItem.locator(".unread")).toHaveText("1");
+  await ana.page.getByRole("button", { name: ben.name, exact: true }).click();
+  await expect(dmItem.locator(".unread")).toHaveCount(0);
+});

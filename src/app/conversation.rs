@@ -10,7 +10,7 @@ use super::text::{Segment, segments};
 use crate::protocol::{ClientId, ClientMessage, MessageContent};
 
 #[component]
-pub fn ConversationPane() -> impl IntoView {
+pub fn ConversationPane() -> AnyView {
     let client = expect_context::<ChatClient>();
     let state = client.state;
     let active = move || state.with(|s| s.active.clone());
@@ -51,6 +51,7 @@ pub fn ConversationPane() -> impl IntoView {
             </Show>
         </main>
     }
+    .into_any()
 }
 
 #[component]

@@ -7,7 +7,7 @@ use super::socket::ChatClient;
 use super::state::Conversation;
 
 #[component]
-pub fn MemberList() -> impl IntoView {
+pub fn MemberList() -> AnyView {
     let client = expect_context::<ChatClient>();
     let state = client.state;
     let name_of = move |id| state.with(|s| s.name_of(id).to_string());
@@ -47,4 +47,5 @@ pub fn MemberList() -> impl IntoView {
             </ul>
         </aside>
     }
+    .into_any()
 }

@@ -8,7 +8,7 @@ use super::state::Conversation;
 use crate::protocol::{ClientMessage, RoomName};
 
 #[component]
-pub fn Sidebar() -> impl IntoView {
+pub fn Sidebar() -> AnyView {
     let client = expect_context::<ChatClient>();
     let state = client.state;
     let room_input = RwSignal::new(String::new());
@@ -19,7 +19,7 @@ pub fn Sidebar() -> impl IntoView {
             Ok(room) => {
                 state.update(|s| {
                     s.joining(&room);
-                    s.active = Some(Conversation::Room(room.clone()));
+                    s.open(Conversation::Room(room.clone()));
                 });
                 client.send(ClientMessage::JoinRoom { room, after: None });
                 room_input.set(String::new());
@@ -55,17 +55,19 @@ pub fn Sidebar() -> impl IntoView {
                     {
                         let conversation = Conversation::Room(room.clone());
                         let target = conversation.clone();
+                        let badge = conversation.clone();
                         view! {
                             <li>
                                 <button
                                     type="button"
                                     class="conversation-link"
                                     class:active=move || is_active(&conversation)
-                                    on:click=move |_| state.update(|s| s.active = Some(target.clone()))
+                                    on:click=move |_| state.update(|s| s.open(target.clone()))
                                 >
                                     "#"
                                     {room.to_string()}
                                 </button>
+                                <UnreadBadge conversation=badge label=format!("#{room}") />
                             </li>
                         }
                     }
@@ -86,11 +88,36 @@ pub fn Sidebar() -> impl IntoView {
                                 >
                                     {move || name_of(peer)}
                                 </button>
+                                <UnreadBadge
+                                    conversation=Conversation::Direct(peer)
+                                    label=name_of(peer)
+                                />
                             </li>
                         }
                     }
                 </For>
             </ul>
         </nav>
+    }
+    .into_any()
+}
+
+/// How many new messages wait in a conversation not on screen; nothing when
+/// none. Beside the conversation's button, not in it, so the button's name
+/// stays the conversation's name.
+#[component]
+fn UnreadBadge(conversation: Conversation, label: String) -> impl IntoView {
+    let state = expect_context::<ChatClient>().state;
+    let count = Memo::new(move |_| state.with(|s| s.unread(&conversation)));
+    let label = StoredValue::new(label);
+    view! {
+        <Show when=move || { count.get() > 0 }>
+            <span
+                class="unread"
+                aria-label=move || format!("{} unread in {}", count.get(), label.read_value())
+            >
+                {count}
+            </span>
+        </Show>
     }
 }

@@ -154,6 +154,8 @@ pub struct Timeline {
     filling: Option<(u64, u64)>,
     /// An older page was asked for and has not come yet.
     loading_older: bool,
+    /// New messages from others since the conversation was last open.
+    pub unread: u32,
 }
 
 impl Timeline {
@@ -388,7 +390,7 @@ impl ChatState {
                     self.learn(members);
                 }
                 if self.active.is_none() {
-                    self.active = Some(Conversation::Room(room.clone()));
+                    self.open(Conversation::Room(room.clone()));
                 }
                 // A gap fill the last connection did not finish goes on.
                 let conversation = Conversation::Room(room.clone());
@@ -442,7 +444,7 @@ impl ChatState {
                     id: id.clone(),
                 };
                 self.settle(id.as_ref());
-                replies.extend(self.file(Conversation::Room(room), vec![posted]));
+                replies.extend(self.file(Conversation::Room(room), vec![posted], true));
             }
             ServerMessage::DirectMessage {
                 from,
@@ -471,7 +473,7 @@ impl ChatState {
                 };
                 self.settle(id.as_ref());
                 self.direct_entry(peer);
-                replies.extend(self.file(Conversation::Direct(peer), vec![posted]));
+                replies.extend(self.file(Conversation::Direct(peer), vec![posted], true));
             }
             ServerMessage::Ack {
                 id,
@@ -498,7 +500,7 @@ impl ChatState {
                         to: None,
                         id: Some(id),
                     };
-                    replies.extend(self.file(conversation, vec![posted]));
+                    replies.extend(self.file(conversation, vec![posted], true));
                 }
             }
             ServerMessage::History {
@@ -528,7 +530,7 @@ impl ChatState {
                     timeline.loading_older = false;
                     timeline.filling.is_some()
                 });
-                replies.extend(self.file(conversation.clone(), messages));
+                replies.extend(self.file(conversation.clone(), messages, false));
                 let next = self
                     .timeline_mut(&conversation)
                     .filter(|_| was_filling)
@@ -565,11 +567,31 @@ impl ChatState {
 
     /// Files stored messages into a conversation; returns the request that
     /// starts filling a gap, if they skip ahead of what was shown.
-    fn file(&mut self, conversation: Conversation, messages: Vec<Posted>) -> Vec<ClientMessage> {
+    ///
+    /// Messages from others newer than what was shown count as unread unless
+    /// the conversation is open; `live` says they are just happening (a
+    /// first message in an empty conversation counts, a first page of
+    /// history does not).
+    fn file(
+        &mut self,
+        conversation: Conversation,
+        messages: Vec<Posted>,
+        live: bool,
+    ) -> Vec<ClientMessage> {
+        let (me, open) = (self.me, self.active.as_ref() == Some(&conversation));
         let Some(timeline) = self.timeline_mut(&conversation) else {
             return Vec::new(); // a room already left
         };
         let messages: Vec<Posted> = messages.into_iter().filter(|m| m.seq > 0).collect();
+        if !open {
+            let last = timeline.last_seq();
+            let unread = messages
+                .iter()
+                .filter(|m| Some(m.from) != me && !timeline.entries.contains_key(&(m.seq, 0)))
+                .filter(|m| last.map_or(live, |last| m.seq > last))
+                .count();
+            timeline.unread += unread as u32;
+        }
         match timeline.merge(messages) {
             Some((after, before)) if timeline.filling.is_none() => {
                 timeline.filling = Some((after, before));
@@ -627,6 +649,19 @@ impl ChatState {
         ready.then_some(message)
     }
 
+    /// Shows a conversation: it becomes the active one, and read.
+    pub fn open(&mut self, conversation: Conversation) {
+        if let Some(timeline) = self.timeline_mut(&conversation) {
+            timeline.unread = 0;
+        }
+        self.active = Some(conversation);
+    }
+
+    /// New messages from others in a conversation not on screen.
+    pub fn unread(&self, conversation: &Conversation) -> u32 {
+        self.timeline(conversation).map_or(0, |t| t.unread)
+    }
+
     /// The user asked to send a refused message again.
     pub fn retry(&mut self, id: &ClientId) -> Option<ClientMessage> {
         let pending = self.outbox.iter_mut().find(|o| &o.id == id)?;
@@ -673,10 +708,10 @@ impl ChatState {
         let gone = Conversation::Room(room.clone());
         self.outbox.retain(|o| o.to != gone);
         if self.active.as_ref() == Some(&gone) {
-            self.active = self
-                .rooms
-                .first()
-                .map(|view| Conversation::Room(view.name.clone()));
+            self.active = None;
+            if let Some(next) = self.rooms.first().map(|view| view.name.clone()) {
+                self.open(Conversation::Room(next));
+            }
         }
     }
 
@@ -685,7 +720,7 @@ impl ChatState {
     pub fn open_direct(&mut self, peer: UserId) -> Option<ClientMessage> {
         let new = self.direct(&peer).is_none();
         self.direct_entry(peer);
-        self.active = Some(Conversation::Direct(peer));
+        self.open(Conversation::Direct(peer));
         (new && self.status == ConnectionStatus::Connected).then_some(
             ClientMessage::DirectHistory {
                 with: peer,
@@ -1452,6 +1487,41 @@ mod tests {
         state.apply(at(5, user(3), 62_000 + GROUP_WITHIN_MS));
         let grouped: Vec<bool> = state.active_lines().iter().map(|l| l.continued).collect();
         assert_eq!(grouped, [false, true, false, false, false, false]);
+    }
+
+    #[test]
+    fn messages_in_conversations_not_on_screen_count_as_unread_until_opened() {
+        let mut state = connected_as(user(1));
+        joined(&mut state, "a");
+        joined(&mut state, "b");
+        let (a, b) = (Conversation::Room(room("a")), Conversation::Room(room("b")));
+        assert_eq!(state.active, Some(a.clone()));
+        // A fresh join's history is not news.
+        state.apply(history("b", vec![posted(1, user(2), "old")]));
+        assert_eq!(state.unread(&b), 0);
+        state.apply(live("b", posted(2, user(2), "new")));
+        state.apply(live("b", posted(2, user(2), "new"))); // seen twice
+        state.apply(live("b", posted(3, user(1), "mine")));
+        state.apply(live("a", posted(1, user(2), "on screen")));
+        assert_eq!((state.unread(&a), state.unread(&b)), (0, 1));
+        // Missed during a disconnect and replayed: news too.
+        state.apply(history("b", vec![posted(4, user(2), "missed")]));
+        assert_eq!(state.unread(&b), 2);
+        state.open(b.clone());
+        assert_eq!(state.unread(&b), 0);
+        // Direct messages likewise.
+        state.apply(ServerMessage::DirectMessage {
+            from: user(3),
+            content: MessageContent::parse("psst").unwrap(),
+            to: Some(user(1)),
+            name: None,
+            seq: Some(1),
+            ts: Some(5),
+            id: None,
+        });
+        assert_eq!(state.unread(&Conversation::Direct(user(3))), 1);
+        state.open_direct(user(3));
+        assert_eq!(state.unread(&Conversation::Direct(user(3))), 0);
     }
 
     #[test]
