@@ -46,6 +46,7 @@ test("a crash and a graceful restart mid-conversation lose nothing and show noth
   await server.kill();
   for (const person of [ana, ben]) {
     await expect(status(person.page)).not.toHaveAttribute("data-status", "connected");
+    await expect(person.page.locator(".banner")).toContainText("Reconnecting");
   }
   // Typed while the server is down: pending, kept.
   await send(ana.page, "typed while down");
@@ -57,6 +58,7 @@ test("a crash and a graceful restart mid-conversation lose nothing and show noth
     await expect(status(person.page)).toHaveAttribute("data-status", "connected", { timeout: 20_000 });
   }
   await expect(messageFrom(ben.page, "Ana", "typed while down")).toBeVisible();
+  await expect(ana.page.locator(".banner")).toHaveCount(0);
   await expect(ana.page.locator("li.message", { hasText: "typed while down" })).toHaveAttribute(
     "data-delivery",
     "sent",

@@ -25,6 +25,7 @@ pub fn ChatPage() -> impl IntoView {
                     {move || status().label()}
                 </span>
             </header>
+            <ConnectionBanner />
             <Notices />
             <Sidebar />
             <ConversationPane />
@@ -91,6 +92,24 @@ fn MyName() -> impl IntoView {
                 <button type="submit">"Save"</button>
             </form>
         </Show>
+    }
+}
+
+/// While a lost connection is being re-established: says so, and that
+/// nothing written meanwhile is lost. The live region is always there, so
+/// screen readers announce the change.
+#[component]
+fn ConnectionBanner() -> impl IntoView {
+    let state = expect_context::<ChatClient>().state;
+    let reconnecting = move || state.with(|s| s.reconnecting());
+    view! {
+        <div class="banner-region" aria-live="polite">
+            <Show when=reconnecting>
+                <p class="banner">
+                    "Connection lost. Reconnecting… Messages you write are kept and sent when it is back."
+                </p>
+            </Show>
+        </div>
     }
 }
 

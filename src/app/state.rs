@@ -282,6 +282,8 @@ pub struct Saved {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ChatState {
     pub status: ConnectionStatus,
+    /// A connection has been up since the page loaded: a lost one is news.
+    pub was_connected: bool,
     pub me: Option<UserId>,
     /// The session token from the last `welcome`, presented in `hello`.
     pub token: Option<String>,
@@ -363,6 +365,7 @@ impl ChatState {
                 self.names.insert(user, name);
                 self.token = Some(token);
                 self.status = ConnectionStatus::Connected;
+                self.was_connected = true;
                 // Direct conversations resume from what was shown, page by
                 // page until a page comes back empty (a fill up to no end);
                 // a fill cut off by the disconnect goes on where it was.
@@ -791,6 +794,11 @@ impl ChatState {
             .unwrap_or_else(|| DisplayName::parse("you").expect("a valid name"))
     }
 
+    /// The connection was up and is not now: the page says so.
+    pub fn reconnecting(&self) -> bool {
+        self.was_connected && self.status != ConnectionStatus::Connected
+    }
+
     /// The lines of the active conversation: stored messages and events in
     /// order, then the user's own pending messages.
     pub fn active_lines(&self) -> Vec<Line> {
@@ -1156,7 +1164,10 @@ mod tests {
 
         // The connection drops before "two" is acknowledged; the greeting
         // resumes after seq 1 and "two" goes again once the room is back.
+        assert!(!state.reconnecting());
         state.disconnected();
+        assert!(state.reconnecting(), "a lost connection shows");
+
         assert_eq!(
             state.greeting(),
             [
