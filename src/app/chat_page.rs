@@ -6,8 +6,10 @@ use leptos::prelude::*;
 use super::conversation::ConversationPane;
 use super::members::MemberList;
 use super::sidebar::Sidebar;
+use leptos_router::{components::Outlet, hooks::use_params_map};
+
 use super::socket::ChatClient;
-use crate::protocol::{ClientMessage, DisplayName};
+use crate::protocol::{ClientMessage, DisplayName, RoomName};
 
 #[component]
 pub fn ChatPage() -> impl IntoView {
@@ -27,11 +29,40 @@ pub fn ChatPage() -> impl IntoView {
             </header>
             <ConnectionBanner />
             <Notices />
+            <Outlet />
             <Sidebar />
             <ConversationPane />
             <MemberList />
         </div>
     }
+}
+
+/// `/r/<room>`: opens that room, joining it first if need be. Renders
+/// nothing; runs when the path changes (a link, back and forward) and once
+/// the saved state is restored, so a deep link on a fresh page works too.
+#[component]
+pub fn OpenRoom() -> impl IntoView {
+    let client = expect_context::<ChatClient>();
+    let state = client.state;
+    let params = use_params_map();
+    let restored = Memo::new(move |_| state.with(|s| s.restored));
+    // Acts once per path: the effect may run again for the same one (the
+    // route being torn down after a leave), which must not join again.
+    Effect::new(move |done: Option<Option<String>>| {
+        let name = params.read().get("room");
+        if !restored.get() {
+            return None;
+        }
+        if done.as_ref() == Some(&name) {
+            return name;
+        }
+        match name.as_deref().map(RoomName::parse) {
+            Some(Ok(room)) => client.act(|s| s.open_room(room)),
+            Some(Err(error)) => state.update(|s| s.notify(error.to_string())),
+            None => {}
+        }
+        name
+    });
 }
 
 /// The user's display name, and a small form to change it.

@@ -4,6 +4,9 @@
 
 use leptos::prelude::*;
 
+use leptos_router::hooks::use_navigate;
+
+use super::sidebar::room_path;
 use super::socket::ChatClient;
 use super::state::{Conversation, Delivery, LineKind};
 use super::text::{Segment, segments};
@@ -21,10 +24,21 @@ pub fn ConversationPane() -> AnyView {
         }
         None => "No conversation open".to_owned(),
     };
+    let navigate = use_navigate();
     let leave = move |_| {
         if let Some(Conversation::Room(room)) = active() {
             state.update(|s| s.left(&room));
             client.act(|_| Some(ClientMessage::LeaveRoom { room }));
+            // The path follows to the room now open, if any.
+            let path = match state.with_untracked(|s| s.active.clone()) {
+                Some(Conversation::Room(next)) => room_path(&next),
+                _ => "/".to_owned(),
+            };
+            let replace = leptos_router::NavigateOptions {
+                replace: true,
+                ..Default::default()
+            };
+            navigate(&path, replace);
         }
     };
 
@@ -33,7 +47,7 @@ pub fn ConversationPane() -> AnyView {
             <header class="conversation-header">
                 <h1 id="conversation-title">{title}</h1>
                 <Show when=move || matches!(active(), Some(Conversation::Room(_)))>
-                    <button type="button" class="leave" on:click=leave>
+                    <button type="button" class="leave" on:click=leave.clone()>
                         "Leave room"
                     </button>
                 </Show>

@@ -12,11 +12,11 @@ pub mod text;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    StaticSegment,
-    components::{Route, Router, Routes},
+    ParamSegment, StaticSegment,
+    components::{ParentRoute, Route, Router, Routes},
 };
 
-use chat_page::ChatPage;
+use chat_page::{ChatPage, OpenRoom};
 
 /// The document around the app, rendered by the server for every page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -47,7 +47,12 @@ pub fn App() -> impl IntoView {
         <Title text="confab" />
         <Router>
             <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
-                <Route path=StaticSegment("") view=ChatPage />
+                // One chat page for every path, so moving between rooms keeps
+                // the connection; `/r/<room>` opens (joining if need be) a room.
+                <ParentRoute path=StaticSegment("") view=ChatPage>
+                    <Route path=StaticSegment("") view=|| () />
+                    <Route path=(StaticSegment("r"), ParamSegment("room")) view=OpenRoom />
+                </ParentRoute>
             </Routes>
         </Router>
     }

@@ -3,25 +3,34 @@
 
 use leptos::prelude::*;
 
+use leptos_router::hooks::use_navigate;
+
 use super::socket::ChatClient;
 use super::state::Conversation;
-use crate::protocol::{ClientMessage, RoomName};
+use crate::protocol::RoomName;
+
+/// The page of a room: `/r/<room>` (room names are URL-safe as they are).
+pub fn room_path(room: &RoomName) -> String {
+    format!("/r/{room}")
+}
 
 #[component]
 pub fn Sidebar() -> AnyView {
     let client = expect_context::<ChatClient>();
     let state = client.state;
     let room_input = RwSignal::new(String::new());
+    let navigate = use_navigate();
+    let go = navigate.clone();
 
     let join = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
         match RoomName::parse(room_input.get_untracked().trim()) {
             Ok(room) => {
-                state.update(|s| {
-                    s.joining(&room);
-                    s.open(Conversation::Room(room.clone()));
-                });
-                client.send(ClientMessage::JoinRoom { room, after: None });
+                // Joined here (the path may be this room's already, after a
+                // leave), and the path follows, for back and forward.
+                let path = room_path(&room);
+                client.act(|s| s.open_room(room));
+                navigate(&path, Default::default());
                 room_input.set(String::new());
             }
             Err(error) => state.update(|s| s.notify(error.to_string())),
@@ -54,7 +63,7 @@ pub fn Sidebar() -> AnyView {
                 <For each=rooms key=|room| room.clone() let:room>
                     {
                         let conversation = Conversation::Room(room.clone());
-                        let target = conversation.clone();
+                        let target = room.clone();
                         let badge = conversation.clone();
                         view! {
                             <li>
@@ -62,7 +71,10 @@ pub fn Sidebar() -> AnyView {
                                     type="button"
                                     class="conversation-link"
                                     class:active=move || is_active(&conversation)
-                                    on:click=move |_| state.update(|s| s.open(target.clone()))
+                                    on:click={
+                                        let go = go.clone();
+                                        move |_| go(&room_path(&target), Default::default())
+                                    }
                                 >
                                     "#"
                                     {room.to_string()}

@@ -284,6 +284,10 @@ pub struct ChatState {
     pub status: ConnectionStatus,
     /// A connection has been up since the page loaded: a lost one is news.
     pub was_connected: bool,
+    /// The state saved by the last page is back (the browser sets it).
+    pub restored: bool,
+    /// Rooms asked for and not joined yet.
+    pending_joins: BTreeSet<RoomName>,
     pub me: Option<UserId>,
     /// The session token from the last `welcome`, presented in `hello`.
     pub token: Option<String>,
@@ -309,6 +313,7 @@ impl ChatState {
         let mut state = Self {
             token: saved.token,
             outbox: saved.outbox,
+            restored: true,
             ..Self::default()
         };
         for room in saved.rooms {
@@ -384,6 +389,7 @@ impl ChatState {
                 replies.extend(self.resend(|to| matches!(to, Conversation::Direct(_))));
             }
             ServerMessage::Joined { room, members } => {
+                self.pending_joins.remove(&room);
                 if self.left.contains(&room) {
                     return replies;
                 }
@@ -660,6 +666,21 @@ impl ChatState {
         self.active = Some(conversation);
     }
 
+    /// Opens a room by name (a link): joins it first, once, unless joined.
+    /// Returns the join to send.
+    pub fn open_room(&mut self, room: RoomName) -> Option<ClientMessage> {
+        self.joining(&room);
+        let join =
+            (self.room(&room).is_none() && self.pending_joins.insert(room.clone())).then(|| {
+                ClientMessage::JoinRoom {
+                    room: room.clone(),
+                    after: None,
+                }
+            });
+        self.open(Conversation::Room(room));
+        join
+    }
+
     /// New messages from others in a conversation not on screen.
     pub fn unread(&self, conversation: &Conversation) -> u32 {
         self.timeline(conversation).map_or(0, |t| t.unread)
@@ -688,6 +709,8 @@ impl ChatState {
     pub fn disconnected(&mut self) {
         self.status = ConnectionStatus::Disconnected;
         self.me = None;
+        // Joins in flight are lost with the connection: asked for again.
+        self.pending_joins.clear();
         // A gap fill under way is kept: it resumes after the next greeting.
         for room in &mut self.rooms {
             room.members.clear();
@@ -1533,6 +1556,23 @@ mod tests {
         assert_eq!(state.unread(&Conversation::Direct(user(3))), 1);
         state.open_direct(user(3));
         assert_eq!(state.unread(&Conversation::Direct(user(3))), 0);
+    }
+
+    #[test]
+    fn opening_a_room_by_link_joins_it_once_then_just_opens_it() {
+        let mut state = connected_as(user(1));
+        let join = ClientMessage::JoinRoom {
+            room: room("a"),
+            after: None,
+        };
+        assert_eq!(state.open_room(room("a")), Some(join.clone()));
+        assert_eq!(state.open_room(room("a")), None, "already on its way");
+        assert_eq!(state.active, Some(Conversation::Room(room("a"))));
+        joined(&mut state, "a");
+        joined(&mut state, "b");
+        assert_eq!(state.open_room(room("a")), None, "joined: just opened");
+        state.left(&room("a"));
+        assert_eq!(state.open_room(room("a")), Some(join), "left: joined again");
     }
 
     #[test]
