@@ -317,6 +317,12 @@ pub enum ClientMessage {
     SetName {
         name: DisplayName,
     },
+    /// The user is writing in `room`. Sent at most every few seconds while
+    /// typing; never stored; the server forwards it to the room's other
+    /// members and drops any that come faster than it allows.
+    Typing {
+        room: RoomName,
+    },
     /// A page of a room's history. With `after`: the oldest messages after
     /// it (and before `before`, if given); otherwise the newest before
     /// `before` (or the newest of all). Oldest first either way.
@@ -466,6 +472,12 @@ pub enum ServerMessage {
         user: UserId,
         name: DisplayName,
     },
+    /// Someone in `room` is writing; shown for a few seconds unless repeated.
+    Typing {
+        room: RoomName,
+        user: UserId,
+        name: DisplayName,
+    },
 }
 
 impl ServerMessage {
@@ -533,6 +545,7 @@ impl ServerMessage {
         "ack",
         "history",
         "user_renamed",
+        "typing",
     ];
 }
 
@@ -827,6 +840,20 @@ mod tests {
                 name: ana.clone(),
             },
             json!({"type": "user_renamed", "user": ALICE, "name": "Ana"}),
+        );
+        assert_wire(
+            ServerMessage::Typing {
+                room: room("general"),
+                user: user(ALICE),
+                name: DisplayName::parse("Ana").unwrap(),
+            },
+            json!({"type": "typing", "room": "general", "user": ALICE, "name": "Ana"}),
+        );
+        assert_wire(
+            ClientMessage::Typing {
+                room: room("general"),
+            },
+            json!({"type": "typing", "room": "general"}),
         );
         assert_wire(
             ServerMessage::room_error(ErrorCode::NotAMember, room("general"), "join first"),

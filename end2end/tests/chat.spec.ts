@@ -159,3 +159,29 @@ test("unread counts mark rooms and conversations with news until they are opened
   await ana.page.getByRole("button", { name: ben.name, exact: true }).click();
   await expect(dmItem.locator(".unread")).toHaveCount(0);
 });
+
+test("typing shows to the others in the room, expires by itself, and ends with the message", async ({ browser }) => {
+  const typingRoom = uniqueRoom("typing");
+  const otherRoom = uniqueRoom("elsewhere");
+  const ana = await openChat(browser);
+  const ben = await openChat(browser);
+  const cy = await openChat(browser);
+  await joinRoom(ana.page, typingRoom);
+  await joinRoom(ben.page, typingRoom);
+  await joinRoom(cy.page, otherRoom);
+
+  const box = ana.page.getByLabel("Message", { exact: true });
+  await box.pressSequentially("I am writ");
+  const typing = ben.page.locator(".typing");
+  await expect(typing).toHaveText(`${ana.name} is typing…`);
+  await expect(ana.page.locator(".typing")).toHaveText("");
+  await expect(cy.page.locator(".typing")).toHaveText("");
+  // Nothing more typed: it goes by itself after a few seconds.
+  await expect(typing).toHaveText("", { timeout: 10_000 });
+
+  await box.pressSequentially("ing again");
+  await expect(typing).toHaveText(`${ana.name} is typing…`);
+  await box.press("Enter");
+  await expect(messageFrom(ben.page, ana.name, "I am writing again")).toBeVisible();
+  await expect(typing).toHaveText("");
+});

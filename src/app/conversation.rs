@@ -8,9 +8,9 @@ use leptos_router::hooks::use_navigate;
 
 use super::sidebar::room_path;
 use super::socket::ChatClient;
-use super::state::{Conversation, Delivery, LineKind};
+use super::state::{ConnectionStatus, Conversation, Delivery, LineKind};
 use super::text::{Segment, segments};
-use crate::protocol::{ClientId, ClientMessage, MessageContent};
+use crate::protocol::{ClientId, ClientMessage, MessageContent, RoomName};
 
 #[component]
 pub fn ConversationPane() -> AnyView {
@@ -61,6 +61,7 @@ pub fn ConversationPane() -> AnyView {
                 }
             >
                 <Lines />
+                <TypingLine />
                 <Composer />
             </Show>
         </main>
@@ -206,6 +207,24 @@ fn DeliveryMark(delivery: Delivery, id: Option<ClientId>) -> impl IntoView {
     }
 }
 
+/// "Ana is typing…" under the messages of the open room; empty (but kept,
+/// so nothing jumps) when nobody is.
+#[component]
+fn TypingLine() -> impl IntoView {
+    let client = expect_context::<ChatClient>();
+    let (state, clock) = (client.state, client.clock);
+    let label = move || {
+        state.with(|s| match &s.active {
+            Some(Conversation::Room(room)) => s.typing_label(room, clock.get()),
+            _ => None,
+        })
+    };
+    view! { <p class="typing" aria-live="polite">{label}</p> }
+}
+
+/// How often the composer says the user is typing, while they are.
+const TYPING_EVERY_MS: i64 = 3_000;
+
 /// Enter sends, Shift+Enter starts a new line.
 #[component]
 fn Composer() -> impl IntoView {
@@ -231,6 +250,26 @@ fn Composer() -> impl IntoView {
             send();
         }
     };
+    // Tells the room the user is typing: on input, at most every few seconds.
+    let last_typing = StoredValue::new(None::<(RoomName, i64)>);
+    let on_input = move |_| {
+        let Some(Conversation::Room(room)) = state.with_untracked(|s| {
+            (s.status == ConnectionStatus::Connected)
+                .then(|| s.active.clone())
+                .flatten()
+        }) else {
+            return;
+        };
+        let now = client.clock.get_untracked();
+        let recent = last_typing.with_value(|last| {
+            last.as_ref()
+                .is_some_and(|(r, at)| *r == room && now - at < TYPING_EVERY_MS)
+        });
+        if !recent {
+            last_typing.set_value(Some((room.clone(), now)));
+            client.send(ClientMessage::Typing { room });
+        }
+    };
     let on_submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
         send();
@@ -248,6 +287,7 @@ fn Composer() -> impl IntoView {
                 maxlength=MessageContent::MAX_CHARS
                 bind:value=draft
                 on:keydown=on_keydown
+                on:input=on_input
             ></textarea>
             <button type="submit">"Send"</button>
         </form>

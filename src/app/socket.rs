@@ -20,6 +20,9 @@ use crate::protocol::{ClientId, ClientMessage, MessageContent, UserId};
 #[derive(Clone, Copy)]
 pub struct ChatClient {
     pub state: RwSignal<ChatState>,
+    /// The client's clock (ms since the epoch), ticking every second, for
+    /// what shows only for a while (typing).
+    pub clock: RwSignal<i64>,
     #[cfg(feature = "hydrate")]
     outgoing: StoredValue<futures_channel::mpsc::UnboundedSender<ClientMessage>>,
 }
@@ -28,17 +31,20 @@ impl ChatClient {
     /// Creates the state and, in the browser, starts the connection loop.
     pub fn start() -> Self {
         let state = RwSignal::new(ChatState::default());
+        let clock = RwSignal::new(0);
         #[cfg(feature = "hydrate")]
         {
             let (outgoing, queued) = futures_channel::mpsc::unbounded();
             leptos::task::spawn_local(browser::connection_loop(state, queued));
+            leptos::task::spawn_local(browser::tick(clock));
             Self {
                 state,
+                clock,
                 outgoing: StoredValue::new(outgoing),
             }
         }
         #[cfg(not(feature = "hydrate"))]
-        Self { state }
+        Self { state, clock }
     }
 
     /// Queues a message for the socket. While disconnected it waits in the
@@ -203,8 +209,10 @@ mod browser {
                     match ServerMessage::decode(&text) {
                         Ok(Some(message)) => {
                             welcomed |= matches!(message, ServerMessage::Welcome { .. });
-                            let replies =
-                                state.try_update(|s| s.apply(message)).unwrap_or_default();
+                            let now = js_sys::Date::now() as i64;
+                            let replies = state
+                                .try_update(|s| s.apply_at(message, now))
+                                .unwrap_or_default();
                             save(state);
                             for reply in &replies {
                                 if write.send(encode(reply)).await.is_err() {
@@ -229,6 +237,16 @@ mod browser {
                 }
                 Either::Right((None, _)) => return SessionEnd::Unused,
             }
+        }
+    }
+
+    /// Sets `clock` to the time every second, while anyone reads it.
+    pub(super) async fn tick(clock: RwSignal<i64>) {
+        loop {
+            if clock.try_set(js_sys::Date::now() as i64).is_some() {
+                return; // the page that owned the signal is gone
+            }
+            gloo_timers::future::TimeoutFuture::new(1_000).await;
         }
     }
 

@@ -26,6 +26,10 @@ const MAX_LINES: usize = 500;
 /// Notices kept on screen at once; the oldest goes first.
 const MAX_NOTICES: usize = 3;
 
+/// How long a `typing` shows, unless repeated (the sender repeats it every
+/// few seconds while it types).
+pub const TYPING_SHOWN_MS: i64 = 5_000;
+
 /// Messages asked for per history page.
 pub const PAGE: u32 = 50;
 
@@ -288,6 +292,8 @@ pub struct ChatState {
     pub restored: bool,
     /// Rooms asked for and not joined yet.
     pending_joins: BTreeSet<RoomName>,
+    /// Who was last seen typing in each room, and until when (client clock).
+    typing: HashMap<RoomName, Vec<(UserId, i64)>>,
     pub me: Option<UserId>,
     /// The session token from the last `welcome`, presented in `hello`.
     pub token: Option<String>,
@@ -361,6 +367,12 @@ impl ChatState {
     /// Applies a server message; returns what to send in response (resends,
     /// history requests).
     pub fn apply(&mut self, message: ServerMessage) -> Vec<ClientMessage> {
+        self.apply_at(message, 0)
+    }
+
+    /// [`apply`](Self::apply), at `now_ms` on the client's clock (for what
+    /// expires: typing).
+    pub fn apply_at(&mut self, message: ServerMessage, now_ms: i64) -> Vec<ClientMessage> {
         let mut replies = Vec::new();
         match message {
             ServerMessage::Welcome {
@@ -443,6 +455,10 @@ impl ChatState {
             } => {
                 let name = name.unwrap_or_else(|| self.name_of(from));
                 self.names.insert(from, name.clone());
+                // Their message is here: they are no longer typing it.
+                if let Some(typing) = self.typing.get_mut(&room) {
+                    typing.retain(|(who, _)| *who != from);
+                }
                 let posted = Posted {
                     seq: seq.unwrap_or(0),
                     ts: ts.unwrap_or(0),
@@ -555,6 +571,12 @@ impl ChatState {
             }
             ServerMessage::UserRenamed { user, name } => {
                 self.names.insert(user, name);
+            }
+            ServerMessage::Typing { room, user, name } => {
+                self.names.insert(user, name);
+                let typing = self.typing.entry(room).or_default();
+                typing.retain(|(who, _)| *who != user);
+                typing.push((user, now_ms + TYPING_SHOWN_MS));
             }
             ServerMessage::Error {
                 message, code, id, ..
@@ -730,6 +752,7 @@ impl ChatState {
     /// (if any) becomes active.
     pub fn left(&mut self, room: &RoomName) {
         self.left.insert(room.clone());
+        self.typing.remove(room);
         self.rooms.retain(|view| &view.name != room);
         let gone = Conversation::Room(room.clone());
         self.outbox.retain(|o| o.to != gone);
@@ -815,6 +838,25 @@ impl ChatState {
         self.me
             .map(|me| self.name_of(me))
             .unwrap_or_else(|| DisplayName::parse("you").expect("a valid name"))
+    }
+
+    /// "Ana is typing…", "Ana and Ben are typing…": who is writing in `room`
+    /// at `now_ms`, if anyone.
+    pub fn typing_label(&self, room: &RoomName, now_ms: i64) -> Option<String> {
+        let names: Vec<String> = self
+            .typing
+            .get(room)?
+            .iter()
+            .filter(|(_, until)| *until > now_ms)
+            .map(|(user, _)| self.name_of(*user).to_string())
+            .collect();
+        Some(match names.as_slice() {
+            [] => return None,
+            [one] => format!("{one} is typing…"),
+            [one, two] => format!("{one} and {two} are typing…"),
+            [one, two, three] => format!("{one}, {two} and {three} are typing…"),
+            [one, two, rest @ ..] => format!("{one}, {two} and {} others are typing…", rest.len()),
+        })
     }
 
     /// The connection was up and is not now: the page says so.
@@ -1573,6 +1615,48 @@ mod tests {
         assert_eq!(state.open_room(room("a")), None, "joined: just opened");
         state.left(&room("a"));
         assert_eq!(state.open_room(room("a")), Some(join), "left: joined again");
+    }
+
+    #[test]
+    fn typing_shows_for_a_while_and_ends_with_the_message() {
+        let mut state = connected_as(user(1));
+        joined(&mut state, "a");
+        let typing = |n: u8, who: &str| ServerMessage::Typing {
+            room: room("a"),
+            user: user(n),
+            name: name(who),
+        };
+        assert_eq!(state.typing_label(&room("a"), 0), None);
+        state.apply_at(typing(2, "Ana"), 1_000);
+        assert_eq!(
+            state.typing_label(&room("a"), 2_000).as_deref(),
+            Some("Ana is typing…")
+        );
+        state.apply_at(typing(3, "Ben"), 3_000);
+        assert_eq!(
+            state.typing_label(&room("a"), 4_000).as_deref(),
+            Some("Ana and Ben are typing…")
+        );
+        // Ana's runs out; Ben's is still fresh.
+        assert_eq!(
+            state
+                .typing_label(&room("a"), 1_000 + TYPING_SHOWN_MS)
+                .as_deref(),
+            Some("Ben is typing…")
+        );
+        for (n, who) in [(4, "Cy"), (5, "Di"), (2, "Ana")] {
+            state.apply_at(typing(n, who), 5_000);
+        }
+        assert_eq!(
+            state.typing_label(&room("a"), 6_000).as_deref(),
+            Some("Ben, Cy and 2 others are typing…")
+        );
+        // Ben's message arrives: he is done typing it.
+        state.apply(live("a", posted(1, user(3), "done")));
+        assert_eq!(
+            state.typing_label(&room("a"), 6_000).as_deref(),
+            Some("Cy, Di and Ana are typing…")
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ use std::{
         Arc,
         atomic::{AtomicUsize, Ordering},
     },
+    time::{Duration, Instant},
 };
 
 use axum::extract::ws::Utf8Bytes;
@@ -53,6 +54,9 @@ const HISTORY_PAGE_DEFAULT: usize = 50;
 /// is simply shorter: clients page on from where it ends.
 pub const HISTORY_FRAME_BYTES: usize = 256 * 1024;
 
+/// `typing` forwarded at most this often per connection and room.
+pub const TYPING_INTERVAL: Duration = Duration::from_secs(2);
+
 /// History reads one connection may have running at once, and queued:
 /// one client's flood of requests must not take the read pool from others.
 const READS_RUNNING: usize = 2;
@@ -79,6 +83,8 @@ struct Session {
     /// Said `hello`: may receive the protocol's additions.
     extended: bool,
     reads: Arc<ReadQuota>,
+    /// When this connection last had a `typing` forwarded, per room.
+    typed: HashMap<RoomName, Instant>,
 }
 
 /// A connection's history reads: running, and accepted in all (running or
@@ -208,6 +214,7 @@ impl BrokerState {
                     rooms: HashSet::new(),
                     extended: false,
                     reads: Arc::default(),
+                    typed: HashMap::new(),
                 };
                 self.sessions.insert(conn, session);
                 self.add_user_connection(user, conn, None);
@@ -277,6 +284,7 @@ impl BrokerState {
             ClientMessage::RoomMessage { room, content, id } => self.say(conn, room, content, id),
             ClientMessage::DirectMessage { to, content, id } => self.direct(conn, to, content, id),
             ClientMessage::SetName { name } => self.rename(conn, name),
+            ClientMessage::Typing { room } => self.typing(conn, room),
             ClientMessage::History {
                 room,
                 before,
@@ -555,6 +563,9 @@ impl BrokerState {
             .get_mut(&conn)
             .is_some_and(|session| session.rooms.remove(&room));
         if was_in {
+            if let Some(session) = self.sessions.get_mut(&conn) {
+                session.typed.remove(&room);
+            }
             self.remove_member(conn, &room);
         } else {
             let message = format!("you are not in room '{room}'");
@@ -804,6 +815,56 @@ impl BrokerState {
             if self.sessions.get(&conn).is_some_and(|s| s.extended) {
                 self.push(conn, frame.clone());
             }
+        }
+    }
+
+    /// Tells the room's other members (`hello` clients: a new type) that the
+    /// user is writing; at most one per connection and room every
+    /// [`TYPING_INTERVAL`], the rest dropped.
+    fn typing(&mut self, conn: ConnId, room: RoomName) {
+        let is_member = self
+            .rooms
+            .get(&room)
+            .is_some_and(|r| r.members.contains_key(&conn));
+        let Some(session) = self.sessions.get_mut(&conn) else {
+            return;
+        };
+        if !is_member {
+            let text = format!("join room '{room}' before typing in it");
+            self.send_to(
+                conn,
+                &ServerMessage::room_error(ErrorCode::NotAMember, room, text),
+            );
+            return;
+        }
+        let now = Instant::now();
+        if session
+            .typed
+            .get(&room)
+            .is_some_and(|last| now.duration_since(*last) < TYPING_INTERVAL)
+        {
+            return;
+        }
+        session.typed.insert(room.clone(), now);
+        let user = session.user;
+        let frame = encode(&ServerMessage::Typing {
+            room: room.clone(),
+            user,
+            name: self.name_of(user),
+        });
+        let audience: Vec<ConnId> = self.rooms[&room]
+            .members
+            .keys()
+            .copied()
+            .filter(|member| *member != conn)
+            .filter(|member| {
+                self.sessions
+                    .get(member)
+                    .is_some_and(|s| s.extended && s.user != user)
+            })
+            .collect();
+        for member in audience {
+            self.push(member, frame.clone());
         }
     }
 
@@ -1284,6 +1345,48 @@ mod tests {
         // The new name is on what Ana sends from now on.
         h.say(&tab1, "general", "hi", None).await;
         assert_eq!(ben.received()[0]["name"], "Ana");
+    }
+
+    #[tokio::test]
+    async fn typing_goes_to_the_rooms_other_hello_members_at_a_bounded_rate() {
+        let mut h = Harness::new();
+        let ana = UserId::new_random();
+        let mut tab1 = h.connect_hello(100, Some(ana));
+        let mut tab2 = h.connect_hello(100, Some(ana));
+        let mut ben = h.connect_hello(100, None);
+        let mut plain = h.connect(100);
+        let mut elsewhere = h.connect_hello(100, None);
+        for client in [&mut tab1, &mut tab2, &mut ben, &mut plain] {
+            h.join(client, "general").await;
+        }
+        h.join(&mut elsewhere, "other").await;
+        for client in [&mut tab1, &mut tab2, &mut ben, &mut plain] {
+            client.received();
+        }
+        h.send(&tab1, json!({"type": "typing", "room": "general"}));
+        assert_eq!(
+            ben.received(),
+            [
+                json!({"type": "typing", "room": "general", "user": ana.to_string(),
+                    "name": ana.guest_name().as_str()})
+            ]
+        );
+        assert!(
+            tab1.received().is_empty() && tab2.received().is_empty(),
+            "not to oneself"
+        );
+        assert!(
+            plain.received().is_empty(),
+            "a new type: hello clients only"
+        );
+        assert!(elsewhere.received().is_empty());
+        // Faster than allowed: dropped.
+        h.send(&tab1, json!({"type": "typing", "room": "general"}));
+        assert!(ben.received().is_empty());
+        // Only members may say they type.
+        h.send(&elsewhere, json!({"type": "typing", "room": "general"}));
+        assert_eq!(elsewhere.received()[0]["code"], "not_a_member");
+        assert!(ben.received().is_empty());
     }
 
     #[tokio::test]
