@@ -185,3 +185,45 @@ test("typing shows to the others in the room, expires by itself, and ends with t
   await expect(messageFrom(ben.page, ana.name, "I am writing again")).toBeVisible();
   await expect(typing).toHaveText("");
 });
+
+test("new messages keep you at the bottom, or wait behind a button when you have scrolled up", async ({ browser }) => {
+  const scrollRoom = uniqueRoom("scroll");
+  const ana = await openChat(browser);
+  const ben = await openChat(browser);
+  await joinRoom(ana.page, scrollRoom);
+  await joinRoom(ben.page, scrollRoom);
+  for (let n = 1; n <= 40; n++) await send(ben.page, `line ${n}`);
+  const line = (n: number) => messageFrom(ana.page, ben.name, `line ${n}`).first();
+  await expect(line(40)).toBeInViewport();
+
+  await ana.page.locator(".lines").evaluate((list) => (list.scrollTop = 0));
+  await expect(line(1)).toBeInViewport();
+  await send(ben.page, "line 41");
+  const jump = ana.page.getByRole("button", { name: "New messages" });
+  await expect(jump).toBeVisible();
+  await expect(line(1)).toBeInViewport();
+  await expect(line(41)).not.toBeInViewport();
+  await jump.click();
+  await expect(line(41)).toBeInViewport();
+  await expect(jump).toHaveCount(0);
+});
+
+test("scrolling to the top loads older history in place", async ({ browser }) => {
+  const longRoom = uniqueRoom("long");
+  const ben = await openChat(browser);
+  await joinRoom(ben.page, longRoom);
+  for (let n = 1; n <= 70; n++) await send(ben.page, `old ${n}`);
+  await expect(messageFrom(ben.page, ben.name, "old 70")).toBeVisible();
+
+  // A newcomer gets the latest 50, then scrolls up for the rest.
+  const ana = await openChat(browser);
+  await joinRoom(ana.page, longRoom);
+  const texts = ana.page.locator("li.message .text");
+  await expect(texts).toHaveCount(50);
+  await expect(texts.first()).toHaveText("old 21");
+  await ana.page.locator(".lines").evaluate((list) => (list.scrollTop = 0));
+  await expect(texts).toHaveCount(70);
+  await expect(texts.first()).toHaveText("old 1");
+  // The view stayed on what was at the top before the page came in.
+  await expect(messageFrom(ana.page, ben.name, "old 21")).toBeInViewport();
+});

@@ -81,15 +81,99 @@ fn Lines() -> impl IntoView {
             client.load_older(conversation);
         }
     };
+    let lines = Memo::new(move |_| state.with(|s| s.active_lines()));
+    let list = NodeRef::<leptos::html::Ol>::new();
+    // The reader is at the bottom (so new messages keep them there), and
+    // messages arrived below while they were not.
+    let at_bottom = RwSignal::new(true);
+    let unseen = RwSignal::new(false);
+    let height_before = StoredValue::new(0);
+    Effect::new(move |seen: Option<Seen>| {
+        let now = Seen {
+            first: lines.with(|l| l.first().map(|line| line.key.clone())),
+            last: lines.with(|l| l.last().map(|line| line.key.clone())),
+            conversation: state.with_untracked(|s| s.active.clone()),
+        };
+        let Some(list) = list.get() else {
+            return now;
+        };
+        let change = match &seen {
+            Some(seen) if seen.conversation == now.conversation => {
+                if seen.last != now.last {
+                    Change::Newer
+                } else if seen.first != now.first {
+                    Change::Older
+                } else {
+                    Change::None
+                }
+            }
+            _ => Change::Opened,
+        };
+        request_animation_frame(move || {
+            match change {
+                Change::Opened => {
+                    list.set_scroll_top(list.scroll_height());
+                    at_bottom.set(true);
+                    unseen.set(false);
+                }
+                Change::Newer if at_bottom.get_untracked() => {
+                    list.set_scroll_top(list.scroll_height())
+                }
+                Change::Newer => unseen.set(true),
+                // Older messages went in above: the view stays where it was.
+                Change::Older => {
+                    let grown = list.scroll_height() - height_before.get_value();
+                    list.set_scroll_top(list.scroll_top() + grown);
+                }
+                Change::None => {}
+            }
+            height_before.set_value(list.scroll_height());
+        });
+        now
+    });
+    let on_scroll = move |_| {
+        let Some(list) = list.get_untracked() else {
+            return;
+        };
+        let bottom = list.scroll_top() + list.client_height() >= list.scroll_height() - NEAR_PX;
+        at_bottom.set(bottom);
+        if bottom {
+            unseen.set(false);
+        }
+        height_before.set_value(list.scroll_height());
+        if list.scroll_top() < NEAR_PX
+            && let Some(conversation) = state.with_untracked(|s| s.active.clone())
+        {
+            client.load_older(conversation);
+        }
+    };
+    let jump = move |_| {
+        if let Some(list) = list.get_untracked() {
+            list.set_scroll_top(list.scroll_height());
+        }
+        unseen.set(false);
+    };
     view! {
         <Show when=has_older>
             <button type="button" class="load-older" on:click=older>
                 "Load older messages"
             </button>
         </Show>
-        <ol class="lines" role="log" aria-live="polite" aria-label="Messages">
+        <Show when=move || unseen.get()>
+            <button type="button" class="new-messages" on:click=jump>
+                "New messages ↓"
+            </button>
+        </Show>
+        <ol
+            class="lines"
+            role="log"
+            aria-live="polite"
+            aria-label="Messages"
+            node_ref=list
+            on:scroll=on_scroll
+        >
             <For
-                each=move || state.with(|s| s.active_lines())
+                each=move || lines.get()
                 key=|line| (line.key.clone(), line_state(&line.kind), line.continued)
                 let:line
             >
@@ -205,6 +289,29 @@ fn DeliveryMark(delivery: Delivery, id: Option<ClientId>) -> impl IntoView {
         .into_any(),
         _ => ().into_any(),
     }
+}
+
+/// Pixels from an end of the message list that count as at that end.
+const NEAR_PX: i32 = 40;
+
+/// The message list as last seen by its scroll effect.
+#[derive(Clone, PartialEq)]
+struct Seen {
+    first: Option<String>,
+    last: Option<String>,
+    conversation: Option<Conversation>,
+}
+
+/// What changed in the message list since the last look.
+#[derive(Clone, Copy)]
+enum Change {
+    /// Another conversation (or the first render): start at the bottom.
+    Opened,
+    /// Something new at the end.
+    Newer,
+    /// An older page went in at the top.
+    Older,
+    None,
 }
 
 /// "Ana is typing…" under the messages of the open room; empty (but kept,
