@@ -317,6 +317,9 @@ pub enum ClientMessage {
     SetName {
         name: DisplayName,
     },
+    /// Subscribes to the lobby: answered with `rooms`, sent again (at most
+    /// once a second) while the rooms or their member counts change.
+    ListRooms,
     /// The user is writing in `room`. Sent at most every few seconds while
     /// typing; never stored; the server forwards it to the room's other
     /// members and drops any that come faster than it allows.
@@ -356,6 +359,14 @@ fn default_protocol() -> u32 {
 pub struct Member {
     pub user: UserId,
     pub name: DisplayName,
+}
+
+/// A room in the lobby's list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomSummary {
+    pub room: RoomName,
+    /// People in it (a person on several connections counts once).
+    pub members: u32,
 }
 
 /// A stored message, as it comes in `history`: numbered within its room (or
@@ -472,6 +483,10 @@ pub enum ServerMessage {
         user: UserId,
         name: DisplayName,
     },
+    /// The rooms with people in them, largest first, with how many.
+    Rooms {
+        rooms: Vec<RoomSummary>,
+    },
     /// Someone in `room` is writing; shown for a few seconds unless repeated.
     Typing {
         room: RoomName,
@@ -546,6 +561,7 @@ impl ServerMessage {
         "history",
         "user_renamed",
         "typing",
+        "rooms",
     ];
 }
 
@@ -854,6 +870,16 @@ mod tests {
                 room: room("general"),
             },
             json!({"type": "typing", "room": "general"}),
+        );
+        assert_wire(ClientMessage::ListRooms, json!({"type": "list_rooms"}));
+        assert_wire(
+            ServerMessage::Rooms {
+                rooms: vec![RoomSummary {
+                    room: room("general"),
+                    members: 3,
+                }],
+            },
+            json!({"type": "rooms", "rooms": [{"room": "general", "members": 3}]}),
         );
         assert_wire(
             ServerMessage::room_error(ErrorCode::NotAMember, room("general"), "join first"),

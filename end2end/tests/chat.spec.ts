@@ -227,3 +227,20 @@ test("scrolling to the top loads older history in place", async ({ browser }) =>
   // The view stayed on what was at the top before the page came in.
   await expect(messageFrom(ana.page, ben.name, "old 21")).toBeInViewport();
 });
+
+test("the lobby lists the rooms with their member counts, live, and joins on a click", async ({ browser }) => {
+  const lobbyRoom = uniqueRoom("lobby");
+  const ana = await openChat(browser);
+  const ben = await openChat(browser);
+  const cy = await openChat(browser);
+  await joinRoom(ben.page, lobbyRoom);
+  const entry = ana.page.getByRole("list", { name: "All rooms" }).getByRole("button", { name: new RegExp(`^${lobbyRoom}, `) });
+  await expect(entry).toHaveAccessibleName(`${lobbyRoom}, 1 person`);
+  await joinRoom(cy.page, lobbyRoom);
+  await expect(entry).toHaveAccessibleName(`${lobbyRoom}, 2 people`);
+  await entry.click();
+  await expect(ana.page.getByRole("heading", { level: 1 })).toHaveText(`#${lobbyRoom}`);
+  await expect(entry).toHaveAccessibleName(`${lobbyRoom}, 3 people`);
+  await cy.page.getByRole("button", { name: "Leave room" }).click();
+  await expect(entry).toHaveAccessibleName(`${lobbyRoom}, 2 people`);
+});

@@ -58,6 +58,7 @@ pub fn Sidebar() -> AnyView {
                     <button type="submit">"Join"</button>
                 </div>
             </form>
+            <Lobby />
             <h2>"Rooms"</h2>
             <ul class="room-list">
                 <For each=rooms key=|room| room.clone() let:room>
@@ -131,5 +132,41 @@ fn UnreadBadge(conversation: Conversation, label: String) -> impl IntoView {
                 {count}
             </span>
         </Show>
+    }
+}
+
+/// Every room with people in it, live, largest first: a click joins it.
+/// Named without the `#` of the joined rooms' buttons, as a room to go to.
+#[component]
+fn Lobby() -> impl IntoView {
+    let client = expect_context::<ChatClient>();
+    let state = client.state;
+    let navigate = use_navigate();
+    let rooms = move || state.with(|s| s.lobby.clone());
+    view! {
+        <h2 id="lobby-heading">"All rooms"</h2>
+        <ul class="lobby" aria-labelledby="lobby-heading">
+            <For each=rooms key=|summary| (summary.room.clone(), summary.members) let:summary>
+                {
+                    let go = navigate.clone();
+                    let path = room_path(&summary.room);
+                    let people = if summary.members == 1 { "person" } else { "people" };
+                    let label = format!("{}, {} {people}", summary.room, summary.members);
+                    view! {
+                        <li>
+                            <button
+                                type="button"
+                                class="lobby-room"
+                                aria-label=label
+                                on:click=move |_| go(&path, Default::default())
+                            >
+                                <span class="lobby-name">{summary.room.to_string()}</span>
+                                <span class="lobby-count">{summary.members}</span>
+                            </button>
+                        </li>
+                    }
+                }
+            </For>
+        </ul>
     }
 }

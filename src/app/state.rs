@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::protocol::{
     ClientId, ClientMessage, DisplayName, ErrorCode, Member, MessageContent, PROTOCOL_VERSION,
-    Posted, RoomName, ServerMessage, UserId,
+    Posted, RoomName, RoomSummary, ServerMessage, UserId,
 };
 
 /// Lines kept per conversation while new ones arrive; older ones leave
@@ -292,6 +292,8 @@ pub struct ChatState {
     pub restored: bool,
     /// Rooms asked for and not joined yet.
     pending_joins: BTreeSet<RoomName>,
+    /// The server's rooms with people in them, largest first.
+    pub lobby: Vec<RoomSummary>,
     /// Who was last seen typing in each room, and until when (client clock).
     typing: HashMap<RoomName, Vec<(UserId, i64)>>,
     pub me: Option<UserId>,
@@ -383,6 +385,8 @@ impl ChatState {
                 self.token = Some(token);
                 self.status = ConnectionStatus::Connected;
                 self.was_connected = true;
+                // The lobby: its list now, and again as it changes.
+                replies.push(ClientMessage::ListRooms);
                 // Direct conversations resume from what was shown, page by
                 // page until a page comes back empty (a fill up to no end);
                 // a fill cut off by the disconnect goes on where it was.
@@ -572,6 +576,7 @@ impl ChatState {
             ServerMessage::UserRenamed { user, name } => {
                 self.names.insert(user, name);
             }
+            ServerMessage::Rooms { rooms } => self.lobby = rooms,
             ServerMessage::Typing { room, user, name } => {
                 self.names.insert(user, name);
                 let typing = self.typing.entry(room).or_default();
@@ -1390,7 +1395,7 @@ mod tests {
                 token: "token-1".into(),
                 protocol: PROTOCOL_VERSION,
             }),
-            [ask(5)]
+            [ClientMessage::ListRooms, ask(5)]
         );
         assert_eq!(
             state.apply(dm((6..=205).collect())),
@@ -1473,12 +1478,15 @@ mod tests {
         });
         assert_eq!(
             replies,
-            [ClientMessage::DirectHistory {
-                with: user(2),
-                before: None,
-                after: None,
-                limit: Some(FILL_PAGE)
-            }]
+            [
+                ClientMessage::ListRooms,
+                ClientMessage::DirectHistory {
+                    with: user(2),
+                    before: None,
+                    after: None,
+                    limit: Some(FILL_PAGE)
+                }
+            ]
         );
     }
 

@@ -27,6 +27,9 @@ const COMMAND_QUEUE: usize = 4096;
 /// Commands handled per wake-up of the broker task.
 const COMMAND_BATCH: usize = 64;
 
+/// The lobby's room list goes out at most this often.
+const LOBBY_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// One connection. A user (one identity) may have several at once: tabs,
 /// devices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -120,6 +123,8 @@ async fn broker_loop(
 ) {
     let mut batch = Vec::with_capacity(COMMAND_BATCH);
     let mut store_running = true;
+    let mut lobby = tokio::time::interval(LOBBY_EVERY);
+    lobby.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             // Committed messages first: they are owed to their senders.
@@ -135,6 +140,7 @@ async fn broker_loop(
                 // let the writers drain it before the next.
                 tokio::task::yield_now().await;
             }
+            _ = lobby.tick() => state.tick(),
             received = commands.recv_many(&mut batch, COMMAND_BATCH) => {
                 if received == 0 {
                     return;

@@ -23,7 +23,7 @@ use tracing::{debug, info, warn};
 
 use crate::protocol::{
     ClientId, ClientMessage, DisplayName, ErrorCode, Member, MessageContent, PROTOCOL_VERSION,
-    RoomName, ServerMessage, UserId, close_code,
+    RoomName, RoomSummary, ServerMessage, UserId, close_code,
 };
 use crate::server::outbox::{Outbound, Outbox};
 use crate::server::store::{Appended, Channel, NewMessage, StoreReport, StoredMessage, now_ms};
@@ -54,6 +54,9 @@ const HISTORY_PAGE_DEFAULT: usize = 50;
 /// is simply shorter: clients page on from where it ends.
 pub const HISTORY_FRAME_BYTES: usize = 256 * 1024;
 
+/// Rooms listed in the lobby at most (the largest).
+pub const MAX_ROOMS_LISTED: usize = 200;
+
 /// `typing` forwarded at most this often per connection and room.
 pub const TYPING_INTERVAL: Duration = Duration::from_secs(2);
 
@@ -72,6 +75,10 @@ pub(super) struct BrokerState {
     /// find more).
     slow: Vec<ConnId>,
     shutting_down: bool,
+    /// Connections watching the lobby's room list, and whether it changed
+    /// since they last got it.
+    lobby: HashSet<ConnId>,
+    lobby_changed: bool,
 }
 
 struct Session {
@@ -190,6 +197,8 @@ impl BrokerState {
             rooms: HashMap::new(),
             slow: Vec::new(),
             shutting_down: false,
+            lobby: HashSet::new(),
+            lobby_changed: false,
         }
     }
 
@@ -285,6 +294,11 @@ impl BrokerState {
             ClientMessage::DirectMessage { to, content, id } => self.direct(conn, to, content, id),
             ClientMessage::SetName { name } => self.rename(conn, name),
             ClientMessage::Typing { room } => self.typing(conn, room),
+            ClientMessage::ListRooms => {
+                self.lobby.insert(conn);
+                let rooms = self.room_list();
+                self.send_to(conn, &rooms);
+            }
             ClientMessage::History {
                 room,
                 before,
@@ -494,6 +508,7 @@ impl BrokerState {
         let present = room.presence.entry(user).or_default();
         *present += 1;
         if *present == 1 {
+            self.lobby_changed = true;
             debug!(%conn, %user, room = %name, "join");
             let announcement = encode(&ServerMessage::UserJoined {
                 room: name.clone(),
@@ -818,6 +833,37 @@ impl BrokerState {
         }
     }
 
+    /// The lobby's list: rooms with people in them, largest first (then by
+    /// name), at most [`MAX_ROOMS_LISTED`].
+    fn room_list(&self) -> ServerMessage {
+        let mut rooms: Vec<RoomSummary> = self
+            .rooms
+            .iter()
+            .filter(|(_, room)| !room.presence.is_empty())
+            .map(|(name, room)| RoomSummary {
+                room: name.clone(),
+                members: u32::try_from(room.presence.len()).unwrap_or(u32::MAX),
+            })
+            .collect();
+        rooms.sort_by(|a, b| b.members.cmp(&a.members).then_with(|| a.room.cmp(&b.room)));
+        rooms.truncate(MAX_ROOMS_LISTED);
+        ServerMessage::Rooms { rooms }
+    }
+
+    /// Called every second: sends the lobby's watchers the list if it
+    /// changed, once, however many joins and leaves made it change.
+    pub(super) fn tick(&mut self) {
+        if !std::mem::take(&mut self.lobby_changed) || self.lobby.is_empty() {
+            return;
+        }
+        let frame = encode(&self.room_list());
+        let watchers: Vec<ConnId> = self.lobby.iter().copied().collect();
+        for conn in watchers {
+            self.push(conn, frame.clone());
+        }
+        self.evict_slow_consumers();
+    }
+
     /// Tells the room's other members (`hello` clients: a new type) that the
     /// user is writing; at most one per connection and room every
     /// [`TYPING_INTERVAL`], the rest dropped.
@@ -884,6 +930,7 @@ impl BrokerState {
             *present = present.saturating_sub(1);
             if *present == 0 {
                 room.presence.remove(&user);
+                self.lobby_changed = true;
                 debug!(%conn, %user, room = %name, "leave");
                 let announcement = encode(&ServerMessage::UserLeft {
                     room: name.clone(),
@@ -914,6 +961,7 @@ impl BrokerState {
             self.remove_member(conn, room);
         }
         let session = self.sessions.remove(&conn)?;
+        self.lobby.remove(&conn);
         self.remove_user_connection(session.user, conn);
         Some(session.kick)
     }
@@ -1387,6 +1435,38 @@ mod tests {
         h.send(&elsewhere, json!({"type": "typing", "room": "general"}));
         assert_eq!(elsewhere.received()[0]["code"], "not_a_member");
         assert!(ben.received().is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_lobby_lists_rooms_by_size_and_is_updated_once_per_tick() {
+        let mut h = Harness::new();
+        let mut watcher = h.connect_hello(100, None);
+        let mut ana = h.connect_hello(100, None);
+        let mut ben = h.connect_hello(100, None);
+        h.join(&mut ana, "small").await;
+        h.join(&mut ana, "big").await;
+        h.join(&mut ben, "big").await;
+        h.state.tick(); // the joins so far are old news
+        h.send(&watcher, json!({"type": "list_rooms"}));
+        assert_eq!(
+            watcher.received(),
+            [json!({"type": "rooms", "rooms": [
+                {"room": "big", "members": 2}, {"room": "small", "members": 1}]})]
+        );
+        h.state.tick();
+        assert!(watcher.received().is_empty(), "nothing changed since");
+        // Two changes, one update.
+        h.send(&ben, json!({"type": "join_room", "room": "small"}));
+        h.send(&ana, json!({"type": "leave_room", "room": "big"}));
+        assert!(watcher.received().is_empty(), "not before the tick");
+        h.state.tick();
+        assert_eq!(
+            watcher.received(),
+            [json!({"type": "rooms", "rooms": [
+                {"room": "small", "members": 2}, {"room": "big", "members": 1}]})]
+        );
+        // Watchers only: others hear nothing of the lobby.
+        assert!(ana.types().iter().all(|t| t != "rooms"));
     }
 
     #[tokio::test]
