@@ -2,7 +2,11 @@
 //! button for older messages, its lines (own messages marked pending until
 //! acknowledged), and the composer. Message text is rendered as text only.
 
+use std::collections::HashMap;
+
 use leptos::prelude::*;
+use leptos::wasm_bindgen::JsCast;
+use leptos::web_sys;
 
 use leptos_router::hooks::use_navigate;
 
@@ -76,8 +80,10 @@ fn Lines() -> impl IntoView {
     let me = move || state.with(|s| s.me);
     let name_of = move |id| state.with_untracked(|s| s.name_of(id).to_string());
     let has_older = move || state.with(|s| s.active_has_older());
+    let detached = Memo::new(move |_| state.with(|s| s.active_detached()));
+    let active = move || state.with_untracked(|s| s.active.clone());
     let older = move |_| {
-        if let Some(conversation) = state.with_untracked(|s| s.active.clone()) {
+        if let Some(conversation) = active() {
             client.load_older(conversation);
         }
     };
@@ -87,47 +93,60 @@ fn Lines() -> impl IntoView {
     // messages arrived below while they were not.
     let at_bottom = RwSignal::new(true);
     let unseen = RwSignal::new(false);
-    let height_before = StoredValue::new(0);
+    // Where the reader is in each conversation (none: at the bottom), so
+    // that switching back finds them where they were; and in this one, the
+    // line to hold in place while lines come and go around it.
+    let positions = StoredValue::new(HashMap::<Conversation, Anchor>::new());
+    let anchor = StoredValue::new(None::<Anchor>);
+    // Where the list was scrolled to last: only a move up leaves the
+    // bottom (lines arriving below are not the reader moving).
+    let last_top = StoredValue::new(0);
     Effect::new(move |seen: Option<Seen>| {
         let now = Seen {
             first: lines.with(|l| l.first().map(|line| line.key.clone())),
             last: lines.with(|l| l.last().map(|line| line.key.clone())),
             conversation: state.with_untracked(|s| s.active.clone()),
+            detached: detached.get(),
         };
         let Some(list) = list.get() else {
             return now;
         };
         let change = match &seen {
             Some(seen) if seen.conversation == now.conversation => {
-                if seen.last != now.last {
+                if seen.detached || now.detached {
+                    Change::Moved(anchor.get_value())
+                } else if seen.last != now.last {
                     Change::Newer
                 } else if seen.first != now.first {
-                    Change::Older
+                    Change::Moved(anchor.get_value())
                 } else {
                     Change::None
                 }
             }
-            _ => Change::Opened,
+            // Places are read now: a scroll event may come before the frame.
+            _ => Change::Opened(
+                now.conversation
+                    .as_ref()
+                    .and_then(|c| positions.with_value(|p| p.get(c).cloned())),
+            ),
         };
         request_animation_frame(move || {
-            match change {
-                Change::Opened => {
-                    list.set_scroll_top(list.scroll_height());
-                    at_bottom.set(true);
-                    unseen.set(false);
+            let held = match change {
+                Change::Opened(saved) => saved.is_some_and(|saved| saved.restore(&list)),
+                Change::Newer if at_bottom.get_untracked() => false,
+                Change::Newer => {
+                    unseen.set(true);
+                    return;
                 }
-                Change::Newer if at_bottom.get_untracked() => {
-                    list.set_scroll_top(list.scroll_height())
-                }
-                Change::Newer => unseen.set(true),
-                // Older messages went in above: the view stays where it was.
-                Change::Older => {
-                    let grown = list.scroll_height() - height_before.get_value();
-                    list.set_scroll_top(list.scroll_top() + grown);
-                }
-                Change::None => {}
+                Change::Moved(held) => held.is_some_and(|held| held.restore(&list)),
+                Change::None => return,
+            };
+            if !held {
+                list.set_scroll_top(list.scroll_height());
+                unseen.set(false);
             }
-            height_before.set_value(list.scroll_height());
+            last_top.set_value(list.scroll_top());
+            at_bottom.set(near_bottom(&list) && !detached.get_untracked());
         });
         now
     });
@@ -135,19 +154,35 @@ fn Lines() -> impl IntoView {
         let Some(list) = list.get_untracked() else {
             return;
         };
-        let bottom = list.scroll_top() + list.client_height() >= list.scroll_height() - NEAR_PX;
-        at_bottom.set(bottom);
+        let Some(conversation) = active() else {
+            return;
+        };
+        let top = list.scroll_top();
+        let bottom = near_bottom(&list);
+        let up = top < last_top.get_value();
+        last_top.set_value(top);
+        let stays = bottom || (!up && at_bottom.get_untracked());
+        at_bottom.set(stays && !detached.get_untracked());
+        let here = Anchor::of(&list);
+        anchor.set_value(here.clone());
+        positions.update_value(|p| {
+            match here.filter(|_| !at_bottom.get_untracked()) {
+                Some(here) => p.insert(conversation.clone(), here),
+                None => p.remove(&conversation),
+            };
+        });
         if bottom {
             unseen.set(false);
+            client.load_newer(conversation.clone());
         }
-        height_before.set_value(list.scroll_height());
-        if list.scroll_top() < NEAR_PX
-            && let Some(conversation) = state.with_untracked(|s| s.active.clone())
-        {
+        if list.scroll_top() < NEAR_PX {
             client.load_older(conversation);
         }
     };
     let jump = move |_| {
+        if let Some(conversation) = active() {
+            client.jump_to_latest(conversation);
+        }
         if let Some(list) = list.get_untracked() {
             list.set_scroll_top(list.scroll_height());
         }
@@ -159,11 +194,13 @@ fn Lines() -> impl IntoView {
                 "Load older messages"
             </button>
         </Show>
-        <Show when=move || unseen.get()>
+        <Show when=move || unseen.get() || detached.get()>
             <button type="button" class="new-messages" on:click=jump>
-                "New messages ↓"
+                {move || if detached.get() { "Jump to latest ↓" } else { "New messages ↓" }}
             </button>
         </Show>
+        // Keys are unique within a conversation only: the conversation is
+        // part of them, or another's lines would be kept on a switch.
         <ol
             class="lines"
             role="log"
@@ -174,7 +211,9 @@ fn Lines() -> impl IntoView {
         >
             <For
                 each=move || lines.get()
-                key=|line| (line.key.clone(), line_state(&line.kind), line.continued)
+                key=move |line| {
+                    (active(), line.key.clone(), line_state(&line.kind), line.continued)
+                }
                 let:line
             >
                 {match line.kind {
@@ -184,6 +223,7 @@ fn Lines() -> impl IntoView {
                         let id = line.key.strip_prefix("p.").and_then(|id| ClientId::parse(id).ok());
                         view! {
                             <li
+                                data-key=line.key.clone()
                                 class="line message"
                                 class:mine=mine
                                 class:continued=line.continued
@@ -200,11 +240,19 @@ fn Lines() -> impl IntoView {
                             .into_any()
                     }
                     LineKind::Joined(user) => {
-                        view! { <li class="line system">{format!("{} joined", name_of(user))}</li> }
+                        view! {
+                            <li data-key=line.key.clone() class="line system">
+                                {format!("{} joined", name_of(user))}
+                            </li>
+                        }
                             .into_any()
                     }
                     LineKind::Left(user) => {
-                        view! { <li class="line system">{format!("{} left", name_of(user))}</li> }
+                        view! {
+                            <li data-key=line.key.clone() class="line system">
+                                {format!("{} left", name_of(user))}
+                            </li>
+                        }
                             .into_any()
                     }
                 }}
@@ -294,24 +342,73 @@ fn DeliveryMark(delivery: Delivery, id: Option<ClientId>) -> impl IntoView {
 /// Pixels from an end of the message list that count as at that end.
 const NEAR_PX: i32 = 40;
 
+fn near_bottom(list: &web_sys::HtmlElement) -> bool {
+    list.scroll_top() + list.client_height() >= list.scroll_height() - NEAR_PX
+}
+
 /// The message list as last seen by its scroll effect.
 #[derive(Clone, PartialEq)]
 struct Seen {
     first: Option<String>,
     last: Option<String>,
     conversation: Option<Conversation>,
+    /// Its lines stopped short of the end.
+    detached: bool,
 }
 
 /// What changed in the message list since the last look.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 enum Change {
-    /// Another conversation (or the first render): start at the bottom.
-    Opened,
+    /// Another conversation (or the first render): back where the reader
+    /// was in it, or at the bottom.
+    Opened(Option<Anchor>),
     /// Something new at the end.
     Newer,
-    /// An older page went in at the top.
-    Older,
+    /// Lines came or went above or below: the one the reader was looking at
+    /// stays where it was.
+    Moved(Option<Anchor>),
     None,
+}
+
+/// A place in the message list: the first line in view, and how far its
+/// top is below the top of the view (negative: partly scrolled past).
+#[derive(Clone, Debug, PartialEq)]
+struct Anchor {
+    key: String,
+    offset: i32,
+}
+
+impl Anchor {
+    /// Where the list is scrolled to now.
+    fn of(list: &web_sys::HtmlElement) -> Option<Anchor> {
+        let top = list.scroll_top();
+        let mut child = list.first_element_child();
+        while let Some(element) = child {
+            let line: &web_sys::HtmlElement = element.unchecked_ref();
+            if line.offset_top() + line.offset_height() > top {
+                return Some(Anchor {
+                    key: element.get_attribute("data-key")?,
+                    offset: line.offset_top() - top,
+                });
+            }
+            child = element.next_element_sibling();
+        }
+        None
+    }
+
+    /// Scrolls the list so the line is where it was; false if it is gone.
+    fn restore(&self, list: &web_sys::HtmlElement) -> bool {
+        let mut child = list.first_element_child();
+        while let Some(element) = child {
+            if element.get_attribute("data-key").as_deref() == Some(self.key.as_str()) {
+                let line: &web_sys::HtmlElement = element.unchecked_ref();
+                list.set_scroll_top(line.offset_top() - self.offset);
+                return true;
+            }
+            child = element.next_element_sibling();
+        }
+        false
+    }
 }
 
 /// "Ana is typing…" under the messages of the open room; empty (but kept,

@@ -70,6 +70,8 @@ impl ChatClient {
 
     /// Writes a message: pending (and saved) at once, sent when it can be.
     pub fn compose(&self, to: Conversation, content: MessageContent) {
+        // Far up a long history, writing takes the reader to the end.
+        self.jump_to_latest(to.clone());
         let id = new_client_id();
         self.act(|s| s.compose(to, content, id));
     }
@@ -80,6 +82,14 @@ impl ChatClient {
 
     pub fn load_older(&self, conversation: Conversation) {
         self.act(|s| s.load_older(&conversation));
+    }
+
+    pub fn load_newer(&self, conversation: Conversation) {
+        self.act(|s| s.load_newer(&conversation));
+    }
+
+    pub fn jump_to_latest(&self, conversation: Conversation) {
+        self.act(|s| s.jump_to_latest(&conversation));
     }
 
     pub fn open_direct(&self, peer: UserId) {

@@ -158,6 +158,14 @@ pub struct Timeline {
     filling: Option<(u64, u64)>,
     /// An older page was asked for and has not come yet.
     loading_older: bool,
+    /// Set while the lines held do not reach the end of the conversation
+    /// (the reader went far up, and the newest lines were let go to keep
+    /// the page small): the newest message known to exist past them.
+    beyond: Option<u64>,
+    /// A page after the last line held was asked for and has not come yet.
+    loading_newer: bool,
+    /// The latest page was asked for, to replace the lines held.
+    jumping: bool,
     /// New messages from others since the conversation was last open.
     pub unread: u32,
 }
@@ -181,11 +189,24 @@ impl Timeline {
         self.first_seq().is_some_and(|first| first > 1)
     }
 
+    /// The highest sequence number known: the last held, or past them.
+    pub fn newest_seq(&self) -> Option<u64> {
+        self.beyond.or_else(|| self.last_seq())
+    }
+
+    /// The lines held do not reach the end of the conversation.
+    pub fn detached(&self) -> bool {
+        self.beyond.is_some()
+    }
+
     fn insert_message(&mut self, seq: u64, kind: LineKind) {
         self.entries.insert((seq, 0), kind);
     }
 
     fn event(&mut self, kind: LineKind) {
+        if self.detached() {
+            return; // it happens past the lines held, not after them
+        }
         let after = self.entries.keys().next_back().map_or((0, 0), |key| *key);
         self.entries.insert((after.0, after.1 + 1), kind);
         self.trim();
@@ -206,10 +227,65 @@ impl Timeline {
         })
     }
 
-    /// Files `messages` (oldest first). Returns the range of a gap between
-    /// what was shown and the first of them, if they skip ahead.
-    fn merge(&mut self, messages: Vec<Posted>) -> Option<(u64, u64)> {
-        let last = self.last_seq();
+    /// Drops the newest lines beyond the bound: the lines held no longer
+    /// reach the end.
+    fn trim_newest(&mut self) {
+        while self.entries.len() > MAX_LINES {
+            if let Some(((seq, _), _)) = self.entries.pop_last() {
+                self.beyond = Some(self.beyond.map_or(seq, |beyond| beyond.max(seq)));
+            }
+        }
+    }
+
+    /// Files `messages` (oldest first; `page`: an answer to a history
+    /// request, else live). Returns the range of a gap between what was
+    /// shown and the first of them, if they skip ahead.
+    ///
+    /// At most [`MAX_LINES`] lines are held: an older page lets the newest
+    /// go (the reader is up there), anything else the oldest.
+    fn merge(&mut self, mut messages: Vec<Posted>, page: bool) -> Option<(u64, u64)> {
+        let (first, last) = (self.first_seq(), self.last_seq());
+        let older = page
+            && messages
+                .last()
+                .is_some_and(|m| first.is_some_and(|first| m.seq < first));
+        if older {
+            for posted in messages {
+                self.insert_message(posted.seq, message_line(&posted, Delivery::Sent));
+            }
+            self.trim_newest();
+            return None;
+        }
+        if let Some(beyond) = self.beyond {
+            let past = |m: &Posted| last.is_none_or(|last| m.seq > last);
+            if !(page && (self.loading_newer || self.jumping)) {
+                // Past the lines held: noted, shown when the reader gets there.
+                let newest = messages.iter().filter(|m| past(m)).map(|m| m.seq).max();
+                self.beyond = Some(newest.map_or(beyond, |newest| newest.max(beyond)));
+                messages.retain(|m| !past(m));
+            } else {
+                // The page after the last line held, or the latest page.
+                if self.jumping
+                    && messages
+                        .first()
+                        .is_some_and(|m| past(m) && Some(m.seq - 1) != last)
+                {
+                    self.entries.clear(); // not adjacent: it replaces them
+                }
+                if messages.last().is_none_or(|m| m.seq >= beyond) {
+                    self.beyond = None;
+                }
+                // Still short of the end (more came meanwhile): the reader
+                // pages on from here.
+                self.loading_newer = false;
+                self.jumping = false;
+            }
+            for posted in messages {
+                self.insert_message(posted.seq, message_line(&posted, Delivery::Sent));
+            }
+            self.trim();
+            return None;
+        }
         let first_new = messages.first().map(|m| m.seq);
         let gap = match (last, first_new) {
             (Some(last), Some(first)) if first > last + 1 => Some((last, first)),
@@ -361,7 +437,7 @@ impl ChatState {
         };
         let joins = self.rooms.iter().map(|room| ClientMessage::JoinRoom {
             room: room.name.clone(),
-            after: room.timeline.last_seq(),
+            after: room.timeline.newest_seq(),
         });
         std::iter::once(hello).chain(joins).collect()
     }
@@ -394,7 +470,7 @@ impl ChatState {
                     let conversation = Conversation::Direct(view.peer);
                     let timeline = &mut view.timeline;
                     if timeline.filling.is_none() {
-                        timeline.filling = timeline.last_seq().map(|last| (last, u64::MAX));
+                        timeline.filling = timeline.newest_seq().map(|last| (last, u64::MAX));
                     }
                     let (after, before) = match timeline.filling {
                         Some((after, before)) => (Some(after), Some(before)),
@@ -620,7 +696,7 @@ impl ChatState {
         };
         let messages: Vec<Posted> = messages.into_iter().filter(|m| m.seq > 0).collect();
         if !open {
-            let last = timeline.last_seq();
+            let last = timeline.newest_seq();
             let unread = messages
                 .iter()
                 .filter(|m| Some(m.from) != me && !timeline.entries.contains_key(&(m.seq, 0)))
@@ -628,7 +704,7 @@ impl ChatState {
                 .count();
             timeline.unread += unread as u32;
         }
-        match timeline.merge(messages) {
+        match timeline.merge(messages, !live) {
             Some((after, before)) if timeline.filling.is_none() => {
                 timeline.filling = Some((after, before));
                 vec![history_request(
@@ -732,6 +808,37 @@ impl ChatState {
         Some(history_request(conversation, None, first, PAGE))
     }
 
+    /// The request for the page after the last line held, when they do not
+    /// reach the end, unless one is already on its way.
+    pub fn load_newer(&mut self, conversation: &Conversation) -> Option<ClientMessage> {
+        let timeline = self.timeline_mut(conversation)?;
+        if timeline.loading_newer || timeline.jumping || !timeline.detached() {
+            return None;
+        }
+        timeline.loading_newer = true;
+        let last = timeline.last_seq();
+        Some(history_request(conversation, last, None, PAGE))
+    }
+
+    /// The request for the latest page, to show instead of the lines held
+    /// when they do not reach the end.
+    pub fn jump_to_latest(&mut self, conversation: &Conversation) -> Option<ClientMessage> {
+        let timeline = self.timeline_mut(conversation)?;
+        if timeline.jumping || !timeline.detached() {
+            return None;
+        }
+        timeline.jumping = true;
+        Some(history_request(conversation, None, None, PAGE))
+    }
+
+    /// Whether the lines of the active conversation stop short of its end.
+    pub fn active_detached(&self) -> bool {
+        self.active
+            .as_ref()
+            .and_then(|c| self.timeline(c))
+            .is_some_and(Timeline::detached)
+    }
+
     /// The connection dropped: who is online is unknown until it is back.
     pub fn disconnected(&mut self) {
         self.status = ConnectionStatus::Disconnected;
@@ -742,9 +849,11 @@ impl ChatState {
         for room in &mut self.rooms {
             room.members.clear();
             room.timeline.loading_older = false;
+            room.timeline.loading_newer = false;
         }
         for direct in &mut self.directs {
             direct.timeline.loading_older = false;
+            direct.timeline.loading_newer = false;
         }
     }
 
@@ -1682,5 +1791,101 @@ mod tests {
         }
         let notices: Vec<_> = state.notices.iter().map(|n| n.text.as_str()).collect();
         assert_eq!(notices, ["notice 2", "notice 3", "notice 4"]);
+    }
+
+    /// The sequence numbers of the active conversation's messages.
+    fn seqs(state: &ChatState) -> Vec<u64> {
+        texts(state)
+            .iter()
+            .map(|(text, _)| text.parse().unwrap())
+            .collect()
+    }
+
+    fn page(range: std::ops::RangeInclusive<u64>) -> Vec<Posted> {
+        range.map(|n| posted(n, user(2), &n.to_string())).collect()
+    }
+
+    #[test]
+    fn far_up_a_long_history_the_newest_lines_go_and_paging_down_or_jumping_brings_them_back() {
+        let mut state = connected_as(user(1));
+        joined(&mut state, "long");
+        let long = Conversation::Room(room("long"));
+        state.apply(history("long", page(9_951..=10_000)));
+        // Up through 600 older messages, a page at a time.
+        for _ in 0..12 {
+            let Some(ClientMessage::History { before, limit, .. }) = state.load_older(&long) else {
+                panic!("an older page is asked for");
+            };
+            let before = before.unwrap();
+            state.apply(history(
+                "long",
+                page(before - u64::from(limit.unwrap())..=before - 1),
+            ));
+        }
+        let held = seqs(&state);
+        assert_eq!(held.len(), MAX_LINES, "the lines held stay bounded");
+        assert_eq!(held, (9_351..=9_850).collect::<Vec<_>>(), "the newest went");
+        assert!(state.active_detached());
+        // What happens meanwhile is noted, not shown after the lines held.
+        state.apply(live("long", posted(10_001, user(2), "10001")));
+        state.apply(ServerMessage::UserJoined {
+            room: room("long"),
+            user: user(3),
+            name: None,
+        });
+        assert_eq!(seqs(&state).last(), Some(&9_850));
+        assert_eq!(state.active_lines().len(), MAX_LINES);
+        assert!(
+            matches!(
+                &state.greeting()[1],
+                ClientMessage::JoinRoom {
+                    after: Some(10_001),
+                    ..
+                }
+            ),
+            "a resume starts after the newest known, not the newest held"
+        );
+        // Paging down: the page after the last line held, once at a time.
+        assert_eq!(
+            state.load_newer(&long),
+            Some(history_request(&long, Some(9_850), None, PAGE))
+        );
+        assert_eq!(state.load_newer(&long), None, "one on its way");
+        state.apply(history("long", page(9_851..=9_900)));
+        assert_eq!(seqs(&state), (9_401..=9_900).collect::<Vec<_>>());
+        assert!(state.active_detached());
+        // The latest page replaces the lines held, and they reach the end.
+        assert_eq!(
+            state.jump_to_latest(&long),
+            Some(history_request(&long, None, None, PAGE))
+        );
+        state.apply(history("long", page(9_952..=10_001)));
+        assert_eq!(seqs(&state), (9_952..=10_001).collect::<Vec<_>>());
+        assert!(!state.active_detached());
+        assert_eq!(state.load_newer(&long), None, "nothing past the end");
+        state.apply(live("long", posted(10_002, user(2), "10002")));
+        assert_eq!(seqs(&state).last(), Some(&10_002), "live again");
+    }
+
+    #[test]
+    fn paging_down_to_the_end_joins_the_live_conversation_again() {
+        let mut state = connected_as(user(1));
+        joined(&mut state, "long");
+        let long = Conversation::Room(room("long"));
+        state.apply(history("long", page(551..=1_000)));
+        state.load_older(&long);
+        state.apply(history("long", page(501..=550)));
+        state.load_older(&long);
+        state.apply(history("long", page(451..=500)));
+        assert_eq!(seqs(&state), (451..=950).collect::<Vec<_>>());
+        state.load_newer(&long);
+        state.apply(history("long", page(951..=1_000)));
+        assert!(
+            !state.active_detached(),
+            "the page reached the newest known"
+        );
+        assert_eq!(seqs(&state), (501..=1_000).collect::<Vec<_>>());
+        state.apply(live("long", posted(1_001, user(2), "1001")));
+        assert_eq!(seqs(&state).last(), Some(&1_001));
     }
 }

@@ -76,3 +76,39 @@ export function linesWithText(page: Page, text: string): Locator {
 export function uniqueRoom(base: string): string {
   return `${base}-${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
 }
+
+/**
+ * Posts `count` messages ("<prefix> 1", "<prefix> 2", …) to `room` from a
+ * connection of its own, opened in `page` with only the article's protocol,
+ * and waits until every one is stored and echoed back.
+ */
+export async function postMany(page: Page, room: string, prefix: string, count: number) {
+  await page.evaluate(
+    async ({ room, prefix, count }) => {
+      const ws = new WebSocket(location.origin.replace(/^http/, "ws") + "/ws");
+      const echoed = (n: number) => new Promise<void>((done, fail) => {
+        let seen = 0;
+        ws.onmessage = (event) => {
+          const message = JSON.parse(event.data);
+          if (message.type === "error") fail(new Error(message.message));
+          if (message.type === "joined" || (message.type === "room_message" && ++seen === n)) done();
+        };
+      });
+      await new Promise((open) => (ws.onopen = open));
+      const joined = echoed(0);
+      ws.send(JSON.stringify({ type: "join_room", room }));
+      await joined;
+      // In batches, so the echoes never pile up unread.
+      for (let from = 1; from <= count; from += 500) {
+        const to = Math.min(count, from + 499);
+        const batch = echoed(to - from + 1);
+        for (let n = from; n <= to; n++) {
+          ws.send(JSON.stringify({ type: "room_message", room, content: `${prefix} ${n}` }));
+        }
+        await batch;
+      }
+      ws.close();
+    },
+    { room, prefix, count },
+  );
+}
