@@ -45,7 +45,7 @@ test("a room with 10,000 messages keeps the page small, far up and back down", a
   await expect(log.locator("li.message .text").last()).toBeInViewport();
 });
 
-test("switching conversations keeps each one's scroll position", async ({ browser }) => {
+test("switching conversations keeps each one's scroll position and unsent draft", async ({ browser }) => {
   const first = uniqueRoom("first");
   const second = uniqueRoom("second");
   const ana = await openChat(browser);
@@ -64,9 +64,13 @@ test("switching conversations keeps each one's scroll position", async ({ browse
   await expect(text("first", 120)).not.toBeInViewport();
   const top = (await text("first", 60).boundingBox())!.y;
 
+  const box = ana.page.getByLabel("Message", { exact: true });
+  await box.fill("half a thought");
   await ana.page.getByRole("button", { name: `#${second}` }).click();
   await expect(text("second", 120)).toBeInViewport();
+  await expect(box).toHaveValue("");
   await ana.page.getByRole("button", { name: `#${first}` }).click();
+  await expect(box).toHaveValue("half a thought");
   await expect(text("first", 60)).toBeInViewport();
   expect(Math.abs((await text("first", 60).boundingBox())!.y - top)).toBeLessThanOrEqual(2);
   await expect(text("first", 120)).not.toBeInViewport();

@@ -5,6 +5,7 @@ use leptos::prelude::*;
 
 use super::conversation::ConversationPane;
 use super::members::MemberList;
+use super::panels::{Panel, PanelToggle, Panels};
 use super::sidebar::Sidebar;
 use leptos_router::{components::Outlet, hooks::use_params_map};
 
@@ -17,14 +18,35 @@ pub fn ChatPage() -> impl IntoView {
     let state = client.state;
     provide_context(client);
 
+    let panels = Panels(RwSignal::new(None));
+    provide_context(panels);
+    // Opening a conversation closes the panel it was chosen in.
+    let active = Memo::new(move |_| state.with(|s| s.active.clone()));
+    Effect::new(move |_| {
+        active.track();
+        panels.close(false);
+    });
+    let on_keydown = move |event: leptos::ev::KeyboardEvent| {
+        if event.key() == "Escape" && panels.0.get_untracked().is_some() {
+            panels.close(true);
+        }
+    };
+    let unread = Memo::new(move |_| state.with(|s| s.unread_total()));
+
     let status = move || state.with(|s| s.status);
     view! {
-        <div class="chat">
+        <div
+            class="chat"
+            class:idle=move || active.with(Option::is_none)
+            data-panel=move || panels.open().map(Panel::key)
+            on:keydown=on_keydown
+        >
             <header class="topbar">
                 <span class="brand">"confab"</span>
+                <PanelToggle panel=Panel::Rooms label="Rooms".to_owned() unread=unread />
                 <MyName />
                 <span class="status" role="status" data-status=move || status().key()>
-                    {move || status().label()}
+                    <span class="status-label">{move || status().label()}</span>
                 </span>
             </header>
             <ConnectionBanner />
@@ -87,8 +109,27 @@ fn MyName() -> impl IntoView {
             Err(error) => state.update(|s| s.notify(error.to_string())),
         }
     };
+    // Focus goes into the form when it opens, and back to the name when it
+    // closes.
+    let input = NodeRef::<leptos::html::Input>::new();
+    let button = NodeRef::<leptos::html::Button>::new();
+    Effect::new(move |was: Option<bool>| {
+        let now = editing.get();
+        if was.is_some_and(|was| was != now) {
+            request_animation_frame(move || {
+                if let Some(input) = input.get_untracked().filter(|_| now) {
+                    let _ = input.focus();
+                    input.select();
+                } else if let Some(button) = button.get_untracked() {
+                    let _ = button.focus();
+                }
+            });
+        }
+        now
+    });
     let on_keydown = move |event: leptos::ev::KeyboardEvent| {
         if event.key() == "Escape" {
+            event.stop_propagation();
             editing.set(false);
         }
     };
@@ -100,6 +141,7 @@ fn MyName() -> impl IntoView {
                     <button
                         type="button"
                         class="me"
+                        node_ref=button
                         title="Change your display name"
                         aria-label=move || format!("Your name: {}. Change it", name())
                         on:click=start
@@ -115,6 +157,7 @@ fn MyName() -> impl IntoView {
                 </label>
                 <input
                     id="name-input"
+                    node_ref=input
                     type="text"
                     maxlength=DisplayName::MAX_CHARS
                     autocomplete="nickname"

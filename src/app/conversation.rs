@@ -10,6 +10,7 @@ use leptos::web_sys;
 
 use leptos_router::hooks::use_navigate;
 
+use super::panels::{Panel, PanelToggle};
 use super::sidebar::room_path;
 use super::socket::ChatClient;
 use super::state::{ConnectionStatus, Conversation, Delivery, LineKind};
@@ -27,6 +28,13 @@ pub fn ConversationPane() -> AnyView {
             format!("Direct messages with {}", state.with(|s| s.name_of(peer)))
         }
         None => "No conversation open".to_owned(),
+    };
+    let members_label = move || {
+        let count = state.with(|s| match &s.active {
+            Some(Conversation::Room(room)) => s.room(room).map_or(0, |view| view.members.len()),
+            _ => 0,
+        });
+        format!("Members ({count})")
     };
     let navigate = use_navigate();
     let leave = move |_| {
@@ -51,6 +59,7 @@ pub fn ConversationPane() -> AnyView {
             <header class="conversation-header">
                 <h1 id="conversation-title">{title}</h1>
                 <Show when=move || matches!(active(), Some(Conversation::Room(_)))>
+                    <PanelToggle panel=Panel::Members label=Signal::derive(members_label) />
                     <button type="button" class="leave" on:click=leave.clone()>
                         "Leave room"
                     </button>
@@ -60,7 +69,9 @@ pub fn ConversationPane() -> AnyView {
                 when=move || active().is_some()
                 fallback=|| {
                     view! {
-                        <p class="empty">"Join a room on the left to start chatting."</p>
+                        <p class="empty">
+                            "Pick a room from All rooms, or join one by name, to start chatting."
+                        </p>
                     }
                 }
             >
@@ -74,7 +85,7 @@ pub fn ConversationPane() -> AnyView {
 }
 
 #[component]
-fn Lines() -> impl IntoView {
+fn Lines() -> AnyView {
     let client = expect_context::<ChatClient>();
     let state = client.state;
     let me = move || state.with(|s| s.me);
@@ -88,7 +99,7 @@ fn Lines() -> impl IntoView {
         }
     };
     let lines = Memo::new(move |_| state.with(|s| s.active_lines()));
-    let list = NodeRef::<leptos::html::Ol>::new();
+    let list = NodeRef::<leptos::html::Div>::new();
     // The reader is at the bottom (so new messages keep them there), and
     // messages arrived below while they were not.
     let at_bottom = RwSignal::new(true);
@@ -201,14 +212,18 @@ fn Lines() -> impl IntoView {
         </Show>
         // Keys are unique within a conversation only: the conversation is
         // part of them, or another's lines would be kept on a switch.
-        <ol
+        // The scrolling log holds a list (a log role on the list itself
+        // would hide its items' list semantics).
+        <div
             class="lines"
+            tabindex="0"
             role="log"
             aria-live="polite"
             aria-label="Messages"
             node_ref=list
             on:scroll=on_scroll
         >
+            <ol class="line-list">
             <For
                 each=move || lines.get()
                 key=move |line| {
@@ -257,8 +272,10 @@ fn Lines() -> impl IntoView {
                     }
                 }}
             </For>
-        </ol>
+            </ol>
+        </div>
     }
+    .into_any()
 }
 
 /// Message text as text nodes, with `http(s)` links as anchors that open
@@ -339,6 +356,11 @@ fn DeliveryMark(delivery: Delivery, id: Option<ClientId>) -> impl IntoView {
     }
 }
 
+/// The first line in the scrolling log (in its one list).
+fn first_line(log: &web_sys::HtmlElement) -> Option<web_sys::Element> {
+    log.first_element_child()?.first_element_child()
+}
+
 /// Pixels from an end of the message list that count as at that end.
 const NEAR_PX: i32 = 40;
 
@@ -382,7 +404,7 @@ impl Anchor {
     /// Where the list is scrolled to now.
     fn of(list: &web_sys::HtmlElement) -> Option<Anchor> {
         let top = list.scroll_top();
-        let mut child = list.first_element_child();
+        let mut child = first_line(list);
         while let Some(element) = child {
             let line: &web_sys::HtmlElement = element.unchecked_ref();
             if line.offset_top() + line.offset_height() > top {
@@ -398,7 +420,7 @@ impl Anchor {
 
     /// Scrolls the list so the line is where it was; false if it is gone.
     fn restore(&self, list: &web_sys::HtmlElement) -> bool {
-        let mut child = list.first_element_child();
+        let mut child = first_line(list);
         while let Some(element) = child {
             if element.get_attribute("data-key").as_deref() == Some(self.key.as_str()) {
                 let line: &web_sys::HtmlElement = element.unchecked_ref();
@@ -435,6 +457,33 @@ fn Composer() -> impl IntoView {
     let client = expect_context::<ChatClient>();
     let state = client.state;
     let draft = RwSignal::new(String::new());
+    let input = NodeRef::<leptos::html::Textarea>::new();
+    // Each conversation keeps what was being written in it; opening one
+    // puts the cursor in its composer.
+    let drafts = StoredValue::new(HashMap::<Conversation, String>::new());
+    let active = Memo::new(move |_| state.with(|s| s.active.clone()));
+    Effect::new(move |before: Option<Option<Conversation>>| {
+        let now = active.get();
+        if let Some(Some(before)) = before {
+            let text = draft.get_untracked();
+            drafts.update_value(|d| {
+                if text.is_empty() {
+                    d.remove(&before);
+                } else {
+                    d.insert(before, text);
+                }
+            });
+        }
+        let text = now
+            .as_ref()
+            .and_then(|now| drafts.with_value(|d| d.get(now).cloned()))
+            .unwrap_or_default();
+        draft.set(text);
+        if let Some(input) = input.get_untracked() {
+            let _ = input.focus();
+        }
+        now
+    });
 
     let send = move || {
         let Some(conversation) = state.with_untracked(|s| s.active.clone()) else {
@@ -486,6 +535,7 @@ fn Composer() -> impl IntoView {
             </label>
             <textarea
                 id="message-input"
+                node_ref=input
                 rows="2"
                 placeholder="Write a message… (Enter sends, Shift+Enter for a new line)"
                 maxlength=MessageContent::MAX_CHARS

@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 
+use super::panels::{Panel, PanelClose};
 use super::socket::ChatClient;
 use super::state::Conversation;
 
@@ -11,20 +12,30 @@ pub fn MemberList() -> AnyView {
     let client = expect_context::<ChatClient>();
     let state = client.state;
     let name_of = move |id| state.with(|s| s.name_of(id).to_string());
+    // By name, so the list stays put as people come and go.
     let members = move || {
         state.with(|s| match &s.active {
-            Some(Conversation::Room(room)) => s
-                .room(room)
-                .map(|view| view.members.iter().copied().collect::<Vec<_>>())
-                .unwrap_or_default(),
+            Some(Conversation::Room(room)) => {
+                let mut members: Vec<_> = s
+                    .room(room)
+                    .map(|view| view.members.iter().copied().collect())
+                    .unwrap_or_default();
+                members.sort_by_cached_key(|id| (s.name_of(*id).as_str().to_lowercase(), *id));
+                members
+            }
             _ => Vec::new(),
         })
     };
+    let in_room = move || state.with(|s| matches!(s.active, Some(Conversation::Room(_))));
     let me = move || state.with(|s| s.me);
 
     view! {
-        <aside class="members" aria-label="Members">
+        <aside class="members" id="members-panel" tabindex="-1" aria-label="Members">
+            <PanelClose panel=Panel::Members />
             <h2>"Members"</h2>
+            <Show when=move || !in_room()>
+                <p class="hint">"Open a room to see who is in it."</p>
+            </Show>
             <ul class="member-list">
                 <For each=members key=|id| *id let:id>
                     <li class="member">

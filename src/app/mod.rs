@@ -4,6 +4,7 @@
 mod chat_page;
 mod conversation;
 mod members;
+mod panels;
 mod sidebar;
 mod socket;
 pub mod state;

@@ -5,6 +5,7 @@ use leptos::prelude::*;
 
 use leptos_router::hooks::use_navigate;
 
+use super::panels::{Panel, PanelClose, Panels};
 use super::socket::ChatClient;
 use super::state::Conversation;
 use crate::protocol::RoomName;
@@ -19,6 +20,7 @@ pub fn Sidebar() -> AnyView {
     let client = expect_context::<ChatClient>();
     let state = client.state;
     let room_input = RwSignal::new(String::new());
+    let panels = expect_context::<Panels>();
     let navigate = use_navigate();
     let go = navigate.clone();
 
@@ -29,6 +31,7 @@ pub fn Sidebar() -> AnyView {
                 // Joined here (the path may be this room's already, after a
                 // leave), and the path follows, for back and forward.
                 let path = room_path(&room);
+                panels.close(false);
                 client.act(|s| s.open_room(room));
                 navigate(&path, Default::default());
                 room_input.set(String::new());
@@ -43,7 +46,7 @@ pub fn Sidebar() -> AnyView {
         move |conversation: &Conversation| state.with(|s| s.active.as_ref() == Some(conversation));
 
     view! {
-        <nav class="sidebar" aria-label="Rooms and conversations">
+        <nav class="sidebar" id="rooms-panel" aria-label="Rooms and conversations">
             <form class="join-form" on:submit=join>
                 <label for="room-name">"Join a room"</label>
                 <div class="join-row">
@@ -59,7 +62,11 @@ pub fn Sidebar() -> AnyView {
                 </div>
             </form>
             <Lobby />
+            <PanelClose panel=Panel::Rooms />
             <h2>"Rooms"</h2>
+            <Show when=move || state.with(|s| s.rooms.is_empty())>
+                <p class="hint">"None yet: join one by name, or pick one above."</p>
+            </Show>
             <ul class="room-list">
                 <For each=rooms key=|room| room.clone() let:room>
                     {
@@ -74,7 +81,10 @@ pub fn Sidebar() -> AnyView {
                                     class:active=move || is_active(&conversation)
                                     on:click={
                                         let go = go.clone();
-                                        move |_| go(&room_path(&target), Default::default())
+                                        move |_| {
+                                            panels.close(false);
+                                            go(&room_path(&target), Default::default())
+                                        }
                                     }
                                 >
                                     "#"
@@ -87,6 +97,9 @@ pub fn Sidebar() -> AnyView {
                 </For>
             </ul>
             <h2>"Direct messages"</h2>
+            <Show when=move || state.with(|s| s.directs.is_empty())>
+                <p class="hint">"None yet: start one from a member's name."</p>
+            </Show>
             <ul class="direct-list">
                 <For each=directs key=|peer| *peer let:peer>
                     {
@@ -97,7 +110,10 @@ pub fn Sidebar() -> AnyView {
                                     type="button"
                                     class="conversation-link"
                                     class:active=move || is_active(&conversation)
-                                    on:click=move |_| client.open_direct(peer)
+                                    on:click=move |_| {
+                                        panels.close(false);
+                                        client.open_direct(peer)
+                                    }
                                 >
                                     {move || name_of(peer)}
                                 </button>
@@ -141,10 +157,14 @@ fn UnreadBadge(conversation: Conversation, label: String) -> impl IntoView {
 fn Lobby() -> impl IntoView {
     let client = expect_context::<ChatClient>();
     let state = client.state;
+    let panels = expect_context::<Panels>();
     let navigate = use_navigate();
     let rooms = move || state.with(|s| s.lobby.clone());
     view! {
         <h2 id="lobby-heading">"All rooms"</h2>
+        <Show when=move || state.with(|s| s.lobby.is_empty())>
+            <p class="hint">"Nobody is in any room right now."</p>
+        </Show>
         <ul class="lobby" aria-labelledby="lobby-heading">
             <For each=rooms key=|summary| (summary.room.clone(), summary.members) let:summary>
                 {
@@ -158,7 +178,10 @@ fn Lobby() -> impl IntoView {
                                 type="button"
                                 class="lobby-room"
                                 aria-label=label
-                                on:click=move |_| go(&path, Default::default())
+                                on:click=move |_| {
+                                    panels.close(false);
+                                    go(&path, Default::default())
+                                }
                             >
                                 <span class="lobby-name">{summary.room.to_string()}</span>
                                 <span class="lobby-count">{summary.members}</span>

@@ -789,6 +789,13 @@ impl ChatState {
         self.timeline(conversation).map_or(0, |t| t.unread)
     }
 
+    /// New messages from others in every conversation not on screen.
+    pub fn unread_total(&self) -> u32 {
+        let rooms = self.rooms.iter().map(|r| r.timeline.unread);
+        let directs = self.directs.iter().map(|d| d.timeline.unread);
+        rooms.chain(directs).sum()
+    }
+
     /// The user asked to send a refused message again.
     pub fn retry(&mut self, id: &ClientId) -> Option<ClientMessage> {
         let pending = self.outbox.iter_mut().find(|o| &o.id == id)?;

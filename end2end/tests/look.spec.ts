@@ -1,0 +1,100 @@
+import AxeBuilder from "@axe-core/playwright";
+import { expect, test, type Browser, type Page } from "@playwright/test";
+import { joinRoom, messageLog, openChat, postMany, send, setName, uniqueRoom, type Person } from "./support/chat";
+
+// The main screens at desktop and phone sizes, light and dark: each is
+// checked by axe-core (no serious or critical violation) and saved as a
+// screenshot in end2end/screenshots/ for a person to look at.
+
+const sizes = [
+  { size: "desktop", viewport: { width: 1280, height: 800 } },
+  { size: "mobile", viewport: { width: 375, height: 740 } },
+] as const;
+const schemes = ["light", "dark"] as const;
+
+/** Runs axe on the page; returns the serious and critical violations, readably. */
+async function seriousViolations(page: Page): Promise<string[]> {
+  const results = await new AxeBuilder({ page }).analyze();
+  return results.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+}
+
+async function shoot(page: Page, name: string) {
+  await page.screenshot({ path: `screenshots/${name}.png` });
+}
+
+let busyRoom: string;
+let quietRoom: string;
+let ana: Person;
+let ben: Person;
+
+test.beforeAll(async ({ browser }) => {
+  busyRoom = uniqueRoom("design");
+  quietRoom = uniqueRoom("quiet");
+  ana = await openChat(browser);
+  ben = await openChat(browser);
+  await setName(ana.page, "Ana Lima");
+  await setName(ben.page, "Ben Okafor");
+  await joinRoom(ben.page, busyRoom);
+  await postMany(ben.page, busyRoom, "Earlier message", 60);
+  await joinRoom(ana.page, busyRoom);
+  await joinRoom(ana.page, quietRoom);
+  await ana.page.getByRole("button", { name: `#${busyRoom}` }).click();
+  await send(ana.page, "Morning! Has anyone looked at the release notes?");
+  await send(ben.page, "Yes, they are here: https://example.com/releases/0.4");
+  await send(ben.page, "Two things stood out:\n- the new lobby\n- reconnects are seamless now");
+  await send(ana.page, "Great, I will read them after lunch.");
+  await send(ben.page, "A long line to see how wrapping behaves when someone pastes a whole paragraph of text into the room without any line breaks at all, which happens more than one would think.");
+});
+
+for (const { size, viewport } of sizes) {
+  for (const scheme of schemes) {
+    test(`lobby and busy room, ${size}, ${scheme}: accessible, and saved as screenshots`, async ({ browser }) => {
+      const context = await browser.newContext({ baseURL: process.env.E2E_BASE_URL, viewport, colorScheme: scheme });
+      const page = await context.newPage();
+      await page.goto("/");
+      await expect(page.getByRole("status")).toHaveAttribute("data-status", "connected");
+      await expect(page.getByRole("list", { name: "All rooms" }).getByRole("button", { name: new RegExp(`^${busyRoom}, `) })).toBeVisible();
+      await shoot(page, `lobby-${size}-${scheme}`);
+      expect(await seriousViolations(page), "the lobby").toEqual([]);
+
+      // The busy room, with someone typing and news in another room.
+      await page.getByRole("list", { name: "All rooms" }).getByRole("button", { name: new RegExp(`^${busyRoom}, `) }).click();
+      await expect(page.getByRole("heading", { level: 1 })).toHaveText(`#${busyRoom}`);
+      // On a phone, the join form and the rooms are in the rooms panel.
+      const openRooms = async () => {
+        if (size === "mobile") await page.getByRole("button", { name: /^Rooms/ }).click();
+      };
+      await openRooms();
+      await page.getByLabel("Join a room").fill(quietRoom);
+      await page.getByLabel("Join a room").press("Enter");
+      await expect(page.getByRole("heading", { level: 1 })).toHaveText(`#${quietRoom}`);
+      await openRooms();
+      await page.getByRole("button", { name: `#${busyRoom}` }).click();
+      await expect(page.getByRole("heading", { level: 1 })).toHaveText(`#${busyRoom}`);
+      await expect(messageLog(page).getByText("A long line to see")).toBeVisible();
+      await send(ana.page, `Welcome to the ${size} ${scheme} visitor!`);
+      await ana.page.getByRole("button", { name: `#${quietRoom}` }).click();
+      await send(ana.page, "Psst, over here.");
+      // Typing is sent at most every 3 s: Ben keeps typing until it shows.
+      const box = ben.page.getByLabel("Message", { exact: true });
+      await expect(async () => {
+        await box.pressSequentially("typing ");
+        await expect(page.getByText("Ben Okafor is typing…")).toBeVisible({ timeout: 1_000 });
+      }).toPass();
+      await ana.page.getByRole("button", { name: `#${busyRoom}` }).click();
+      await shoot(page, `room-${size}-${scheme}`);
+      expect(await seriousViolations(page), "the busy room").toEqual([]);
+      await ben.page.getByLabel("Message", { exact: true }).fill("");
+
+      if (size === "mobile") {
+        await page.getByRole("button", { name: /^Members/ }).click();
+        await expect(page.getByRole("complementary", { name: "Members" })).toBeVisible();
+        await shoot(page, `members-${size}-${scheme}`);
+        expect(await seriousViolations(page), "the members panel").toEqual([]);
+      }
+      await context.close();
+    });
+  }
+}
