@@ -5,7 +5,7 @@ SHELL := /bin/bash
 # binaryen's wasm-opt from npm must shadow any older one on the system.
 export PATH := $(CURDIR)/tools/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup build run test test-rust test-e2e bench-persistence
+.PHONY: setup build run test test-rust test-e2e bench bench-persistence
 
 setup:
 	@scripts/setup.sh
@@ -22,14 +22,21 @@ run: build
 # dependencies), then the browser tests against the release binary.
 test: build
 	cargo test --release --no-default-features --features ssr
+	cargo test --release --no-default-features --features bench --bin confab-bench
 	cd end2end && npx playwright test
 
 # The parts alone, for development.
 test-rust: setup
 	cargo test --release --no-default-features --features ssr
+	cargo test --release --no-default-features --features bench --bin confab-bench
 
 test-e2e: build
 	cd end2end && npx playwright test
+
+# The load generator's scenarios against the release server: one table.
+bench: build
+	cargo build --release --no-default-features --features bench --bin confab-bench
+	target/release/confab-bench all
 
 # Broadcast throughput with storage in memory and in SQLite (prints the ratio).
 bench-persistence: setup

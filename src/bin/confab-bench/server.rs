@@ -1,0 +1,136 @@
+//! The server under test: the release `confab` binary started by the bench
+//! (its own data directory, chosen storage, port 0), or one already running
+//! given by address and pid. Reads what the kernel says about it: resident
+//! memory from `/proc/<pid>/status`, CPU time from `/proc/<pid>/stat`, open
+//! sockets from `/proc/<pid>/fd`.
+
+use std::{
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use anyhow::{Context, Result, bail};
+
+pub struct Server {
+    pub addr: std::net::SocketAddr,
+    pub pid: u32,
+    child: Option<Child>,
+    data_dir: Option<PathBuf>,
+}
+
+impl Server {
+    /// Starts `bin` on 127.0.0.1, port 0, with `storage` ("memory" or
+    /// "sqlite") and deep send queues: the load generator shares the cores,
+    /// and a reader it leaves unscheduled for a moment must not be evicted
+    /// as a slow consumer in the middle of a measurement.
+    pub fn spawn(bin: &Path, storage: &str) -> Result<Server> {
+        let data_dir = std::env::temp_dir().join(format!("confab-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&data_dir)?;
+        let mut child = Command::new(bin)
+            .env("CONFAB_SITE_ADDR", "127.0.0.1:0")
+            .env("CONFAB_CONFIG", "/nonexistent/use-the-defaults.toml")
+            .env("CONFAB_STORAGE", storage)
+            .env("CONFAB_DATA_DIR", &data_dir)
+            .env("CONFAB_MAX_CONNECTIONS", "19000")
+            .env("CONFAB_SEND_QUEUE_FRAMES", "8192")
+            .env("CONFAB_SEND_QUEUE_BYTES", "33554432")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
+        let mut stdout = BufReader::new(child.stdout.take().context("stdout")?);
+        let mut line = String::new();
+        let addr = loop {
+            line.clear();
+            if stdout.read_line(&mut line)? == 0 {
+                bail!("{} exited before listening", bin.display());
+            }
+            if let Some(addr) = line.trim().strip_prefix("confab listening on http://") {
+                break addr.parse()?;
+            }
+        };
+        std::thread::spawn(move || for _ in stdout.lines() {});
+        Ok(Server {
+            addr,
+            pid: child.id(),
+            child: Some(child),
+            data_dir: Some(data_dir),
+        })
+    }
+
+    /// A server started elsewhere.
+    pub fn attach(addr: std::net::SocketAddr, pid: u32) -> Server {
+        Server {
+            addr,
+            pid,
+            child: None,
+            data_dir: None,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    /// Resident memory (VmRSS), in bytes.
+    pub fn rss(&self) -> Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid))?;
+        let kib = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| {
+                rest.trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
+            .context("VmRSS in /proc/<pid>/status")?;
+        Ok(kib * 1024)
+    }
+
+    /// CPU time used so far, user plus system.
+    pub fn cpu(&self) -> Result<Duration> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid))?;
+        // The command name may hold spaces: fields are counted after its ')'.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .context("/proc/<pid>/stat")?
+            .1
+            .split_whitespace()
+            .collect();
+        // utime and stime are fields 14 and 15 of the whole line; 12 and 13
+        // after the name (state is the first).
+        let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
+        // SAFETY: sysconf only reads a system constant.
+        let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+        Ok(Duration::from_nanos(ticks * 1_000_000_000 / per_second))
+    }
+
+    /// Open sockets (the listener included).
+    pub fn sockets(&self) -> Result<usize> {
+        let mut count = 0;
+        for entry in std::fs::read_dir(format!("/proc/{}/fd", self.pid))? {
+            if let Ok(target) = std::fs::read_link(entry?.path())
+                && target.to_string_lossy().starts_with("socket:")
+            {
+                count += 1;
+            }
+        }
+        Ok(count)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if let Some(dir) = &self.data_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
