@@ -5,14 +5,22 @@ SHELL := /bin/bash
 # binaryen's wasm-opt from npm must shadow any older one on the system.
 export PATH := $(CURDIR)/tools/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup build run test test-rust test-e2e bench bench-persistence
+.PHONY: setup build run dev test test-rust test-e2e bench bench-persistence
 
 setup:
 	@scripts/setup.sh
 
-# Release server binary and size-optimised WASM bundle, into target/.
+# Release server binary and size-optimised WASM bundle, into target/, with
+# brotli and gzip copies of the bundle that the server sends when accepted.
 build: setup
 	cargo leptos build --release
+	node scripts/bundle.mjs
+
+# Rebuilds on change. The compressed copies go first: they would be served
+# in place of the bundles the watcher writes.
+dev: setup
+	rm -f target/site/pkg/*.br target/site/pkg/*.gz
+	cargo leptos watch
 
 # Serves the app at http://127.0.0.1:3000 with the embedded defaults.
 run: build
@@ -21,6 +29,7 @@ run: build
 # Every test: unit and integration (release profile, sharing the build's
 # dependencies), then the browser tests against the release binary.
 test: build
+	node scripts/bundle.mjs --check
 	cargo test --release --no-default-features --features ssr
 	cargo test --release --no-default-features --features bench --bin confab-bench
 	cd end2end && npx playwright test
