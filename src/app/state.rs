@@ -203,6 +203,12 @@ impl Timeline {
         self.entries.insert((seq, 0), kind);
     }
 
+    fn insert_stored(&mut self, messages: Vec<Posted>) {
+        for posted in messages {
+            self.insert_message(posted.seq, message_line(&posted, Delivery::Sent));
+        }
+    }
+
     fn event(&mut self, kind: LineKind) {
         if self.detached() {
             return; // it happens past the lines held, not after them
@@ -250,9 +256,7 @@ impl Timeline {
                 .last()
                 .is_some_and(|m| first.is_some_and(|first| m.seq < first));
         if older {
-            for posted in messages {
-                self.insert_message(posted.seq, message_line(&posted, Delivery::Sent));
-            }
+            self.insert_stored(messages);
             self.trim_newest();
             return None;
         }
@@ -280,9 +284,7 @@ impl Timeline {
                 self.loading_newer = false;
                 self.jumping = false;
             }
-            for posted in messages {
-                self.insert_message(posted.seq, message_line(&posted, Delivery::Sent));
-            }
+            self.insert_stored(messages);
             self.trim();
             return None;
         }
@@ -294,9 +296,7 @@ impl Timeline {
         let newer = messages
             .last()
             .is_some_and(|m| last.is_none_or(|last| m.seq > last));
-        for posted in messages {
-            self.insert_message(posted.seq, message_line(&posted, Delivery::Sent));
-        }
+        self.insert_stored(messages);
         if newer {
             self.trim();
         }

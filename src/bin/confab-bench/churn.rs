@@ -13,7 +13,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::client::{Dialer, delivered_content, join, room_message};
-use crate::report::Report;
+use crate::report::{Report, mib};
 use crate::server::Server;
 
 #[derive(clap::Args, Clone, Debug)]
@@ -132,8 +132,4 @@ async fn visit(dialer: &Dialer, room: &str) -> Result<()> {
 /// Time for the server to finish closing what was closed.
 async fn settle() {
     tokio::time::sleep(Duration::from_secs(2)).await;
-}
-
-fn mib(bytes: u64) -> f64 {
-    bytes as f64 / (1024.0 * 1024.0)
 }

@@ -10,7 +10,7 @@ use std::{
 use anyhow::Result;
 
 use crate::client::{Dialer, Socket, join};
-use crate::report::Report;
+use crate::report::{Report, mib};
 use crate::server::Server;
 
 #[derive(clap::Args, Clone, Debug)]
@@ -77,8 +77,4 @@ pub async fn run(server: &Server, args: &Args) -> Result<Report> {
     );
     drop(kept);
     Ok(report)
-}
-
-fn mib(bytes: u64) -> f64 {
-    bytes as f64 / (1024.0 * 1024.0)
 }

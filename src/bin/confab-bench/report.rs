@@ -28,3 +28,8 @@ impl Report {
         }
     }
 }
+
+/// Bytes in MiB, for memory figures.
+pub fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
