@@ -203,12 +203,6 @@ impl Timeline {
         self.entries.insert((seq, 0), kind);
     }
 
-    fn insert_stored(&mut self, messages: Vec<Posted>) {
-        for posted in messages {
-            self.insert_message(posted.seq, message_line(&posted, Delivery::Sent));
-        }
-    }
-
     fn event(&mut self, kind: LineKind) {
         if self.detached() {
             return; // it happens past the lines held, not after them
@@ -256,7 +250,9 @@ impl Timeline {
                 .last()
                 .is_some_and(|m| first.is_some_and(|first| m.seq < first));
         if older {
-            self.insert_stored(messages);
+            for posted in messages {
+                self.insert_message(posted.seq, message_line(&posted, Delivery::Sent));
+            }
             self.trim_newest();
             return None;
         }
@@ -284,7 +280,9 @@ impl Timeline {
                 self.loading_newer = false;
                 self.jumping = false;
             }
-            self.insert_stored(messages);
+            for posted in messages {
+                self.insert_message(posted.seq, message_line(&posted, Delivery::Sent));
+            }
             self.trim();
             return None;
         }
@@ -296,7 +294,9 @@ impl Timeline {
         let newer = messages
             .last()
             .is_some_and(|m| last.is_none_or(|last| m.seq > last));
-        self.insert_stored(messages);
+        for posted in messages {
+            self.insert_message(posted.seq, message_line(&posted, Delivery::Sent));
+        }
         if newer {
             self.trim();
         }
