@@ -10,7 +10,10 @@ use axum::{
     Error as WsError,
     extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket},
 };
-use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use futures_util::{
+    Sink, SinkExt, Stream, StreamExt,
+    stream::{SplitSink, SplitStream},
+};
 use tokio::{
     sync::{OwnedSemaphorePermit, oneshot},
     task::JoinHandle,
@@ -72,10 +75,24 @@ impl Ending {
     }
 }
 
-/// Serves an upgraded socket until it closes. `_permit` is this connection's
-/// place under the connection limit, released when this returns.
-pub async fn serve(
+/// Serves an upgraded socket until it closes. `permit` is this connection's
+/// place under the connection limit, released when the connection ends.
+///
+/// Not `async` itself: the socket is split here, so the returned future
+/// (which lives as long as the connection) does not keep a slot for it.
+pub fn serve(
     socket: WebSocket,
+    peer: SocketAddr,
+    permit: OwnedSemaphorePermit,
+    app: AppState,
+) -> impl Future<Output = ()> + Send {
+    let (sink, stream) = socket.split();
+    connection_loop(sink, stream, peer, permit, app)
+}
+
+async fn connection_loop(
+    sink: SplitSink<WebSocket, Message>,
+    mut stream: SplitStream<WebSocket>,
     peer: SocketAddr,
     _permit: OwnedSemaphorePermit,
     app: AppState,
@@ -85,7 +102,6 @@ pub async fn serve(
     let guest = UserId::new_random();
     info!(%id, %peer, "connected");
     let settings = &app.settings;
-    let (sink, mut stream) = socket.split();
     let (outbox, frames) = Outbox::channel(settings.send_queue_frames, settings.send_queue_bytes);
     let (kick, kicked) = oneshot::channel();
     app.broker
@@ -227,7 +243,9 @@ impl Reader<'_> {
         }
         match message {
             Message::Text(text) => match serde_json::from_str::<ClientMessage>(text.as_str()) {
-                Ok(ClientMessage::Hello { token, .. }) => self.hello(token).await,
+                // Boxed: once per connection, and its wait for the store
+                // would otherwise enlarge every connection's future.
+                Ok(ClientMessage::Hello { token, .. }) => Box::pin(self.hello(token)).await,
                 Ok(message) => {
                     self.spoke = true;
                     let command = Command::Client {
@@ -366,21 +384,26 @@ async fn deliver<S>(
 where
     S: Sink<Message, Error = WsError> + Unpin,
 {
-    let mut batch = Vec::with_capacity(WRITE_BATCH);
     let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            received = frames.recv_many(&mut batch, WRITE_BATCH) => {
-                if received == 0 {
+            frame = frames.recv() => {
+                let Some(first) = frame else {
                     return sink.flush().await;
-                }
-                for frame in batch.drain(..) {
+                };
+                // Feed what is queued, up to a batch, and flush once.
+                let (mut next, mut fed) = (Some(first), 0);
+                while let Some(frame) = next.take() {
                     match frame {
                         Outbound::Text(text) => sink.feed(Message::Text(text)).await?,
                         Outbound::Close { code, reason } => {
                             return sink.send(close_message(code, reason)).await;
                         }
+                    }
+                    fed += 1;
+                    if fed < WRITE_BATCH {
+                        next = frames.try_recv();
                     }
                 }
                 sink.flush().await?;

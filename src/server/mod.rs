@@ -39,7 +39,8 @@ use store::{Retention, Store};
 #[derive(Clone)]
 pub struct AppState {
     settings: Arc<Settings>,
-    leptos: LeptosOptions,
+    /// Behind an `Arc`: every connection's task holds an `AppState`.
+    leptos: Arc<LeptosOptions>,
     broker: Broker,
     /// One permit per open WebSocket, `max_connections` in all.
     connections: Arc<Semaphore>,
@@ -51,12 +52,12 @@ pub struct AppState {
 
 impl FromRef<AppState> for LeptosOptions {
     fn from_ref(state: &AppState) -> Self {
-        state.leptos.clone()
+        LeptosOptions::clone(&state.leptos)
     }
 }
 
 fn router(state: AppState) -> Router {
-    let leptos = state.leptos.clone();
+    let leptos = LeptosOptions::clone(&state.leptos);
     Router::new()
         .route("/ws", get(ws::upgrade))
         .route("/health", get(|| async { "OK" }))
@@ -87,7 +88,7 @@ pub async fn run(
     };
     let broker = Broker::spawn(config, reports);
     let state = AppState {
-        leptos: settings.leptos_options(),
+        leptos: Arc::new(settings.leptos_options()),
         settings: Arc::new(settings),
         broker: broker.clone(),
         connections: connections.clone(),

@@ -93,33 +93,26 @@ impl Outbox {
 }
 
 impl OutboxReceiver {
-    /// Waits for frames and moves up to `limit` of them into `batch`;
-    /// 0 means every sender is gone and the queue is drained. Cancel-safe:
-    /// the only wait is for the first frame, which stays queued if the wait
-    /// is dropped.
-    pub async fn recv_many(&mut self, batch: &mut Vec<Outbound>, limit: usize) -> usize {
-        let Ok(first) = self.frames.recv_async().await else {
-            return 0;
-        };
-        let before = batch.len();
-        batch.push(first);
-        batch.extend(self.frames.try_iter().take(limit.saturating_sub(1)));
-        let received = batch.len() - before;
-        let bytes: usize = batch[batch.len() - received..]
-            .iter()
-            .map(Outbound::bytes)
-            .sum();
-        self.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
-        received
+    /// Waits for the next frame; `None` once every sender is gone and the
+    /// queue is drained. Cancel-safe: a frame stays queued if the wait is
+    /// dropped.
+    pub async fn recv(&mut self) -> Option<Outbound> {
+        let frame = self.frames.recv_async().await.ok()?;
+        Some(self.taken(frame))
     }
 
-    /// The next frame if one is queued, for tests that inspect the queue.
-    #[cfg(test)]
+    /// The next frame if one is queued, without waiting. The writer takes a
+    /// batch this way after [`recv`](Self::recv), frame by frame, so no
+    /// connection holds a batch buffer while it is idle.
     pub fn try_recv(&mut self) -> Option<Outbound> {
         let frame = self.frames.try_recv().ok()?;
+        Some(self.taken(frame))
+    }
+
+    fn taken(&self, frame: Outbound) -> Outbound {
         self.queued_bytes
             .fetch_sub(frame.bytes(), Ordering::Relaxed);
-        Some(frame)
+        frame
     }
 }
 
@@ -139,8 +132,10 @@ mod tests {
         assert_eq!(outbox.push(text(10)), Ok(()));
         assert_eq!(outbox.push(text(10)), Ok(()));
         assert_eq!(outbox.push(text(1)), Err(SlowConsumer), "frame limit");
-        let mut batch = Vec::new();
-        assert_eq!(receiver.recv_many(&mut batch, 10).await, 3);
+        assert_eq!(receiver.recv().await, Some(text(60)));
+        assert_eq!(receiver.try_recv(), Some(text(10)));
+        assert_eq!(receiver.try_recv(), Some(text(10)));
+        assert_eq!(receiver.try_recv(), None);
         assert_eq!(outbox.push(text(100)), Ok(()), "everything was freed");
     }
 }

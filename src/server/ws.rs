@@ -15,10 +15,10 @@ use super::{AppState, connection, origin};
 
 /// Read buffer per connection, allocated for its whole life. tungstenite's
 /// default of 128 KiB is zeroed on every read and costs about 136 KB of RSS
-/// per idle connection; 4 KiB still cost 3 KB more per connection than this
-/// (measured with `confab-bench idle`). Chat frames are small, a large one
-/// is simply read in several steps, and `burst` is as fast as with 4 KiB.
-const READ_BUFFER_BYTES: usize = 1024;
+/// per idle connection; 1 KiB still cost 700 B more per connection than this
+/// (measured with `confab-bench idle`). Client frames are small: a longer
+/// one grows the buffer as it is read, and `burst` is as fast as with 4 KiB.
+const READ_BUFFER_BYTES: usize = 256;
 
 /// Bytes tungstenite gathers before writing to the socket; the writer task
 /// flushes after each batch anyway.

@@ -111,8 +111,23 @@ impl Broker {
 
     /// Queues a command, waiting while the broker is behind. A command sent
     /// after the broker has stopped is dropped: the server is exiting.
-    pub async fn send(&self, command: Command) {
-        let _ = self.commands.send(command).await;
+    ///
+    /// The queue is tried at once, when this is called; only a full queue
+    /// makes a waiting future, on the heap. So the future every connection
+    /// keeps in its state for this call is a few bytes, not the command and
+    /// a semaphore waiter (432 B).
+    pub fn send(&self, command: Command) -> impl Future<Output = ()> + Send + '_ {
+        let wait = match self.commands.try_send(command) {
+            Err(mpsc::error::TrySendError::Full(command)) => {
+                Some(Box::pin(self.commands.send(command)))
+            }
+            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => None,
+        };
+        async move {
+            if let Some(wait) = wait {
+                let _ = wait.await;
+            }
+        }
     }
 }
 
