@@ -397,6 +397,11 @@ where
                 while let Some(frame) = next.take() {
                     match frame {
                         Outbound::Text(text) => sink.feed(Message::Text(text)).await?,
+                        Outbound::Batch { frames, skip } => {
+                            for text in &frames[skip..] {
+                                sink.feed(Message::Text(text.clone())).await?;
+                            }
+                        }
                         Outbound::Close { code, reason } => {
                             return sink.send(close_message(code, reason)).await;
                         }

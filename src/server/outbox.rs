@@ -20,6 +20,9 @@ use axum::extract::ws::Utf8Bytes;
 pub enum Outbound {
     /// JSON already encoded; a broadcast shares one buffer among recipients.
     Text(Utf8Bytes),
+    /// Several frames, sent in order from `skip` on: one queue slot for what
+    /// goes out together (the frames are shared among recipients too).
+    Batch { frames: Arc<[Utf8Bytes]>, skip: usize },
     /// Send this close frame after everything queued before it, then stop.
     Close { code: u16, reason: Utf8Bytes },
 }
@@ -28,6 +31,7 @@ impl Outbound {
     fn bytes(&self) -> usize {
         match self {
             Outbound::Text(text) => text.len(),
+            Outbound::Batch { frames, skip } => frames[*skip..].iter().map(|text| text.len()).sum(),
             Outbound::Close { reason, .. } => reason.len() + 2,
         }
     }

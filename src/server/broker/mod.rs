@@ -10,6 +10,7 @@
 //! serves before new commands; a message is delivered and acknowledged only
 //! once that report says it is on disk.
 
+mod announcements;
 mod state;
 
 use tokio::sync::{mpsc, oneshot};
@@ -140,6 +141,8 @@ async fn broker_loop(
     let mut store_running = true;
     let mut lobby = tokio::time::interval(LOBBY_EVERY);
     lobby.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut announce = tokio::time::interval(announcements::ANNOUNCE_EVERY);
+    announce.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             // Committed messages first: they are owed to their senders.
@@ -156,6 +159,7 @@ async fn broker_loop(
                 tokio::task::yield_now().await;
             }
             _ = lobby.tick() => state.tick(),
+            _ = announce.tick() => state.send_waiting_announcements(),
             received = commands.recv_many(&mut batch, COMMAND_BATCH) => {
                 if received == 0 {
                     return;

@@ -28,6 +28,7 @@ use crate::protocol::{
 use crate::server::outbox::{Outbound, Outbox};
 use crate::server::store::{Appended, Channel, NewMessage, StoreReport, StoredMessage, now_ms};
 
+use super::announcements::Announcements;
 use super::{BrokerConfig, Command, ConnId, Kick};
 
 /// Rooms one connection may be in at once: each costs the server memory,
@@ -79,6 +80,8 @@ pub(super) struct BrokerState {
     /// since they last got it.
     lobby: HashSet<ConnId>,
     lobby_changed: bool,
+    /// Rooms with announcements waiting for the next tick.
+    announcing: HashSet<RoomName>,
 }
 
 struct Session {
@@ -119,7 +122,9 @@ struct User {
 #[derive(Default)]
 struct Room {
     /// Members keep a clone of their outbox here so a broadcast walks one map.
-    members: HashMap<ConnId, Outbox>,
+    members: HashMap<ConnId, Seat>,
+    /// `user_joined` and `user_left` on their way out.
+    announcements: Announcements,
     /// Connections per user in the room: a user is present while it has one.
     presence: HashMap<UserId, usize>,
     /// The store has answered the load; until then joiners wait.
@@ -128,6 +133,14 @@ struct Room {
     waiting: Vec<(ConnId, Option<u64>)>,
     /// The latest messages, oldest first.
     recent: VecDeque<StoredMessage>,
+}
+
+/// A member's place in a room.
+struct Seat {
+    outbox: Outbox,
+    /// Its number among the room's members, for what it is owed of the
+    /// waiting announcements.
+    number: u64,
 }
 
 /// Encodes a message once; the bytes are then shared by every recipient.
@@ -199,6 +212,7 @@ impl BrokerState {
             shutting_down: false,
             lobby: HashSet::new(),
             lobby_changed: false,
+            announcing: HashSet::new(),
         }
     }
 
@@ -504,7 +518,6 @@ impl BrokerState {
         let Some(room) = self.rooms.get_mut(name) else {
             return;
         };
-        room.members.insert(conn, outbox);
         let present = room.presence.entry(user).or_default();
         *present += 1;
         if *present == 1 {
@@ -515,7 +528,12 @@ impl BrokerState {
                 user,
                 name: Some(self.name_of(user)),
             });
-            self.broadcast(name, &announcement, Some(conn));
+            // Before the joiner is a member, so it is not owed its own.
+            self.announce(name, announcement);
+        }
+        if let Some(room) = self.rooms.get_mut(name) {
+            let number = room.announcements.admit();
+            room.members.insert(conn, Seat { outbox, number });
         }
         self.send_joined(conn, name, after);
     }
@@ -819,9 +837,16 @@ impl BrokerState {
             warn!(%user, "the store's queue is full; the new name is not saved");
         }
         info!(%user, %name, "renamed");
+        let rooms: HashSet<RoomName> = own
+            .iter()
+            .filter_map(|c| self.sessions.get(c))
+            .flat_map(|session| session.rooms.iter().cloned())
+            .collect();
         let mut audience: HashSet<ConnId> = own.iter().copied().collect();
-        for member_of in own.iter().filter_map(|c| self.sessions.get(c)) {
-            for room in member_of.rooms.iter().filter_map(|r| self.rooms.get(r)) {
+        for name in &rooms {
+            // The user's arrival before its new name.
+            self.send_announcements(name);
+            if let Some(room) = self.rooms.get(name) {
                 audience.extend(room.members.keys().copied());
             }
         }
@@ -893,6 +918,8 @@ impl BrokerState {
         }
         session.typed.insert(room.clone(), now);
         let user = session.user;
+        // Nobody hears of someone typing before hearing that they joined.
+        self.send_announcements(&room);
         let frame = encode(&ServerMessage::Typing {
             room: room.clone(),
             user,
@@ -936,7 +963,7 @@ impl BrokerState {
                     room: name.clone(),
                     user,
                 });
-                self.broadcast(name, &announcement, None);
+                self.announce(name, announcement);
             }
         }
         self.drop_room_if_empty(name);
@@ -1005,14 +1032,65 @@ impl BrokerState {
         if self.shutting_down {
             return;
         }
+        self.send_announcements(room);
         let Some(room) = self.rooms.get(room) else {
             return;
         };
-        for (conn, outbox) in &room.members {
-            if Some(*conn) != except && outbox.push(Outbound::Text(frame.clone())).is_err() {
+        for (conn, seat) in &room.members {
+            if Some(*conn) != except && seat.outbox.push(Outbound::Text(frame.clone())).is_err() {
                 self.slow.push(*conn);
             }
         }
+    }
+
+    /// Sends a presence announcement to the room, at once if it has been
+    /// quiet, else with the others at the next tick (see [`Announcements`]).
+    fn announce(&mut self, name: &RoomName, frame: Utf8Bytes) {
+        let Some(room) = self.rooms.get_mut(name) else {
+            return;
+        };
+        if room.announcements.queue(frame, Instant::now()) {
+            self.send_announcements(name);
+        } else {
+            self.announcing.insert(name.clone());
+        }
+    }
+
+    /// Sends the room's waiting announcements: each member gets the ones it
+    /// is owed as one item, which its writer sends in one write.
+    fn send_announcements(&mut self, name: &RoomName) {
+        if self.shutting_down {
+            return;
+        }
+        let Some(room) = self.rooms.get_mut(name) else {
+            return;
+        };
+        let Some(outgoing) = room.announcements.take(Instant::now()) else {
+            return;
+        };
+        for (conn, seat) in &room.members {
+            let skip = outgoing.first_owed(seat.number);
+            let owed = match outgoing.frames.len() - skip {
+                0 => continue,
+                1 => Outbound::Text(outgoing.frames[skip].clone()),
+                _ => Outbound::Batch {
+                    frames: outgoing.frames.clone(),
+                    skip,
+                },
+            };
+            if seat.outbox.push(owed).is_err() {
+                self.slow.push(*conn);
+            }
+        }
+    }
+
+    /// Called every [`ANNOUNCE_EVERY`](super::announcements::ANNOUNCE_EVERY):
+    /// sends the announcements that waited.
+    pub(super) fn send_waiting_announcements(&mut self) {
+        for name in std::mem::take(&mut self.announcing) {
+            self.send_announcements(&name);
+        }
+        self.evict_slow_consumers();
     }
 
     fn send_to(&mut self, conn: ConnId, message: &ServerMessage) {
@@ -1075,6 +1153,11 @@ mod tests {
             while let Some(frame) = self.frames.try_recv() {
                 match frame {
                     Outbound::Text(text) => out.push(serde_json::from_str(text.as_str()).unwrap()),
+                    Outbound::Batch { frames, skip } => out.extend(
+                        frames[skip..]
+                            .iter()
+                            .map(|text| serde_json::from_str::<Value>(text.as_str()).unwrap()),
+                    ),
                     Outbound::Close { code, .. } => out.push(json!({ "close": code })),
                 }
             }
@@ -1151,7 +1234,8 @@ mod tests {
             });
         }
 
-        /// Lets the store answer everything asked so far and applies it.
+        /// Lets the store answer everything asked so far and applies it,
+        /// and lets the announcements' tick pass.
         async fn settle(&mut self) {
             for _ in 0..50 {
                 tokio::task::yield_now().await;
@@ -1159,6 +1243,7 @@ mod tests {
                     self.state.on_report(report);
                 }
             }
+            self.state.send_waiting_announcements();
         }
 
         async fn join(&mut self, client: &mut Client, room: &str) -> Vec<Value> {
@@ -1332,6 +1417,41 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_storm_of_joins_is_announced_together_in_order_before_what_follows() {
+        let mut h = Harness::new();
+        let mut ana = h.connect(100);
+        h.join(&mut ana, "general").await;
+        let [mut ben, mut cy, mut dan] = [h.connect(100), h.connect(100), h.connect(100)];
+        let name = |client: &Client| client.user.guest_name().as_str().to_owned();
+        // The room is loaded: these joins are answered without the store.
+        // Ana's own join went out just now, so they wait.
+        for client in [&ben, &cy, &dan] {
+            h.send(client, json!({"type": "join_room", "room": "general"}));
+        }
+        assert!(ana.received().is_empty(), "the storm waits");
+        for client in [&mut ben, &mut cy, &mut dan] {
+            assert_eq!(client.types(), ["joined"]);
+        }
+
+        // Anything else sent to the room takes the waiting ones first.
+        h.say(&ana, "general", "welcome", None).await;
+        let Some(Outbound::Batch { frames, skip: 0 }) = ana.frames.try_recv() else {
+            panic!("both announcements in one queue item");
+        };
+        let joined: Vec<Value> = frames
+            .iter()
+            .map(|text| serde_json::from_str(text.as_str()).unwrap())
+            .collect();
+        let names: Vec<&str> = joined.iter().map(|j| j["name"].as_str().unwrap()).collect();
+        assert_eq!(names, [name(&ben), name(&cy), name(&dan)]);
+        assert_eq!(ana.types(), ["room_message"]);
+        // Each is owed only the joins after its own.
+        assert_eq!(ben.types(), ["user_joined", "user_joined", "room_message"]);
+        assert_eq!(cy.received()[0]["name"], name(&dan));
+        assert_eq!(dan.types(), ["room_message"]);
+    }
+
+    #[tokio::test]
     async fn one_user_on_two_connections_is_one_member_and_gets_direct_messages_on_both() {
         let mut h = Harness::new();
         let ana = UserId::new_random();
@@ -1346,6 +1466,7 @@ mod tests {
         h.send(&tab1, json!({"type": "leave_room", "room": "general"}));
         assert!(ben.received().is_empty(), "still present through tab 2");
         h.state.handle(Command::Disconnect { conn: tab2.conn });
+        h.state.send_waiting_announcements();
         assert_eq!(ben.types(), ["user_left"]);
 
         h.send(&ben, json!({"type": "direct_message", "to": ana.to_string(), "content": "psst", "id": "d-1"}));
