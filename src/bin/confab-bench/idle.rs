@@ -8,6 +8,8 @@ use std::{
 };
 
 use anyhow::Result;
+use futures_util::SinkExt;
+use tokio_tungstenite::tungstenite::Message;
 
 use crate::client::{Dialer, Socket, join};
 use crate::report::{Report, mib};
@@ -24,6 +26,10 @@ pub struct Args {
     /// Connections being opened at once.
     #[arg(long, default_value_t = 64)]
     pub concurrency: usize,
+    /// Open as the web client does, with `hello` first: each join then
+    /// brings the room's member list, and the joins after it.
+    #[arg(long)]
+    pub hello: bool,
 }
 
 pub async fn run(server: &Server, args: &Args) -> Result<Report> {
@@ -38,6 +44,9 @@ pub async fn run(server: &Server, args: &Args) -> Result<Report> {
             let mut kept: Vec<Socket> = Vec::new();
             for n in (first..args.connections).step_by(args.concurrency) {
                 let mut socket = dialer.connect().await?;
+                if args.hello {
+                    socket.send(Message::text(r#"{"type":"hello"}"#)).await?;
+                }
                 join(&mut socket, &format!("idle-{}", n % args.rooms)).await?;
                 kept.push(socket);
             }
@@ -57,7 +66,12 @@ pub async fn run(server: &Server, args: &Args) -> Result<Report> {
     let mut report = Report::new("idle");
     report.row(
         "connections",
-        format!("{} in {} rooms", kept.len(), args.rooms),
+        format!(
+            "{} in {} rooms{}",
+            kept.len(),
+            args.rooms,
+            if args.hello { ", said hello" } else { "" }
+        ),
     );
     report.row(
         "server RSS before / after",
