@@ -35,6 +35,16 @@ async fn the_chat_page_is_server_rendered() {
 }
 
 #[tokio::test]
+async fn a_plain_request_to_the_websocket_endpoint_is_told_to_upgrade() {
+    let app = spawn_app().await;
+    let (status, body) = http_get(app.addr, "/ws").await;
+    assert_eq!(status, "HTTP/1.1 426 Upgrade Required");
+    assert!(body.contains("connect with a WebSocket client"), "{body}");
+    // The endpoint still takes real clients.
+    app.connect().await.join("general").await;
+}
+
+#[tokio::test]
 async fn a_foreign_origin_is_refused_with_403() {
     let app = spawn_app_with(|s| s.allowed_origins = vec!["https://chat.example.com".into()]).await;
     let response = refused_upgrade(&app.ws_url(), Some("http://evil.example")).await;

@@ -2,17 +2,24 @@
 //! broker, watch the heartbeat) and exactly one writer task (drain the
 //! outbox, batch frames into one flush, send pings). Only the writer writes.
 //!
-//! Both loops are generic over `Stream`/`Sink` so they are not tied to axum.
+//! Both loops are generic over `Stream`/`Sink`, not tied to the socket type.
 
 use std::{net::SocketAddr, sync::atomic::Ordering, time::Duration};
 
-use axum::{
-    Error as WsError,
-    extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket},
-};
 use futures_util::{
     Sink, SinkExt, Stream, StreamExt,
     stream::{SplitSink, SplitStream},
+};
+use hyper::upgrade::OnUpgrade;
+use tokio_tungstenite::tungstenite::{
+    Bytes, Error as WsError, Message, Utf8Bytes,
+    protocol::{
+        CloseFrame,
+        frame::{
+            Frame,
+            coding::{Data, OpCode},
+        },
+    },
 };
 use tokio::{
     sync::{OwnedSemaphorePermit, oneshot},
@@ -26,11 +33,17 @@ use super::broker::{Broker, Command, ConnId, Kick};
 use super::identity::Identity;
 use super::outbox::{Outbound, Outbox, OutboxReceiver, SlowConsumer};
 use super::store::Store;
+use super::ws::{self, WebSocket};
 use crate::protocol::{ClientMessage, ErrorCode, ServerMessage, UserId, close_code};
 
 /// Frames the writer takes from its outbox per flush. Writing a batch with
 /// one flush costs one syscall instead of one per frame.
 const WRITE_BATCH: usize = 32;
+
+/// Messages longer than this go out in fragments of this size: the socket's
+/// write buffer holds one frame at a time, and keeps the size of the largest
+/// (see [`GatheredWrites`](super::socket::GatheredWrites)).
+const FRAGMENT_BYTES: usize = 1024;
 
 /// Characters of a decoding error's text sent back to the client.
 const ERROR_TEXT_CHARS: usize = 200;
@@ -75,19 +88,23 @@ impl Ending {
     }
 }
 
-/// Serves an upgraded socket until it closes. `permit` is this connection's
-/// place under the connection limit, released when the connection ends.
-///
-/// Not `async` itself: the socket is split here, so the returned future
-/// (which lives as long as the connection) does not keep a slot for it.
-pub fn serve(
-    socket: WebSocket,
+/// Serves a connection from its upgrade until it closes. `permit` is its
+/// place under the connection limit, released when it ends.
+pub async fn serve(
+    on_upgrade: OnUpgrade,
     peer: SocketAddr,
     permit: OwnedSemaphorePermit,
     app: AppState,
-) -> impl Future<Output = ()> + Send {
-    let (sink, stream) = socket.split();
-    connection_loop(sink, stream, peer, permit, app)
+) {
+    // Split inside the `map`: the socket itself is never a variable of this
+    // future, which lives as long as the connection.
+    let opened = ws::open(on_upgrade, app.settings.max_message_bytes)
+        .await
+        .map(StreamExt::split);
+    match opened {
+        Ok((sink, stream)) => connection_loop(sink, stream, peer, permit, app).await,
+        Err(error) => info!(%peer, %error, "WebSocket upgrade failed"),
+    }
 }
 
 async fn connection_loop(
@@ -273,7 +290,8 @@ impl Reader<'_> {
                 )
             }
             // tungstenite answers pings itself; any frame counts as life.
-            Message::Ping(_) | Message::Pong(_) => None,
+            // (Raw frames are only ever written, never read.)
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => None,
             Message::Close(_) => Some(Ending::ClientClosed),
         }
     }
@@ -324,10 +342,9 @@ impl Reader<'_> {
     }
 
     fn on_error(error: WsError) -> Ending {
-        let error = error.into_inner();
-        match error.downcast_ref::<tungstenite::Error>() {
-            Some(tungstenite::Error::Capacity(_)) => Ending::MessageTooBig,
-            _ => Ending::ConnectionLost(error.to_string()),
+        match error {
+            WsError::Capacity(_) => Ending::MessageTooBig,
+            error => Ending::ConnectionLost(error.to_string()),
         }
     }
 }
@@ -396,10 +413,10 @@ where
                 let (mut next, mut fed) = (Some(first), 0);
                 while let Some(frame) = next.take() {
                     match frame {
-                        Outbound::Text(text) => sink.feed(Message::Text(text)).await?,
+                        Outbound::Text(text) => feed_text(sink, text).await?,
                         Outbound::Batch { frames, skip } => {
                             for text in &frames[skip..] {
-                                sink.feed(Message::Text(text.clone())).await?;
+                                feed_text(sink, text.clone()).await?;
                             }
                         }
                         Outbound::Close { code, reason } => {
@@ -418,6 +435,28 @@ where
     }
 }
 
+/// Queues a text message for the next flush: as one frame, or in fragments
+/// of [`FRAGMENT_BYTES`] when longer (every client reassembles them; a
+/// fragment may end inside a character, RFC 6455 §5.6).
+async fn feed_text<S>(sink: &mut S, text: Utf8Bytes) -> Result<(), WsError>
+where
+    S: Sink<Message, Error = WsError> + Unpin,
+{
+    if text.len() <= FRAGMENT_BYTES {
+        return sink.feed(Message::Text(text)).await;
+    }
+    let bytes = Bytes::from(text);
+    let mut start = 0;
+    while start < bytes.len() {
+        let end = bytes.len().min(start + FRAGMENT_BYTES);
+        let opcode = if start == 0 { Data::Text } else { Data::Continue };
+        let fragment = Frame::message(bytes.slice(start..end), OpCode::Data(opcode), end == bytes.len());
+        sink.feed(Message::Frame(fragment)).await?;
+        start = end;
+    }
+    Ok(())
+}
+
 /// At most `ERROR_TEXT_CHARS` characters of an error text that may quote
 /// client input, so a reply can never be larger than what provoked it.
 fn clip(text: &str) -> String {
@@ -428,5 +467,44 @@ fn clip(text: &str) -> String {
 }
 
 fn close_message(code: u16, reason: Utf8Bytes) -> Message {
-    Message::Close(Some(CloseFrame { code, reason }))
+    Message::Close(Some(CloseFrame {
+        code: code.into(),
+        reason,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `feed_text` hands the socket, as (is_final, opcode, payload).
+    async fn fed(text: &str) -> Vec<Message> {
+        let mut sent = Vec::new();
+        let mut sink = (&mut sent).sink_map_err(|never: std::convert::Infallible| match never {});
+        feed_text(&mut sink, text.into()).await.unwrap();
+        sent
+    }
+
+    #[tokio::test]
+    async fn a_long_message_goes_out_in_fragments_that_join_up_exactly() {
+        assert_eq!(fed("short").await, [Message::text("short")]);
+
+        // Three-byte characters, so fragments end inside characters.
+        let long = "€".repeat(1000);
+        let frames = fed(&long).await;
+        let mut joined = Vec::new();
+        for (n, message) in frames.iter().enumerate() {
+            let Message::Frame(frame) = message else {
+                panic!("a fragment, not {message:?}");
+            };
+            let header = frame.header();
+            let expected = if n == 0 { Data::Text } else { Data::Continue };
+            assert_eq!(header.opcode, OpCode::Data(expected));
+            assert_eq!(header.is_final, n == frames.len() - 1);
+            assert!(frame.payload().len() <= FRAGMENT_BYTES);
+            joined.extend_from_slice(frame.payload());
+        }
+        assert_eq!(frames.len(), 3000_usize.div_ceil(FRAGMENT_BYTES));
+        assert_eq!(joined, long.as_bytes());
+    }
 }

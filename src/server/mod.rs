@@ -11,6 +11,7 @@ pub mod identity;
 mod origin;
 mod outbox;
 pub mod shutdown;
+mod socket;
 mod store;
 mod ws;
 

@@ -1,17 +1,37 @@
-//! `GET /ws`: the last place that sees HTTP. Checks the origin and the
-//! connection limit, sets the socket's buffer and size limits, and hands the
-//! upgraded socket to [`connection::serve`](super::connection::serve).
+//! `GET /ws`: the last place that sees HTTP. Checks the origin, the
+//! handshake (RFC 6455 §4.2.1) and the connection limit, answers 101, and
+//! spawns [`connection::serve`](super::connection::serve) on the upgraded
+//! socket, which [`open`] sets up: its buffer and size limits, and its
+//! writes gathered per batch ([`GatheredWrites`]).
+//!
+//! The handshake is done here rather than by axum's `WebSocketUpgrade`
+//! because that one hands over axum's socket type, which can neither send a
+//! message in fragments nor take a stream of ours beneath it; both are what
+//! keeps an idle connection from holding its largest batch forever.
 
 use std::net::SocketAddr;
 
 use axum::{
-    extract::{ConnectInfo, State, WebSocketUpgrade},
-    http::{HeaderMap, StatusCode, header},
+    extract::{ConnectInfo, Request, State},
+    http::{HeaderMap, Method, StatusCode, header},
     response::{IntoResponse, Response},
+};
+use hyper::upgrade::{OnUpgrade, Upgraded};
+use hyper_util::rt::TokioIo;
+use tokio_tungstenite::{
+    WebSocketStream,
+    tungstenite::{
+        handshake::derive_accept_key,
+        protocol::{Role, WebSocketConfig},
+    },
 };
 use tracing::{info, warn};
 
+use super::socket::GatheredWrites;
 use super::{AppState, connection, origin};
+
+/// A connection's WebSocket once upgraded.
+pub type WebSocket = WebSocketStream<GatheredWrites<TokioIo<Upgraded>>>;
 
 /// Read buffer per connection, allocated for its whole life. tungstenite's
 /// default of 128 KiB is zeroed on every read and costs about 136 KB of RSS
@@ -20,34 +40,33 @@ use super::{AppState, connection, origin};
 /// one grows the buffer as it is read, and `burst` is as fast as with 4 KiB.
 const READ_BUFFER_BYTES: usize = 256;
 
-/// Bytes tungstenite gathers before writing to the socket (the writer task
-/// flushes after each batch anyway). Its buffer keeps the largest size it
-/// ever reached for the connection's whole life, so this bounds what a batch
-/// leaves behind: with 32 KiB, a storm of joins left 5.7 KB per idle
-/// connection (heaptrack); 1 KiB costs `burst` 0.36 against 0.32 µs of CPU
-/// per delivery, still one write per several frames.
-const WRITE_BUFFER_BYTES: usize = 1024;
-
-/// tungstenite refuses a frame that does not fit here and drops the
-/// connection, so it must hold the largest frame the server sends (a member
-/// list or a history page, both capped) several times over. It is a ceiling,
-/// not an allocation; the outbox's byte limit bounds what is queued.
+/// tungstenite refuses a frame that does not fit its write buffer and drops
+/// the connection. The buffer holds one frame at a time (its batching is
+/// off: [`GatheredWrites`] does it), and the writer sends long messages in
+/// fragments, so this is a ceiling that is never near.
 const MAX_WRITE_BUFFER_BYTES: usize = 8 * 1024 * 1024;
 
 /// Seconds a client refused for the connection limit is asked to wait.
 const RETRY_AFTER_SECONDS: &str = "5";
 
 pub async fn upgrade(
-    upgrade: WebSocketUpgrade,
     State(app): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    mut request: Request,
 ) -> Response {
-    if !origin::is_allowed(&headers, &app.settings.allowed_origins) {
+    let headers = request.headers();
+    if !origin::is_allowed(headers, &app.settings.allowed_origins) {
         let origin = headers.get(header::ORIGIN);
         warn!(%peer, ?origin, "refused a WebSocket upgrade from a foreign origin");
         return (StatusCode::FORBIDDEN, "origin not allowed\n").into_response();
     }
+    let accept = match accept_key(request.method(), headers) {
+        Ok(accept) => accept,
+        Err(refusal) => {
+            info!(%peer, %refusal, "refused a request to the WebSocket endpoint");
+            return refusal.into_response();
+        }
+    };
     // The permit travels with the connection and is released when its task
     // ends, however it ends, so the count cannot drift.
     let Ok(permit) = app.connections.clone().try_acquire_owned() else {
@@ -59,14 +78,130 @@ pub async fn upgrade(
         )
             .into_response();
     };
-    let max_message = app.settings.max_message_bytes;
-    upgrade
+    // Resolves once hyper has sent the 101 below and handed the socket over.
+    let on_upgrade = hyper::upgrade::on(&mut request);
+    tokio::spawn(connection::serve(on_upgrade, peer, permit, app));
+    Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(header::CONNECTION, "upgrade")
+        .header(header::UPGRADE, "websocket")
+        .header(header::SEC_WEBSOCKET_ACCEPT, accept)
+        .body(Default::default())
+        .expect("a 101 of valid headers always builds")
+}
+
+/// The upgraded socket as a WebSocket, with this server's limits.
+pub async fn open(on_upgrade: OnUpgrade, max_message: usize) -> hyper::Result<WebSocket> {
+    let upgraded = on_upgrade.await?;
+    let config = WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER_BYTES)
-        .write_buffer_size(WRITE_BUFFER_BYTES)
-        // Unbounded by default: bound what a stuck peer can make us hold.
+        // Every frame goes straight to `GatheredWrites`.
+        .write_buffer_size(0)
         .max_write_buffer_size(MAX_WRITE_BUFFER_BYTES)
-        .max_message_size(max_message)
-        .max_frame_size(max_message)
-        .on_failed_upgrade(move |error| info!(%peer, %error, "WebSocket upgrade failed"))
-        .on_upgrade(move |socket| connection::serve(socket, peer, permit, app))
+        .max_message_size(Some(max_message))
+        .max_frame_size(Some(max_message));
+    let socket = GatheredWrites::new(TokioIo::new(upgraded));
+    Ok(WebSocketStream::from_raw_socket(socket, Role::Server, Some(config)).await)
+}
+
+/// Why a request to `/ws` is not a handshake this server takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+enum Refusal {
+    #[error("this is the WebSocket endpoint: connect with a WebSocket client")]
+    NotAnUpgrade,
+    #[error("only WebSocket version 13 is spoken here")]
+    Version,
+    #[error("the Sec-WebSocket-Key header is missing")]
+    NoKey,
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let text = format!("{self}\n");
+        match self {
+            Refusal::NotAnUpgrade => (
+                StatusCode::UPGRADE_REQUIRED,
+                [(header::UPGRADE, "websocket")],
+                text,
+            )
+                .into_response(),
+            Refusal::Version => (
+                StatusCode::UPGRADE_REQUIRED,
+                [(header::SEC_WEBSOCKET_VERSION, "13")],
+                text,
+            )
+                .into_response(),
+            Refusal::NoKey => (StatusCode::BAD_REQUEST, text).into_response(),
+        }
+    }
+}
+
+/// The `Sec-WebSocket-Accept` answer to a valid opening handshake.
+fn accept_key(method: &Method, headers: &HeaderMap) -> Result<String, Refusal> {
+    let lists = |name: header::HeaderName, token: &str| {
+        headers
+            .get_all(name)
+            .iter()
+            .flat_map(|value| value.as_bytes().split(|&byte| byte == b','))
+            .any(|item| item.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+    };
+    if method != Method::GET || !lists(header::CONNECTION, "upgrade") || !lists(header::UPGRADE, "websocket") {
+        return Err(Refusal::NotAnUpgrade);
+    }
+    if headers.get(header::SEC_WEBSOCKET_VERSION).map(|v| v.as_bytes()) != Some(b"13") {
+        return Err(Refusal::Version);
+    }
+    let key = headers.get(header::SEC_WEBSOCKET_KEY).ok_or(Refusal::NoKey)?;
+    Ok(derive_accept_key(key.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    fn handshake(pairs: &[(header::HeaderName, &'static str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(name, value)| (name.clone(), HeaderValue::from_static(value)))
+            .collect()
+    }
+
+    fn browser() -> Vec<(header::HeaderName, &'static str)> {
+        vec![
+            (header::CONNECTION, "keep-alive, Upgrade"),
+            (header::UPGRADE, "websocket"),
+            (header::SEC_WEBSOCKET_VERSION, "13"),
+            // RFC 6455's own example, with its answer.
+            (header::SEC_WEBSOCKET_KEY, "dGhlIHNhbXBsZSBub25jZQ=="),
+        ]
+    }
+
+    #[test]
+    fn a_browser_handshake_gets_the_rfc_answer() {
+        assert_eq!(
+            accept_key(&Method::GET, &handshake(&browser())),
+            Ok("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=".to_owned())
+        );
+    }
+
+    #[test]
+    fn anything_else_is_refused_with_the_reason() {
+        let without = |name: header::HeaderName| {
+            let pairs: Vec<_> = browser().into_iter().filter(|(n, _)| *n != name).collect();
+            accept_key(&Method::GET, &handshake(&pairs))
+        };
+        assert_eq!(without(header::UPGRADE), Err(Refusal::NotAnUpgrade));
+        assert_eq!(without(header::CONNECTION), Err(Refusal::NotAnUpgrade));
+        assert_eq!(without(header::SEC_WEBSOCKET_VERSION), Err(Refusal::Version));
+        assert_eq!(without(header::SEC_WEBSOCKET_KEY), Err(Refusal::NoKey));
+        assert_eq!(
+            accept_key(&Method::HEAD, &handshake(&browser())),
+            Err(Refusal::NotAnUpgrade)
+        );
+        let mut old = browser();
+        old[2].1 = "8";
+        assert_eq!(accept_key(&Method::GET, &handshake(&old)), Err(Refusal::Version));
+    }
 }

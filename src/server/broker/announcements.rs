@@ -16,7 +16,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use axum::extract::ws::Utf8Bytes;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 /// How long announcements may wait for others to go with them. With
 /// 15,000 connections opening into rooms of 150 (`confab-bench idle`),
