@@ -67,18 +67,21 @@ fn main() -> Result<()> {
 }
 
 async fn run(cli: &Cli) -> Result<Vec<Report>> {
-    let start = || -> Result<Server> {
+    let start_with = |settings: &[(&str, &str)]| -> Result<Server> {
         match (cli.addr, cli.pid) {
             (Some(addr), Some(pid)) => Ok(Server::attach(addr, pid)),
-            _ => Server::spawn(&cli.server_bin, &cli.storage),
+            _ => Server::spawn(&cli.server_bin, &cli.storage, settings),
         }
     };
+    let start = || start_with(&[]);
     let mut reports = Vec::new();
     match &cli.scenario {
         Scenario::Idle(args) => reports.push(idle::run(&start()?, args).await?),
         Scenario::Burst(args) => reports.push(burst::run(&start()?, args).await?),
         Scenario::Fanout(args) => reports.push(fanout::run(&start()?, args).await?),
-        Scenario::Churn(args) => reports.push(churn::run(&start()?, args).await?),
+        Scenario::Churn(args) => {
+            reports.push(churn::run(&start_with(churn::SERVER_SETTINGS)?, args).await?);
+        }
         Scenario::All => {
             reports.push(idle::run(&start()?, &default_args()).await?);
             reports.push(burst::run(&start()?, &default_args()).await?);
@@ -87,7 +90,8 @@ async fn run(cli: &Cli) -> Result<Vec<Report>> {
             curve.curve = true;
             curve.seconds = 5;
             reports.push(fanout::run(&start()?, &curve).await?);
-            reports.push(churn::run(&start()?, &default_args()).await?);
+            let server = start_with(churn::SERVER_SETTINGS)?;
+            reports.push(churn::run(&server, &default_args()).await?);
         }
     }
     Ok(reports)

@@ -25,7 +25,8 @@ impl Server {
     /// "sqlite") and deep send queues: the load generator shares the cores,
     /// and a reader it leaves unscheduled for a moment must not be evicted
     /// as a slow consumer in the middle of a measurement.
-    pub fn spawn(bin: &Path, storage: &str) -> Result<Server> {
+    /// `settings` are more `CONFAB_*` variables for this scenario.
+    pub fn spawn(bin: &Path, storage: &str, settings: &[(&str, &str)]) -> Result<Server> {
         let data_dir = std::env::temp_dir().join(format!("confab-bench-{}", std::process::id()));
         std::fs::create_dir_all(&data_dir)?;
         let mut child = Command::new(bin)
@@ -37,6 +38,7 @@ impl Server {
             .env("CONFAB_SEND_QUEUE_FRAMES", "8192")
             .env("CONFAB_SEND_QUEUE_BYTES", "33554432")
             .env("RUST_LOG", "warn")
+            .envs(settings.iter().copied())
             .stdout(Stdio::piped())
             .spawn()
             .with_context(|| format!("starting {}", bin.display()))?;
