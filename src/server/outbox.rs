@@ -2,9 +2,10 @@
 //! writes to a socket. The broker and the connection's own reader push into
 //! it without ever waiting; a full queue marks a slow consumer.
 //!
-//! It is bounded twice: by frames (the channel) and by bytes (a shared
-//! counter), so neither many small frames nor a few large ones can make one
-//! client hold much memory. The channel is flume's: its queue allocates only
+//! It is bounded twice: by frames and by bytes (shared counters; a batch is
+//! one item but counts all its frames), so neither many small frames nor a
+//! few large ones can make one client hold much memory. The channel is
+//! flume's: its queue allocates only
 //! when frames wait (tokio's allocates a block of 32 slots per channel up
 //! front, 1.3 KB for every idle connection).
 
@@ -28,13 +29,24 @@ pub enum Outbound {
 }
 
 impl Outbound {
-    fn bytes(&self) -> usize {
+    /// Frames and bytes, as counted against the queue's limits.
+    fn size(&self) -> (usize, usize) {
         match self {
-            Outbound::Text(text) => text.len(),
-            Outbound::Batch { frames, skip } => frames[*skip..].iter().map(|text| text.len()).sum(),
-            Outbound::Close { reason, .. } => reason.len() + 2,
+            Outbound::Text(text) => (1, text.len()),
+            Outbound::Batch { frames, skip } => (
+                frames.len() - skip,
+                frames[*skip..].iter().map(|text| text.len()).sum(),
+            ),
+            Outbound::Close { reason, .. } => (1, reason.len() + 2),
         }
     }
+}
+
+/// What waits in one queue.
+#[derive(Debug, Default)]
+struct Queued {
+    frames: AtomicUsize,
+    bytes: AtomicUsize,
 }
 
 /// The queue was full: the client is not reading fast enough.
@@ -45,7 +57,8 @@ pub struct SlowConsumer;
 #[derive(Debug, Clone)]
 pub struct Outbox {
     frames: flume::Sender<Outbound>,
-    queued_bytes: Arc<AtomicUsize>,
+    queued: Arc<Queued>,
+    max_frames: usize,
     max_bytes: usize,
 }
 
@@ -53,24 +66,26 @@ pub struct Outbox {
 #[derive(Debug)]
 pub struct OutboxReceiver {
     frames: flume::Receiver<Outbound>,
-    queued_bytes: Arc<AtomicUsize>,
+    queued: Arc<Queued>,
 }
 
 impl Outbox {
     /// A queue of at most `max_frames` frames and `max_bytes` bytes.
     pub fn channel(max_frames: usize, max_bytes: usize) -> (Self, OutboxReceiver) {
+        // Items are never more than frames: the counter is the limit.
         let (frames, receiver) = flume::bounded(max_frames);
-        let queued_bytes = Arc::new(AtomicUsize::new(0));
+        let queued = Arc::new(Queued::default());
         let outbox = Self {
             frames,
-            queued_bytes: queued_bytes.clone(),
+            queued: queued.clone(),
+            max_frames,
             max_bytes,
         };
         (
             outbox,
             OutboxReceiver {
                 frames: receiver,
-                queued_bytes,
+                queued,
             },
         )
     }
@@ -79,15 +94,18 @@ impl Outbox {
     /// accepts silently: that connection is ending and its disconnect is on
     /// its way to the broker, so there is nobody left to tell.
     pub fn push(&self, frame: Outbound) -> Result<(), SlowConsumer> {
-        let size = frame.bytes();
-        // Only pushers add, so a load-then-add race can overshoot the byte
-        // limit by at most one frame per concurrent pusher: still bounded.
-        if self.queued_bytes.load(Ordering::Relaxed) + size > self.max_bytes {
+        let (frames, bytes) = frame.size();
+        // Only pushers add, so a load-then-add race can overshoot a limit by
+        // at most one item per concurrent pusher: still bounded.
+        if self.queued.frames.load(Ordering::Relaxed) + frames > self.max_frames
+            || self.queued.bytes.load(Ordering::Relaxed) + bytes > self.max_bytes
+        {
             return Err(SlowConsumer);
         }
         match self.frames.try_send(frame) {
             Ok(()) => {
-                self.queued_bytes.fetch_add(size, Ordering::Relaxed);
+                self.queued.frames.fetch_add(frames, Ordering::Relaxed);
+                self.queued.bytes.fetch_add(bytes, Ordering::Relaxed);
                 Ok(())
             }
             Err(flume::TrySendError::Disconnected(_)) => Ok(()),
@@ -114,8 +132,9 @@ impl OutboxReceiver {
     }
 
     fn taken(&self, frame: Outbound) -> Outbound {
-        self.queued_bytes
-            .fetch_sub(frame.bytes(), Ordering::Relaxed);
+        let (frames, bytes) = frame.size();
+        self.queued.frames.fetch_sub(frames, Ordering::Relaxed);
+        self.queued.bytes.fetch_sub(bytes, Ordering::Relaxed);
         frame
     }
 }
@@ -141,5 +160,17 @@ mod tests {
         assert_eq!(receiver.try_recv(), Some(text(10)));
         assert_eq!(receiver.try_recv(), None);
         assert_eq!(outbox.push(text(100)), Ok(()), "everything was freed");
+        assert!(receiver.try_recv().is_some());
+
+        // A batch is one item but counts every frame it sends.
+        let batch = |n: usize| Outbound::Batch {
+            frames: vec!["x".into(); n].into(),
+            skip: 1,
+        };
+        assert_eq!(outbox.push(batch(5)), Err(SlowConsumer), "4 frames");
+        assert_eq!(outbox.push(batch(4)), Ok(()), "3 frames fit");
+        assert_eq!(outbox.push(text(1)), Err(SlowConsumer), "the batch filled it");
+        assert!(receiver.try_recv().is_some());
+        assert_eq!(outbox.push(text(1)), Ok(()), "taking it freed it");
     }
 }

@@ -272,11 +272,7 @@ impl BrokerState {
 
     pub(super) fn on_report(&mut self, report: StoreReport) {
         match report {
-            StoreReport::Appended(appended) => {
-                for appended in appended {
-                    self.on_appended(appended);
-                }
-            }
+            StoreReport::Appended(appended) => self.on_appended(appended),
             StoreReport::AppendFailed(messages) => {
                 for message in messages {
                     let room = match message.channel {
@@ -676,13 +672,38 @@ impl BrokerState {
 
     /// A message is on disk: deliver it (unless it is a resend of one
     /// delivered before) and acknowledge it to its sender.
-    fn on_appended(&mut self, Appended { conn, message, new }: Appended) {
-        if new {
+    /// A committed batch: each room's new messages go to each member as one
+    /// queue item (one lock and one wake-up for the lot), and then the
+    /// senders' acks, so an ack never comes before its message.
+    fn on_appended(&mut self, appended: Vec<Appended>) {
+        let mut rooms: Vec<(RoomName, Vec<Utf8Bytes>)> = Vec::new();
+        for Appended { conn, message, new } in &appended {
+            if !new {
+                continue;
+            }
             match &message.channel {
-                Channel::Room(room) => self.deliver_room_message(room, &message),
-                Channel::Direct(..) => self.deliver_direct_message(conn, &message),
+                Channel::Room(room) => {
+                    let Some(frame) = self.cache_room_message(room, message) else {
+                        continue;
+                    };
+                    match rooms.iter_mut().find(|(name, _)| name == room) {
+                        Some((_, frames)) => frames.push(frame),
+                        None => rooms.push((room.clone(), vec![frame])),
+                    }
+                }
+                Channel::Direct(..) => self.deliver_direct_message(*conn, message),
             }
         }
+        for (room, frames) in rooms {
+            self.broadcast_all(&room, frames);
+        }
+        for appended in appended {
+            self.acknowledge(appended);
+        }
+    }
+
+    /// Tells a `hello` sender its message is stored, under which number.
+    fn acknowledge(&mut self, Appended { conn, message, .. }: Appended) {
         let wants_ack = self.sessions.get(&conn).is_some_and(|s| s.extended);
         if let (true, Some(id)) = (wants_ack, message.client_id.clone()) {
             let (room, to) = match message.channel {
@@ -700,19 +721,18 @@ impl BrokerState {
         }
     }
 
-    fn deliver_room_message(&mut self, name: &RoomName, message: &StoredMessage) {
+    /// Keeps a stored message in its room's cache and encodes it for the
+    /// members; `None` if the room has nobody to send it to.
+    fn cache_room_message(&mut self, name: &RoomName, message: &StoredMessage) -> Option<Utf8Bytes> {
         let cache_size = self.cache_size();
-        let Some(room) = self.rooms.get_mut(name) else {
-            return; // nobody is in the room any more
-        };
-        if !room.loaded {
-            return; // its load, queued after this message, will bring it
-        }
+        // Gone: nobody is in the room any more. Not loaded: its load, queued
+        // after this message, will bring it.
+        let room = self.rooms.get_mut(name).filter(|room| room.loaded)?;
         if room.recent.len() >= cache_size {
             room.recent.pop_front();
         }
         room.recent.push_back(message.clone());
-        let frame = encode(&ServerMessage::RoomMessage {
+        Some(encode(&ServerMessage::RoomMessage {
             room: name.clone(),
             from: message.from,
             content: message.content.clone(),
@@ -720,8 +740,7 @@ impl BrokerState {
             seq: Some(message.seq),
             ts: Some(message.ts),
             id: message.client_id.clone(),
-        });
-        self.broadcast(name, &frame, None);
+        }))
     }
 
     /// To every connection of the recipient, and to the sender's other
@@ -1038,6 +1057,31 @@ impl BrokerState {
         };
         for (conn, seat) in &room.members {
             if Some(*conn) != except && seat.outbox.push(Outbound::Text(frame.clone())).is_err() {
+                self.slow.push(*conn);
+            }
+        }
+    }
+
+    /// Sends several frames to every member, as one queue item each.
+    fn broadcast_all(&mut self, name: &RoomName, mut frames: Vec<Utf8Bytes>) {
+        if frames.len() == 1 {
+            let frame = frames.pop().expect("one frame");
+            return self.broadcast(name, &frame, None);
+        }
+        if self.shutting_down {
+            return;
+        }
+        self.send_announcements(name);
+        let Some(room) = self.rooms.get(name) else {
+            return;
+        };
+        let frames: Arc<[Utf8Bytes]> = frames.into();
+        for (conn, seat) in &room.members {
+            let batch = Outbound::Batch {
+                frames: frames.clone(),
+                skip: 0,
+            };
+            if seat.outbox.push(batch).is_err() {
                 self.slow.push(*conn);
             }
         }
@@ -1414,6 +1458,31 @@ mod tests {
         // Evicted once: a later disconnect from its reader announces nothing.
         h.state.handle(Command::Disconnect { conn: slow.conn });
         assert!(fast.received().is_empty());
+    }
+
+    #[tokio::test]
+    async fn messages_committed_together_reach_each_member_as_one_item_then_the_acks() {
+        let mut h = Harness::new();
+        let mut ana = h.connect_hello(100, None);
+        let mut ben = h.connect(100);
+        h.join(&mut ana, "general").await;
+        h.join(&mut ben, "general").await;
+        ana.received();
+        for (text, id) in [("one", "m-1"), ("two", "m-2")] {
+            let message = json!({"type": "room_message", "room": "general", "content": text, "id": id});
+            h.send(&ana, message);
+        }
+        h.settle().await;
+        let Some(Outbound::Batch { frames, skip: 0 }) = ben.frames.try_recv() else {
+            panic!("one queue item for both messages");
+        };
+        let contents: Vec<Value> = frames
+            .iter()
+            .map(|text| serde_json::from_str::<Value>(text.as_str()).unwrap()["content"].clone())
+            .collect();
+        assert_eq!(contents, ["one", "two"]);
+        assert!(ben.received().is_empty());
+        assert_eq!(ana.types(), ["room_message", "room_message", "ack", "ack"]);
     }
 
     #[tokio::test]
