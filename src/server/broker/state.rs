@@ -1290,6 +1290,17 @@ mod tests {
             self.state.send_waiting_announcements();
         }
 
+        /// Ana said hello, Ben speaks the article's protocol; both are in
+        /// `room`, with what their joins brought already read.
+        async fn hello_and_article_client_in(&mut self, room: &str) -> (Client, Client) {
+            let mut ana = self.connect_hello(100, None);
+            let mut ben = self.connect(100);
+            self.join(&mut ana, room).await;
+            self.join(&mut ben, room).await;
+            ana.received();
+            (ana, ben)
+        }
+
         async fn join(&mut self, client: &mut Client, room: &str) -> Vec<Value> {
             self.send(client, json!({"type": "join_room", "room": room}));
             self.settle().await;
@@ -1309,11 +1320,7 @@ mod tests {
     #[tokio::test]
     async fn a_message_is_delivered_only_once_stored_then_acknowledged() {
         let mut h = Harness::new();
-        let mut ana = h.connect_hello(100, None);
-        let mut ben = h.connect(100);
-        h.join(&mut ana, "general").await;
-        h.join(&mut ben, "general").await;
-        ana.received();
+        let (mut ana, mut ben) = h.hello_and_article_client_in("general").await;
         h.send(
             &ana,
             json!({"type": "room_message", "room": "general", "content": "hi", "id": "m-1"}),
@@ -1463,11 +1470,7 @@ mod tests {
     #[tokio::test]
     async fn messages_committed_together_reach_each_member_as_one_item_then_the_acks() {
         let mut h = Harness::new();
-        let mut ana = h.connect_hello(100, None);
-        let mut ben = h.connect(100);
-        h.join(&mut ana, "general").await;
-        h.join(&mut ben, "general").await;
-        ana.received();
+        let (mut ana, mut ben) = h.hello_and_article_client_in("general").await;
         for (text, id) in [("one", "m-1"), ("two", "m-2")] {
             let message = json!({"type": "room_message", "room": "general", "content": text, "id": id});
             h.send(&ana, message);
