@@ -15,10 +15,12 @@
 //! Environment: READERS (200), MESSAGES (5000), WINDOW (256), ROUNDS (3).
 
 use std::{
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
+    path::Path,
+    process::Child,
     time::{Duration, Instant},
 };
+
+use confab::server::process;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::{
@@ -42,32 +44,11 @@ struct Server {
 impl Server {
     fn start(storage: &str) -> Self {
         let data = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_confab"))
-            .env("CONFAB_SITE_ADDR", "127.0.0.1:0")
-            .env("CONFAB_CONFIG", "/nonexistent/use-the-defaults.toml")
-            .env("CONFAB_STORAGE", storage)
-            .env("CONFAB_DATA_DIR", data.path())
-            .env("CONFAB_MAX_CONNECTIONS", "20000")
-            // The readers share two cores with the server and each other, and
-            // now and then one is not scheduled for a while: deeper queues
-            // (the same in both modes) keep the slow-consumer rule from
-            // ending a run that measures throughput.
-            .env("CONFAB_SEND_QUEUE_FRAMES", "8192")
-            .env("CONFAB_SEND_QUEUE_BYTES", "33554432")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("the confab binary starts");
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        let addr = loop {
-            line.clear();
-            assert!(stdout.read_line(&mut line).unwrap() > 0, "confab exited");
-            if let Some(addr) = line.trim().strip_prefix("confab listening on http://") {
-                break addr.to_owned();
-            }
-        };
-        std::thread::spawn(move || for _ in stdout.lines() {});
+        let data_dir = data.path().to_str().expect("a temporary path in UTF-8");
+        let mut settings = vec![("CONFAB_STORAGE", storage), ("CONFAB_DATA_DIR", data_dir)];
+        settings.extend_from_slice(process::LOAD_TEST_SETTINGS);
+        let (child, addr) = process::spawn(Path::new(env!("CARGO_BIN_EXE_confab")), &settings)
+            .expect("the confab binary starts and listens");
         Self {
             child,
             url: format!("ws://{addr}/ws"),

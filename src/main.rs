@@ -14,7 +14,7 @@ async fn main() -> anyhow::Result<()> {
     let settings = Settings::load()?;
     let listener = tokio::net::TcpListener::bind(settings.site_addr).await?;
     // Tests and scripts read this line to learn the port when it was 0.
-    println!("confab listening on http://{}", listener.local_addr()?);
+    println!("{}{}", server::process::LISTENING, listener.local_addr()?);
     server::run(listener, settings, server::shutdown::signal()).await?;
     Ok(())
 }

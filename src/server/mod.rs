@@ -10,6 +10,7 @@ mod connection;
 pub mod identity;
 mod origin;
 mod outbox;
+pub mod process;
 pub mod shutdown;
 mod socket;
 mod store;

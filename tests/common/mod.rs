@@ -4,10 +4,9 @@
 #![allow(dead_code)] // each test binary uses its own part of this module
 
 use std::{
-    io::{BufRead, BufReader},
     net::SocketAddr,
     path::Path,
-    process::{Child, Command, Stdio},
+    process::{Child, Command},
     time::Duration,
 };
 
@@ -368,30 +367,15 @@ impl Binary {
 
     /// With extra settings, as `CONFAB_<KEY>` variables.
     pub fn start_with(data_dir: &Path, settings: &[(&str, &str)]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_confab"))
-            .env("CONFAB_SITE_ADDR", "127.0.0.1:0")
-            .env("CONFAB_CONFIG", "/nonexistent/use-the-defaults.toml")
-            .env("CONFAB_DATA_DIR", data_dir)
-            .env("RUST_LOG", "info")
-            .envs(settings.iter().copied())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("the confab binary starts");
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        let addr = loop {
-            line.clear();
-            assert!(
-                stdout.read_line(&mut line).unwrap() > 0,
-                "confab exited before listening"
-            );
-            if let Some(addr) = line.trim().strip_prefix("confab listening on http://") {
-                break addr.to_owned();
-            }
-        };
-        // Keep draining the log so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in stdout.lines() {});
-        Self { child, addr }
+        let data_dir = data_dir.to_str().expect("a temporary path in UTF-8");
+        let mut all = vec![("CONFAB_DATA_DIR", data_dir), ("RUST_LOG", "info")];
+        all.extend_from_slice(settings);
+        let (child, addr) = server::process::spawn(Path::new(env!("CARGO_BIN_EXE_confab")), &all)
+            .expect("the confab binary starts and listens");
+        Self {
+            child,
+            addr: addr.to_string(),
+        }
     }
 
     pub fn ws_url(&self) -> String {

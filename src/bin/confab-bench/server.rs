@@ -5,13 +5,13 @@
 //! sockets from `/proc/<pid>/fd`.
 
 use std::{
-    io::{BufRead, BufReader},
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::Child,
     time::Duration,
 };
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
+use confab::server::process;
 
 pub struct Server {
     pub addr: std::net::SocketAddr,
@@ -22,38 +22,16 @@ pub struct Server {
 
 impl Server {
     /// Starts `bin` on 127.0.0.1, port 0, with `storage` ("memory" or
-    /// "sqlite") and deep send queues: the load generator shares the cores,
-    /// and a reader it leaves unscheduled for a moment must not be evicted
-    /// as a slow consumer in the middle of a measurement.
-    /// `settings` are more `CONFAB_*` variables for this scenario.
+    /// "sqlite"), the load-test settings (deep send queues) and `settings`,
+    /// more `CONFAB_*` variables for this scenario.
     pub fn spawn(bin: &Path, storage: &str, settings: &[(&str, &str)]) -> Result<Server> {
         let data_dir = std::env::temp_dir().join(format!("confab-bench-{}", std::process::id()));
         std::fs::create_dir_all(&data_dir)?;
-        let mut child = Command::new(bin)
-            .env("CONFAB_SITE_ADDR", "127.0.0.1:0")
-            .env("CONFAB_CONFIG", "/nonexistent/use-the-defaults.toml")
-            .env("CONFAB_STORAGE", storage)
-            .env("CONFAB_DATA_DIR", &data_dir)
-            .env("CONFAB_MAX_CONNECTIONS", "19000")
-            .env("CONFAB_SEND_QUEUE_FRAMES", "8192")
-            .env("CONFAB_SEND_QUEUE_BYTES", "33554432")
-            .env("RUST_LOG", "warn")
-            .envs(settings.iter().copied())
-            .stdout(Stdio::piped())
-            .spawn()
-            .with_context(|| format!("starting {}", bin.display()))?;
-        let mut stdout = BufReader::new(child.stdout.take().context("stdout")?);
-        let mut line = String::new();
-        let addr = loop {
-            line.clear();
-            if stdout.read_line(&mut line)? == 0 {
-                bail!("{} exited before listening", bin.display());
-            }
-            if let Some(addr) = line.trim().strip_prefix("confab listening on http://") {
-                break addr.parse()?;
-            }
-        };
-        std::thread::spawn(move || for _ in stdout.lines() {});
+        let storage_dir = data_dir.to_str().context("a temporary path in UTF-8")?;
+        let mut all = vec![("CONFAB_STORAGE", storage), ("CONFAB_DATA_DIR", storage_dir)];
+        all.extend_from_slice(process::LOAD_TEST_SETTINGS);
+        all.extend_from_slice(settings);
+        let (child, addr) = process::spawn(bin, &all)?;
         Ok(Server {
             addr,
             pid: child.id(),

@@ -1,0 +1,53 @@
+//! Starting the `confab` binary as a child process, as the integration
+//! tests, the benchmarks and `confab-bench` do: on 127.0.0.1, port 0, with
+//! the embedded defaults and settings as `CONFAB_*` variables. The address
+//! comes from the line the binary prints once it listens, [`LISTENING`].
+
+use std::{
+    io::{BufRead, BufReader},
+    net::SocketAddr,
+    path::Path,
+    process::{Child, Command, Stdio},
+};
+
+use anyhow::{Context, Result, bail};
+
+/// What the binary prints, followed by its address, once it listens.
+pub const LISTENING: &str = "confab listening on http://";
+
+/// For measuring throughput: room for the load generator's connections
+/// (the file limit here is 20,000), and deep send queues, because the
+/// readers share the cores with the server and now and then one is not
+/// scheduled for a while; the slow-consumer rule must not end a run.
+pub const LOAD_TEST_SETTINGS: &[(&str, &str)] = &[
+    ("CONFAB_MAX_CONNECTIONS", "19000"),
+    ("CONFAB_SEND_QUEUE_FRAMES", "8192"),
+    ("CONFAB_SEND_QUEUE_BYTES", "33554432"),
+];
+
+/// Starts `bin` and waits until it listens. Logs at `warn` unless
+/// `settings` says otherwise; its output keeps being read, so it never
+/// blocks on a full pipe.
+pub fn spawn(bin: &Path, settings: &[(&str, &str)]) -> Result<(Child, SocketAddr)> {
+    let mut child = Command::new(bin)
+        .env("CONFAB_SITE_ADDR", "127.0.0.1:0")
+        .env("CONFAB_CONFIG", "/nonexistent/use-the-defaults.toml")
+        .env("RUST_LOG", "warn")
+        .envs(settings.iter().copied())
+        .stdout(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    let mut stdout = BufReader::new(child.stdout.take().context("no stdout")?);
+    let mut line = String::new();
+    let addr = loop {
+        line.clear();
+        if stdout.read_line(&mut line)? == 0 {
+            bail!("{} exited before listening", bin.display());
+        }
+        if let Some(addr) = line.trim().strip_prefix(LISTENING) {
+            break addr.parse()?;
+        }
+    };
+    std::thread::spawn(move || for _ in stdout.lines() {});
+    Ok((child, addr))
+}
