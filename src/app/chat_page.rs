@@ -6,9 +6,8 @@ use leptos::prelude::*;
 use super::conversation::ConversationPane;
 use super::members::MemberList;
 use super::panels::{Panel, PanelToggle, Panels};
+use super::location::{Location, Page};
 use super::sidebar::Sidebar;
-use leptos_router::{components::Outlet, hooks::use_params_map};
-
 use super::socket::ChatClient;
 use crate::protocol::{ClientMessage, DisplayName, RoomName};
 
@@ -51,7 +50,7 @@ pub fn ChatPage() -> impl IntoView {
             </header>
             <ConnectionBanner />
             <Notices />
-            <Outlet />
+            <OpenRoom />
             <Sidebar />
             <ConversationPane />
             <MemberList />
@@ -63,15 +62,19 @@ pub fn ChatPage() -> impl IntoView {
 /// nothing; runs when the path changes (a link, back and forward) and once
 /// the saved state is restored, so a deep link on a fresh page works too.
 #[component]
-pub fn OpenRoom() -> impl IntoView {
+fn OpenRoom() -> impl IntoView {
     let client = expect_context::<ChatClient>();
     let state = client.state;
-    let params = use_params_map();
+    let location = expect_context::<Location>();
+    let named = Memo::new(move |_| match location.page() {
+        Page::Chat { room } => room,
+        Page::NotFound => None,
+    });
     let restored = Memo::new(move |_| state.with(|s| s.restored));
     // Acts once per path: the effect may run again for the same one (the
     // route being torn down after a leave), which must not join again.
     Effect::new(move |done: Option<Option<String>>| {
-        let name = params.read().get("room");
+        let name = named.get();
         if !restored.get() {
             return None;
         }

@@ -8,10 +8,9 @@ use leptos::prelude::*;
 use leptos::wasm_bindgen::JsCast;
 use leptos::web_sys;
 
-use leptos_router::hooks::use_navigate;
 
 use super::panels::{Panel, PanelToggle};
-use super::sidebar::room_path;
+use super::location::{Location, room_path};
 use super::socket::ChatClient;
 use super::state::{ConnectionStatus, Conversation, Delivery, LineKind};
 use super::text::{Segment, segments};
@@ -36,7 +35,7 @@ pub fn ConversationPane() -> AnyView {
         });
         format!("Members ({count})")
     };
-    let navigate = use_navigate();
+    let location = expect_context::<Location>();
     let leave = move |_| {
         if let Some(Conversation::Room(room)) = active() {
             state.update(|s| s.left(&room));
@@ -46,11 +45,7 @@ pub fn ConversationPane() -> AnyView {
                 Some(Conversation::Room(next)) => room_path(&next),
                 _ => "/".to_owned(),
             };
-            let replace = leptos_router::NavigateOptions {
-                replace: true,
-                ..Default::default()
-            };
-            navigate(&path, replace);
+            location.navigate(&path, true);
         }
     };
 

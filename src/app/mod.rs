@@ -1,8 +1,10 @@
-//! The Leptos web app: the HTML shell the server renders, and the routes.
+//! The Leptos web app: the HTML shell the server renders, and the page
+//! each path shows.
 //! Rendered on the server first, then hydrated by the WASM bundle.
 
 mod chat_page;
 mod conversation;
+mod location;
 mod members;
 mod panels;
 mod sidebar;
@@ -12,12 +14,8 @@ pub mod text;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
-use leptos_router::{
-    ParamSegment, StaticSegment,
-    components::{ParentRoute, Route, Router, Routes},
-};
-
-use chat_page::{ChatPage, OpenRoom};
+use chat_page::ChatPage;
+use location::{Location, Page};
 
 /// The document around the app, rendered by the server for every page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -43,18 +41,15 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    let location = Location::provide();
+    // One chat page for every path it shows, so moving between rooms keeps
+    // the connection; `/r/<room>` opens (joining if need be) a room.
+    let chat = Memo::new(move |_| matches!(location.page(), Page::Chat { .. }));
     view! {
         <Stylesheet id="leptos" href="/pkg/confab.css" />
         <Title text="confab" />
-        <Router>
-            <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
-                // One chat page for every path, so moving between rooms keeps
-                // the connection; `/r/<room>` opens (joining if need be) a room.
-                <ParentRoute path=StaticSegment("") view=ChatPage>
-                    <Route path=StaticSegment("") view=|| () />
-                    <Route path=(StaticSegment("r"), ParamSegment("room")) view=OpenRoom />
-                </ParentRoute>
-            </Routes>
-        </Router>
+        <Show when=move || chat.get() fallback=|| view! { <p class="not-found">"Page not found."</p> }>
+            <ChatPage />
+        </Show>
     }
 }

@@ -3,17 +3,12 @@
 
 use leptos::prelude::*;
 
-use leptos_router::hooks::use_navigate;
 
 use super::panels::{Panel, PanelClose, Panels};
 use super::socket::ChatClient;
 use super::state::Conversation;
+use super::location::{Location, room_path};
 use crate::protocol::RoomName;
-
-/// The page of a room: `/r/<room>` (room names are URL-safe as they are).
-pub fn room_path(room: &RoomName) -> String {
-    format!("/r/{room}")
-}
 
 #[component]
 pub fn Sidebar() -> AnyView {
@@ -21,8 +16,7 @@ pub fn Sidebar() -> AnyView {
     let state = client.state;
     let room_input = RwSignal::new(String::new());
     let panels = expect_context::<Panels>();
-    let navigate = use_navigate();
-    let go = navigate.clone();
+    let location = expect_context::<Location>();
 
     let join = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
@@ -33,7 +27,7 @@ pub fn Sidebar() -> AnyView {
                 let path = room_path(&room);
                 panels.close(false);
                 client.act(|s| s.open_room(room));
-                navigate(&path, Default::default());
+                location.navigate(&path, false);
                 room_input.set(String::new());
             }
             Err(error) => state.update(|s| s.notify(error.to_string())),
@@ -79,12 +73,9 @@ pub fn Sidebar() -> AnyView {
                                     type="button"
                                     class="conversation-link"
                                     class:active=move || is_active(&conversation)
-                                    on:click={
-                                        let go = go.clone();
-                                        move |_| {
-                                            panels.close(false);
-                                            go(&room_path(&target), Default::default())
-                                        }
+                                    on:click=move |_| {
+                                        panels.close(false);
+                                        location.navigate(&room_path(&target), false);
                                     }
                                 >
                                     "#"
@@ -158,7 +149,7 @@ fn Lobby() -> impl IntoView {
     let client = expect_context::<ChatClient>();
     let state = client.state;
     let panels = expect_context::<Panels>();
-    let navigate = use_navigate();
+    let location = expect_context::<Location>();
     let rooms = move || state.with(|s| s.lobby.clone());
     view! {
         <h2 id="lobby-heading">"All rooms"</h2>
@@ -168,7 +159,6 @@ fn Lobby() -> impl IntoView {
         <ul class="lobby" aria-labelledby="lobby-heading">
             <For each=rooms key=|summary| (summary.room.clone(), summary.members) let:summary>
                 {
-                    let go = navigate.clone();
                     let path = room_path(&summary.room);
                     let people = if summary.members == 1 { "person" } else { "people" };
                     let label = format!("{}, {} {people}", summary.room, summary.members);
@@ -180,7 +170,7 @@ fn Lobby() -> impl IntoView {
                                 aria-label=label
                                 on:click=move |_| {
                                     panels.close(false);
-                                    go(&path, Default::default())
+                                    location.navigate(&path, false);
                                 }
                             >
                                 <span class="lobby-name">{summary.room.to_string()}</span>

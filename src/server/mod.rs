@@ -24,14 +24,13 @@ use std::{
 
 use axum::{Router, extract::FromRef, routing::get};
 use leptos::config::LeptosOptions;
-use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::{
     net::TcpListener,
     sync::{Notify, Semaphore},
 };
 use tracing::{info, warn};
 
-use crate::app::{App, shell};
+use crate::app::shell;
 use broker::{Broker, BrokerConfig, Command};
 use config::Settings;
 use identity::Identity;
@@ -59,13 +58,18 @@ impl FromRef<AppState> for LeptosOptions {
 }
 
 fn router(state: AppState) -> Router {
+    // Server rendering spawns on tokio (a second call, from another server
+    // in the same process, finds it set up already).
+    let _ = any_spawner::Executor::init_tokio();
     let leptos = LeptosOptions::clone(&state.leptos);
+    // The chat page's paths (see app::location); anything else is a file
+    // of the site, or the app's "Page not found".
+    let page = leptos_axum::render_app_to_stream(move || shell(leptos.clone()));
     Router::new()
         .route("/ws", get(ws::upgrade))
         .route("/health", get(|| async { "OK" }))
-        .leptos_routes(&state, generate_route_list(App), move || {
-            shell(leptos.clone())
-        })
+        .route("/", get(page.clone()))
+        .route("/r/{room}", get(page))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .with_state(state)
 }
