@@ -13,7 +13,6 @@ pub mod state;
 pub mod text;
 
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use chat_page::ChatPage;
 use location::{Location, Page};
 
@@ -27,9 +26,11 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="light dark" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <title>"confab"</title>
+                // `id="leptos"`: where `cargo leptos watch` swaps in new CSS.
+                <link id="leptos" rel="stylesheet" href="/pkg/confab.css" />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
-                <MetaTags />
             </head>
             <body>
                 <App />
@@ -40,14 +41,11 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 
 #[component]
 pub fn App() -> impl IntoView {
-    provide_meta_context();
     let location = Location::provide();
     // One chat page for every path it shows, so moving between rooms keeps
     // the connection; `/r/<room>` opens (joining if need be) a room.
     let chat = Memo::new(move |_| matches!(location.page(), Page::Chat { .. }));
     view! {
-        <Stylesheet id="leptos" href="/pkg/confab.css" />
-        <Title text="confab" />
         <Show when=move || chat.get() fallback=|| view! { <p class="not-found">"Page not found."</p> }>
             <ChatPage />
         </Show>
