@@ -39,6 +39,13 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// Attaches the app to the server-rendered page: what the WASM bundle runs.
+#[cfg(feature = "hydrate")]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(App);
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     let location = Location::provide();
