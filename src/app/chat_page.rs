@@ -4,9 +4,9 @@
 use leptos::prelude::*;
 
 use super::conversation::ConversationPane;
+use super::location::{Location, Page};
 use super::members::MemberList;
 use super::panels::{Panel, PanelToggle, Panels};
-use super::location::{Location, Page};
 use super::sidebar::Sidebar;
 use super::socket::ChatClient;
 use crate::protocol::{ClientMessage, DisplayName, RoomName};

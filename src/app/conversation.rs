@@ -8,9 +8,8 @@ use leptos::prelude::*;
 use leptos::wasm_bindgen::JsCast;
 use leptos::web_sys;
 
-
-use super::panels::{Panel, PanelToggle};
 use super::location::{Location, room_path};
+use super::panels::{Panel, PanelToggle};
 use super::socket::ChatClient;
 use super::state::{ConnectionStatus, Conversation, Delivery, LineKind};
 use super::text::{Segment, segments};

@@ -20,7 +20,9 @@ pub struct Location {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Page {
     /// The chat page, opening the named room (not checked yet) if any.
-    Chat { room: Option<String> },
+    Chat {
+        room: Option<String>,
+    },
     NotFound,
 }
 

@@ -12,8 +12,8 @@ mod socket;
 pub mod state;
 pub mod text;
 
-use leptos::prelude::*;
 use chat_page::ChatPage;
+use leptos::prelude::*;
 use location::{Location, Page};
 
 /// The document around the app, rendered by the server for every page.

@@ -3,11 +3,10 @@
 
 use leptos::prelude::*;
 
-
+use super::location::{Location, room_path};
 use super::panels::{Panel, PanelClose, Panels};
 use super::socket::ChatClient;
 use super::state::Conversation;
-use super::location::{Location, room_path};
 use crate::protocol::RoomName;
 
 #[component]

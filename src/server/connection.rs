@@ -11,6 +11,11 @@ use futures_util::{
     stream::{SplitSink, SplitStream},
 };
 use hyper::upgrade::OnUpgrade;
+use tokio::{
+    sync::{OwnedSemaphorePermit, oneshot},
+    task::JoinHandle,
+    time::{Instant, sleep_until, timeout},
+};
 use tokio_tungstenite::tungstenite::{
     Bytes, Error as WsError, Message, Utf8Bytes,
     protocol::{
@@ -20,11 +25,6 @@ use tokio_tungstenite::tungstenite::{
             coding::{Data, OpCode},
         },
     },
-};
-use tokio::{
-    sync::{OwnedSemaphorePermit, oneshot},
-    task::JoinHandle,
-    time::{Instant, sleep_until, timeout},
 };
 use tracing::{debug, info, warn};
 
@@ -470,8 +470,16 @@ where
     let mut start = 0;
     while start < bytes.len() {
         let end = bytes.len().min(start + FRAGMENT_BYTES);
-        let opcode = if start == 0 { Data::Text } else { Data::Continue };
-        let fragment = Frame::message(bytes.slice(start..end), OpCode::Data(opcode), end == bytes.len());
+        let opcode = if start == 0 {
+            Data::Text
+        } else {
+            Data::Continue
+        };
+        let fragment = Frame::message(
+            bytes.slice(start..end),
+            OpCode::Data(opcode),
+            end == bytes.len(),
+        );
         sink.feed(Message::Frame(fragment)).await?;
         start = end;
     }
@@ -498,7 +506,7 @@ fn close_message(code: u16, reason: Utf8Bytes) -> Message {
 mod tests {
     use super::*;
 
-    /// What `feed_text` hands the socket, as (is_final, opcode, payload).
+    /// What `feed_text` hands the socket.
     async fn fed(text: &str) -> Vec<Message> {
         let mut sent = Vec::new();
         let mut sink = (&mut sent).sink_map_err(|never: std::convert::Infallible| match never {});

@@ -23,7 +23,10 @@ pub enum Outbound {
     Text(Utf8Bytes),
     /// Several frames, sent in order from `skip` on: one queue slot for what
     /// goes out together (the frames are shared among recipients too).
-    Batch { frames: Arc<[Utf8Bytes]>, skip: usize },
+    Batch {
+        frames: Arc<[Utf8Bytes]>,
+        skip: usize,
+    },
     /// Send this close frame after everything queued before it, then stop.
     Close { code: u16, reason: Utf8Bytes },
 }
@@ -169,7 +172,11 @@ mod tests {
         };
         assert_eq!(outbox.push(batch(5)), Err(SlowConsumer), "4 frames");
         assert_eq!(outbox.push(batch(4)), Ok(()), "3 frames fit");
-        assert_eq!(outbox.push(text(1)), Err(SlowConsumer), "the batch filled it");
+        assert_eq!(
+            outbox.push(text(1)),
+            Err(SlowConsumer),
+            "the batch filled it"
+        );
         assert!(receiver.try_recv().is_some());
         assert_eq!(outbox.push(text(1)), Ok(()), "taking it freed it");
     }

@@ -48,7 +48,8 @@ impl<S: AsyncWrite + Unpin> GatheredWrites<S> {
     /// Writes out what is gathered, then frees the buffer.
     fn poll_write_gathered(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while self.written < self.gathered.len() {
-            let n = ready!(Pin::new(&mut self.inner).poll_write(cx, &self.gathered[self.written..]))?;
+            let n =
+                ready!(Pin::new(&mut self.inner).poll_write(cx, &self.gathered[self.written..]))?;
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
@@ -121,12 +122,12 @@ mod tests {
         socket.write_all(b"one ").await.unwrap();
         socket.write_all(b"two").await.unwrap();
         let mut byte = [0u8; 1];
-        let early = tokio::time::timeout(
-            std::time::Duration::from_millis(20),
-            far.read(&mut byte),
-        )
-        .await;
-        assert!(early.is_err(), "nothing reaches the socket before the flush");
+        let early =
+            tokio::time::timeout(std::time::Duration::from_millis(20), far.read(&mut byte)).await;
+        assert!(
+            early.is_err(),
+            "nothing reaches the socket before the flush"
+        );
         socket.flush().await.unwrap();
         assert_eq!(socket.gathered.capacity(), 0, "the buffer is let go");
         let mut received = [0u8; 7];

@@ -145,13 +145,22 @@ fn accept_key(method: &Method, headers: &HeaderMap) -> Result<String, Refusal> {
             .flat_map(|value| value.as_bytes().split(|&byte| byte == b','))
             .any(|item| item.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
     };
-    if method != Method::GET || !lists(header::CONNECTION, "upgrade") || !lists(header::UPGRADE, "websocket") {
+    if method != Method::GET
+        || !lists(header::CONNECTION, "upgrade")
+        || !lists(header::UPGRADE, "websocket")
+    {
         return Err(Refusal::NotAnUpgrade);
     }
-    if headers.get(header::SEC_WEBSOCKET_VERSION).map(|v| v.as_bytes()) != Some(b"13") {
+    if headers
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .map(|v| v.as_bytes())
+        != Some(b"13")
+    {
         return Err(Refusal::Version);
     }
-    let key = headers.get(header::SEC_WEBSOCKET_KEY).ok_or(Refusal::NoKey)?;
+    let key = headers
+        .get(header::SEC_WEBSOCKET_KEY)
+        .ok_or(Refusal::NoKey)?;
     Ok(derive_accept_key(key.as_bytes()))
 }
 
@@ -194,7 +203,10 @@ mod tests {
         };
         assert_eq!(without(header::UPGRADE), Err(Refusal::NotAnUpgrade));
         assert_eq!(without(header::CONNECTION), Err(Refusal::NotAnUpgrade));
-        assert_eq!(without(header::SEC_WEBSOCKET_VERSION), Err(Refusal::Version));
+        assert_eq!(
+            without(header::SEC_WEBSOCKET_VERSION),
+            Err(Refusal::Version)
+        );
         assert_eq!(without(header::SEC_WEBSOCKET_KEY), Err(Refusal::NoKey));
         assert_eq!(
             accept_key(&Method::HEAD, &handshake(&browser())),
@@ -202,6 +214,9 @@ mod tests {
         );
         let mut old = browser();
         old[2].1 = "8";
-        assert_eq!(accept_key(&Method::GET, &handshake(&old)), Err(Refusal::Version));
+        assert_eq!(
+            accept_key(&Method::GET, &handshake(&old)),
+            Err(Refusal::Version)
+        );
     }
 }

@@ -28,7 +28,10 @@ impl Server {
         let data_dir = std::env::temp_dir().join(format!("confab-bench-{}", std::process::id()));
         std::fs::create_dir_all(&data_dir)?;
         let storage_dir = data_dir.to_str().context("a temporary path in UTF-8")?;
-        let mut all = vec![("CONFAB_STORAGE", storage), ("CONFAB_DATA_DIR", storage_dir)];
+        let mut all = vec![
+            ("CONFAB_STORAGE", storage),
+            ("CONFAB_DATA_DIR", storage_dir),
+        ];
         all.extend_from_slice(process::LOAD_TEST_SETTINGS);
         all.extend_from_slice(settings);
         let (child, addr) = process::spawn(bin, &all)?;

@@ -122,7 +122,10 @@ mod tests {
         let cy = room.admit();
         room.queue("ana left".into(), now);
         let outgoing = room.take(now).unwrap();
-        assert_eq!(frames(&outgoing, ana), ["ben joined", "cy joined", "ana left"]);
+        assert_eq!(
+            frames(&outgoing, ana),
+            ["ben joined", "cy joined", "ana left"]
+        );
         assert_eq!(frames(&outgoing, ben), ["cy joined", "ana left"]);
         assert_eq!(frames(&outgoing, cy), ["ana left"]);
     }

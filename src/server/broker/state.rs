@@ -17,8 +17,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio::sync::{Semaphore, oneshot};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tracing::{debug, info, warn};
 
 use crate::protocol::{
@@ -723,7 +723,11 @@ impl BrokerState {
 
     /// Keeps a stored message in its room's cache and encodes it for the
     /// members; `None` if the room has nobody to send it to.
-    fn cache_room_message(&mut self, name: &RoomName, message: &StoredMessage) -> Option<Utf8Bytes> {
+    fn cache_room_message(
+        &mut self,
+        name: &RoomName,
+        message: &StoredMessage,
+    ) -> Option<Utf8Bytes> {
         let cache_size = self.cache_size();
         // Gone: nobody is in the room any more. Not loaded: its load, queued
         // after this message, will bring it.
@@ -1046,20 +1050,9 @@ impl BrokerState {
     }
 
     fn broadcast(&mut self, room: &RoomName, frame: &Utf8Bytes, except: Option<ConnId>) {
-        // Once shutting down, every queue ends with its close frame: anything
-        // queued after it would only fill queues and never be sent.
-        if self.shutting_down {
-            return;
-        }
-        self.send_announcements(room);
-        let Some(room) = self.rooms.get(room) else {
-            return;
-        };
-        for (conn, seat) in &room.members {
-            if Some(*conn) != except && seat.outbox.push(Outbound::Text(frame.clone())).is_err() {
-                self.slow.push(*conn);
-            }
-        }
+        self.send_to_members(room, |conn, _| {
+            (Some(conn) != except).then(|| Outbound::Text(frame.clone()))
+        });
     }
 
     /// Sends several frames to every member, as one queue item each.
@@ -1068,20 +1061,45 @@ impl BrokerState {
             let frame = frames.pop().expect("one frame");
             return self.broadcast(name, &frame, None);
         }
+        let frames: Arc<[Utf8Bytes]> = frames.into();
+        self.send_to_members(name, |_, _| {
+            Some(Outbound::Batch {
+                frames: frames.clone(),
+                skip: 0,
+            })
+        });
+    }
+
+    /// Sends each member of a room what `owed` says (nothing for `None`),
+    /// after the announcements waiting there, so nothing overtakes them.
+    fn send_to_members(
+        &mut self,
+        name: &RoomName,
+        owed: impl Fn(ConnId, &Seat) -> Option<Outbound>,
+    ) {
+        // Once shutting down, every queue ends with its close frame: anything
+        // queued after it would only fill queues and never be sent.
         if self.shutting_down {
             return;
         }
         self.send_announcements(name);
+        self.push_to_members(name, owed);
+    }
+
+    /// Queues for each member of a room what `owed` says; a member whose
+    /// queue is full is marked slow.
+    fn push_to_members(
+        &mut self,
+        name: &RoomName,
+        owed: impl Fn(ConnId, &Seat) -> Option<Outbound>,
+    ) {
         let Some(room) = self.rooms.get(name) else {
             return;
         };
-        let frames: Arc<[Utf8Bytes]> = frames.into();
         for (conn, seat) in &room.members {
-            let batch = Outbound::Batch {
-                frames: frames.clone(),
-                skip: 0,
-            };
-            if seat.outbox.push(batch).is_err() {
+            if let Some(item) = owed(*conn, seat)
+                && seat.outbox.push(item).is_err()
+            {
                 self.slow.push(*conn);
             }
         }
@@ -1106,26 +1124,24 @@ impl BrokerState {
         if self.shutting_down {
             return;
         }
-        let Some(room) = self.rooms.get_mut(name) else {
+        let Some(outgoing) = self
+            .rooms
+            .get_mut(name)
+            .and_then(|room| room.announcements.take(Instant::now()))
+        else {
             return;
         };
-        let Some(outgoing) = room.announcements.take(Instant::now()) else {
-            return;
-        };
-        for (conn, seat) in &room.members {
+        self.push_to_members(name, |_, seat| {
             let skip = outgoing.first_owed(seat.number);
-            let owed = match outgoing.frames.len() - skip {
-                0 => continue,
-                1 => Outbound::Text(outgoing.frames[skip].clone()),
-                _ => Outbound::Batch {
+            match outgoing.frames.len() - skip {
+                0 => None,
+                1 => Some(Outbound::Text(outgoing.frames[skip].clone())),
+                _ => Some(Outbound::Batch {
                     frames: outgoing.frames.clone(),
                     skip,
-                },
-            };
-            if seat.outbox.push(owed).is_err() {
-                self.slow.push(*conn);
+                }),
             }
-        }
+        });
     }
 
     /// Called every [`ANNOUNCE_EVERY`](super::announcements::ANNOUNCE_EVERY):
@@ -1472,7 +1488,8 @@ mod tests {
         let mut h = Harness::new();
         let (mut ana, mut ben) = h.hello_and_article_client_in("general").await;
         for (text, id) in [("one", "m-1"), ("two", "m-2")] {
-            let message = json!({"type": "room_message", "room": "general", "content": text, "id": id});
+            let message =
+                json!({"type": "room_message", "room": "general", "content": text, "id": id});
             h.send(&ana, message);
         }
         h.settle().await;
