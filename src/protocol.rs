@@ -18,6 +18,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+mod decode;
+
 /// The protocol revision a `hello` announces and a `welcome` answers with.
 pub const PROTOCOL_VERSION: u32 = 2;
 
@@ -390,20 +392,22 @@ pub struct Posted {
 /// The optional fields are additions every client receives (an unknown
 /// field is ignored by any JSON client); the new types go only to clients
 /// that said `hello`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Decoding is written out in [`decode`], not derived: see there why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMessage {
     /// To the joiner. `members` (everyone in the room, the joiner included)
     /// is filled only for clients that said `hello`.
     Joined {
         room: RoomName,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         members: Option<Vec<Member>>,
     },
     UserJoined {
         room: RoomName,
         user: UserId,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         name: Option<DisplayName>,
     },
     UserLeft {
@@ -415,39 +419,39 @@ pub enum ServerMessage {
         room: RoomName,
         from: UserId,
         content: MessageContent,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         name: Option<DisplayName>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         seq: Option<u64>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         ts: Option<i64>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<ClientId>,
     },
     /// `to` is set on the copy a sender's other connections receive.
     DirectMessage {
         from: UserId,
         content: MessageContent,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         to: Option<UserId>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         name: Option<DisplayName>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         seq: Option<u64>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         ts: Option<i64>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<ClientId>,
     },
     /// `code`, `room` and `id` are additions: a machine-readable cause, and
     /// the room or the message the failed request was about.
     Error {
         message: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         code: Option<ErrorCode>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         room: Option<RoomName>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<ClientId>,
     },
     /// The answer to `hello`: who this connection is, and the token that
@@ -461,9 +465,9 @@ pub enum ServerMessage {
     /// The message with client id `id` is stored (on disk) as `seq`.
     Ack {
         id: ClientId,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         room: Option<RoomName>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         to: Option<UserId>,
         seq: u64,
         ts: i64,
@@ -472,9 +476,9 @@ pub enum ServerMessage {
     /// conversation), oldest first: after `joined`, as the replay of a
     /// resume, or as the answer to a history request.
     History {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         room: Option<RoomName>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         with: Option<UserId>,
         messages: Vec<Posted>,
     },
@@ -533,8 +537,8 @@ impl ServerMessage {
     /// message type this build does not know (a newer server) is skipped,
     /// while a known type with a broken body is still an error.
     pub fn decode(text: &str) -> Result<Option<Self>, serde_json::Error> {
-        match serde_json::from_str(text) {
-            Ok(message) => Ok(Some(message)),
+        match serde_json::from_str::<decode::Wire>(text) {
+            Ok(wire) => wire.into_message(),
             Err(error) => {
                 #[derive(Deserialize)]
                 struct Tagged {
@@ -1025,8 +1029,23 @@ mod tests {
             ServerMessage::decode(r#"{"type":"confetti","colour":"gold"}"#).unwrap(),
             None
         );
+        // A newer type may use one of our field names for something else.
+        assert_eq!(
+            ServerMessage::decode(r#"{"type":"room_info","members":12,"room":{}}"#).unwrap(),
+            None
+        );
         assert!(ServerMessage::decode(r#"{"type":"joined"}"#).is_err());
         assert!(ServerMessage::decode("[1,2]").is_err());
+        let missing = format!(r#"{{"type":"welcome","user":"{ALICE}","name":"A","token":"t"}}"#);
+        let error = ServerMessage::decode(&missing).unwrap_err().to_string();
+        assert!(error.contains("missing field `protocol`"), "{error}");
+        let unknown = serde_json::from_str::<ServerMessage>(r#"{"type":"confetti"}"#);
+        assert!(
+            unknown
+                .unwrap_err()
+                .to_string()
+                .contains("unknown variant `confetti`")
+        );
     }
 
     #[test]
