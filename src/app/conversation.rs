@@ -16,7 +16,7 @@ use super::text::{Segment, segments};
 use crate::protocol::{ClientId, ClientMessage, MessageContent, RoomName};
 
 #[component]
-pub fn ConversationPane() -> AnyView {
+pub fn ConversationPane() -> impl IntoView {
     let client = expect_context::<ChatClient>();
     let state = client.state;
     let active = move || state.with(|s| s.active.clone());
@@ -75,7 +75,6 @@ pub fn ConversationPane() -> AnyView {
             </Show>
         </main>
     }
-    .into_any()
 }
 
 #[component]

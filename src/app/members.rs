@@ -1,6 +1,8 @@
 //! The members of the active room, each with a button to start a direct
 //! conversation with them.
 
+use std::cmp::Ordering;
+
 use leptos::prelude::*;
 
 use super::panels::{Panel, PanelClose};
@@ -8,7 +10,7 @@ use super::socket::ChatClient;
 use super::state::Conversation;
 
 #[component]
-pub fn MemberList() -> AnyView {
+pub fn MemberList() -> impl IntoView {
     let client = expect_context::<ChatClient>();
     let state = client.state;
     let name_of = move |id| state.with(|s| s.name_of(id).to_string());
@@ -20,7 +22,9 @@ pub fn MemberList() -> AnyView {
                     .room(room)
                     .map(|view| view.members.iter().copied().collect())
                     .unwrap_or_default();
-                members.sort_by_cached_key(|id| (s.name_of(*id).as_str().to_lowercase(), *id));
+                members.sort_by(|a, b| {
+                    by_name(s.name_of(*a).as_str(), s.name_of(*b).as_str()).then(a.cmp(b))
+                });
                 members
             }
             _ => Vec::new(),
@@ -58,5 +62,21 @@ pub fn MemberList() -> AnyView {
             </ul>
         </aside>
     }
-    .into_any()
+}
+
+/// Display names in the reader's own alphabetical order: the browser's
+/// collation (`localeCompare`), which also puts "émile" beside "Emile".
+/// The server only ever renders the list empty, so it needs no order.
+fn by_name(a: &str, b: &str) -> Ordering {
+    #[cfg(feature = "hydrate")]
+    {
+        let locale = js_sys::JsString::from(a).locale_compare(
+            b,
+            &js_sys::Array::new(),
+            &js_sys::Object::new(),
+        );
+        locale.cmp(&0)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    a.cmp(b)
 }

@@ -94,7 +94,7 @@ pub fn PanelToggle(
     /// Unread messages behind it, shown as a badge when there are any.
     #[prop(optional, into)]
     unread: Option<Signal<u32>>,
-) -> AnyView {
+) -> impl IntoView {
     let panels = expect_context::<Panels>();
     let unread = move || unread.map_or(0, |unread| unread.get());
     let name = move || match unread() {
@@ -119,7 +119,6 @@ pub fn PanelToggle(
             </Show>
         </button>
     }
-    .into_any()
 }
 
 /// Closes its panel, from inside it (narrow screens only: on a phone there

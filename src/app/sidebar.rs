@@ -10,7 +10,7 @@ use super::state::Conversation;
 use crate::protocol::RoomName;
 
 #[component]
-pub fn Sidebar() -> AnyView {
+pub fn Sidebar() -> impl IntoView {
     let client = expect_context::<ChatClient>();
     let state = client.state;
     let room_input = RwSignal::new(String::new());
@@ -118,7 +118,6 @@ pub fn Sidebar() -> AnyView {
             </ul>
         </nav>
     }
-    .into_any()
 }
 
 /// How many new messages wait in a conversation not on screen; nothing when

@@ -12,7 +12,9 @@ pub enum Segment<'a> {
 const SCHEMES: [&str; 2] = ["https://", "http://"];
 
 /// Splits `text` into plain runs and links. A link starts with `http://`
-/// or `https://` (not in the middle of a word), runs to the next white
+/// or `https://` (not straight after an ASCII letter or digit: a word
+/// such as `xhttps://`; checking every alphabet's letters would cost the
+/// browser bundle Unicode's tables), runs to the next white
 /// space or character that cannot appear unescaped in a URL, and leaves out
 /// trailing punctuation (a closing bracket only if it has no opening one in
 /// the link, so `https://en.wikipedia.org/wiki/Rust_(language)` stays whole).
@@ -28,7 +30,7 @@ pub fn segments(text: &str) -> Vec<Segment<'_>> {
         let at_word_start = text[..at]
             .chars()
             .next_back()
-            .is_none_or(|c| !c.is_alphanumeric());
+            .is_none_or(|c| !c.is_ascii_alphanumeric());
         if let (Some(scheme), true) = (scheme, at_word_start) {
             let end = rest
                 .find(|c: char| {
@@ -72,7 +74,9 @@ fn trim_trailing(link: &str) -> &str {
             ']' => link.matches('[').count() < link.matches(']').count(),
             _ => false,
         };
-        if matches!(last, '.' | ',' | ';' | ':' | '!' | '?' | '\'' | '*') || unmatched_close {
+        let closing = matches!(last, '.' | ',' | ';' | ':' | '!' | '?' | '\'' | '*')
+            || matches!(last, '”' | '’' | '»' | '›' | '…');
+        if closing || unmatched_close {
             link = &link[..link.len() - last.len_utf8()];
         } else {
             return link;
@@ -112,6 +116,10 @@ mod tests {
         assert_eq!(
             segments("ünï https://ü.example/ë ok"),
             [Text("ünï "), Link("https://ü.example/ë"), Text(" ok")]
+        );
+        assert_eq!(
+            segments("see “https://x.org”…"),
+            [Text("see “"), Link("https://x.org"), Text("”…")]
         );
     }
 
