@@ -7,6 +7,7 @@ use super::conversation::ConversationPane;
 use super::location::{Location, Page};
 use super::members::MemberList;
 use super::panels::{Panel, PanelToggle, Panels};
+use super::show_or;
 use super::sidebar::Sidebar;
 use super::socket::ChatClient;
 use crate::protocol::{ClientMessage, DisplayName, RoomName};
@@ -136,40 +137,41 @@ fn MyName() -> impl IntoView {
             editing.set(false);
         }
     };
-    view! {
-        <Show
-            when=move || editing.get()
-            fallback=move || {
-                view! {
-                    <button
-                        type="button"
-                        class="me"
-                        node_ref=button
-                        title="Change your display name"
-                        aria-label=move || format!("Your name: {}. Change it", name())
-                        on:click=start
-                    >
-                        {name}
-                    </button>
-                }
+    show_or(
+        move || editing.get(),
+        move || {
+            view! {
+                <form class="name-form" on:submit=save on:keydown=on_keydown>
+                    <label for="name-input" class="visually-hidden">
+                        "Display name"
+                    </label>
+                    <input
+                        id="name-input"
+                        node_ref=input
+                        type="text"
+                        maxlength=DisplayName::MAX_CHARS
+                        autocomplete="nickname"
+                        bind:value=draft
+                    />
+                    <button type="submit">"Save"</button>
+                </form>
             }
-        >
-            <form class="name-form" on:submit=save on:keydown=on_keydown>
-                <label for="name-input" class="visually-hidden">
-                    "Display name"
-                </label>
-                <input
-                    id="name-input"
-                    node_ref=input
-                    type="text"
-                    maxlength=DisplayName::MAX_CHARS
-                    autocomplete="nickname"
-                    bind:value=draft
-                />
-                <button type="submit">"Save"</button>
-            </form>
-        </Show>
-    }
+        },
+        move || {
+            view! {
+                <button
+                    type="button"
+                    class="me"
+                    node_ref=button
+                    title="Change your display name"
+                    aria-label=move || format!("Your name: {}. Change it", name())
+                    on:click=start
+                >
+                    {name}
+                </button>
+            }
+        },
+    )
 }
 
 /// While a lost connection is being re-established: says so, and that

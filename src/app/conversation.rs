@@ -4,12 +4,14 @@
 
 use std::collections::HashMap;
 
+use leptos::either::{Either, EitherOf3};
 use leptos::prelude::*;
 use leptos::wasm_bindgen::JsCast;
 use leptos::web_sys;
 
 use super::location::{Location, room_path};
 use super::panels::{Panel, PanelToggle};
+use super::show_or;
 use super::socket::ChatClient;
 use super::state::{ConnectionStatus, Conversation, Delivery, LineKind};
 use super::text::{Segment, segments};
@@ -59,26 +61,25 @@ pub fn ConversationPane() -> impl IntoView {
                     </button>
                 </Show>
             </header>
-            <Show
-                when=move || active().is_some()
-                fallback=|| {
-                    view! {
-                        <p class="empty">
-                            "Pick a room from All rooms, or join one by name, to start chatting."
-                        </p>
-                    }
-                }
-            >
-                <Lines />
-                <TypingLine />
-                <Composer />
-            </Show>
+            {show_or(
+                move || active().is_some(),
+                || view! {
+                    <Lines />
+                    <TypingLine />
+                    <Composer />
+                },
+                || view! {
+                    <p class="empty">
+                        "Pick a room from All rooms, or join one by name, to start chatting."
+                    </p>
+                },
+            )}
         </main>
     }
 }
 
 #[component]
-fn Lines() -> AnyView {
+fn Lines() -> impl IntoView {
     let client = expect_context::<ChatClient>();
     let state = client.state;
     let me = move || state.with(|s| s.me);
@@ -229,7 +230,7 @@ fn Lines() -> AnyView {
                         let mine = from.is_some() && from == me();
                         let shown = if mine { format!("{name} (you)") } else { name.to_string() };
                         let id = line.key.strip_prefix("p.").and_then(|id| ClientId::parse(id).ok());
-                        view! {
+                        let message = view! {
                             <li
                                 data-key=line.key.clone()
                                 class="line message"
@@ -244,31 +245,22 @@ fn Lines() -> AnyView {
                                 <span class="text">{linked(&text)}</span>
                                 <DeliveryMark delivery id />
                             </li>
-                        }
-                            .into_any()
+                        };
+                        Either::Left(message)
                     }
-                    LineKind::Joined(user) => {
-                        view! {
+                    LineKind::Joined(user) | LineKind::Left(user) => {
+                        let what = if matches!(line.kind, LineKind::Joined(_)) { "joined" } else { "left" };
+                        Either::Right(view! {
                             <li data-key=line.key.clone() class="line system">
-                                {format!("{} joined", name_of(user))}
+                                {format!("{} {what}", name_of(user))}
                             </li>
-                        }
-                            .into_any()
-                    }
-                    LineKind::Left(user) => {
-                        view! {
-                            <li data-key=line.key.clone() class="line system">
-                                {format!("{} left", name_of(user))}
-                            </li>
-                        }
-                            .into_any()
+                        })
                     }
                 }}
             </For>
             </ol>
         </div>
     }
-    .into_any()
 }
 
 /// Message text as text nodes, with `http(s)` links as anchors that open
@@ -277,13 +269,12 @@ fn linked(text: &str) -> impl IntoView + use<> {
     segments(text)
         .into_iter()
         .map(|segment| match segment {
-            Segment::Text(text) => text.to_owned().into_any(),
-            Segment::Link(url) => view! {
+            Segment::Text(text) => Either::Left(text.to_owned()),
+            Segment::Link(url) => Either::Right(view! {
                 <a href=url.to_owned() target="_blank" rel="noopener noreferrer nofollow">
                     {url.to_owned()}
                 </a>
-            }
-            .into_any(),
+            }),
         })
         .collect_view()
 }
@@ -337,15 +328,14 @@ fn line_state(kind: &LineKind) -> &'static str {
 fn DeliveryMark(delivery: Delivery, id: Option<ClientId>) -> impl IntoView {
     let client = expect_context::<ChatClient>();
     match (delivery, id) {
-        (Delivery::Pending, _) => view! { <span class="delivery">"Sending…"</span> }.into_any(),
-        (Delivery::Failed, Some(id)) => view! {
+        (Delivery::Pending, _) => EitherOf3::A(view! { <span class="delivery">"Sending…"</span> }),
+        (Delivery::Failed, Some(id)) => EitherOf3::B(view! {
             <span class="delivery failed">"Not sent"</span>
             <button type="button" class="retry" on:click=move |_| client.retry(id.clone())>
                 "Retry"
             </button>
-        }
-        .into_any(),
-        _ => ().into_any(),
+        }),
+        _ => EitherOf3::C(()),
     }
 }
 

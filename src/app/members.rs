@@ -6,6 +6,7 @@ use std::cmp::Ordering;
 use leptos::prelude::*;
 
 use super::panels::{Panel, PanelClose};
+use super::show_or;
 use super::socket::ChatClient;
 use super::state::Conversation;
 
@@ -44,19 +45,20 @@ pub fn MemberList() -> impl IntoView {
                 <For each=members key=|id| *id let:id>
                     <li class="member">
                         <span class="member-name">{move || name_of(id)}</span>
-                        <Show
-                            when=move || me() != Some(id)
-                            fallback=|| view! { <span class="you">"you"</span> }
-                        >
-                            <button
-                                type="button"
-                                class="dm"
-                                aria-label=move || format!("Direct message {}", name_of(id))
-                                on:click=move |_| client.open_direct(id)
-                            >
-                                "Message"
-                            </button>
-                        </Show>
+                        {show_or(
+                            move || me() != Some(id),
+                            move || view! {
+                                <button
+                                    type="button"
+                                    class="dm"
+                                    aria-label=move || format!("Direct message {}", name_of(id))
+                                    on:click=move |_| client.open_direct(id)
+                                >
+                                    "Message"
+                                </button>
+                            },
+                            || view! { <span class="you">"you"</span> },
+                        )}
                     </li>
                 </For>
             </ul>

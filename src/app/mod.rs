@@ -13,6 +13,7 @@ pub mod state;
 pub mod text;
 
 use chat_page::ChatPage;
+use leptos::either::Either;
 use leptos::prelude::*;
 use location::{Location, Page};
 
@@ -52,9 +53,32 @@ pub fn App() -> impl IntoView {
     // One chat page for every path it shows, so moving between rooms keeps
     // the connection; `/r/<room>` opens (joining if need be) a room.
     let chat = Memo::new(move |_| matches!(location.page(), Page::Chat { .. }));
-    view! {
-        <Show when=move || chat.get() fallback=|| view! { <p class="not-found">"Page not found."</p> }>
-            <ChatPage />
-        </Show>
+    show_or(
+        move || chat.get(),
+        || view! { <ChatPage /> },
+        || view! { <p class="not-found">"Page not found."</p> },
+    )
+}
+
+/// `<Show when fallback>` without type erasure: Leptos turns a `fallback`
+/// into an `AnyView`, and every `AnyView` brings the async hydration of the
+/// view it holds into the bundle, which this app never runs. Like `<Show>`,
+/// it builds a branch anew only when `when` changes.
+pub fn show_or<A, B>(
+    when: impl Fn() -> bool + Send + Sync + 'static,
+    then: impl Fn() -> A + Send + Sync + 'static,
+    otherwise: impl Fn() -> B + Send + Sync + 'static,
+) -> impl IntoView
+where
+    A: IntoView + 'static,
+    B: IntoView + 'static,
+{
+    let when = Memo::new(move |_| when());
+    move || {
+        if when.get() {
+            Either::Left(then())
+        } else {
+            Either::Right(otherwise())
+        }
     }
 }
