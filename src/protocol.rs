@@ -18,7 +18,9 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-mod decode;
+pub(crate) mod decode;
+
+pub use decode::{DecodeError, JsonValue};
 
 /// The protocol revision a `hello` announces and a `welcome` answers with.
 pub const PROTOCOL_VERSION: u32 = 2;
@@ -535,22 +537,11 @@ impl ServerMessage {
 
     /// Decodes a frame from the server the way a tolerant client must: a
     /// message type this build does not know (a newer server) is skipped,
-    /// while a known type with a broken body is still an error.
-    pub fn decode(text: &str) -> Result<Option<Self>, serde_json::Error> {
-        match serde_json::from_str::<decode::Wire>(text) {
-            Ok(wire) => wire.into_message(),
-            Err(error) => {
-                #[derive(Deserialize)]
-                struct Tagged {
-                    #[serde(rename = "type")]
-                    kind: String,
-                }
-                match serde_json::from_str::<Tagged>(text) {
-                    Ok(tagged) if !Self::KNOWN_TYPES.contains(&tagged.kind.as_str()) => Ok(None),
-                    _ => Err(error),
-                }
-            }
-        }
+    /// while a known type with a broken body is still an error (see
+    /// [`decode`](self::decode) for the rules).
+    pub fn decode(text: &str) -> Result<Option<Self>, DecodeError> {
+        let json: serde_json::Value = serde_json::from_str(text)?;
+        Self::from_json(&&json)
     }
 
     const KNOWN_TYPES: &'static [&'static str] = &[
@@ -592,6 +583,39 @@ pub enum ErrorCode {
     StorageFailed,
     /// The server is too busy to take the message now; send it again later.
     Busy,
+}
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 9] = [
+        ErrorCode::InvalidMessage,
+        ErrorCode::BinaryFrame,
+        ErrorCode::NotAMember,
+        ErrorCode::UnknownUser,
+        ErrorCode::ShuttingDown,
+        ErrorCode::TooManyRooms,
+        ErrorCode::InvalidToken,
+        ErrorCode::StorageFailed,
+        ErrorCode::Busy,
+    ];
+
+    /// The name on the wire (what serde writes, checked by a test).
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidMessage => "invalid_message",
+            ErrorCode::BinaryFrame => "binary_frame",
+            ErrorCode::NotAMember => "not_a_member",
+            ErrorCode::UnknownUser => "unknown_user",
+            ErrorCode::ShuttingDown => "shutting_down",
+            ErrorCode::TooManyRooms => "too_many_rooms",
+            ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::StorageFailed => "storage_failed",
+            ErrorCode::Busy => "busy",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|code| code.name() == name)
+    }
 }
 
 /// WebSocket close codes the server uses, and why.
@@ -902,20 +926,10 @@ mod tests {
 
     #[test]
     fn every_error_code_has_a_snake_case_name() {
-        let names: Vec<_> = [
-            ErrorCode::InvalidMessage,
-            ErrorCode::BinaryFrame,
-            ErrorCode::NotAMember,
-            ErrorCode::UnknownUser,
-            ErrorCode::ShuttingDown,
-            ErrorCode::TooManyRooms,
-            ErrorCode::InvalidToken,
-            ErrorCode::StorageFailed,
-            ErrorCode::Busy,
-        ]
-        .iter()
-        .map(|code| serde_json::to_value(code).unwrap())
-        .collect();
+        let names: Vec<_> = ErrorCode::ALL
+            .iter()
+            .map(|code| serde_json::to_value(code).unwrap())
+            .collect();
         assert_eq!(
             names,
             [
@@ -930,6 +944,11 @@ mod tests {
                 "busy",
             ]
         );
+        for (code, name) in ErrorCode::ALL.into_iter().zip(&names) {
+            assert_eq!(code.name(), name, "the decoder reads what serde writes");
+            assert_eq!(ErrorCode::from_name(code.name()), Some(code));
+        }
+        assert_eq!(ErrorCode::from_name("newer_code"), None);
     }
 
     #[test]
@@ -1046,6 +1065,57 @@ mod tests {
                 .to_string()
                 .contains("unknown variant `confetti`")
         );
+    }
+
+    #[test]
+    fn decoding_names_a_broken_field_and_tolerates_what_a_newer_server_adds() {
+        let decode = |json: serde_json::Value| ServerMessage::decode(&json.to_string());
+        // null is absent; an unknown field or error code is ignored.
+        assert_eq!(
+            decode(
+                json!({"type": "error", "message": "m", "code": "newer_code", "room": null, "x": 1})
+            ),
+            Ok(Some(ServerMessage::Error {
+                message: "m".into(),
+                code: None,
+                room: None,
+                id: None
+            }))
+        );
+        let history = json!({"type": "history", "room": "general", "messages": [
+            {"seq": 7, "ts": 1700000000000_i64, "from": ALICE, "name": "Alice", "content": "hi"}
+        ]});
+        let Ok(Some(ServerMessage::History { messages, .. })) = decode(history) else {
+            panic!("a history");
+        };
+        assert_eq!((messages[0].seq, messages[0].to.clone()), (7, None));
+        for (json, error) in [
+            (
+                json!({"type": "joined", "room": "no spaces"}),
+                "invalid field `room`: room name",
+            ),
+            (
+                json!({"type": "joined", "room": 5}),
+                "invalid field `room`: expected a string",
+            ),
+            (
+                json!({"type": "ack", "id": "a", "seq": -1, "ts": 0}),
+                "invalid field `seq`",
+            ),
+            (
+                json!({"type": "rooms", "rooms": {}}),
+                "invalid field `rooms`: expected an array",
+            ),
+            (
+                json!({"type": "rooms", "rooms": [{"room": "r"}]}),
+                "missing field `members`",
+            ),
+            (json!({"type": 3}), "invalid field `type`"),
+            (json!([1, 2]), "missing field `type`"),
+        ] {
+            let refused = decode(json.clone()).unwrap_err().to_string();
+            assert!(refused.starts_with(error), "{json}: {refused}");
+        }
     }
 
     #[test]

@@ -2,8 +2,6 @@
 //! button for older messages, its lines (own messages marked pending until
 //! acknowledged), and the composer. Message text is rendered as text only.
 
-use std::collections::HashMap;
-
 use leptos::either::{Either, EitherOf3};
 use leptos::prelude::*;
 use leptos::wasm_bindgen::JsCast;
@@ -101,7 +99,7 @@ fn Lines() -> impl IntoView {
     // Where the reader is in each conversation (none: at the bottom), so
     // that switching back finds them where they were; and in this one, the
     // line to hold in place while lines come and go around it.
-    let positions = StoredValue::new(HashMap::<Conversation, Anchor>::new());
+    let positions = StoredValue::new(PerConversation::<Anchor>::default());
     let anchor = StoredValue::new(None::<Anchor>);
     // Where the list was scrolled to last: only a move up leaves the
     // bottom (lines arriving below are not the reader moving).
@@ -171,10 +169,7 @@ fn Lines() -> impl IntoView {
         let here = Anchor::of(&list);
         anchor.set_value(here.clone());
         positions.update_value(|p| {
-            match here.filter(|_| !at_bottom.get_untracked()) {
-                Some(here) => p.insert(conversation.clone(), here),
-                None => p.remove(&conversation),
-            };
+            p.set(&conversation, here.filter(|_| !at_bottom.get_untracked()));
         });
         if bottom {
             unseen.set(false);
@@ -443,19 +438,13 @@ fn Composer() -> impl IntoView {
     let input = NodeRef::<leptos::html::Textarea>::new();
     // Each conversation keeps what was being written in it; opening one
     // puts the cursor in its composer.
-    let drafts = StoredValue::new(HashMap::<Conversation, String>::new());
+    let drafts = StoredValue::new(PerConversation::<String>::default());
     let active = Memo::new(move |_| state.with(|s| s.active.clone()));
     Effect::new(move |before: Option<Option<Conversation>>| {
         let now = active.get();
         if let Some(Some(before)) = before {
             let text = draft.get_untracked();
-            drafts.update_value(|d| {
-                if text.is_empty() {
-                    d.remove(&before);
-                } else {
-                    d.insert(before, text);
-                }
-            });
+            drafts.update_value(|d| d.set(&before, Some(text).filter(|text| !text.is_empty())));
         }
         let text = now
             .as_ref()
@@ -528,5 +517,31 @@ fn Composer() -> impl IntoView {
             ></textarea>
             <button type="submit">"Send"</button>
         </form>
+    }
+}
+
+/// Something kept for each conversation (a scroll place, a draft): a list,
+/// as there are a few dozen conversations at most, and a map per kind of
+/// value would bring the browser bundle code of its own.
+struct PerConversation<T>(Vec<(Conversation, T)>);
+
+impl<T> Default for PerConversation<T> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+impl<T> PerConversation<T> {
+    fn get(&self, conversation: &Conversation) -> Option<&T> {
+        let (_, value) = self.0.iter().find(|(c, _)| c == conversation)?;
+        Some(value)
+    }
+
+    /// Keeps `value` for `conversation`, or forgets it with `None`.
+    fn set(&mut self, conversation: &Conversation, value: Option<T>) {
+        self.0.retain(|(c, _)| c != conversation);
+        if let Some(value) = value {
+            self.0.push((conversation.clone(), value));
+        }
     }
 }

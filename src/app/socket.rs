@@ -107,7 +107,9 @@ fn new_client_id() -> ClientId {
     );
     #[cfg(not(feature = "hydrate"))]
     let (now, random) = (0u64, 0u32);
-    ClientId::parse(format!("{now:x}-{random:08x}")).expect("hex digits and a dash are a valid id")
+    // `unreachable!` rather than `expect`: no error formatting in the bundle.
+    ClientId::parse(format!("{now:x}-{random:08x}"))
+        .unwrap_or_else(|_| unreachable!("hex digits and a dash are a valid id"))
 }
 
 #[cfg(feature = "hydrate")]
@@ -119,8 +121,10 @@ mod browser {
     use gloo_net::websocket::{Message, WebSocketError, futures::WebSocket};
     use leptos::prelude::*;
 
+    use leptos::wasm_bindgen::{JsCast, JsValue};
+
     use crate::app::state::{ChatState, ConnectionStatus, Saved};
-    use crate::protocol::{ClientMessage, ServerMessage};
+    use crate::protocol::{ClientMessage, JsonValue, ServerMessage};
 
     const FIRST_RETRY_MS: f64 = 250.0;
     const LONGEST_RETRY_MS: f64 = 15_000.0;
@@ -150,7 +154,7 @@ mod browser {
     fn restore() -> Saved {
         storage()
             .and_then(|storage| storage.get_item(STORAGE_KEY).ok().flatten())
-            .and_then(|text| serde_json::from_str(&text).ok())
+            .and_then(|text| Saved::from_json(&Json::parse(&text)?).ok())
             .unwrap_or_default()
     }
 
@@ -216,7 +220,11 @@ mod browser {
         loop {
             match futures_util::future::select(read.next(), queued.next()).await {
                 Either::Left((Some(Ok(Message::Text(text))), _)) => {
-                    match ServerMessage::decode(&text) {
+                    let json = Json::parse(&text).ok_or_else(|| "not JSON".to_owned());
+                    let decoded = json.and_then(|json| {
+                        ServerMessage::from_json(&json).map_err(|error| error.to_string())
+                    });
+                    match decoded {
                         Ok(Some(message)) => {
                             welcomed |= matches!(message, ServerMessage::Welcome { .. });
                             let now = js_sys::Date::now() as i64;
@@ -260,8 +268,51 @@ mod browser {
         }
     }
 
+    /// JSON as the browser's own `JSON.parse` reads it: decoding with it
+    /// instead of serde_json keeps a parser and serde's decoders out of the
+    /// bundle (see `protocol::decode`).
+    struct Json(JsValue);
+
+    impl Json {
+        fn parse(text: &str) -> Option<Self> {
+            js_sys::JSON::parse(text).ok().map(Self)
+        }
+    }
+
+    impl JsonValue for Json {
+        fn get(&self, key: &str) -> Option<Self> {
+            if !self.0.is_object() {
+                return None;
+            }
+            let value = js_sys::Reflect::get(&self.0, &JsValue::from_str(key)).ok()?;
+            (!value.is_undefined() && !value.is_null()).then_some(Self(value))
+        }
+
+        fn as_text(&self) -> Option<String> {
+            self.0.as_string()
+        }
+
+        fn as_integer(&self) -> Option<i64> {
+            // Doubles hold every integer up to 2^53 exactly.
+            const EXACT: f64 = 9_007_199_254_740_992.0;
+            let number = self.0.as_f64()?;
+            (number.fract() == 0.0 && number.abs() <= EXACT).then_some(number as i64)
+        }
+
+        fn elements(&self) -> Option<Vec<Self>> {
+            js_sys::Array::is_array(&self.0).then(|| {
+                self.0
+                    .unchecked_ref::<js_sys::Array>()
+                    .iter()
+                    .map(Self)
+                    .collect()
+            })
+        }
+    }
+
     fn encode(message: &ClientMessage) -> Message {
-        Message::Text(serde_json::to_string(message).expect("a ClientMessage always encodes"))
+        let text = serde_json::to_string(message);
+        Message::Text(text.unwrap_or_else(|_| unreachable!("a ClientMessage always encodes")))
     }
 
     /// `ws://host/ws`, or `wss://` when the page came over HTTPS.

@@ -12,11 +12,12 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+use crate::protocol::decode::{checked, list, required, text};
 use crate::protocol::{
-    ClientId, ClientMessage, DisplayName, ErrorCode, Member, MessageContent, PROTOCOL_VERSION,
-    Posted, RoomName, RoomSummary, ServerMessage, UserId,
+    ClientId, ClientMessage, DecodeError, DisplayName, ErrorCode, JsonValue, Member,
+    MessageContent, PROTOCOL_VERSION, Posted, RoomName, RoomSummary, ServerMessage, UserId,
 };
 
 /// Lines kept per conversation while new ones arrive; older ones leave
@@ -64,7 +65,7 @@ impl ConnectionStatus {
 }
 
 /// Which conversation the main pane shows; also where a message goes.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub enum Conversation {
     Room(RoomName),
     Direct(UserId),
@@ -121,7 +122,7 @@ pub struct Line {
 pub const GROUP_WITHIN_MS: i64 = 5 * 60 * 1000;
 
 /// A message of the user's own, not acknowledged yet.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Outgoing {
     pub id: ClientId,
     pub to: Conversation,
@@ -350,13 +351,87 @@ pub struct Notice {
     pub text: String,
 }
 
-/// What the browser keeps across page reloads.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// A few room names (joins in flight, rooms just left), in a list: sets
+/// this small are searched as fast in one, and every kind of map or set
+/// brings the browser bundle code of its own.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+struct RoomSet(Vec<RoomName>);
+
+impl RoomSet {
+    fn contains(&self, room: &RoomName) -> bool {
+        self.0.contains(room)
+    }
+
+    /// Adds `room`; false if it was there already.
+    fn insert(&mut self, room: &RoomName) -> bool {
+        let new = !self.contains(room);
+        if new {
+            self.0.push(room.clone());
+        }
+        new
+    }
+
+    fn remove(&mut self, room: &RoomName) {
+        self.0.retain(|listed| listed != room);
+    }
+
+    fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
+/// What the browser keeps across page reloads: written with serde, read
+/// back with [`Saved::from_json`] (see `protocol::decode` for why not serde).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct Saved {
     pub token: Option<String>,
     pub rooms: Vec<RoomName>,
     pub directs: Vec<(UserId, DisplayName)>,
     pub outbox: Vec<Outgoing>,
+}
+
+impl Saved {
+    /// Reads what serde wrote: `{"token", "rooms", "directs": [[user,
+    /// name]], "outbox": [{"id", "to": {"Room": name} or {"Direct": user},
+    /// "content"}]}`.
+    pub fn from_json<V: JsonValue>(json: &V) -> Result<Self, DecodeError> {
+        let direct = |pair: &V| match pair.elements().as_deref() {
+            Some([user, name]) => {
+                let user = user.as_text().and_then(|user| UserId::parse(&user).ok());
+                let name = name
+                    .as_text()
+                    .and_then(|name| DisplayName::parse(name).ok());
+                user.zip(name)
+                    .ok_or_else(|| DecodeError::invalid("directs", "expected [user, name]"))
+            }
+            _ => Err(DecodeError::invalid("directs", "expected [user, name]")),
+        };
+        let outgoing = |item: &V| {
+            let to = required(item.get("to"), "to")?;
+            let to = match (checked(&to, "Room")?, checked(&to, "Direct")?) {
+                (Some(room), _) => Conversation::Room(room),
+                (None, Some(user)) => Conversation::Direct(user),
+                (None, None) => return Err(DecodeError::invalid("to", "expected Room or Direct")),
+            };
+            Ok(Outgoing {
+                id: required(checked(item, "id")?, "id")?,
+                to,
+                content: required(checked(item, "content")?, "content")?,
+                failed: false,
+            })
+        };
+        Ok(Self {
+            token: text(json, "token")?,
+            rooms: list(json, "rooms", |room| {
+                room.as_text()
+                    .and_then(|room| RoomName::parse(room).ok())
+                    .ok_or_else(|| DecodeError::invalid("rooms", "expected room names"))
+            })?
+            .unwrap_or_default(),
+            directs: list(json, "directs", direct)?.unwrap_or_default(),
+            outbox: list(json, "outbox", outgoing)?.unwrap_or_default(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -367,11 +442,12 @@ pub struct ChatState {
     /// The state saved by the last page is back (the browser sets it).
     pub restored: bool,
     /// Rooms asked for and not joined yet.
-    pending_joins: BTreeSet<RoomName>,
+    pending_joins: RoomSet,
     /// The server's rooms with people in them, largest first.
     pub lobby: Vec<RoomSummary>,
-    /// Who was last seen typing in each room, and until when (client clock).
-    typing: HashMap<RoomName, Vec<(UserId, i64)>>,
+    /// Who was last seen typing, where, and until when (client clock).
+    /// Expired entries go as new ones come: it holds a handful.
+    typing: Vec<(RoomName, UserId, i64)>,
     pub me: Option<UserId>,
     /// The session token from the last `welcome`, presented in `hello`.
     pub token: Option<String>,
@@ -386,7 +462,7 @@ pub struct ChatState {
     pub outbox: Vec<Outgoing>,
     /// Rooms the user left whose late `joined` (from a join still in flight)
     /// must not bring them back.
-    left: BTreeSet<RoomName>,
+    left: RoomSet,
     next_id: u64,
 }
 
@@ -536,9 +612,8 @@ impl ChatState {
                 let name = name.unwrap_or_else(|| self.name_of(from));
                 self.names.insert(from, name.clone());
                 // Their message is here: they are no longer typing it.
-                if let Some(typing) = self.typing.get_mut(&room) {
-                    typing.retain(|(who, _)| *who != from);
-                }
+                self.typing
+                    .retain(|(place, who, _)| !(*place == room && *who == from));
                 let posted = Posted {
                     seq: seq.unwrap_or(0),
                     ts: ts.unwrap_or(0),
@@ -655,9 +730,10 @@ impl ChatState {
             ServerMessage::Rooms { rooms } => self.lobby = rooms,
             ServerMessage::Typing { room, user, name } => {
                 self.names.insert(user, name);
-                let typing = self.typing.entry(room).or_default();
-                typing.retain(|(who, _)| *who != user);
-                typing.push((user, now_ms + TYPING_SHOWN_MS));
+                self.typing.retain(|(place, who, until)| {
+                    *until > now_ms && !(*place == room && *who == user)
+                });
+                self.typing.push((room, user, now_ms + TYPING_SHOWN_MS));
             }
             ServerMessage::Error {
                 message, code, id, ..
@@ -773,13 +849,12 @@ impl ChatState {
     /// Returns the join to send.
     pub fn open_room(&mut self, room: RoomName) -> Option<ClientMessage> {
         self.joining(&room);
-        let join =
-            (self.room(&room).is_none() && self.pending_joins.insert(room.clone())).then(|| {
-                ClientMessage::JoinRoom {
-                    room: room.clone(),
-                    after: None,
-                }
-            });
+        let join = (self.room(&room).is_none() && self.pending_joins.insert(&room)).then(|| {
+            ClientMessage::JoinRoom {
+                room: room.clone(),
+                after: None,
+            }
+        });
         self.open(Conversation::Room(room));
         join
     }
@@ -872,8 +947,8 @@ impl ChatState {
     /// Forgets a room the user left (and its unsent messages); the next room
     /// (if any) becomes active.
     pub fn left(&mut self, room: &RoomName) {
-        self.left.insert(room.clone());
-        self.typing.remove(room);
+        self.left.insert(room);
+        self.typing.retain(|(place, _, _)| place != room);
         self.rooms.retain(|view| &view.name != room);
         let gone = Conversation::Room(room.clone());
         self.outbox.retain(|o| o.to != gone);
@@ -966,10 +1041,9 @@ impl ChatState {
     pub fn typing_label(&self, room: &RoomName, now_ms: i64) -> Option<String> {
         let names: Vec<String> = self
             .typing
-            .get(room)?
             .iter()
-            .filter(|(_, until)| *until > now_ms)
-            .map(|(user, _)| self.name_of(*user).to_string())
+            .filter(|(place, _, until)| place == room && *until > now_ms)
+            .map(|(_, user, _)| self.name_of(*user).to_string())
             .collect();
         Some(match names.as_slice() {
             [] => return None,
@@ -1563,8 +1637,9 @@ mod tests {
             id("m9"),
         );
         let saved = state.saved();
-        let text = serde_json::to_string(&saved).unwrap();
-        let reloaded = ChatState::restore(serde_json::from_str(&text).unwrap());
+        let json = serde_json::to_value(&saved).unwrap();
+        assert_eq!(Saved::from_json(&&json), Ok(saved.clone()));
+        let reloaded = ChatState::restore(Saved::from_json(&&json).unwrap());
         assert_eq!(reloaded.token.as_deref(), Some("token-1"));
         assert_eq!(
             reloaded.greeting(),
@@ -1603,6 +1678,32 @@ mod tests {
                     limit: Some(FILL_PAGE)
                 }
             ]
+        );
+    }
+
+    #[test]
+    fn a_save_written_by_an_earlier_page_reads_back() {
+        let json = serde_json::json!({
+            "token": "t",
+            "rooms": ["a"],
+            "directs": [[user(2).to_string(), "Ben"]],
+            "outbox": [
+                {"id": "m9", "to": {"Room": "a"}, "content": "unsent"},
+                {"id": "m10", "to": {"Direct": user(2).to_string()}, "content": "psst"}
+            ]
+        });
+        let saved = Saved::from_json(&&json).unwrap();
+        assert_eq!(
+            serde_json::to_value(&saved).unwrap(),
+            json,
+            "the same format both ways"
+        );
+        assert_eq!(saved.outbox[1].to, Conversation::Direct(user(2)));
+        let broken = serde_json::json!({"rooms": ["a"], "directs": [[1, 2]]});
+        assert!(Saved::from_json(&&broken).is_err());
+        assert_eq!(
+            Saved::from_json(&&serde_json::json!({})),
+            Ok(Saved::default())
         );
     }
 
