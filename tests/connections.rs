@@ -175,3 +175,64 @@ async fn a_client_that_answers_pings_outlives_the_heartbeat_timeout() {
     client.say("general", "alive").await;
     assert_eq!(client.recv().await["content"], "alive");
 }
+
+/// A client that stops reading while its room is busy is let go once its
+/// send queue is full, and announced as gone; meanwhile the sender and the
+/// others carry on and get everything, and the socket of the one let go
+/// ends once it has read what it was sent.
+#[tokio::test]
+async fn a_client_that_stops_reading_is_let_go_and_the_room_goes_on() {
+    let app = spawn_app_with(|settings| {
+        settings.send_queue_frames = 64;
+        settings.send_queue_bytes = 64 * 1024;
+    })
+    .await;
+    let mut sender = app.connect_with_hello().await;
+    let mut watcher = app.connect_with_hello().await;
+    let mut stalled = app.connect_with_hello().await;
+    sender.join("busy").await;
+    watcher.join("busy").await;
+    stalled.join("busy").await;
+    sender.recv_type("user_joined").await;
+    sender.recv_type("user_joined").await;
+    watcher.recv_type("user_joined").await;
+    let stalled_id = stalled.id().to_owned();
+    let mut stalled = stalled.into_inner();
+
+    // Until the queue fills, the kernel's buffers take what it does not
+    // read: megabytes on loopback, so large messages and many of them.
+    let content = "x".repeat(3000);
+    let mut gone = false;
+    let mut sent = 0;
+    while !gone {
+        assert!(sent < 20_000, "still not let go after {sent} messages");
+        sender.say("busy", &content).await;
+        sent += 1;
+        for client in [&mut sender, &mut watcher] {
+            loop {
+                let frame = client.recv().await;
+                match frame["type"].as_str() {
+                    Some("room_message") => break,
+                    Some("user_left") if frame["user"] == stalled_id => gone = true,
+                    // The lobby's counts, and such.
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    // Everything it was sent before it was let go, then the end.
+    let ended = tokio::time::timeout(Duration::from_secs(30), async {
+        let mut read = 0;
+        loop {
+            match stalled.next().await {
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Text(_))) => read += 1,
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return read,
+            }
+        }
+    })
+    .await
+    .expect("the stalled client's socket ends");
+    assert!(ended < sent, "it got {ended} of {sent}: it was cut off");
+}

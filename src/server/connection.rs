@@ -1,49 +1,37 @@
-//! One WebSocket connection: a reader loop (decode, validate, forward to the
-//! broker, watch the heartbeat) and exactly one writer task (drain the
-//! outbox, batch frames into one flush, send pings). Only the writer writes.
+//! One WebSocket connection, served by one task. It reads: decodes,
+//! validates and forwards to the broker, and watches the heartbeat. It is
+//! also the socket's one writer, through [`Writer`]: the outbox drained in
+//! batches with one flush each, and pings.
 //!
-//! Both loops are generic over `Stream`/`Sink`, not tied to the socket type.
+//! Reading and writing share the task, not a task each: an idle connection
+//! then holds one task, one timer, and the socket unshared (the two tasks
+//! and the lock between them cost about 1.5 KB per connection). Each turn
+//! of the loop polls the writer, the socket's next frame and the timer, so
+//! neither side waits on the other; only the handling of a frame (a queue
+//! push, or the store's answer to `hello`) briefly holds up writing.
+//!
+//! The loop and the reader are generic over `Stream`/`Sink`, not tied to
+//! the socket type.
 
-use std::{net::SocketAddr, pin::Pin, sync::atomic::Ordering, time::Duration};
+use std::{future::poll_fn, net::SocketAddr, sync::atomic::Ordering, task::Poll, time::Duration};
 
-use futures_util::{
-    Sink, SinkExt, Stream, StreamExt,
-    stream::{SplitSink, SplitStream},
-};
+use futures_util::{Sink, Stream, StreamExt};
 use hyper::upgrade::OnUpgrade;
 use tokio::{
     sync::{OwnedSemaphorePermit, oneshot},
-    task::JoinHandle,
     time::{Instant, sleep_until, timeout},
 };
-use tokio_tungstenite::tungstenite::{
-    Bytes, Error as WsError, Message, Utf8Bytes,
-    protocol::{
-        CloseFrame,
-        frame::{
-            Frame,
-            coding::{Data, OpCode},
-        },
-    },
-};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use tracing::{debug, info, warn};
 
 use super::AppState;
 use super::broker::{Broker, Command, ConnId, Kick};
 use super::identity::Identity;
-use super::outbox::{Outbound, Outbox, OutboxReceiver, SlowConsumer};
+use super::outbox::{Outbound, Outbox, SlowConsumer};
 use super::store::Store;
+use super::writer::Writer;
 use super::ws::{self, WebSocket};
 use crate::protocol::{ClientMessage, ErrorCode, ServerMessage, UserId, close_code};
-
-/// Frames the writer takes from its outbox per flush. Writing a batch with
-/// one flush costs one syscall instead of one per frame.
-const WRITE_BATCH: usize = 32;
-
-/// Messages longer than this go out in fragments of this size: the socket's
-/// write buffer holds one frame at a time, and keeps the size of the largest
-/// (see [`GatheredWrites`](super::socket::GatheredWrites)).
-const FRAGMENT_BYTES: usize = 1024;
 
 /// Characters of a decoding error's text sent back to the client.
 const ERROR_TEXT_CHARS: usize = 200;
@@ -92,8 +80,8 @@ impl Ending {
 /// place under the connection limit, released when it ends.
 ///
 /// The connection's loop is a task of its own, spawned once the socket is
-/// open: in one future with the opening (2,424 B) it would have kept the
-/// opening's state for its whole life (its own is 1,056 B).
+/// open: in one future with the opening it would have kept the opening's
+/// state for its whole life.
 pub async fn serve(
     on_upgrade: OnUpgrade,
     peer: SocketAddr,
@@ -102,101 +90,305 @@ pub async fn serve(
 ) {
     match ws::open(on_upgrade, app.settings.max_message_bytes).await {
         Ok(socket) => {
-            let (sink, stream) = socket.split();
-            tokio::spawn(connection_loop(sink, stream, peer, permit, app));
+            tokio::spawn(Connection::new(socket, peer, permit, app).run());
         }
         Err(error) => info!(%peer, %error, "WebSocket upgrade failed"),
     }
 }
 
-async fn connection_loop(
-    sink: SplitSink<WebSocket, Message>,
-    mut stream: SplitStream<WebSocket>,
+/// A connection's state, on the heap, apart from its task's future. A
+/// future keeps each value moved into it twice over (once as it came in,
+/// once where the code moved it; rust-lang/rust#62958): an `async fn`
+/// handed the socket and the rest by value was 2,200 B. Handed this box,
+/// its future holds what its waits need and a pointer.
+struct Connection {
+    socket: WebSocket,
+    writer: Writer,
+    clock: Clock,
+    outbox: Outbox,
+    /// Handed to the broker with the connection, then `None`.
+    kick: Option<oneshot::Sender<Kick>>,
+    app: AppState,
+    id: ConnId,
+    /// The identity the connection started with: a guest, until a `hello`
+    /// with a token says otherwise.
+    guest: UserId,
     peer: SocketAddr,
     _permit: OwnedSemaphorePermit,
-    app: AppState,
-) {
-    let id = ConnId(app.last_conn.fetch_add(1, Ordering::Relaxed) + 1);
-    // A guest until a `hello` with a token says otherwise.
-    let guest = UserId::new_random();
-    info!(%id, %peer, "connected");
-    let settings = &app.settings;
-    let (outbox, frames) = Outbox::channel(settings.send_queue_frames, settings.send_queue_bytes);
-    let (kick, kicked) = oneshot::channel();
-    app.broker
-        .send(Command::Connect {
-            conn: id,
-            user: guest,
-            outbox: outbox.clone(),
-            kick,
+}
+
+impl Connection {
+    fn new(
+        socket: WebSocket,
+        peer: SocketAddr,
+        permit: OwnedSemaphorePermit,
+        app: AppState,
+    ) -> Box<Self> {
+        let settings = &app.settings;
+        let (outbox, frames) =
+            Outbox::channel(settings.send_queue_frames, settings.send_queue_bytes);
+        let (kick, kicked) = oneshot::channel();
+        Box::new(Self {
+            socket,
+            writer: Writer::new(frames, kicked),
+            clock: Clock::new(settings.heartbeat_timeout(), settings.heartbeat_interval()),
+            outbox,
+            kick: Some(kick),
+            id: ConnId(app.last_conn.fetch_add(1, Ordering::Relaxed) + 1),
+            guest: UserId::new_random(),
+            app,
+            peer,
+            _permit: permit,
+        })
+    }
+
+    async fn run(mut self: Box<Self>) {
+        let this = &mut *self;
+        let (id, peer) = (this.id, this.peer);
+        info!(%id, %peer, "connected");
+        if let Some(kick) = this.kick.take() {
+            let connect = Command::Connect {
+                conn: id,
+                user: this.guest,
+                outbox: this.outbox.clone(),
+                kick,
+            };
+            this.app.broker.send(connect).await;
+        }
+        let mut reader = Reader {
+            id,
+            guest: this.guest,
+            spoke: false,
+            outbox: &this.outbox,
+            broker: &this.app.broker,
+            identity: &this.app.identity,
+            store: &this.app.store,
+        };
+        let ending = serve_frames(
+            &mut this.socket,
+            &mut reader,
+            &mut this.writer,
+            &mut this.clock,
+        )
+        .await;
+        // Boxed: it runs once, and its waits would otherwise make every
+        // connection's future larger for its whole life.
+        Box::pin(self.close(&ending)).await;
+        info!(%id, %peer, ?ending, "disconnected");
+    }
+}
+
+/// What one turn of the loop found.
+enum Event {
+    Frame(Option<Result<Message, WsError>>),
+    Tick,
+    /// The writer stopped: `Ok` after a close frame or a closed outbox.
+    WriterStopped(Result<(), WsError>),
+}
+
+/// What the reader makes of a frame.
+enum Step {
+    Go,
+    End(Ending),
+    Forward(Command),
+    Hello(Option<String>),
+}
+
+impl From<Option<Ending>> for Step {
+    fn from(ending: Option<Ending>) -> Self {
+        ending.map_or(Step::Go, Step::End)
+    }
+}
+
+/// Reads and writes until the connection is over, and says why.
+async fn serve_frames<S>(
+    socket: &mut S,
+    reader: &mut Reader<'_>,
+    writer: &mut Writer,
+    clock: &mut Clock,
+) -> Ending
+where
+    S: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin,
+{
+    let timer = sleep_until(clock.next_deadline());
+    tokio::pin!(timer);
+    loop {
+        let event = poll_fn(|cx| {
+            if let Poll::Ready(result) = writer.poll_write(socket, cx) {
+                return Poll::Ready(Event::WriterStopped(result));
+            }
+            if writer.take_kick() {
+                // The close frame gets a little time, then the socket goes.
+                clock.close_by(Instant::now() + CLOSE_TIMEOUT);
+                timer.as_mut().reset(clock.next_deadline());
+            }
+            if let Poll::Ready(frame) = socket.poll_next_unpin(cx) {
+                return Poll::Ready(Event::Frame(frame));
+            }
+            timer.as_mut().poll(cx).map(|()| Event::Tick)
         })
         .await;
-
-    let mut writer = tokio::spawn(connection_writer_loop(
-        sink,
-        frames,
-        kicked,
-        settings.heartbeat_interval(),
-    ));
-    let mut reader = Reader {
-        id,
-        guest,
-        spoke: false,
-        outbox: &outbox,
-        broker: &app.broker,
-        identity: &app.identity,
-        store: &app.store,
-        heartbeat_timeout: settings.heartbeat_timeout(),
-    };
-    let ending = reader.run(&mut stream, &mut writer).await;
-
-    match &ending {
-        // tungstenite has queued its close reply; frames still queued for the
-        // writer could not follow it. Stop the writer and let one more read
-        // flush the reply (reads write pending control frames first).
-        Ending::ClientClosed => {
-            writer.abort();
-            await_close_reply(&mut stream).await;
-        }
-        Ending::ConnectionLost(_) => writer.abort(),
-        // The broker evicts and kicks; the writer sends 1013 and stops.
-        Ending::SlowConsumer => {
-            app.broker.send(Command::SlowConsumer { conn: id }).await;
-            await_writer(&mut writer).await;
-            await_close_reply(&mut stream).await;
-        }
-        // The writer already sent its close frame (or failed).
-        Ending::WriterStopped => await_close_reply(&mut stream).await,
-        Ending::MessageTooBig | Ending::HeartbeatTimeout => {
-            if let Some(close) = ending.close_frame(settings.max_message_bytes) {
-                let _ = outbox.push(close);
+        match event {
+            Event::Frame(frame) => {
+                clock.heard();
+                let message = match frame {
+                    Some(Ok(message)) => message,
+                    Some(Err(error)) => return Reader::on_error(error),
+                    None => return Ending::ConnectionLost("stream ended".into()),
+                };
+                match reader.on_message(message) {
+                    Step::Go => {}
+                    Step::End(ending) => return ending,
+                    Step::Forward(command) => reader.broker.send(command).await,
+                    // Boxed: once per connection, and its wait for the store
+                    // would otherwise enlarge every connection's future.
+                    Step::Hello(token) => {
+                        if let Some(ending) = Box::pin(reader.hello(token)).await {
+                            return ending;
+                        }
+                    }
+                }
+            }
+            Event::Tick => {
+                match clock.tick(Instant::now()) {
+                    Due::Nothing => {}
+                    Due::Ping => writer.ping(),
+                    Due::Silent => return Ending::HeartbeatTimeout,
+                    Due::CloseTimedOut => return Ending::WriterStopped,
+                }
+                timer.as_mut().reset(clock.next_deadline());
+            }
+            Event::WriterStopped(result) => {
+                if let Err(error) = result {
+                    debug!(%error, "write failed");
+                }
+                return Ending::WriterStopped;
             }
         }
     }
-    app.broker.send(Command::Disconnect { conn: id }).await;
-    drop(outbox);
-    if matches!(ending, Ending::MessageTooBig | Ending::HeartbeatTimeout) {
-        // With the last sender gone the writer drains the queue, ending
-        // with the close frame, and stops.
-        await_writer(&mut writer).await;
-        await_close_reply(&mut stream).await;
+}
+
+/// The connection's deadlines, kept by one timer: the heartbeat (the client
+/// has been silent too long), the next ping, and a kicked connection's
+/// close. A frame moves the heartbeat's deadline, but the timer is only
+/// re-armed when it fires: resetting a timer per frame would cost more.
+struct Clock {
+    heard: Instant,
+    silent_after: Duration,
+    next_ping: Instant,
+    ping_every: Duration,
+    close_by: Option<Instant>,
+}
+
+/// What a [`Clock`] tick found due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Due {
+    Nothing,
+    Ping,
+    Silent,
+    CloseTimedOut,
+}
+
+impl Clock {
+    fn new(silent_after: Duration, ping_every: Duration) -> Self {
+        let now = Instant::now();
+        Self {
+            heard: now,
+            silent_after,
+            next_ping: now + ping_every,
+            ping_every,
+            close_by: None,
+        }
     }
-    info!(%id, %peer, ?ending, "disconnected");
+
+    fn heard(&mut self) {
+        self.heard = Instant::now();
+    }
+
+    fn close_by(&mut self, deadline: Instant) {
+        self.close_by = Some(deadline);
+    }
+
+    fn next_deadline(&self) -> Instant {
+        let next = (self.heard + self.silent_after).min(self.next_ping);
+        self.close_by.map_or(next, |close| next.min(close))
+    }
+
+    fn tick(&mut self, now: Instant) -> Due {
+        if self.close_by.is_some_and(|close| now >= close) {
+            Due::CloseTimedOut
+        } else if now >= self.heard + self.silent_after {
+            Due::Silent
+        } else if now >= self.next_ping {
+            self.next_ping = now + self.ping_every;
+            Due::Ping
+        } else {
+            Due::Nothing
+        }
+    }
+}
+
+impl Connection {
+    /// The end of a connection: the closing handshake as its ending calls
+    /// for, and the broker told.
+    async fn close(self: Box<Self>, ending: &Ending) {
+        let Connection {
+            mut socket,
+            mut writer,
+            outbox,
+            app,
+            id,
+            ..
+        } = *self;
+        let socket = &mut socket;
+        match ending {
+            // tungstenite has queued its close reply; frames still queued
+            // for the writer could not follow it. One more read flushes the
+            // reply (reads write pending control frames first).
+            Ending::ClientClosed => await_close_reply(socket).await,
+            Ending::ConnectionLost(_) => {}
+            // The broker evicts and kicks; the writer sends 1013 and stops.
+            Ending::SlowConsumer => {
+                app.broker.send(Command::SlowConsumer { conn: id }).await;
+                finish_writing(socket, &mut writer).await;
+                await_close_reply(socket).await;
+            }
+            // The writer already sent its close frame (or failed).
+            Ending::WriterStopped => await_close_reply(socket).await,
+            Ending::MessageTooBig | Ending::HeartbeatTimeout => {
+                if let Some(close) = ending.close_frame(app.settings.max_message_bytes) {
+                    let _ = outbox.push(close);
+                }
+            }
+        }
+        app.broker.send(Command::Disconnect { conn: id }).await;
+        drop(outbox);
+        if matches!(ending, Ending::MessageTooBig | Ending::HeartbeatTimeout) {
+            // With the last sender gone the writer drains the queue, ending
+            // with the close frame, and stops.
+            finish_writing(socket, &mut writer).await;
+            await_close_reply(socket).await;
+        }
+    }
+}
+
+/// Gives the writer [`CLOSE_TIMEOUT`] to finish.
+async fn finish_writing(socket: &mut WebSocket, writer: &mut Writer) {
+    let writing = poll_fn(|cx| writer.poll_write(socket, cx));
+    if let Ok(Err(error)) = timeout(CLOSE_TIMEOUT, writing).await {
+        debug!(%error, "write failed");
+    }
 }
 
 /// The closing handshake's second half. Dropping the socket straight after
 /// our close frame would answer anything the client still sends (a pong, a
 /// message in flight) with a TCP reset, and a reset makes the client's
 /// kernel discard what it has not read yet: our notice and close frame.
-///
-/// This and [`await_writer`] come boxed: they run once per connection, and
-/// their timers would otherwise make every connection's future larger for
-/// its whole life.
-fn await_close_reply<S>(stream: &mut S) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>
+async fn await_close_reply<S>(stream: &mut S)
 where
-    S: Stream<Item = Result<Message, WsError>> + Unpin + Send,
+    S: Stream<Item = Result<Message, WsError>> + Unpin,
 {
-    Box::pin(async {
+    {
         let reply = async {
             while let Some(Ok(message)) = stream.next().await {
                 if matches!(message, Message::Close(_)) {
@@ -205,16 +397,7 @@ where
             }
         };
         let _ = timeout(CLOSE_TIMEOUT, reply).await;
-    })
-}
-
-/// Gives the writer [`CLOSE_TIMEOUT`] to finish, then stops it.
-fn await_writer(writer: &mut JoinHandle<()>) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
-    Box::pin(async {
-        if timeout(CLOSE_TIMEOUT, &mut *writer).await.is_err() {
-            writer.abort();
-        }
-    })
+    }
 }
 
 struct Reader<'a> {
@@ -227,63 +410,23 @@ struct Reader<'a> {
     broker: &'a Broker,
     identity: &'a Identity,
     store: &'a Store,
-    heartbeat_timeout: Duration,
 }
 
 impl Reader<'_> {
-    /// Reads until the connection is over and says why.
-    async fn run<S>(&mut self, stream: &mut S, writer: &mut JoinHandle<()>) -> Ending
-    where
-        S: Stream<Item = Result<Message, WsError>> + Unpin,
-    {
-        // The deadline moves with every frame, but the timer is only re-armed
-        // when it fires: resetting a timer per frame would cost more.
-        let mut last_heard = Instant::now();
-        let idle = sleep_until(last_heard + self.heartbeat_timeout);
-        tokio::pin!(idle);
-        loop {
-            tokio::select! {
-                frame = stream.next() => {
-                    last_heard = Instant::now();
-                    match frame {
-                        Some(Ok(message)) => {
-                            if let Some(ending) = self.on_message(message).await {
-                                return ending;
-                            }
-                        }
-                        Some(Err(error)) => return Self::on_error(error),
-                        None => return Ending::ConnectionLost("stream ended".into()),
-                    }
-                }
-                () = &mut idle => {
-                    let deadline = last_heard + self.heartbeat_timeout;
-                    if Instant::now() >= deadline {
-                        return Ending::HeartbeatTimeout;
-                    }
-                    idle.as_mut().reset(deadline);
-                }
-                _ = &mut *writer => return Ending::WriterStopped,
-            }
-        }
-    }
-
-    async fn on_message(&mut self, message: Message) -> Option<Ending> {
+    /// What to do about a frame the client sent.
+    fn on_message(&mut self, message: Message) -> Step {
         if matches!(message, Message::Binary(_)) {
             self.spoke = true;
         }
         match message {
             Message::Text(text) => match serde_json::from_str::<ClientMessage>(text.as_str()) {
-                // Boxed: once per connection, and its wait for the store
-                // would otherwise enlarge every connection's future.
-                Ok(ClientMessage::Hello { token, .. }) => Box::pin(self.hello(token)).await,
+                Ok(ClientMessage::Hello { token, .. }) => Step::Hello(token),
                 Ok(message) => {
                     self.spoke = true;
-                    let command = Command::Client {
+                    Step::Forward(Command::Client {
                         conn: self.id,
                         message,
-                    };
-                    self.broker.send(command).await;
-                    None
+                    })
                 }
                 Err(error) => {
                     self.spoke = true;
@@ -292,7 +435,7 @@ impl Reader<'_> {
                     let (kind, line, column) = (error.classify(), error.line(), error.column());
                     info!(id = %self.id, ?kind, line, column, "refused an invalid message");
                     let text = format!("invalid message: {}", clip(&error.to_string()));
-                    self.reply_error(ErrorCode::InvalidMessage, text)
+                    self.reply_error(ErrorCode::InvalidMessage, text).into()
                 }
             },
             Message::Binary(_) => {
@@ -301,11 +444,12 @@ impl Reader<'_> {
                     ErrorCode::BinaryFrame,
                     "binary frames are not supported: send JSON as a text frame",
                 )
+                .into()
             }
             // tungstenite answers pings itself; any frame counts as life.
             // (Raw frames are only ever written, never read.)
-            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => None,
-            Message::Close(_) => Some(Ending::ClientClosed),
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => Step::Go,
+            Message::Close(_) => Step::End(Ending::ClientClosed),
         }
     }
 
@@ -362,178 +506,11 @@ impl Reader<'_> {
     }
 }
 
-/// The only task that writes to the socket. Sends batches from the outbox
-/// with one flush each and a ping every `ping_every`; stops after a close
-/// frame, when the outbox is closed and drained, on a write error, or at
-/// once when the broker kicks the connection.
-async fn connection_writer_loop<S>(
-    mut sink: S,
-    mut frames: OutboxReceiver,
-    kicked: oneshot::Receiver<Kick>,
-    ping_every: Duration,
-) where
-    S: Sink<Message, Error = WsError> + Unpin,
-{
-    // A dropped kick sender means the session ended normally: never fires.
-    let kick = async {
-        match kicked.await {
-            Ok(kick) => kick,
-            Err(_) => std::future::pending().await,
-        }
-    };
-    let delivery = deliver(&mut sink, &mut frames, ping_every);
-    let kick = tokio::select! {
-        biased;
-        kick = kick => kick,
-        result = delivery => {
-            if let Err(error) = result {
-                debug!(%error, "write failed");
-            }
-            return;
-        }
-    };
-    let close = match kick {
-        Kick::SlowConsumer => close_message(
-            close_code::SLOW_CONSUMER,
-            Utf8Bytes::from_static("slow consumer"),
-        ),
-        Kick::ShuttingDown => close_message(
-            close_code::SERVICE_RESTART,
-            Utf8Bytes::from_static("server restarting"),
-        ),
-    };
-    // The socket is probably full: try once, briefly. (Boxed, as the rare
-    // paths below: the writer's future stays small while it waits.)
-    let _ = Box::pin(timeout(CLOSE_TIMEOUT, sink.send(close))).await;
-}
-
-async fn deliver<S>(
-    sink: &mut S,
-    frames: &mut OutboxReceiver,
-    ping_every: Duration,
-) -> Result<(), WsError>
-where
-    S: Sink<Message, Error = WsError> + Unpin,
-{
-    let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
-    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            frame = frames.recv() => {
-                let Some(first) = frame else {
-                    return sink.flush().await;
-                };
-                // Feed what is queued, up to a batch, and flush once.
-                let (mut next, mut fed) = (Some(first), 0);
-                while let Some(frame) = next.take() {
-                    match frame {
-                        Outbound::Text(text) => feed_text(sink, text).await?,
-                        Outbound::Batch { frames, skip } => {
-                            for text in &frames[skip..] {
-                                feed_text(sink, text.clone()).await?;
-                            }
-                        }
-                        Outbound::Close { code, reason } => {
-                            return Box::pin(sink.send(close_message(code, reason))).await;
-                        }
-                    }
-                    fed += 1;
-                    if fed < WRITE_BATCH {
-                        next = frames.try_recv();
-                    }
-                }
-                sink.flush().await?;
-            }
-            _ = ping.tick() => Box::pin(sink.send(Message::Ping(Default::default()))).await?,
-        }
-    }
-}
-
-/// Queues a text message for the next flush: as one frame, or in fragments
-/// of [`FRAGMENT_BYTES`] when longer (every client reassembles them; a
-/// fragment may end inside a character, RFC 6455 §5.6).
-async fn feed_text<S>(sink: &mut S, text: Utf8Bytes) -> Result<(), WsError>
-where
-    S: Sink<Message, Error = WsError> + Unpin,
-{
-    if text.len() <= FRAGMENT_BYTES {
-        return sink.feed(Message::Text(text)).await;
-    }
-    Box::pin(feed_fragments(sink, text)).await
-}
-
-async fn feed_fragments<S>(sink: &mut S, text: Utf8Bytes) -> Result<(), WsError>
-where
-    S: Sink<Message, Error = WsError> + Unpin,
-{
-    let bytes = Bytes::from(text);
-    let mut start = 0;
-    while start < bytes.len() {
-        let end = bytes.len().min(start + FRAGMENT_BYTES);
-        let opcode = if start == 0 {
-            Data::Text
-        } else {
-            Data::Continue
-        };
-        let fragment = Frame::message(
-            bytes.slice(start..end),
-            OpCode::Data(opcode),
-            end == bytes.len(),
-        );
-        sink.feed(Message::Frame(fragment)).await?;
-        start = end;
-    }
-    Ok(())
-}
-
 /// At most `ERROR_TEXT_CHARS` characters of an error text that may quote
 /// client input, so a reply can never be larger than what provoked it.
 fn clip(text: &str) -> String {
     match text.char_indices().nth(ERROR_TEXT_CHARS) {
         Some((end, _)) => format!("{}…", &text[..end]),
         None => text.to_owned(),
-    }
-}
-
-fn close_message(code: u16, reason: Utf8Bytes) -> Message {
-    Message::Close(Some(CloseFrame {
-        code: code.into(),
-        reason,
-    }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// What `feed_text` hands the socket.
-    async fn fed(text: &str) -> Vec<Message> {
-        let mut sent = Vec::new();
-        let mut sink = (&mut sent).sink_map_err(|never: std::convert::Infallible| match never {});
-        feed_text(&mut sink, text.into()).await.unwrap();
-        sent
-    }
-
-    #[tokio::test]
-    async fn a_long_message_goes_out_in_fragments_that_join_up_exactly() {
-        assert_eq!(fed("short").await, [Message::text("short")]);
-
-        // Three-byte characters, so fragments end inside characters.
-        let long = "€".repeat(1000);
-        let frames = fed(&long).await;
-        let mut joined = Vec::new();
-        for (n, message) in frames.iter().enumerate() {
-            let Message::Frame(frame) = message else {
-                panic!("a fragment, not {message:?}");
-            };
-            let header = frame.header();
-            let expected = if n == 0 { Data::Text } else { Data::Continue };
-            assert_eq!(header.opcode, OpCode::Data(expected));
-            assert_eq!(header.is_final, n == frames.len() - 1);
-            assert!(frame.payload().len() <= FRAGMENT_BYTES);
-            joined.extend_from_slice(frame.payload());
-        }
-        assert_eq!(frames.len(), 3000_usize.div_ceil(FRAGMENT_BYTES));
-        assert_eq!(joined, long.as_bytes());
     }
 }

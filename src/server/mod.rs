@@ -14,6 +14,7 @@ pub mod process;
 pub mod shutdown;
 mod socket;
 mod store;
+mod writer;
 mod ws;
 
 use std::{

@@ -9,10 +9,15 @@
 //! when frames wait (tokio's allocates a block of 32 slots per channel up
 //! front, 1.3 KB for every idle connection).
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicUsize, Ordering},
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    task::{Context, Poll},
 };
+
+use futures_util::StreamExt;
 
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
@@ -68,7 +73,7 @@ pub struct Outbox {
 /// The writer's side.
 #[derive(Debug)]
 pub struct OutboxReceiver {
-    frames: flume::Receiver<Outbound>,
+    frames: flume::r#async::RecvStream<'static, Outbound>,
     queued: Arc<Queued>,
 }
 
@@ -87,7 +92,7 @@ impl Outbox {
         (
             outbox,
             OutboxReceiver {
-                frames: receiver,
+                frames: receiver.into_stream(),
                 queued,
             },
         )
@@ -118,20 +123,24 @@ impl Outbox {
 }
 
 impl OutboxReceiver {
-    /// Waits for the next frame; `None` once every sender is gone and the
-    /// queue is drained. Cancel-safe: a frame stays queued if the wait is
-    /// dropped.
-    pub async fn recv(&mut self) -> Option<Outbound> {
-        let frame = self.frames.recv_async().await.ok()?;
-        Some(self.taken(frame))
+    /// The next frame; `None` once every sender is gone and the queue is
+    /// drained. While the queue is empty the task is woken on the next push.
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Outbound>> {
+        self.frames
+            .poll_next_unpin(cx)
+            .map(|frame| frame.map(|frame| self.taken(frame)))
     }
 
-    /// The next frame if one is queued, without waiting. The writer takes a
-    /// batch this way after [`recv`](Self::recv), frame by frame, so no
-    /// connection holds a batch buffer while it is idle.
+    /// Waits for the next frame (see [`poll_recv`](Self::poll_recv)).
+    #[cfg(test)]
+    pub async fn recv(&mut self) -> Option<Outbound> {
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// The next frame if one is queued, without waiting.
+    #[cfg(test)]
     pub fn try_recv(&mut self) -> Option<Outbound> {
-        let frame = self.frames.try_recv().ok()?;
-        Some(self.taken(frame))
+        futures_util::FutureExt::now_or_never(self.recv()).flatten()
     }
 
     fn taken(&self, frame: Outbound) -> Outbound {
