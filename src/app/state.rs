@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 
+use crate::list_set::ListSet;
 use crate::protocol::decode::{checked, list, required, text};
 use crate::protocol::{
     ClientId, ClientMessage, DecodeError, DisplayName, ErrorCode, JsonValue, Member,
@@ -351,35 +352,6 @@ pub struct Notice {
     pub text: String,
 }
 
-/// A few room names (joins in flight, rooms just left), in a list: sets
-/// this small are searched as fast in one, and every kind of map or set
-/// brings the browser bundle code of its own.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-struct RoomSet(Vec<RoomName>);
-
-impl RoomSet {
-    fn contains(&self, room: &RoomName) -> bool {
-        self.0.contains(room)
-    }
-
-    /// Adds `room`; false if it was there already.
-    fn insert(&mut self, room: &RoomName) -> bool {
-        let new = !self.contains(room);
-        if new {
-            self.0.push(room.clone());
-        }
-        new
-    }
-
-    fn remove(&mut self, room: &RoomName) {
-        self.0.retain(|listed| listed != room);
-    }
-
-    fn clear(&mut self) {
-        self.0.clear();
-    }
-}
-
 /// What the browser keeps across page reloads: written with serde, read
 /// back with [`Saved::from_json`] (see `protocol::decode` for why not serde).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
@@ -442,7 +414,7 @@ pub struct ChatState {
     /// The state saved by the last page is back (the browser sets it).
     pub restored: bool,
     /// Rooms asked for and not joined yet.
-    pending_joins: RoomSet,
+    pending_joins: ListSet<RoomName>,
     /// The server's rooms with people in them, largest first.
     pub lobby: Vec<RoomSummary>,
     /// Who was last seen typing, where, and until when (client clock).
@@ -462,7 +434,7 @@ pub struct ChatState {
     pub outbox: Vec<Outgoing>,
     /// Rooms the user left whose late `joined` (from a join still in flight)
     /// must not bring them back.
-    left: RoomSet,
+    left: ListSet<RoomName>,
     next_id: u64,
 }
 
@@ -849,12 +821,13 @@ impl ChatState {
     /// Returns the join to send.
     pub fn open_room(&mut self, room: RoomName) -> Option<ClientMessage> {
         self.joining(&room);
-        let join = (self.room(&room).is_none() && self.pending_joins.insert(&room)).then(|| {
-            ClientMessage::JoinRoom {
-                room: room.clone(),
-                after: None,
-            }
-        });
+        let join =
+            (self.room(&room).is_none() && self.pending_joins.insert(room.clone())).then(|| {
+                ClientMessage::JoinRoom {
+                    room: room.clone(),
+                    after: None,
+                }
+            });
         self.open(Conversation::Room(room));
         join
     }
@@ -947,7 +920,7 @@ impl ChatState {
     /// Forgets a room the user left (and its unsent messages); the next room
     /// (if any) becomes active.
     pub fn left(&mut self, room: &RoomName) {
-        self.left.insert(room);
+        self.left.insert(room.clone());
         self.typing.retain(|(place, _, _)| place != room);
         self.rooms.retain(|view| &view.name != room);
         let gone = Conversation::Room(room.clone());

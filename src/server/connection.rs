@@ -15,7 +15,7 @@
 
 use std::{future::poll_fn, net::SocketAddr, sync::atomic::Ordering, task::Poll, time::Duration};
 
-use futures_util::{Sink, Stream, StreamExt};
+use futures_util::{Stream, StreamExt};
 use hyper::upgrade::OnUpgrade;
 use tokio::{
     sync::{OwnedSemaphorePermit, oneshot},
@@ -25,10 +25,8 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use tracing::{debug, info, warn};
 
 use super::AppState;
-use super::broker::{Broker, Command, ConnId, Kick};
-use super::identity::Identity;
+use super::broker::{Command, ConnId, Kick, Waiting};
 use super::outbox::{Outbound, Outbox, SlowConsumer};
-use super::store::Store;
 use super::writer::Writer;
 use super::ws::{self, WebSocket};
 use crate::protocol::{ClientMessage, ErrorCode, ServerMessage, UserId, close_code};
@@ -113,6 +111,8 @@ struct Connection {
     /// The identity the connection started with: a guest, until a `hello`
     /// with a token says otherwise.
     guest: UserId,
+    /// A message has come already: `hello` is only allowed first.
+    spoke: bool,
     peer: SocketAddr,
     _permit: OwnedSemaphorePermit,
 }
@@ -136,6 +136,7 @@ impl Connection {
             kick: Some(kick),
             id: ConnId(app.last_conn.fetch_add(1, Ordering::Relaxed) + 1),
             guest: UserId::new_random(),
+            spoke: false,
             app,
             peer,
             _permit: permit,
@@ -143,38 +144,20 @@ impl Connection {
     }
 
     async fn run(mut self: Box<Self>) {
-        let this = &mut *self;
-        let (id, peer) = (this.id, this.peer);
-        info!(%id, %peer, "connected");
-        if let Some(kick) = this.kick.take() {
+        info!(id = %self.id, peer = %self.peer, "connected");
+        if let Some(kick) = self.kick.take() {
             let connect = Command::Connect {
-                conn: id,
-                user: this.guest,
-                outbox: this.outbox.clone(),
+                conn: self.id,
+                user: self.guest,
+                outbox: self.outbox.clone(),
                 kick,
             };
-            this.app.broker.send(connect).await;
+            self.app.broker.send(connect).await;
         }
-        let mut reader = Reader {
-            id,
-            guest: this.guest,
-            spoke: false,
-            outbox: &this.outbox,
-            broker: &this.app.broker,
-            identity: &this.app.identity,
-            store: &this.app.store,
-        };
-        let ending = serve_frames(
-            &mut this.socket,
-            &mut reader,
-            &mut this.writer,
-            &mut this.clock,
-        )
-        .await;
+        let ending = self.serve_frames().await;
         // Boxed: it runs once, and its waits would otherwise make every
         // connection's future larger for its whole life.
-        Box::pin(self.close(&ending)).await;
-        info!(%id, %peer, ?ending, "disconnected");
+        Box::pin(self.close(ending)).await;
     }
 }
 
@@ -200,72 +183,94 @@ impl From<Option<Ending>> for Step {
     }
 }
 
-/// Reads and writes until the connection is over, and says why.
-async fn serve_frames<S>(
-    socket: &mut S,
-    reader: &mut Reader<'_>,
-    writer: &mut Writer,
-    clock: &mut Clock,
-) -> Ending
-where
-    S: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin,
-{
-    let timer = sleep_until(clock.next_deadline());
-    tokio::pin!(timer);
-    loop {
-        let event = poll_fn(|cx| {
-            if let Poll::Ready(result) = writer.poll_write(socket, cx) {
-                return Poll::Ready(Event::WriterStopped(result));
-            }
-            if writer.take_kick() {
-                // The close frame gets a little time, then the socket goes.
-                clock.close_by(Instant::now() + CLOSE_TIMEOUT);
-                timer.as_mut().reset(clock.next_deadline());
-            }
-            if let Poll::Ready(frame) = socket.poll_next_unpin(cx) {
-                return Poll::Ready(Event::Frame(frame));
-            }
-            timer.as_mut().poll(cx).map(|()| Event::Tick)
-        })
-        .await;
-        match event {
-            Event::Frame(frame) => {
-                clock.heard();
-                let message = match frame {
-                    Some(Ok(message)) => message,
-                    Some(Err(error)) => return Reader::on_error(error),
-                    None => return Ending::ConnectionLost("stream ended".into()),
-                };
-                match reader.on_message(message) {
-                    Step::Go => {}
-                    Step::End(ending) => return ending,
-                    Step::Forward(command) => reader.broker.send(command).await,
-                    // Boxed: once per connection, and its wait for the store
-                    // would otherwise enlarge every connection's future.
-                    Step::Hello(token) => {
-                        if let Some(ending) = Box::pin(reader.hello(token)).await {
-                            return ending;
-                        }
+impl Connection {
+    /// Reads and writes until the connection is over, and says why.
+    async fn serve_frames(&mut self) -> Ending {
+        let timer = sleep_until(self.clock.next_deadline());
+        tokio::pin!(timer);
+        loop {
+            let event = poll_fn(|cx| {
+                let Connection {
+                    socket,
+                    writer,
+                    clock,
+                    ..
+                } = &mut *self;
+                if let Poll::Ready(result) = writer.poll_write(socket, cx) {
+                    return Poll::Ready(Event::WriterStopped(result));
+                }
+                if writer.take_kick() {
+                    // The close frame gets a little time, then the socket goes.
+                    clock.close_by(Instant::now() + CLOSE_TIMEOUT);
+                    timer.as_mut().reset(clock.next_deadline());
+                }
+                if let Poll::Ready(frame) = socket.poll_next_unpin(cx) {
+                    return Poll::Ready(Event::Frame(frame));
+                }
+                timer.as_mut().poll(cx).map(|()| Event::Tick)
+            })
+            .await;
+            // What the event leaves to wait for. A small value of its own: a
+            // future keeps whatever is in scope across a wait, and the event
+            // and the reader's step are larger.
+            let wait = match event {
+                Event::Frame(frame) => {
+                    self.clock.heard();
+                    let message = match frame {
+                        Some(Ok(message)) => message,
+                        Some(Err(error)) => return Self::on_error(error),
+                        None => return Ending::ConnectionLost("stream ended".into()),
+                    };
+                    match self.on_message(message) {
+                        Step::Go => Wait::Nothing,
+                        Step::End(ending) => return ending,
+                        Step::Forward(command) => self
+                            .app
+                            .broker
+                            .try_send(command)
+                            .map_or(Wait::Nothing, Wait::Broker),
+                        Step::Hello(token) => Wait::Hello(token),
+                    }
+                }
+                Event::Tick => {
+                    match self.clock.tick(Instant::now()) {
+                        Due::Nothing => {}
+                        Due::Ping => self.writer.ping(),
+                        Due::Silent => return Ending::HeartbeatTimeout,
+                        Due::CloseTimedOut => return Ending::WriterStopped,
+                    }
+                    timer.as_mut().reset(self.clock.next_deadline());
+                    Wait::Nothing
+                }
+                Event::WriterStopped(result) => {
+                    if let Err(error) = result {
+                        debug!(%error, "write failed");
+                    }
+                    return Ending::WriterStopped;
+                }
+            };
+            match wait {
+                Wait::Nothing => {}
+                Wait::Broker(waiting) => waiting.await,
+                // Boxed: once per connection, and its wait for the store would
+                // otherwise enlarge every connection's future.
+                Wait::Hello(token) => {
+                    if let Some(ending) = Box::pin(self.hello(token)).await {
+                        return ending;
                     }
                 }
             }
-            Event::Tick => {
-                match clock.tick(Instant::now()) {
-                    Due::Nothing => {}
-                    Due::Ping => writer.ping(),
-                    Due::Silent => return Ending::HeartbeatTimeout,
-                    Due::CloseTimedOut => return Ending::WriterStopped,
-                }
-                timer.as_mut().reset(clock.next_deadline());
-            }
-            Event::WriterStopped(result) => {
-                if let Err(error) = result {
-                    debug!(%error, "write failed");
-                }
-                return Ending::WriterStopped;
-            }
         }
     }
+}
+
+/// What a turn of the loop waits for before the next.
+enum Wait {
+    Nothing,
+    /// Room in the broker's queue, which was full.
+    Broker(Waiting),
+    /// The `hello` settled.
+    Hello(Option<String>),
 }
 
 /// The connection's deadlines, kept by one timer: the heartbeat (the client
@@ -331,17 +336,18 @@ impl Clock {
 impl Connection {
     /// The end of a connection: the closing handshake as its ending calls
     /// for, and the broker told.
-    async fn close(self: Box<Self>, ending: &Ending) {
+    async fn close(self: Box<Self>, ending: Ending) {
         let Connection {
             mut socket,
             mut writer,
             outbox,
             app,
             id,
+            peer,
             ..
         } = *self;
         let socket = &mut socket;
-        match ending {
+        match &ending {
             // tungstenite has queued its close reply; frames still queued
             // for the writer could not follow it. One more read flushes the
             // reply (reads write pending control frames first).
@@ -369,6 +375,7 @@ impl Connection {
             finish_writing(socket, &mut writer).await;
             await_close_reply(socket).await;
         }
+        info!(%id, %peer, ?ending, "disconnected");
     }
 }
 
@@ -400,19 +407,7 @@ where
     }
 }
 
-struct Reader<'a> {
-    id: ConnId,
-    /// The identity the connection started with.
-    guest: UserId,
-    /// A message has come already: `hello` is only allowed first.
-    spoke: bool,
-    outbox: &'a Outbox,
-    broker: &'a Broker,
-    identity: &'a Identity,
-    store: &'a Store,
-}
-
-impl Reader<'_> {
+impl Connection {
     /// What to do about a frame the client sent.
     fn on_message(&mut self, message: Message) -> Step {
         if matches!(message, Message::Binary(_)) {
@@ -465,27 +460,32 @@ impl Reader<'_> {
         }
         let verified = token
             .as_deref()
-            .and_then(|token| self.identity.verify(token));
+            .and_then(|token| self.app.identity.verify(token));
         let token_refused = token.is_some() && verified.is_none();
         if token_refused {
             info!(id = %self.id, "refused a session token; issuing a new identity");
         }
         let user = verified.unwrap_or(self.guest);
         let stored_name = match verified {
-            Some(user) => self.store.user_name(user).await.unwrap_or_else(|error| {
-                warn!(id = %self.id, %error, "reading a display name failed");
-                None
-            }),
+            Some(user) => self
+                .app
+                .store
+                .user_name(user)
+                .await
+                .unwrap_or_else(|error| {
+                    warn!(id = %self.id, %error, "reading a display name failed");
+                    None
+                }),
             None => None,
         };
         let command = Command::Identify {
             conn: self.id,
             user,
             stored_name,
-            token: self.identity.issue(user),
+            token: self.app.identity.issue(user),
             token_refused,
         };
-        self.broker.send(command).await;
+        self.app.broker.send(command).await;
         None
     }
 

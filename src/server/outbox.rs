@@ -50,11 +50,14 @@ impl Outbound {
     }
 }
 
-/// What waits in one queue.
+/// What waits in one queue, and the most that may. (The limits are here,
+/// not in every `Outbox`: one is cloned into each room of the connection.)
 #[derive(Debug, Default)]
 struct Queued {
     frames: AtomicUsize,
     bytes: AtomicUsize,
+    max_frames: usize,
+    max_bytes: usize,
 }
 
 /// The queue was full: the client is not reading fast enough.
@@ -66,8 +69,6 @@ pub struct SlowConsumer;
 pub struct Outbox {
     frames: flume::Sender<Outbound>,
     queued: Arc<Queued>,
-    max_frames: usize,
-    max_bytes: usize,
 }
 
 /// The writer's side.
@@ -82,12 +83,14 @@ impl Outbox {
     pub fn channel(max_frames: usize, max_bytes: usize) -> (Self, OutboxReceiver) {
         // Items are never more than frames: the counter is the limit.
         let (frames, receiver) = flume::bounded(max_frames);
-        let queued = Arc::new(Queued::default());
+        let queued = Arc::new(Queued {
+            max_frames,
+            max_bytes,
+            ..Queued::default()
+        });
         let outbox = Self {
             frames,
             queued: queued.clone(),
-            max_frames,
-            max_bytes,
         };
         (
             outbox,
@@ -105,8 +108,9 @@ impl Outbox {
         let (frames, bytes) = frame.size();
         // Only pushers add, so a load-then-add race can overshoot a limit by
         // at most one item per concurrent pusher: still bounded.
-        if self.queued.frames.load(Ordering::Relaxed) + frames > self.max_frames
-            || self.queued.bytes.load(Ordering::Relaxed) + bytes > self.max_bytes
+        let queued = &*self.queued;
+        if queued.frames.load(Ordering::Relaxed) + frames > queued.max_frames
+            || queued.bytes.load(Ordering::Relaxed) + bytes > queued.max_bytes
         {
             return Err(SlowConsumer);
         }

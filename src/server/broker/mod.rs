@@ -13,6 +13,8 @@
 mod announcements;
 mod state;
 
+use std::pin::Pin;
+
 use tokio::sync::{mpsc, oneshot};
 
 use crate::protocol::{ClientMessage, DisplayName, UserId};
@@ -117,20 +119,31 @@ impl Broker {
     /// makes a waiting future, on the heap. So the future every connection
     /// keeps in its state for this call is a few bytes, not the command and
     /// a semaphore waiter (432 B).
-    pub fn send(&self, command: Command) -> impl Future<Output = ()> + Send + '_ {
-        let wait = match self.commands.try_send(command) {
-            Err(mpsc::error::TrySendError::Full(command)) => {
-                Some(Box::pin(self.commands.send(command)))
-            }
-            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => None,
-        };
+    pub fn send(&self, command: Command) -> impl Future<Output = ()> + Send + use<> {
+        let wait = self.try_send(command);
         async move {
             if let Some(wait) = wait {
-                let _ = wait.await;
+                wait.await;
             }
         }
     }
+
+    /// Queues a command if there is room, or returns the wait for room.
+    pub fn try_send(&self, command: Command) -> Option<Waiting> {
+        match self.commands.try_send(command) {
+            Err(mpsc::error::TrySendError::Full(command)) => {
+                let commands = self.commands.clone();
+                Some(Box::pin(async move {
+                    let _ = commands.send(command).await;
+                }))
+            }
+            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => None,
+        }
+    }
 }
+
+/// A command waiting for room in the broker's queue.
+pub type Waiting = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 async fn broker_loop(
     mut state: BrokerState,

@@ -21,6 +21,7 @@ use tokio::sync::{Semaphore, oneshot};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tracing::{debug, info, warn};
 
+use crate::list_set::ListSet;
 use crate::protocol::{
     ClientId, ClientMessage, DisplayName, ErrorCode, Member, MessageContent, PROTOCOL_VERSION,
     RoomName, RoomSummary, ServerMessage, UserId, close_code,
@@ -89,10 +90,11 @@ struct Session {
     outbox: Outbox,
     kick: oneshot::Sender<Kick>,
     /// Rooms joined, or waiting to be (their room is loading).
-    rooms: HashSet<RoomName>,
+    rooms: ListSet<RoomName>,
     /// Said `hello`: may receive the protocol's additions.
     extended: bool,
-    reads: Arc<ReadQuota>,
+    /// Made at the first history request: most connections never make one.
+    reads: Option<Arc<ReadQuota>>,
     /// When this connection last had a `typing` forwarded, per room.
     typed: HashMap<RoomName, Instant>,
 }
@@ -234,9 +236,9 @@ impl BrokerState {
                     user,
                     outbox,
                     kick,
-                    rooms: HashSet::new(),
+                    rooms: ListSet::default(),
                     extended: false,
-                    reads: Arc::default(),
+                    reads: None,
                     typed: HashMap::new(),
                 };
                 self.sessions.insert(conn, session);
@@ -783,11 +785,10 @@ impl BrokerState {
         with: Option<UserId>,
         (before, after, limit): (Option<u64>, Option<u64>, Option<u32>),
     ) {
-        let Some((outbox, quota)) = self
-            .sessions
-            .get(&conn)
-            .map(|s| (s.outbox.clone(), s.reads.clone()))
-        else {
+        let Some((outbox, quota)) = self.sessions.get_mut(&conn).map(|s| {
+            let quota = s.reads.get_or_insert_with(Arc::default).clone();
+            (s.outbox.clone(), quota)
+        }) else {
             return;
         };
         let room = match &channel {
