@@ -2,22 +2,25 @@
 //! writes to a socket. The broker and the connection's own reader push into
 //! it without ever waiting; a full queue marks a slow consumer.
 //!
-//! It is bounded twice: by frames and by bytes (shared counters; a batch is
-//! one item but counts all its frames), so neither many small frames nor a
-//! few large ones can make one client hold much memory. The channel is
-//! flume's: its queue allocates only
-//! when frames wait (tokio's allocates a block of 32 slots per channel up
-//! front, 1.3 KB for every idle connection).
+//! It is bounded twice: by frames and by bytes (a batch is one item but
+//! counts all its frames), so neither many small frames nor a few large
+//! ones can make one client hold much memory.
+//!
+//! The queue is a list behind a lock, shared by the senders (the
+//! connection, and the broker's copies for its session and each of its
+//! rooms) and the one receiver, the connection's writer. It holds memory
+//! only while frames wait: the list is let go whenever the writer empties
+//! it. The channels of crates cost an idle connection more: tokio's
+//! allocates a block of 32 slots up front (1.3 KB), and flume's (used
+//! before) kept its queue at the largest size it reached and a list of
+//! waiting receivers, about 520 B in all against about 130 B here
+//! (`confab-bench idle`).
 
 use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
-    task::{Context, Poll},
+    collections::VecDeque,
+    sync::{Arc, Mutex, MutexGuard},
+    task::{Context, Poll, Waker},
 };
-
-use futures_util::StreamExt;
 
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
@@ -50,54 +53,68 @@ impl Outbound {
     }
 }
 
-/// What waits in one queue, and the most that may. (The limits are here,
-/// not in every `Outbox`: one is cloned into each room of the connection.)
-#[derive(Debug, Default)]
-struct Queued {
-    frames: AtomicUsize,
-    bytes: AtomicUsize,
-    max_frames: usize,
-    max_bytes: usize,
-}
-
 /// The queue was full: the client is not reading fast enough.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SlowConsumer;
 
 /// The sending side, cloned into every room the connection is in.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Outbox {
-    frames: flume::Sender<Outbound>,
-    queued: Arc<Queued>,
+    shared: Arc<Shared>,
 }
 
 /// The writer's side.
 #[derive(Debug)]
 pub struct OutboxReceiver {
-    frames: flume::r#async::RecvStream<'static, Outbound>,
-    queued: Arc<Queued>,
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    queue: Mutex<Queue>,
+    max_frames: usize,
+    max_bytes: usize,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    items: VecDeque<Outbound>,
+    /// Frames and bytes of `items`, as counted against the limits.
+    frames: usize,
+    bytes: usize,
+    /// The writer, waiting for a frame.
+    waiting: Option<Waker>,
+    /// `Outbox` handles alive: at 0 the writer drains what is left and stops.
+    senders: usize,
+    /// The writer is gone: frames pushed now go nowhere.
+    closed: bool,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        // Nothing panics while holding it; a poisoned queue is still sound.
+        self.queue
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 impl Outbox {
     /// A queue of at most `max_frames` frames and `max_bytes` bytes.
     pub fn channel(max_frames: usize, max_bytes: usize) -> (Self, OutboxReceiver) {
-        // Items are never more than frames: the counter is the limit.
-        let (frames, receiver) = flume::bounded(max_frames);
-        let queued = Arc::new(Queued {
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue {
+                senders: 1,
+                ..Queue::default()
+            }),
             max_frames,
             max_bytes,
-            ..Queued::default()
         });
-        let outbox = Self {
-            frames,
-            queued: queued.clone(),
-        };
         (
-            outbox,
-            OutboxReceiver {
-                frames: receiver.into_stream(),
-                queued,
+            Self {
+                shared: shared.clone(),
             },
+            OutboxReceiver { shared },
         )
     }
 
@@ -106,22 +123,48 @@ impl Outbox {
     /// its way to the broker, so there is nobody left to tell.
     pub fn push(&self, frame: Outbound) -> Result<(), SlowConsumer> {
         let (frames, bytes) = frame.size();
-        // Only pushers add, so a load-then-add race can overshoot a limit by
-        // at most one item per concurrent pusher: still bounded.
-        let queued = &*self.queued;
-        if queued.frames.load(Ordering::Relaxed) + frames > queued.max_frames
-            || queued.bytes.load(Ordering::Relaxed) + bytes > queued.max_bytes
+        let mut queue = self.shared.lock();
+        if queue.closed {
+            return Ok(());
+        }
+        if queue.frames + frames > self.shared.max_frames
+            || queue.bytes + bytes > self.shared.max_bytes
         {
             return Err(SlowConsumer);
         }
-        match self.frames.try_send(frame) {
-            Ok(()) => {
-                self.queued.frames.fetch_add(frames, Ordering::Relaxed);
-                self.queued.bytes.fetch_add(bytes, Ordering::Relaxed);
-                Ok(())
-            }
-            Err(flume::TrySendError::Disconnected(_)) => Ok(()),
-            Err(flume::TrySendError::Full(_)) => Err(SlowConsumer),
+        queue.items.push_back(frame);
+        queue.frames += frames;
+        queue.bytes += bytes;
+        let waiting = queue.waiting.take();
+        drop(queue);
+        if let Some(writer) = waiting {
+            writer.wake();
+        }
+        Ok(())
+    }
+}
+
+impl Clone for Outbox {
+    fn clone(&self) -> Self {
+        self.shared.lock().senders += 1;
+        Self {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        let mut queue = self.shared.lock();
+        queue.senders -= 1;
+        let waiting = if queue.senders == 0 {
+            queue.waiting.take()
+        } else {
+            None
+        };
+        drop(queue);
+        if let Some(writer) = waiting {
+            writer.wake();
         }
     }
 }
@@ -130,9 +173,25 @@ impl OutboxReceiver {
     /// The next frame; `None` once every sender is gone and the queue is
     /// drained. While the queue is empty the task is woken on the next push.
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Outbound>> {
-        self.frames
-            .poll_next_unpin(cx)
-            .map(|frame| frame.map(|frame| self.taken(frame)))
+        let mut queue = self.shared.lock();
+        if let Some(frame) = queue.items.pop_front() {
+            let (frames, bytes) = frame.size();
+            queue.frames -= frames;
+            queue.bytes -= bytes;
+            if queue.items.is_empty() {
+                // An idle connection holds no queue.
+                queue.items = VecDeque::new();
+            }
+            return Poll::Ready(Some(frame));
+        }
+        if queue.senders == 0 {
+            return Poll::Ready(None);
+        }
+        match &mut queue.waiting {
+            Some(waker) => waker.clone_from(cx.waker()),
+            waiting => *waiting = Some(cx.waker().clone()),
+        }
+        Poll::Pending
     }
 
     /// Waits for the next frame (see [`poll_recv`](Self::poll_recv)).
@@ -146,12 +205,19 @@ impl OutboxReceiver {
     pub fn try_recv(&mut self) -> Option<Outbound> {
         futures_util::FutureExt::now_or_never(self.recv()).flatten()
     }
+}
 
-    fn taken(&self, frame: Outbound) -> Outbound {
-        let (frames, bytes) = frame.size();
-        self.queued.frames.fetch_sub(frames, Ordering::Relaxed);
-        self.queued.bytes.fetch_sub(bytes, Ordering::Relaxed);
-        frame
+impl Drop for OutboxReceiver {
+    fn drop(&mut self) {
+        let items = {
+            let mut queue = self.shared.lock();
+            queue.closed = true;
+            queue.frames = 0;
+            queue.bytes = 0;
+            std::mem::take(&mut queue.items)
+        };
+        // Dropped outside the lock: the last copy of a batch frees it.
+        drop(items);
     }
 }
 
@@ -192,5 +258,40 @@ mod tests {
         );
         assert!(receiver.try_recv().is_some());
         assert_eq!(outbox.push(text(1)), Ok(()), "taking it freed it");
+    }
+
+    #[tokio::test]
+    async fn the_writer_is_woken_by_a_push_and_ends_when_every_sender_is_gone() {
+        let (outbox, mut receiver) = Outbox::channel(8, 1024);
+        let copy = outbox.clone();
+        let writer = tokio::spawn(async move {
+            let mut got = Vec::new();
+            while let Some(frame) = receiver.recv().await {
+                got.push(frame);
+            }
+            got
+        });
+        tokio::task::yield_now().await;
+        outbox.push(text(1)).unwrap();
+        copy.push(text(2)).unwrap();
+        drop(outbox);
+        tokio::task::yield_now().await;
+        copy.push(text(3)).unwrap();
+        drop(copy);
+        let got = tokio::time::timeout(std::time::Duration::from_secs(5), writer)
+            .await
+            .expect("the writer ends once the senders are gone")
+            .unwrap();
+        assert_eq!(got, [text(1), text(2), text(3)], "all of it, in order");
+    }
+
+    #[test]
+    fn a_queue_whose_writer_is_gone_takes_frames_and_keeps_nothing() {
+        let (outbox, receiver) = Outbox::channel(1, 1024);
+        outbox.push(text(10)).unwrap();
+        drop(receiver);
+        assert_eq!(outbox.push(text(10)), Ok(()), "no slow consumer");
+        assert_eq!(outbox.push(text(10)), Ok(()));
+        assert!(outbox.shared.lock().items.is_empty());
     }
 }
