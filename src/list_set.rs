@@ -22,6 +22,9 @@ impl<T: PartialEq> ListSet<T> {
     pub fn insert(&mut self, item: T) -> bool {
         let new = !self.contains(&item);
         if new {
+            // One at a time: most lists hold one or two items, and a `Vec`
+            // grows from none to room for four.
+            self.0.reserve_exact(1);
             self.0.push(item);
         }
         new

@@ -18,14 +18,14 @@ use std::{future::poll_fn, net::SocketAddr, sync::atomic::Ordering, task::Poll, 
 use futures_util::{Stream, StreamExt};
 use hyper::upgrade::OnUpgrade;
 use tokio::{
-    sync::{OwnedSemaphorePermit, oneshot},
+    sync::OwnedSemaphorePermit,
     time::{Instant, sleep_until, timeout},
 };
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use tracing::{debug, info, warn};
 
 use super::AppState;
-use super::broker::{Command, ConnId, Kick, Waiting};
+use super::broker::{Command, ConnId, Waiting};
 use super::outbox::{Outbound, Outbox, SlowConsumer};
 use super::writer::Writer;
 use super::ws::{self, WebSocket};
@@ -104,8 +104,6 @@ struct Connection {
     writer: Writer,
     clock: Clock,
     outbox: Outbox,
-    /// Handed to the broker with the connection, then `None`.
-    kick: Option<oneshot::Sender<Kick>>,
     app: AppState,
     id: ConnId,
     /// The identity the connection started with: a guest, until a `hello`
@@ -127,13 +125,11 @@ impl Connection {
         let settings = &app.settings;
         let (outbox, frames) =
             Outbox::channel(settings.send_queue_frames, settings.send_queue_bytes);
-        let (kick, kicked) = oneshot::channel();
         Box::new(Self {
             socket,
-            writer: Writer::new(frames, kicked),
+            writer: Writer::new(frames),
             clock: Clock::new(settings.heartbeat_timeout(), settings.heartbeat_interval()),
             outbox,
-            kick: Some(kick),
             id: ConnId(app.last_conn.fetch_add(1, Ordering::Relaxed) + 1),
             guest: UserId::new_random(),
             spoke: false,
@@ -145,15 +141,12 @@ impl Connection {
 
     async fn run(mut self: Box<Self>) {
         info!(id = %self.id, peer = %self.peer, "connected");
-        if let Some(kick) = self.kick.take() {
-            let connect = Command::Connect {
-                conn: self.id,
-                user: self.guest,
-                outbox: self.outbox.clone(),
-                kick,
-            };
-            self.app.broker.send(connect).await;
-        }
+        let connect = Command::Connect {
+            conn: self.id,
+            user: self.guest,
+            outbox: self.outbox.clone(),
+        };
+        self.app.broker.send(connect).await;
         let ending = self.serve_frames().await;
         // Boxed: it runs once, and its waits would otherwise make every
         // connection's future larger for its whole life.

@@ -24,6 +24,8 @@ use std::{
 
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
+use super::broker::Kick;
+
 /// One frame waiting for a connection's writer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outbound {
@@ -88,6 +90,20 @@ struct Queue {
     senders: usize,
     /// The writer is gone: frames pushed now go nowhere.
     closed: bool,
+    /// The broker let the connection go: its writer sends this close and
+    /// nothing more. (Through the queue, not a channel of its own, which
+    /// would cost every connection another allocation.)
+    kicked: Option<Kick>,
+}
+
+impl Queue {
+    /// The writer's task is woken by the next push, kick or last sender gone.
+    fn wait(&mut self, cx: &Context<'_>) {
+        match &mut self.waiting {
+            Some(waker) => waker.clone_from(cx.waker()),
+            waiting => *waiting = Some(cx.waker().clone()),
+        }
+    }
 }
 
 impl Shared {
@@ -144,6 +160,20 @@ impl Outbox {
     }
 }
 
+impl Outbox {
+    /// Tells the writer to close the connection now, for `kick`'s reason,
+    /// whatever is queued.
+    pub fn kick(&self, kick: Kick) {
+        let mut queue = self.shared.lock();
+        queue.kicked = Some(kick);
+        let waiting = queue.waiting.take();
+        drop(queue);
+        if let Some(writer) = waiting {
+            writer.wake();
+        }
+    }
+}
+
 impl Clone for Outbox {
     fn clone(&self) -> Self {
         self.shared.lock().senders += 1;
@@ -170,6 +200,18 @@ impl Drop for Outbox {
 }
 
 impl OutboxReceiver {
+    /// A kick, if one came; otherwise the task is woken when one does.
+    pub fn poll_kicked(&mut self, cx: &mut Context<'_>) -> Poll<Kick> {
+        let mut queue = self.shared.lock();
+        match queue.kicked.take() {
+            Some(kick) => Poll::Ready(kick),
+            None => {
+                queue.wait(cx);
+                Poll::Pending
+            }
+        }
+    }
+
     /// The next frame; `None` once every sender is gone and the queue is
     /// drained. While the queue is empty the task is woken on the next push.
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Outbound>> {
@@ -187,10 +229,7 @@ impl OutboxReceiver {
         if queue.senders == 0 {
             return Poll::Ready(None);
         }
-        match &mut queue.waiting {
-            Some(waker) => waker.clone_from(cx.waker()),
-            waiting => *waiting = Some(cx.waker().clone()),
-        }
+        queue.wait(cx);
         Poll::Pending
     }
 
@@ -204,6 +243,12 @@ impl OutboxReceiver {
     #[cfg(test)]
     pub fn try_recv(&mut self) -> Option<Outbound> {
         futures_util::FutureExt::now_or_never(self.recv()).flatten()
+    }
+
+    /// The kick, if one came.
+    #[cfg(test)]
+    pub fn try_kicked(&mut self) -> Option<Kick> {
+        self.shared.lock().kicked.take()
     }
 }
 

@@ -15,8 +15,7 @@ use std::{
     task::{Context, Poll, ready},
 };
 
-use futures_util::{FutureExt, Sink, SinkExt};
-use tokio::sync::oneshot;
+use futures_util::{Sink, SinkExt};
 use tokio_tungstenite::tungstenite::{
     Bytes, Error as WsError, Message, Utf8Bytes,
     protocol::{
@@ -43,8 +42,8 @@ pub const FRAGMENT_BYTES: usize = 1024;
 
 pub struct Writer {
     frames: OutboxReceiver,
-    /// `None` once it has fired or its sender is gone.
-    kicked: Option<oneshot::Receiver<Kick>>,
+    /// A kick has been seen: nothing more comes from the queue.
+    kicked: bool,
     /// What is left of the item in hand.
     sending: Sending,
     /// Items taken since the last flush.
@@ -166,10 +165,10 @@ impl Sending {
 }
 
 impl Writer {
-    pub fn new(frames: OutboxReceiver, kicked: oneshot::Receiver<Kick>) -> Self {
+    pub fn new(frames: OutboxReceiver) -> Self {
         Self {
             frames,
-            kicked: Some(kicked),
+            kicked: false,
             sending: Sending::Nothing,
             taken: 0,
             unflushed: false,
@@ -248,17 +247,13 @@ impl Writer {
     /// A kick drops what is queued and in hand: the close frame goes next,
     /// and last.
     fn poll_kick(&mut self, cx: &mut Context<'_>) {
-        let Some(kicked) = &mut self.kicked else {
+        if self.kicked {
+            return;
+        }
+        let Poll::Ready(kick) = self.frames.poll_kicked(cx) else {
             return;
         };
-        let Poll::Ready(kick) = kicked.poll_unpin(cx) else {
-            return;
-        };
-        self.kicked = None;
-        // An error is a dropped sender: the session ended normally.
-        let Ok(kick) = kick else {
-            return;
-        };
+        self.kicked = true;
         let (code, reason) = match kick {
             Kick::SlowConsumer => (close_code::SLOW_CONSUMER, "slow consumer"),
             Kick::ShuttingDown => (close_code::SERVICE_RESTART, "server restarting"),

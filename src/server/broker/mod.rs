@@ -15,7 +15,7 @@ mod state;
 
 use std::pin::Pin;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use crate::protocol::{ClientMessage, DisplayName, UserId};
 use crate::server::outbox::Outbox;
@@ -62,7 +62,6 @@ pub enum Command {
         conn: ConnId,
         user: UserId,
         outbox: Outbox,
-        kick: oneshot::Sender<Kick>,
     },
     /// The connection opened with `hello`: from now on it is `user`, with
     /// the name the store remembers for it, if any. `token` is the user's

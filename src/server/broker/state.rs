@@ -17,7 +17,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tracing::{debug, info, warn};
 
@@ -88,7 +88,6 @@ pub(super) struct BrokerState {
 struct Session {
     user: UserId,
     outbox: Outbox,
-    kick: oneshot::Sender<Kick>,
     /// Rooms joined, or waiting to be (their room is loading).
     rooms: ListSet<RoomName>,
     /// Said `hello`: may receive the protocol's additions.
@@ -96,7 +95,9 @@ struct Session {
     /// Made at the first history request: most connections never make one.
     reads: Option<Arc<ReadQuota>>,
     /// When this connection last had a `typing` forwarded, per room.
-    typed: HashMap<RoomName, Instant>,
+    /// (A list: a session is in few rooms, and an empty list is half an
+    /// empty map's size.)
+    typed: Vec<(RoomName, Instant)>,
 }
 
 /// A connection's history reads: running, and accepted in all (running or
@@ -226,20 +227,14 @@ impl BrokerState {
 
     pub(super) fn handle(&mut self, command: Command) {
         match command {
-            Command::Connect {
-                conn,
-                user,
-                outbox,
-                kick,
-            } => {
+            Command::Connect { conn, user, outbox } => {
                 let session = Session {
                     user,
                     outbox,
-                    kick,
                     rooms: ListSet::default(),
                     extended: false,
                     reads: None,
-                    typed: HashMap::new(),
+                    typed: Vec::new(),
                 };
                 self.sessions.insert(conn, session);
                 self.add_user_connection(user, conn, None);
@@ -595,7 +590,7 @@ impl BrokerState {
             .is_some_and(|session| session.rooms.remove(&room));
         if was_in {
             if let Some(session) = self.sessions.get_mut(&conn) {
-                session.typed.remove(&room);
+                session.typed.retain(|(typed, _)| *typed != room);
             }
             self.remove_member(conn, &room);
         } else {
@@ -933,14 +928,11 @@ impl BrokerState {
             return;
         }
         let now = Instant::now();
-        if session
-            .typed
-            .get(&room)
-            .is_some_and(|last| now.duration_since(*last) < TYPING_INTERVAL)
-        {
-            return;
+        match session.typed.iter_mut().find(|(typed, _)| *typed == room) {
+            Some((_, last)) if now.duration_since(*last) < TYPING_INTERVAL => return,
+            Some((_, last)) => *last = now,
+            None => session.typed.push((room.clone(), now)),
         }
-        session.typed.insert(room.clone(), now);
         let user = session.user;
         // Nobody hears of someone typing before hearing that they joined.
         self.send_announcements(&room);
@@ -1006,7 +998,7 @@ impl BrokerState {
 
     /// Forgets a connection and announces `user_left` where it was the
     /// user's last. Exactly once: a second call finds no session.
-    fn remove_session(&mut self, conn: ConnId) -> Option<oneshot::Sender<Kick>> {
+    fn remove_session(&mut self, conn: ConnId) -> Option<Outbox> {
         let rooms: Vec<RoomName> = self.sessions.get(&conn)?.rooms.iter().cloned().collect();
         for room in &rooms {
             self.remove_member(conn, room);
@@ -1014,7 +1006,7 @@ impl BrokerState {
         let session = self.sessions.remove(&conn)?;
         self.lobby.remove(&conn);
         self.remove_user_connection(session.user, conn);
-        Some(session.kick)
+        Some(session.outbox)
     }
 
     fn shutdown(&mut self) {
@@ -1171,14 +1163,14 @@ impl BrokerState {
 
     fn evict_slow_consumers(&mut self) {
         while let Some(conn) = self.slow.pop() {
-            if let Some(kick) = self.remove_session(conn) {
+            if let Some(outbox) = self.remove_session(conn) {
                 let reason = if self.shutting_down {
                     Kick::ShuttingDown
                 } else {
                     Kick::SlowConsumer
                 };
                 info!(%conn, ?reason, "evicting a slow consumer");
-                let _ = kick.send(reason);
+                outbox.kick(reason);
             }
         }
     }
@@ -1205,7 +1197,6 @@ mod tests {
         conn: ConnId,
         user: UserId,
         frames: OutboxReceiver,
-        kicked: oneshot::Receiver<Kick>,
     }
 
     impl Client {
@@ -1257,19 +1248,8 @@ mod tests {
             let conn = ConnId(self.next_conn);
             let user = UserId::new_random();
             let (outbox, frames) = Outbox::channel(capacity, 1 << 20);
-            let (kick, kicked) = oneshot::channel();
-            self.state.handle(Command::Connect {
-                conn,
-                user,
-                outbox,
-                kick,
-            });
-            Client {
-                conn,
-                user,
-                frames,
-                kicked,
-            }
+            self.state.handle(Command::Connect { conn, user, outbox });
+            Client { conn, user, frames }
         }
 
         /// A connection that said hello as `user` (a new one if `None`).
@@ -1472,7 +1452,7 @@ mod tests {
         for n in 0..4 {
             h.say(&fast, "general", &n.to_string(), None).await;
         }
-        assert_eq!(slow.kicked.try_recv(), Ok(Kick::SlowConsumer));
+        assert_eq!(slow.frames.try_kicked(), Some(Kick::SlowConsumer));
         let fast_saw = fast.received();
         assert_eq!(fast_saw.len(), 5, "{fast_saw:?}");
         assert_eq!(
@@ -1700,7 +1680,7 @@ mod tests {
         let mut h = Harness::new();
         let mut client = h.connect(1);
         h.state.handle(Command::Shutdown);
-        assert_eq!(client.kicked.try_recv(), Ok(Kick::ShuttingDown));
+        assert_eq!(client.frames.try_kicked(), Some(Kick::ShuttingDown));
     }
 
     #[tokio::test]
