@@ -88,7 +88,11 @@ pub async fn serve(
 ) {
     match ws::open(on_upgrade, app.settings.max_message_bytes).await {
         Ok(socket) => {
-            tokio::spawn(Connection::new(socket, peer, permit, app).run());
+            let connection = Connection::new(socket, permit, app);
+            // The peer is in this line only: the id names the connection in
+            // the lines after it.
+            info!(id = %connection.id, %peer, "connected");
+            tokio::spawn(connection.run());
         }
         Err(error) => info!(%peer, %error, "WebSocket upgrade failed"),
     }
@@ -111,17 +115,11 @@ struct Connection {
     guest: UserId,
     /// A message has come already: `hello` is only allowed first.
     spoke: bool,
-    peer: SocketAddr,
     _permit: OwnedSemaphorePermit,
 }
 
 impl Connection {
-    fn new(
-        socket: WebSocket,
-        peer: SocketAddr,
-        permit: OwnedSemaphorePermit,
-        app: AppState,
-    ) -> Box<Self> {
+    fn new(socket: WebSocket, permit: OwnedSemaphorePermit, app: AppState) -> Box<Self> {
         let settings = &app.settings;
         let (outbox, frames) =
             Outbox::channel(settings.send_queue_frames, settings.send_queue_bytes);
@@ -134,13 +132,11 @@ impl Connection {
             guest: UserId::new_random(),
             spoke: false,
             app,
-            peer,
             _permit: permit,
         })
     }
 
     async fn run(mut self: Box<Self>) {
-        info!(id = %self.id, peer = %self.peer, "connected");
         let connect = Command::Connect {
             conn: self.id,
             user: self.guest,
@@ -336,7 +332,6 @@ impl Connection {
             outbox,
             app,
             id,
-            peer,
             ..
         } = *self;
         let socket = &mut socket;
@@ -368,7 +363,7 @@ impl Connection {
             finish_writing(socket, &mut writer).await;
             await_close_reply(socket).await;
         }
-        info!(%id, %peer, ?ending, "disconnected");
+        info!(%id, ?ending, "disconnected");
     }
 }
 

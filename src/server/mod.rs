@@ -37,19 +37,29 @@ use config::Settings;
 use identity::Identity;
 use store::{Retention, Store};
 
-/// What every request handler can reach.
+/// What every request handler can reach. One pointer: every connection
+/// holds a copy.
 #[derive(Clone)]
-pub struct AppState {
-    settings: Arc<Settings>,
-    /// Behind an `Arc`: every connection's task holds an `AppState`.
-    leptos: Arc<LeptosOptions>,
+pub struct AppState(Arc<Shared>);
+
+pub struct Shared {
+    settings: Settings,
+    leptos: LeptosOptions,
     broker: Broker,
     /// One permit per open WebSocket, `max_connections` in all.
     connections: Arc<Semaphore>,
-    identity: Arc<Identity>,
+    identity: Identity,
     store: Store,
     /// The last connection id handed out.
-    last_conn: Arc<AtomicU64>,
+    last_conn: AtomicU64,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -94,15 +104,15 @@ pub async fn run(
         retention: Retention::from_settings(&settings),
     };
     let broker = Broker::spawn(config, reports);
-    let state = AppState {
-        leptos: Arc::new(settings.leptos_options()),
-        settings: Arc::new(settings),
+    let state = AppState(Arc::new(Shared {
+        leptos: settings.leptos_options(),
+        settings,
         broker: broker.clone(),
         connections: connections.clone(),
-        identity: Arc::new(identity),
+        identity,
         store,
-        last_conn: Arc::default(),
-    };
+        last_conn: AtomicU64::default(),
+    }));
     info!(address = %listener.local_addr()?, "serving");
     // Set when the shutdown signal fires; the grace period runs from there.
     let stopping = Arc::new(Notify::new());

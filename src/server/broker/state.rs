@@ -21,6 +21,8 @@ use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tracing::{debug, info, warn};
 
+use smallvec::SmallVec;
+
 use crate::list_set::ListSet;
 use crate::protocol::{
     ClientId, ClientMessage, DisplayName, ErrorCode, Member, MessageContent, PROTOCOL_VERSION,
@@ -119,7 +121,8 @@ impl Default for ReadQuota {
 /// A connected user: every connection of one identity, and its name.
 struct User {
     name: DisplayName,
-    conns: Vec<ConnId>,
+    /// Inline up to two: most people have one tab open.
+    conns: SmallVec<[ConnId; 2]>,
 }
 
 #[derive(Default)]
@@ -389,7 +392,7 @@ impl BrokerState {
     ) -> DisplayName {
         let entry = self.users.entry(user).or_insert_with(|| User {
             name: stored_name.unwrap_or_else(|| user.guest_name()),
-            conns: Vec::new(),
+            conns: SmallVec::new(),
         });
         entry.conns.push(conn);
         entry.name.clone()
