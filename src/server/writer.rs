@@ -65,14 +65,17 @@ enum Sending {
         texts: Texts,
         next: usize,
     },
-    /// What remains of a long message, sent in fragments.
-    Fragments {
-        bytes: Bytes,
-        sent: usize,
-        /// The message came from `texts`, which goes on after it.
-        then: Option<(Texts, usize)>,
-    },
-    Control(Message),
+    /// What remains of a long message, sent in fragments. (Rare, as
+    /// control frames are: boxed, so that every writer is smaller.)
+    Fragments(Box<Fragments>),
+    Control(Box<Message>),
+}
+
+struct Fragments {
+    bytes: Bytes,
+    sent: usize,
+    /// The message came from `texts`, which goes on after it.
+    then: Option<(Texts, usize)>,
 }
 
 enum Texts {
@@ -106,9 +109,10 @@ impl Sending {
                 },
                 false,
             ),
-            Outbound::Close { code, reason } => {
-                (Sending::Control(close_message(code, reason)), true)
-            }
+            Outbound::Close { code, reason } => (
+                Sending::Control(Box::new(close_message(code, reason))),
+                true,
+            ),
         }
     }
 
@@ -119,7 +123,7 @@ impl Sending {
     fn next_frame(&mut self) -> Option<Message> {
         match std::mem::replace(self, Sending::Nothing) {
             Sending::Nothing => None,
-            Sending::Control(message) => Some(message),
+            Sending::Control(message) => Some(*message),
             Sending::Texts { texts, next } => {
                 let text = texts.get(next)?.clone();
                 let rest = texts.get(next + 1).is_some().then_some((texts, next + 1));
@@ -129,28 +133,30 @@ impl Sending {
                     }
                     return Some(Message::Text(text));
                 }
-                *self = Sending::Fragments {
+                *self = Sending::Fragments(Box::new(Fragments {
                     bytes: Bytes::from(text),
                     sent: 0,
                     then: rest,
-                };
+                }));
                 self.next_frame()
             }
-            Sending::Fragments { bytes, sent, then } => {
-                let end = bytes.len().min(sent + FRAGMENT_BYTES);
+            Sending::Fragments(mut fragments) => {
+                let (sent, length) = (fragments.sent, fragments.bytes.len());
+                let end = length.min(sent + FRAGMENT_BYTES);
                 let opcode = if sent == 0 {
                     Data::Text
                 } else {
                     Data::Continue
                 };
-                let last = end == bytes.len();
-                let fragment = Frame::message(bytes.slice(sent..end), OpCode::Data(opcode), last);
-                *self = match (last, then) {
-                    (false, then) => Sending::Fragments {
-                        bytes,
-                        sent: end,
-                        then,
-                    },
+                let last = end == length;
+                let payload = fragments.bytes.slice(sent..end);
+                let fragment = Frame::message(payload, OpCode::Data(opcode), last);
+                *self = match (last, fragments.then.take()) {
+                    (false, then) => {
+                        fragments.sent = end;
+                        fragments.then = then;
+                        Sending::Fragments(fragments)
+                    }
                     (true, Some((texts, next))) => Sending::Texts { texts, next },
                     (true, None) => Sending::Nothing,
                 };
@@ -237,7 +243,7 @@ impl Writer {
             }
             self.taken = 0;
             if std::mem::take(&mut self.ping_due) {
-                self.sending = Sending::Control(Message::Ping(Bytes::new()));
+                self.sending = Sending::Control(Box::new(Message::Ping(Bytes::new())));
                 continue;
             }
             return Poll::Pending;
@@ -258,7 +264,8 @@ impl Writer {
             Kick::SlowConsumer => (close_code::SLOW_CONSUMER, "slow consumer"),
             Kick::ShuttingDown => (close_code::SERVICE_RESTART, "server restarting"),
         };
-        self.sending = Sending::Control(close_message(code, Utf8Bytes::from_static(reason)));
+        let close = close_message(code, Utf8Bytes::from_static(reason));
+        self.sending = Sending::Control(Box::new(close));
         self.last = true;
         self.ping_due = false;
         self.kick_seen = true;

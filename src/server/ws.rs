@@ -33,12 +33,14 @@ use super::{AppState, connection, origin};
 /// A connection's WebSocket once upgraded.
 pub type WebSocket = WebSocketStream<GatheredWrites<TokioIo<Upgraded>>>;
 
-/// Read buffer per connection, allocated for its whole life. tungstenite's
-/// default of 128 KiB is zeroed on every read and costs about 136 KB of RSS
-/// per idle connection; 1 KiB still cost 700 B more per connection than this
-/// (measured with `confab-bench idle`). Client frames are small: a longer
-/// one grows the buffer as it is read, and `burst` is as fast as with 4 KiB.
-const READ_BUFFER_BYTES: usize = 256;
+/// What tungstenite reads at a time, and keeps as a connection's read
+/// buffer for its whole life. Its default of 128 KiB is zeroed on every read
+/// and costs about 136 KB of RSS per idle connection; 1 KiB still cost
+/// 700 B more per connection than 256, and 256 about 80 B more than this
+/// (measured with `confab-bench idle`). Client frames are small (a `join`
+/// fits): a longer one takes more reads, and `burst` is as fast as with
+/// 4 KiB.
+const READ_BUFFER_BYTES: usize = 128;
 
 /// tungstenite refuses a frame that does not fit its write buffer and drops
 /// the connection. The buffer holds one frame at a time (its batching is
