@@ -268,10 +268,12 @@ enum Wait {
 /// re-armed when it fires: resetting a timer per frame would cost more.
 struct Clock {
     heard: Instant,
-    silent_after: Duration,
     next_ping: Instant,
-    ping_every: Duration,
     close_by: Option<Instant>,
+    /// Milliseconds (a `Duration` is four times the size, in every
+    /// connection).
+    silent_after_ms: u32,
+    ping_every_ms: u32,
 }
 
 /// What a [`Clock`] tick found due.
@@ -286,13 +288,18 @@ enum Due {
 impl Clock {
     fn new(silent_after: Duration, ping_every: Duration) -> Self {
         let now = Instant::now();
+        let millis = |duration: Duration| u32::try_from(duration.as_millis()).unwrap_or(u32::MAX);
         Self {
             heard: now,
-            silent_after,
             next_ping: now + ping_every,
-            ping_every,
             close_by: None,
+            silent_after_ms: millis(silent_after),
+            ping_every_ms: millis(ping_every),
         }
+    }
+
+    fn silent_at(&self) -> Instant {
+        self.heard + Duration::from_millis(self.silent_after_ms.into())
     }
 
     fn heard(&mut self) {
@@ -304,17 +311,17 @@ impl Clock {
     }
 
     fn next_deadline(&self) -> Instant {
-        let next = (self.heard + self.silent_after).min(self.next_ping);
+        let next = self.silent_at().min(self.next_ping);
         self.close_by.map_or(next, |close| next.min(close))
     }
 
     fn tick(&mut self, now: Instant) -> Due {
         if self.close_by.is_some_and(|close| now >= close) {
             Due::CloseTimedOut
-        } else if now >= self.heard + self.silent_after {
+        } else if now >= self.silent_at() {
             Due::Silent
         } else if now >= self.next_ping {
-            self.next_ping = now + self.ping_every;
+            self.next_ping = now + Duration::from_millis(self.ping_every_ms.into());
             Due::Ping
         } else {
             Due::Nothing

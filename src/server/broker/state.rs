@@ -120,7 +120,9 @@ impl Default for ReadQuota {
 
 /// A connected user: every connection of one identity, and its name.
 struct User {
-    name: DisplayName,
+    /// `None`: the guest name its id gives, made when needed rather than
+    /// kept for every connected guest.
+    name: Option<DisplayName>,
     /// Inline up to two: most people have one tab open.
     conns: SmallVec<[ConnId; 2]>,
 }
@@ -391,11 +393,11 @@ impl BrokerState {
         stored_name: Option<DisplayName>,
     ) -> DisplayName {
         let entry = self.users.entry(user).or_insert_with(|| User {
-            name: stored_name.unwrap_or_else(|| user.guest_name()),
+            name: stored_name,
             conns: SmallVec::new(),
         });
         entry.conns.push(conn);
-        entry.name.clone()
+        self.name_of(user)
     }
 
     fn remove_user_connection(&mut self, user: UserId, conn: ConnId) {
@@ -410,7 +412,8 @@ impl BrokerState {
     fn name_of(&self, user: UserId) -> DisplayName {
         self.users
             .get(&user)
-            .map_or_else(|| user.guest_name(), |entry| entry.name.clone())
+            .and_then(|entry| entry.name.clone())
+            .unwrap_or_else(|| user.guest_name())
     }
 
     /// Joining twice announces nothing and changes nothing; the joiner gets
@@ -853,7 +856,7 @@ impl BrokerState {
         let Some(entry) = self.users.get_mut(&user) else {
             return;
         };
-        entry.name = name.clone();
+        entry.name = Some(name.clone());
         let own = entry.conns.clone();
         if self.config.store.set_name(user, name.clone()).is_err() {
             warn!(%user, "the store's queue is full; the new name is not saved");
