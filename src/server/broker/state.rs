@@ -94,12 +94,22 @@ struct Session {
     rooms: ListSet<RoomName>,
     /// Said `hello`: may receive the protocol's additions.
     extended: bool,
-    /// Made at the first history request: most connections never make one.
-    reads: Option<Arc<ReadQuota>>,
+    /// What only some connections need: made at the first history request
+    /// or `typing`. An idle connection holds a null pointer.
+    extras: Option<Box<Extras>>,
+}
+
+#[derive(Default)]
+struct Extras {
+    reads: Arc<ReadQuota>,
     /// When this connection last had a `typing` forwarded, per room.
-    /// (A list: a session is in few rooms, and an empty list is half an
-    /// empty map's size.)
     typed: Vec<(RoomName, Instant)>,
+}
+
+impl Session {
+    fn extras(&mut self) -> &mut Extras {
+        self.extras.get_or_insert_with(Box::default)
+    }
 }
 
 /// A connection's history reads: running, and accepted in all (running or
@@ -238,8 +248,7 @@ impl BrokerState {
                     outbox,
                     rooms: ListSet::default(),
                     extended: false,
-                    reads: None,
-                    typed: Vec::new(),
+                    extras: None,
                 };
                 self.sessions.insert(conn, session);
                 self.add_user_connection(user, conn, None);
@@ -596,7 +605,9 @@ impl BrokerState {
             .is_some_and(|session| session.rooms.remove(&room));
         if was_in {
             if let Some(session) = self.sessions.get_mut(&conn) {
-                session.typed.retain(|(typed, _)| *typed != room);
+                if let Some(extras) = &mut session.extras {
+                    extras.typed.retain(|(typed, _)| *typed != room);
+                }
             }
             self.remove_member(conn, &room);
         } else {
@@ -787,7 +798,7 @@ impl BrokerState {
         (before, after, limit): (Option<u64>, Option<u64>, Option<u32>),
     ) {
         let Some((outbox, quota)) = self.sessions.get_mut(&conn).map(|s| {
-            let quota = s.reads.get_or_insert_with(Arc::default).clone();
+            let quota = s.extras().reads.clone();
             (s.outbox.clone(), quota)
         }) else {
             return;
@@ -934,10 +945,11 @@ impl BrokerState {
             return;
         }
         let now = Instant::now();
-        match session.typed.iter_mut().find(|(typed, _)| *typed == room) {
+        let typed = &mut session.extras().typed;
+        match typed.iter_mut().find(|(typed, _)| *typed == room) {
             Some((_, last)) if now.duration_since(*last) < TYPING_INTERVAL => return,
             Some((_, last)) => *last = now,
-            None => session.typed.push((room.clone(), now)),
+            None => typed.push((room.clone(), now)),
         }
         let user = session.user;
         // Nobody hears of someone typing before hearing that they joined.
