@@ -10,8 +10,8 @@
 //! neither side waits on the other; only the handling of a frame (a queue
 //! push, or the store's answer to `hello`) briefly holds up writing.
 //!
-//! The loop and the reader are generic over `Stream`/`Sink`, not tied to
-//! the socket type.
+//! Its state is one box beside the task's future (see [`Connection`]), so
+//! that the future holds little more than its timer.
 
 use std::{future::poll_fn, net::SocketAddr, sync::atomic::Ordering, task::Poll, time::Duration};
 
