@@ -1088,7 +1088,7 @@ mod tests {
         let Ok(Some(ServerMessage::History { messages, .. })) = decode(history) else {
             panic!("a history");
         };
-        assert_eq!((messages[0].seq, messages[0].to.clone()), (7, None));
+        assert_eq!((messages[0].seq, messages[0].to), (7, None));
         for (json, error) in [
             (
                 json!({"type": "joined", "room": "no spaces"}),

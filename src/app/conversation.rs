@@ -54,7 +54,7 @@ pub fn ConversationPane() -> impl IntoView {
                 <h1 id="conversation-title">{title}</h1>
                 <Show when=move || matches!(active(), Some(Conversation::Room(_)))>
                     <PanelToggle panel=Panel::Members label=Signal::derive(members_label) />
-                    <button type="button" class="leave" on:click=leave.clone()>
+                    <button type="button" class="leave" on:click=leave>
                         "Leave room"
                     </button>
                 </Show>

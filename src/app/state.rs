@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::Serialize;
 
 use crate::list_set::ListSet;
-use crate::protocol::decode::{checked, list, required, text};
+use crate::protocol::decode::{checked, list, parsed, required, text};
 use crate::protocol::{
     ClientId, ClientMessage, DecodeError, DisplayName, ErrorCode, JsonValue, Member,
     MessageContent, PROTOCOL_VERSION, Posted, RoomName, RoomSummary, ServerMessage, UserId,
@@ -368,14 +368,7 @@ impl Saved {
     /// "content"}]}`.
     pub fn from_json<V: JsonValue>(json: &V) -> Result<Self, DecodeError> {
         let direct = |pair: &V| match pair.elements().as_deref() {
-            Some([user, name]) => {
-                let user = user.as_text().and_then(|user| UserId::parse(&user).ok());
-                let name = name
-                    .as_text()
-                    .and_then(|name| DisplayName::parse(name).ok());
-                user.zip(name)
-                    .ok_or_else(|| DecodeError::invalid("directs", "expected [user, name]"))
-            }
+            Some([user, name]) => Ok((parsed(user, "directs")?, parsed(name, "directs")?)),
             _ => Err(DecodeError::invalid("directs", "expected [user, name]")),
         };
         let outgoing = |item: &V| {
@@ -394,12 +387,7 @@ impl Saved {
         };
         Ok(Self {
             token: text(json, "token")?,
-            rooms: list(json, "rooms", |room| {
-                room.as_text()
-                    .and_then(|room| RoomName::parse(room).ok())
-                    .ok_or_else(|| DecodeError::invalid("rooms", "expected room names"))
-            })?
-            .unwrap_or_default(),
+            rooms: list(json, "rooms", |room| parsed(room, "rooms"))?.unwrap_or_default(),
             directs: list(json, "directs", direct)?.unwrap_or_default(),
             outbox: list(json, "outbox", outgoing)?.unwrap_or_default(),
         })

@@ -64,15 +64,26 @@ pub(crate) fn text<V: JsonValue>(object: &V, key: &str) -> Result<Option<String>
         .transpose()
 }
 
-/// A string field checked by its type: a room name, a user id...
+/// A string checked by its type: a room name, a user id... `key` names it
+/// in the error.
+pub(crate) fn parsed<V, T>(value: &V, key: &str) -> Result<T, DecodeError>
+where
+    V: JsonValue,
+    T: TryFrom<String, Error = InvalidInput>,
+{
+    let text = value
+        .as_text()
+        .ok_or_else(|| DecodeError::invalid(key, "expected a string"))?;
+    T::try_from(text).map_err(|why| DecodeError::invalid(key, why))
+}
+
+/// A string field checked by its type.
 pub(crate) fn checked<V, T>(object: &V, key: &str) -> Result<Option<T>, DecodeError>
 where
     V: JsonValue,
     T: TryFrom<String, Error = InvalidInput>,
 {
-    text(object, key)?
-        .map(|text| T::try_from(text).map_err(|why| DecodeError::invalid(key, why)))
-        .transpose()
+    object.get(key).map(|value| parsed(&value, key)).transpose()
 }
 
 fn integer<V, T>(object: &V, key: &str) -> Result<Option<T>, DecodeError>

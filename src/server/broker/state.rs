@@ -604,10 +604,12 @@ impl BrokerState {
             .get_mut(&conn)
             .is_some_and(|session| session.rooms.remove(&room));
         if was_in {
-            if let Some(session) = self.sessions.get_mut(&conn) {
-                if let Some(extras) = &mut session.extras {
-                    extras.typed.retain(|(typed, _)| *typed != room);
-                }
+            if let Some(extras) = self
+                .sessions
+                .get_mut(&conn)
+                .and_then(|session| session.extras.as_mut())
+            {
+                extras.typed.retain(|(typed, _)| *typed != room);
             }
             self.remove_member(conn, &room);
         } else {
