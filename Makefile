@@ -5,7 +5,7 @@ SHELL := /bin/bash
 # binaryen's wasm-opt from npm must shadow any older one on the system.
 export PATH := $(CURDIR)/tools/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup build run dev test test-rust test-e2e bench bench-persistence
+.PHONY: setup build run dev test test-rust test-e2e test-autobahn bench bench-persistence
 
 setup:
 	@scripts/setup.sh
@@ -27,11 +27,13 @@ run: build
 	target/release/confab
 
 # Every test: unit and integration (release profile, sharing the build's
-# dependencies), then the browser tests against the release binary.
+# dependencies), the Autobahn WebSocket conformance suite against the release
+# binary's echo endpoint, then the browser tests against the release binary.
 test: build
 	node scripts/bundle.mjs --check
 	cargo test --release --no-default-features --features ssr
 	cargo test --release --no-default-features --features bench --bin confab-bench
+	scripts/autobahn.sh
 	cd end2end && npx playwright test
 
 # The parts alone, for development.
@@ -41,6 +43,10 @@ test-rust: setup
 
 test-e2e: build
 	cd end2end && npx playwright test
+
+# The Autobahn|Testsuite alone (installs it on first use).
+test-autobahn: build
+	scripts/autobahn.sh
 
 # The load generator's scenarios against the release server: one table.
 bench: build

@@ -8,6 +8,9 @@
 //! The browser bundle is `frontend/`, a cdylib of this crate built with
 //! feature `hydrate`, which calls [`app::hydrate`].
 
+// The binary alone may call into libc (malloc arenas, the open-file limit).
+#![forbid(unsafe_code)]
+
 pub mod app;
 pub mod list_set;
 pub mod protocol;

@@ -3,14 +3,15 @@
 #[cfg(feature = "ssr")]
 fn main() -> anyhow::Result<()> {
     few_malloc_arenas();
+    let files = raise_open_file_limit();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
-        .block_on(serve())
+        .block_on(serve(files))
 }
 
 #[cfg(feature = "ssr")]
-async fn serve() -> anyhow::Result<()> {
+async fn serve(files: Option<(u64, u64)>) -> anyhow::Result<()> {
     use confab::server::{self, config::Settings};
     use tracing_subscriber::EnvFilter;
 
@@ -19,11 +20,21 @@ async fn serve() -> anyhow::Result<()> {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
+    match files {
+        Some((was, now)) if was < now => {
+            tracing::info!(was, now, "raised the limit of open files to the hard limit")
+        }
+        Some(_) => {}
+        None => tracing::warn!("the limit of open files could not be read or raised"),
+    }
     let settings = Settings::load()?;
-    let listener = tokio::net::TcpListener::bind(settings.site_addr).await?;
+    let site_addr = settings.site_addr;
+    // Storage first: a server that cannot keep history never says it listens.
+    let server = server::Server::open(settings).await?;
+    let listener = tokio::net::TcpListener::bind(site_addr).await?;
     // Tests and scripts read this line to learn the port when it was 0.
     println!("{}{}", server::process::LISTENING, listener.local_addr()?);
-    server::run(listener, settings, server::shutdown::signal()).await?;
+    server.serve(listener, server::shutdown::signal()).await?;
     Ok(())
 }
 
@@ -45,6 +56,33 @@ fn few_malloc_arenas() {
         unsafe {
             libc::mallopt(libc::M_ARENA_MAX, 2);
         }
+    }
+}
+
+/// Raises the soft limit of open files to the hard one: each connection is
+/// a file, and the common soft limit of 1,024 would cap the server far
+/// below `max_connections` (and fail accepts, `/health`'s included, once
+/// reached). Returns the limit before and after.
+#[cfg(feature = "ssr")]
+fn raise_open_file_limit() -> Option<(u64, u64)> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit read and write the struct given,
+    // which lives for both calls.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return None;
+        }
+        let was = limit.rlim_cur;
+        if limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Some((was, was));
+            }
+        }
+        Some((was, limit.rlim_cur))
     }
 }
 

@@ -339,7 +339,11 @@ pub enum ClientMessage {
         before: Option<u64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         after: Option<u64>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            deserialize_with = "page_limit",
+            skip_serializing_if = "Option::is_none"
+        )]
         limit: Option<u32>,
     },
     /// The same for the direct conversation between this user and `with`.
@@ -349,9 +353,22 @@ pub enum ClientMessage {
         before: Option<u64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         after: Option<u64>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            deserialize_with = "page_limit",
+            skip_serializing_if = "Option::is_none"
+        )]
         limit: Option<u32>,
     },
+}
+
+/// A history request's `limit`: at least 1 (a larger one than a page holds
+/// gets a full page).
+fn page_limit<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
+    match Option::<u32>::deserialize(deserializer)? {
+        Some(0) => Err(serde::de::Error::custom("limit must be at least 1")),
+        limit => Ok(limit),
+    }
 }
 
 fn default_protocol() -> u32 {
@@ -620,6 +637,10 @@ impl ErrorCode {
 
 /// WebSocket close codes the server uses, and why.
 pub mod close_code {
+    /// The client broke the WebSocket protocol (RFC 6455).
+    pub const PROTOCOL_ERROR: u16 = 1002;
+    /// A text message that is not UTF-8 (RFC 6455).
+    pub const INVALID_PAYLOAD: u16 = 1007;
     /// The message was larger than the configured limit (RFC 6455).
     pub const MESSAGE_TOO_BIG: u16 = 1009;
     /// The server is restarting: reconnect after a short, jittered wait.

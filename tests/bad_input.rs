@@ -193,3 +193,34 @@ async fn hello_is_refused_after_anything_else_even_a_bad_frame() {
         client.join("elsewhere").await;
     }
 }
+
+#[tokio::test]
+async fn a_history_of_no_messages_and_a_direct_message_to_yourself_are_refused() {
+    let app = spawn_app().await;
+    let mut client = app.connect_with_hello().await;
+    client.join("general").await;
+    client
+        .send(json!({"type": "history", "room": "general", "limit": 0}))
+        .await;
+    let refusal = client.recv().await;
+    assert_eq!(refusal["code"], "invalid_message", "{refusal}");
+    assert!(
+        refusal["message"]
+            .as_str()
+            .unwrap()
+            .contains("limit must be at least 1"),
+        "{refusal}"
+    );
+    let own_id = client.id().to_owned();
+    client
+        .send(json!({"type": "direct_message", "to": own_id, "content": "me", "id": "d-1"}))
+        .await;
+    let refusal = client.recv().await;
+    assert_eq!(refusal["code"], "invalid_message", "{refusal}");
+    assert_eq!(refusal["id"], "d-1");
+    // Still connected and served.
+    client
+        .send(json!({"type": "history", "room": "general", "limit": 1}))
+        .await;
+    assert_eq!(client.recv().await["type"], "history");
+}

@@ -5,10 +5,14 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Client, http_get, refused_upgrade, spawn_app, spawn_app_with, upgrade_with_origin};
+use common::{
+    Client, http_get, http_get_with_head, refused_upgrade, spawn_app, spawn_app_with,
+    upgrade_with_origin,
+};
 use confab::server::config::Settings;
 use futures_util::StreamExt;
 use serde_json::json;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 #[tokio::test]
 async fn health_answers_ok() {
@@ -35,6 +39,47 @@ async fn the_chat_page_is_server_rendered() {
 }
 
 #[tokio::test]
+async fn pages_and_files_carry_the_security_headers_and_the_page_its_nonce() {
+    let app = spawn_app().await;
+    let (head, body) = http_get_with_head(app.addr, "/").await;
+    let head = head.to_ascii_lowercase();
+    for header in [
+        "x-content-type-options: nosniff",
+        "x-frame-options: deny",
+        "referrer-policy: no-referrer",
+    ] {
+        assert!(head.contains(header), "{header} missing from {head}");
+    }
+    let policy = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-security-policy: "))
+        .expect("the page has a policy");
+    assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    let nonce = policy
+        .split(['\'', ' '])
+        .find_map(|word| word.strip_prefix("nonce-"))
+        .expect("the policy names a nonce");
+    // Its one inline script carries that nonce (case kept in the body).
+    let in_body = body.to_ascii_lowercase();
+    assert!(in_body.contains(&format!("nonce=\"{nonce}\"")), "{body}");
+    assert!(
+        !in_body.contains(&format!("crossorigin=\"{nonce}\"")),
+        "{body}"
+    );
+    // Each page gets its own.
+    let (again, _) = http_get_with_head(app.addr, "/").await;
+    assert!(!again.to_ascii_lowercase().contains(nonce));
+    // Anything else: a policy that allows nothing.
+    let (head, _) = http_get_with_head(app.addr, "/health").await;
+    let head = head.to_ascii_lowercase();
+    assert!(
+        head.contains("content-security-policy: default-src 'none'; frame-ancestors 'none'"),
+        "{head}"
+    );
+    assert!(head.contains("x-frame-options: deny"), "{head}");
+}
+
+#[tokio::test]
 async fn a_plain_request_to_the_websocket_endpoint_is_told_to_upgrade() {
     let app = spawn_app().await;
     let (status, body) = http_get(app.addr, "/ws").await;
@@ -53,6 +98,29 @@ async fn a_foreign_origin_is_refused_with_403() {
     assert!(upgrade_with_origin(&app.ws_url(), "https://chat.example.com").await);
     // No Origin at all: a non-browser client.
     app.connect().await.join("general").await;
+}
+
+#[tokio::test]
+async fn an_origin_is_compared_with_its_scheme_and_a_rebound_host_is_not_trusted() {
+    let app = spawn_app().await;
+    let port = app.addr.port();
+    assert!(upgrade_with_origin(&app.ws_url(), &format!("http://localhost:{port}")).await);
+    let other_scheme = refused_upgrade(&app.ws_url(), Some(&format!("https://{}", app.addr))).await;
+    assert_eq!(other_scheme.status(), 403);
+    // DNS rebinding: attacker.example resolves to this server, and its page
+    // sends its own name as Host and Origin.
+    let mut request = app.ws_url().into_client_request().unwrap();
+    let host = format!("attacker.example:{port}");
+    request.headers_mut().insert("host", host.parse().unwrap());
+    request
+        .headers_mut()
+        .insert("origin", format!("http://{host}").parse().unwrap());
+    match tokio_tungstenite::connect_async(request).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 403)
+        }
+        other => panic!("expected 403, got {:?}", other.map(|_| ())),
+    }
 }
 
 #[tokio::test]

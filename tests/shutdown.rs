@@ -99,3 +99,16 @@ async fn a_connection_upgraded_during_shutdown_still_gets_the_notice_and_1012() 
     assert_eq!(code, 1012);
     stopping.await.unwrap().expect("run returns Ok");
 }
+
+#[test]
+fn an_unusable_data_dir_fails_before_the_server_says_it_listens() {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    // A directory inside a regular file cannot be made.
+    let data_dir = file.path().join("data");
+    let started = confab::server::process::spawn(
+        std::path::Path::new(env!("CARGO_BIN_EXE_confab")),
+        &[("CONFAB_DATA_DIR", data_dir.to_str().unwrap())],
+    );
+    let error = started.expect_err("no LISTENING line").to_string();
+    assert!(error.contains("exited before listening"), "{error}");
+}

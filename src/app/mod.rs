@@ -31,12 +31,38 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 // `id="leptos"`: where `cargo leptos watch` swaps in new CSS.
                 <link id="leptos" rel="stylesheet" href="/pkg/confab.css" />
                 <AutoReload options=options.clone() />
-                <HydrationScripts options />
+                <Bundle options />
             </head>
             <body>
                 <App />
             </body>
         </html>
+    }
+}
+
+/// Loads the WASM bundle and hydrates the page: what Leptos's
+/// `HydrationScripts` writes, less its mistake of giving the preload links
+/// the script's nonce as their `crossorigin` value. The inline script
+/// carries the nonce the page's Content-Security-Policy names.
+#[component]
+fn Bundle(options: LeptosOptions) -> impl IntoView {
+    let nonce = leptos::nonce::use_nonce();
+    let js = format!("/{}/{}.js", options.site_pkg_dir, options.output_name);
+    // cargo-leptos names the WASM after the output; wasm-bindgen alone
+    // appends `_bg`.
+    let wasm = match option_env!("LEPTOS_OUTPUT_NAME") {
+        Some(_) => format!("/{}/{}.wasm", options.site_pkg_dir, options.output_name),
+        None => format!("/{}/{}_bg.wasm", options.site_pkg_dir, options.output_name),
+    };
+    let script = format!(
+        "import({js:?}).then(m => m.default({{module_or_path: {wasm:?}}}).then(() => m.hydrate()));"
+    );
+    view! {
+        <link rel="modulepreload" href=js />
+        <link rel="preload" href=wasm r#as="fetch" r#type="application/wasm" crossorigin="" />
+        <script type="module" nonce=nonce>
+            {script}
+        </script>
     }
 }
 

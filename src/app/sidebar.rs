@@ -158,21 +158,25 @@ fn Lobby() -> impl IntoView {
             <For each=rooms key=|summary| (summary.room.clone(), summary.members) let:summary>
                 {
                     let path = room_path(&summary.room);
-                    let people = if summary.members == 1 { "person" } else { "people" };
-                    let label = format!("{}, {} {people}", summary.room, summary.members);
+                    // Read as "general 3 people": the visible text, then the
+                    // word (WCAG 2.5.3: the name holds what is shown).
+                    let people = if summary.members == 1 { " person" } else { " people" };
                     view! {
                         <li>
                             <button
                                 type="button"
                                 class="lobby-room"
-                                aria-label=label
                                 on:click=move |_| {
                                     panels.close(false);
                                     location.navigate(&path, false);
                                 }
                             >
                                 <span class="lobby-name">{summary.room.to_string()}</span>
-                                <span class="lobby-count">{summary.members}</span>
+                                " "
+                                <span class="lobby-count">
+                                    {summary.members}
+                                    <span class="visually-hidden">{people}</span>
+                                </span>
                             </button>
                         </li>
                     }

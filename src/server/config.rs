@@ -38,13 +38,22 @@ pub struct Settings {
     pub send_queue_bytes: usize,
     #[serde(deserialize_with = "list_or_comma_separated")]
     pub allowed_origins: Vec<String>,
+    /// The app's own origins as browsers see them (`https://chat.example.com`
+    /// behind a proxy); empty: where the server listens.
+    #[serde(deserialize_with = "list_or_comma_separated")]
+    pub public_origins: Vec<String>,
     pub shutdown_grace_ms: u64,
+    pub http_header_timeout_ms: u64,
     pub storage: Storage,
     pub data_dir: PathBuf,
     pub history_on_join: usize,
     pub retention_max_messages: u64,
     pub retention_max_age_days: u64,
     pub token_secret: Option<String>,
+    /// A path (`/echo`) where a WebSocket echo endpoint runs through the
+    /// same connection code as `/ws`, for conformance suites; unset, there
+    /// is none.
+    pub echo_path: Option<String>,
 }
 
 /// Where messages and names are kept.
@@ -69,13 +78,16 @@ impl Default for Settings {
             send_queue_frames: 512,
             send_queue_bytes: 4 * 1024 * 1024,
             allowed_origins: Vec::new(),
+            public_origins: Vec::new(),
             shutdown_grace_ms: 3_000,
+            http_header_timeout_ms: 10_000,
             storage: Storage::Sqlite,
             data_dir: PathBuf::from("data"),
             history_on_join: 50,
             retention_max_messages: 0,
             retention_max_age_days: 0,
             token_secret: None,
+            echo_path: None,
         }
     }
 }
@@ -86,6 +98,12 @@ pub enum SettingsError {
     Invalid(#[from] Box<figment::Error>),
     #[error("invalid settings: {0}")]
     Inconsistent(&'static str),
+    #[error(
+        "invalid settings: {0:?} is not an origin such as https://chat.example.com (scheme, host and port, nothing else)"
+    )]
+    NotAnOrigin(String),
+    #[error("invalid settings: the environment variable CONFAB_ names no setting")]
+    EmptyKey,
 }
 
 impl Settings {
@@ -98,6 +116,11 @@ impl Settings {
     }
 
     pub fn load_from(file: &Path) -> Result<Self, SettingsError> {
+        // figment skips a variable named just the prefix; an operator who
+        // wrote one meant something.
+        if std::env::vars_os().any(|(key, _)| key == "CONFAB_") {
+            return Err(SettingsError::EmptyKey);
+        }
         let settings: Settings = Figment::from(Serialized::defaults(Settings::default()))
             .merge(Toml::file(file))
             .merge(Env::prefixed("LEPTOS_").only(&["site_addr", "site_root"]))
@@ -114,6 +137,11 @@ impl Settings {
         {
             return Err(SettingsError::Inconsistent(
                 "heartbeat_timeout_ms must be greater than heartbeat_interval_ms, which must not be 0",
+            ));
+        }
+        if self.http_header_timeout_ms < 100 {
+            return Err(SettingsError::Inconsistent(
+                "http_header_timeout_ms must be at least 100",
             ));
         }
         if self.max_connections == 0 || self.max_connections > u32::MAX as usize {
@@ -150,6 +178,29 @@ impl Settings {
                 "token_secret must be at least 32 characters long",
             ));
         }
+        if let Some(bad) = self
+            .allowed_origins
+            .iter()
+            .chain(&self.public_origins)
+            .find(|origin| crate::server::origin::normalise(origin).is_none())
+        {
+            return Err(SettingsError::NotAnOrigin(bad.clone()));
+        }
+        if let Some(path) = &self.echo_path {
+            let taken = ["/", "/ws", "/health"].contains(&path.as_str())
+                || path.starts_with("/r/")
+                || path.starts_with("/pkg/");
+            let valid = path.len() > 1
+                && path.starts_with('/')
+                && path[1..]
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b));
+            if taken || !valid {
+                return Err(SettingsError::Inconsistent(
+                    "echo_path must be a path of its own such as /echo (letters, digits, -, _, ., /), not one the app serves",
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -165,6 +216,10 @@ impl Settings {
 
     pub fn heartbeat_timeout(&self) -> Duration {
         Duration::from_millis(self.heartbeat_timeout_ms)
+    }
+
+    pub fn http_header_timeout(&self) -> Duration {
+        Duration::from_millis(self.http_header_timeout_ms)
     }
 
     pub fn shutdown_grace(&self) -> Duration {
@@ -246,6 +301,29 @@ mod tests {
             jail.set_env("CONFAB_SITE_ADDR", "127.0.0.1:4200");
             let settings = Settings::load_from(Path::new("confab.toml")).unwrap();
             assert_eq!(settings.site_addr, "127.0.0.1:4200".parse().unwrap());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_origin_that_is_not_one_and_an_empty_key_are_refused() {
+        Jail::expect_with(|jail| {
+            jail.set_env("CONFAB_ALLOWED_ORIGINS", "*");
+            let error = Settings::load_from(Path::new("missing.toml")).unwrap_err();
+            assert!(
+                matches!(&error, SettingsError::NotAnOrigin(o) if o == "*"),
+                "{error}"
+            );
+            jail.set_env("CONFAB_ALLOWED_ORIGINS", "https://ok.example");
+            jail.set_env("CONFAB_PUBLIC_ORIGINS", "chat.example.com");
+            let error = Settings::load_from(Path::new("missing.toml")).unwrap_err();
+            assert!(matches!(error, SettingsError::NotAnOrigin(_)), "{error}");
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            jail.set_env("CONFAB_", "1");
+            let error = Settings::load_from(Path::new("missing.toml")).unwrap_err();
+            assert!(matches!(error, SettingsError::EmptyKey), "{error}");
             Ok(())
         });
     }

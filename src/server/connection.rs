@@ -15,21 +15,23 @@
 
 use std::{future::poll_fn, net::SocketAddr, sync::atomic::Ordering, task::Poll, time::Duration};
 
-use futures_util::{Stream, StreamExt};
+use futures_util::{Stream, StreamExt, stream::FusedStream};
 use hyper::upgrade::OnUpgrade;
 use tokio::{
+    io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
     sync::OwnedSemaphorePermit,
     time::{Instant, sleep_until, timeout},
 };
-use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message, error::ProtocolError};
 use tracing::{debug, info, warn};
 
 use super::AppState;
 use super::broker::{Command, ConnId, Waiting};
+use super::close::CloseReason;
 use super::outbox::{Outbound, Outbox, SlowConsumer};
 use super::writer::Writer;
 use super::ws::{self, WebSocket};
-use crate::protocol::{ClientMessage, ErrorCode, ServerMessage, UserId, close_code};
+use crate::protocol::{ClientMessage, ErrorCode, ServerMessage, UserId};
 
 /// Characters of a decoding error's text sent back to the client.
 const ERROR_TEXT_CHARS: usize = 200;
@@ -45,10 +47,9 @@ enum Ending {
     ClientClosed,
     /// The TCP stream ended or failed without a close frame.
     ConnectionLost(String),
-    /// A message larger than the configured limit.
-    MessageTooBig,
-    /// Nothing arrived within the heartbeat timeout.
-    HeartbeatTimeout,
+    /// The server ends it with a close frame for this reason: a message
+    /// over the limit, the heartbeat timeout, or a protocol violation.
+    Closed(CloseReason),
     /// The outbox was full when the reader queued an error reply.
     SlowConsumer,
     /// The writer stopped: the broker evicted this connection, the server is
@@ -56,22 +57,14 @@ enum Ending {
     WriterStopped,
 }
 
-impl Ending {
-    /// The close frame the server sends for this ending, if it sends one.
-    fn close_frame(&self, max_message: usize) -> Option<Outbound> {
-        let (code, reason) = match self {
-            Ending::MessageTooBig => (
-                close_code::MESSAGE_TOO_BIG,
-                format!("message too big: the limit is {max_message} bytes").into(),
-            ),
-            Ending::HeartbeatTimeout => (
-                close_code::HEARTBEAT_TIMEOUT,
-                Utf8Bytes::from_static("heartbeat timeout"),
-            ),
-            _ => return None,
-        };
-        Some(Outbound::Close { code, reason })
-    }
+/// What a connection is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    /// confab's chat protocol, through the broker.
+    Chat,
+    /// Every message sent straight back (`echo_path`, for conformance
+    /// suites): the same reading, writing, limits and closing, no broker.
+    Echo,
 }
 
 /// Serves a connection from its upgrade until it closes. `permit` is its
@@ -85,10 +78,11 @@ pub async fn serve(
     peer: SocketAddr,
     permit: OwnedSemaphorePermit,
     app: AppState,
+    service: Service,
 ) {
     match ws::open(on_upgrade, app.settings.max_message_bytes).await {
         Ok(socket) => {
-            let connection = Connection::new(socket, permit, app);
+            let connection = Connection::new(socket, permit, app, service);
             // The peer is in this line only: the id names the connection in
             // the lines after it.
             info!(id = %connection.id, %peer, "connected");
@@ -115,11 +109,17 @@ struct Connection {
     guest: UserId,
     /// A message has come already: `hello` is only allowed first.
     spoke: bool,
+    service: Service,
     _permit: OwnedSemaphorePermit,
 }
 
 impl Connection {
-    fn new(socket: WebSocket, permit: OwnedSemaphorePermit, app: AppState) -> Box<Self> {
+    fn new(
+        socket: WebSocket,
+        permit: OwnedSemaphorePermit,
+        app: AppState,
+        service: Service,
+    ) -> Box<Self> {
         let settings = &app.settings;
         let (outbox, frames) =
             Outbox::channel(settings.send_queue_frames, settings.send_queue_bytes);
@@ -131,18 +131,21 @@ impl Connection {
             id: ConnId(app.last_conn.fetch_add(1, Ordering::Relaxed) + 1),
             guest: UserId::new_random(),
             spoke: false,
+            service,
             app,
             _permit: permit,
         })
     }
 
     async fn run(mut self: Box<Self>) {
-        let connect = Command::Connect {
-            conn: self.id,
-            user: self.guest,
-            outbox: self.outbox.clone(),
-        };
-        self.app.broker.send(connect).await;
+        if self.service == Service::Chat {
+            let connect = Command::Connect {
+                conn: self.id,
+                user: self.guest,
+                outbox: self.outbox.clone(),
+            };
+            self.app.broker.send(connect).await;
+        }
         let ending = self.serve_frames().await;
         // Boxed: it runs once, and its waits would otherwise make every
         // connection's future larger for its whole life.
@@ -207,7 +210,7 @@ impl Connection {
                     self.clock.heard();
                     let message = match frame {
                         Some(Ok(message)) => message,
-                        Some(Err(error)) => return Self::on_error(error),
+                        Some(Err(error)) => return self.on_error(error),
                         None => return Ending::ConnectionLost("stream ended".into()),
                     };
                     match self.on_message(message) {
@@ -225,7 +228,7 @@ impl Connection {
                     match self.clock.tick(Instant::now()) {
                         Due::Nothing => {}
                         Due::Ping => self.writer.ping(),
-                        Due::Silent => return Ending::HeartbeatTimeout,
+                        Due::Silent => return Ending::Closed(CloseReason::HeartbeatTimeout),
                         Due::CloseTimedOut => return Ending::WriterStopped,
                     }
                     timer.as_mut().reset(self.clock.next_deadline());
@@ -339,6 +342,7 @@ impl Connection {
             outbox,
             app,
             id,
+            service,
             ..
         } = *self;
         let socket = &mut socket;
@@ -348,27 +352,35 @@ impl Connection {
             // reply (reads write pending control frames first).
             Ending::ClientClosed => await_close_reply(socket).await,
             Ending::ConnectionLost(_) => {}
-            // The broker evicts and kicks; the writer sends 1013 and stops.
+            // The writer sends 1013 and stops; the broker learns of it as a
+            // disconnect, below.
             Ending::SlowConsumer => {
-                app.broker.send(Command::SlowConsumer { conn: id }).await;
+                info!(%id, "closing a slow consumer");
+                outbox.kick(CloseReason::SlowConsumer);
                 finish_writing(socket, &mut writer).await;
                 await_close_reply(socket).await;
             }
             // The writer already sent its close frame (or failed).
             Ending::WriterStopped => await_close_reply(socket).await,
-            Ending::MessageTooBig | Ending::HeartbeatTimeout => {
-                if let Some(close) = ending.close_frame(app.settings.max_message_bytes) {
-                    let _ = outbox.push(close);
-                }
+            Ending::Closed(reason) => {
+                let _ = outbox.push(Outbound::Close(*reason));
             }
         }
-        app.broker.send(Command::Disconnect { conn: id }).await;
+        if service == Service::Chat {
+            app.broker.send(Command::Disconnect { conn: id }).await;
+        }
         drop(outbox);
-        if matches!(ending, Ending::MessageTooBig | Ending::HeartbeatTimeout) {
+        if matches!(ending, Ending::Closed(_)) {
             // With the last sender gone the writer drains the queue, ending
             // with the close frame, and stops.
             finish_writing(socket, &mut writer).await;
-            await_close_reply(socket).await;
+            if socket.is_terminated() {
+                // A read error ended the WebSocket's stream (a protocol
+                // violation): wait for the client's close on the bytes.
+                drain_until_closed(socket.get_mut()).await;
+            } else {
+                await_close_reply(socket).await;
+            }
         }
         info!(%id, ?ending, "disconnected");
     }
@@ -402,6 +414,19 @@ where
     }
 }
 
+/// After a protocol violation the client's bytes are no longer frames:
+/// our side of the TCP stream is shut (FIN, after the close frame) and what
+/// the client still sends is read and dropped until it closes its side, for
+/// the reason [`await_close_reply`] gives.
+async fn drain_until_closed<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S) {
+    let drain = async {
+        let _ = stream.shutdown().await;
+        let mut discard = [0u8; 256];
+        while let Ok(1..) = stream.read(&mut discard).await {}
+    };
+    let _ = timeout(CLOSE_TIMEOUT, drain).await;
+}
+
 impl Connection {
     /// What to do about a frame the client sent.
     fn on_message(&mut self, message: Message) -> Step {
@@ -409,6 +434,12 @@ impl Connection {
             self.spoke = true;
         }
         match message {
+            Message::Text(text) if self.service == Service::Echo => {
+                self.queue(Outbound::Text(text))
+            }
+            Message::Binary(bytes) if self.service == Service::Echo => {
+                self.queue(Outbound::Binary(bytes))
+            }
             Message::Text(text) => match serde_json::from_str::<ClientMessage>(text.as_str()) {
                 Ok(ClientMessage::Hello { token, .. }) => Step::Hello(token),
                 Ok(message) => {
@@ -436,9 +467,16 @@ impl Connection {
                 )
                 .into()
             }
-            // tungstenite answers pings itself; any frame counts as life.
-            // (Raw frames are only ever written, never read.)
-            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => Step::Go,
+            // tungstenite answers pings itself; the writer owes the pong
+            // until it is flushed, against the outbox's limits, so a client
+            // pinging without reading is a slow consumer like any other.
+            Message::Ping(payload) => match self.writer.owe_pong(payload.len()) {
+                Ok(()) => Step::Go,
+                Err(SlowConsumer) => Step::End(Ending::SlowConsumer),
+            },
+            // Any frame counts as life. (Raw frames are only ever written,
+            // never read.)
+            Message::Pong(_) | Message::Frame(_) => Step::Go,
             Message::Close(_) => Step::End(Ending::ClientClosed),
         }
     }
@@ -484,6 +522,14 @@ impl Connection {
         None
     }
 
+    /// Queues a frame for the writer; a full queue ends the connection.
+    fn queue(&self, item: Outbound) -> Step {
+        match self.outbox.push(item) {
+            Ok(()) => Step::Go,
+            Err(SlowConsumer) => Step::End(Ending::SlowConsumer),
+        }
+    }
+
     fn reply_error(&self, code: ErrorCode, message: impl Into<String>) -> Option<Ending> {
         let frame = serde_json::to_string(&ServerMessage::error(code, message))
             .expect("an error message always encodes");
@@ -493,11 +539,24 @@ impl Connection {
         }
     }
 
-    fn on_error(error: WsError) -> Ending {
-        match error {
-            WsError::Capacity(_) => Ending::MessageTooBig,
-            error => Ending::ConnectionLost(error.to_string()),
-        }
+    /// How a read error ends the connection: RFC 6455 wants a close frame
+    /// for what the client did wrong, and none for a connection already gone.
+    fn on_error(&self, error: WsError) -> Ending {
+        let reason = match error {
+            WsError::Capacity(_) => CloseReason::MessageTooBig {
+                limit: self.app.settings.max_message_bytes,
+            },
+            WsError::Utf8(_) => CloseReason::InvalidUtf8,
+            WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+                return Ending::ConnectionLost(error.to_string());
+            }
+            WsError::Protocol(violation) => {
+                info!(id = %self.id, %violation, "closing a connection that broke the protocol");
+                CloseReason::ProtocolError
+            }
+            error => return Ending::ConnectionLost(error.to_string()),
+        };
+        Ending::Closed(reason)
     }
 }
 

@@ -5,8 +5,11 @@
 //! `run` takes an already bound listener so tests can bind port 0.
 
 mod broker;
+mod close;
 pub mod config;
 mod connection;
+mod headers;
+mod http;
 pub mod identity;
 mod origin;
 mod outbox;
@@ -18,8 +21,7 @@ mod writer;
 mod ws;
 
 use std::{
-    future::{Future, IntoFuture},
-    net::SocketAddr,
+    future::Future,
     sync::{Arc, atomic::AtomicU64},
 };
 
@@ -35,6 +37,7 @@ use crate::app::shell;
 use broker::{Broker, BrokerConfig, Command};
 use config::Settings;
 use identity::Identity;
+use origin::Origins;
 use store::{Retention, Store};
 
 /// What every request handler can reach. One pointer: every connection
@@ -49,6 +52,8 @@ pub struct Shared {
     /// One permit per open WebSocket, `max_connections` in all.
     connections: Arc<Semaphore>,
     identity: Identity,
+    /// Where browsers may open `/ws` from.
+    origins: Origins,
     store: Store,
     /// The last connection id handed out.
     last_conn: AtomicU64,
@@ -75,14 +80,22 @@ fn router(state: AppState) -> Router {
     let leptos = LeptosOptions::clone(&state.leptos);
     // The chat page's paths (see app::location); anything else is a file
     // of the site, or the app's "Page not found".
-    let page = leptos_axum::render_app_to_stream(move || shell(leptos.clone()));
-    Router::new()
+    let page = leptos_axum::render_app_to_stream(move || {
+        headers::set_page_policy();
+        shell(leptos.clone())
+    });
+    let mut router = Router::new();
+    if let Some(path) = &state.settings.echo_path {
+        router = router.route(path, get(ws::upgrade_echo));
+    }
+    let router = router
         .route("/ws", get(ws::upgrade))
         .route("/health", get(|| async { "OK" }))
         .route("/", get(page.clone()))
         .route("/r/{room}", get(page))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .with_state(state)
+        .with_state(state);
+    headers::secure(router)
 }
 
 /// Opens the storage, then serves until `shutdown` resolves. Then it stops
@@ -93,18 +106,75 @@ pub async fn run(
     settings: Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    Server::open(settings)
+        .await?
+        .serve(listener, shutdown)
+        .await
+}
+
+/// A server whose storage and identity secret are open, not yet serving:
+/// `main` opens it before it binds and announces the address, so that a
+/// server that cannot keep history (an unusable `data_dir`) fails before
+/// saying it listens.
+pub struct Server {
+    settings: Settings,
+    identity: Identity,
+    store: Store,
+    reports: tokio::sync::mpsc::Receiver<store::StoreReport>,
+}
+
+impl Server {
+    pub async fn open(settings: Settings) -> anyhow::Result<Self> {
+        let identity = Identity::load(&settings)?;
+        let (store, reports) = Store::open(&settings).await?;
+        Ok(Self {
+            settings,
+            identity,
+            store,
+            reports,
+        })
+    }
+
+    /// Serves until `shutdown` resolves; see [`run`].
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Server {
+            settings,
+            identity,
+            store,
+            reports,
+        } = self;
+        serve(listener, settings, identity, store, reports, shutdown).await
+    }
+}
+
+async fn serve(
+    listener: TcpListener,
+    settings: Settings,
+    identity: Identity,
+    store: Store,
+    reports: tokio::sync::mpsc::Receiver<store::StoreReport>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let max_connections = settings.max_connections;
     let grace = settings.shutdown_grace();
     let connections = Arc::new(Semaphore::new(max_connections));
-    let identity = Identity::load(&settings)?;
-    let (store, reports) = Store::open(&settings).await?;
     let config = BrokerConfig {
         store: store.clone(),
         history_on_join: settings.history_on_join,
         retention: Retention::from_settings(&settings),
     };
     let broker = Broker::spawn(config, reports);
+    let origins = Origins::new(
+        &settings.public_origins,
+        &settings.allowed_origins,
+        listener.local_addr()?,
+    );
     let state = AppState(Arc::new(Shared {
+        origins,
         leptos: settings.leptos_options(),
         settings,
         broker: broker.clone(),
@@ -113,28 +183,41 @@ pub async fn run(
         store,
         last_conn: AtomicU64::default(),
     }));
-    info!(address = %listener.local_addr()?, "serving");
+    let open_files = http::open_file_limit();
+    let sockets = http::http_socket_budget(open_files.unwrap_or(1024));
+    info!(address = %listener.local_addr()?, ?open_files, http_sockets = sockets, max_connections, "serving");
+    if let Some(open_files) = open_files
+        && (max_connections + sockets) as u64 > open_files
+    {
+        warn!(
+            max_connections,
+            open_files,
+            "max_connections cannot all be open: the process may open only {open_files} files, {sockets} of them for HTTP before the upgrade"
+        );
+    }
     // Set when the shutdown signal fires; the grace period runs from there.
     let stopping = Arc::new(Notify::new());
     let signalled = stopping.clone();
-    let serving = axum::serve(
+    let header_timeout = state.settings.http_header_timeout();
+    let serving = http::serve(
         listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        shutdown.await;
-        signalled.notify_one();
-        broker.send(Command::Shutdown).await;
-    })
-    .into_future();
-    // axum's graceful drain waits for every HTTP request, with no deadline of
-    // its own: a client that sent half a request would hold the process.
+        router(state),
+        header_timeout,
+        sockets,
+        async move {
+            shutdown.await;
+            signalled.notify_one();
+            broker.send(Command::Shutdown).await;
+        },
+    );
+    // The drain waits for every HTTP request in hand: a client that sent
+    // half of one must not hold the process past the grace period.
     let deadline = async {
         stopping.notified().await;
         tokio::time::sleep(grace).await;
     };
     tokio::select! {
-        served = serving => served?,
+        () = serving => {}
         () = deadline => warn!("HTTP requests still open after the shutdown grace period; dropping them"),
     }
 

@@ -22,9 +22,9 @@ use std::{
     task::{Context, Poll, Waker},
 };
 
-use tokio_tungstenite::tungstenite::Utf8Bytes;
+use tokio_tungstenite::tungstenite::{Bytes, Utf8Bytes};
 
-use super::broker::Kick;
+use super::close::CloseReason;
 
 /// One frame waiting for a connection's writer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,8 +37,19 @@ pub enum Outbound {
         frames: Arc<[Utf8Bytes]>,
         skip: usize,
     },
+    /// A binary message: only the echo endpoint sends them (confab's own
+    /// protocol is JSON text).
+    Binary(Bytes),
+    /// Presence announcements that waited to go out together: sent like a
+    /// batch, but counted as one frame against the queue's frame limit
+    /// (their bytes count in full). A storm of joins and leaves is news
+    /// worth one write, and must not fill a member's queue by number alone.
+    Announcements {
+        frames: Arc<[Utf8Bytes]>,
+        skip: usize,
+    },
     /// Send this close frame after everything queued before it, then stop.
-    Close { code: u16, reason: Utf8Bytes },
+    Close(CloseReason),
 }
 
 impl Outbound {
@@ -50,7 +61,11 @@ impl Outbound {
                 frames.len() - skip,
                 frames[*skip..].iter().map(|text| text.len()).sum(),
             ),
-            Outbound::Close { reason, .. } => (1, reason.len() + 2),
+            Outbound::Announcements { frames, skip } => {
+                (1, frames[*skip..].iter().map(|text| text.len()).sum())
+            }
+            Outbound::Binary(bytes) => (1, bytes.len()),
+            Outbound::Close(reason) => (1, reason.text().len() + 2),
         }
     }
 }
@@ -84,6 +99,13 @@ struct Queue {
     /// Frames and bytes of `items`, as counted against the limits.
     frames: usize,
     bytes: usize,
+    /// Pongs owed to the client and not yet flushed to the socket, also
+    /// counted against the limits. tungstenite answers pings itself, into a
+    /// buffer of its own that grows while the socket is full (to 8 MiB per
+    /// connection: a client pinging without reading pinned hundreds of MB),
+    /// so the writer owes them here and flushes them like any frame.
+    owed_frames: usize,
+    owed_bytes: usize,
     /// The writer, waiting for a frame.
     waiting: Option<Waker>,
     /// `Outbox` handles alive: at 0 the writer drains what is left and stops.
@@ -93,7 +115,7 @@ struct Queue {
     /// The broker let the connection go: its writer sends this close and
     /// nothing more. (Through the queue, not a channel of its own, which
     /// would cost every connection another allocation.)
-    kicked: Option<Kick>,
+    kicked: Option<CloseReason>,
 }
 
 impl Queue {
@@ -107,6 +129,12 @@ impl Queue {
 }
 
 impl Shared {
+    /// Whether `frames` more frames of `bytes` bytes fit under the limits.
+    fn fits(&self, queue: &Queue, frames: usize, bytes: usize) -> bool {
+        queue.frames + queue.owed_frames + frames <= self.max_frames
+            && queue.bytes + queue.owed_bytes + bytes <= self.max_bytes
+    }
+
     fn lock(&self) -> MutexGuard<'_, Queue> {
         // Nothing panics while holding it; a poisoned queue is still sound.
         self.queue
@@ -143,9 +171,7 @@ impl Outbox {
         if queue.closed {
             return Ok(());
         }
-        if queue.frames + frames > self.shared.max_frames
-            || queue.bytes + bytes > self.shared.max_bytes
-        {
+        if !self.shared.fits(&queue, frames, bytes) {
             return Err(SlowConsumer);
         }
         queue.items.push_back(frame);
@@ -163,7 +189,7 @@ impl Outbox {
 impl Outbox {
     /// Tells the writer to close the connection now, for `kick`'s reason,
     /// whatever is queued.
-    pub fn kick(&self, kick: Kick) {
+    pub fn kick(&self, kick: CloseReason) {
         let mut queue = self.shared.lock();
         queue.kicked = Some(kick);
         let waiting = queue.waiting.take();
@@ -201,7 +227,7 @@ impl Drop for Outbox {
 
 impl OutboxReceiver {
     /// A kick, if one came; otherwise the task is woken when one does.
-    pub fn poll_kicked(&mut self, cx: &mut Context<'_>) -> Poll<Kick> {
+    pub fn poll_kicked(&mut self, cx: &mut Context<'_>) -> Poll<CloseReason> {
         let mut queue = self.shared.lock();
         match queue.kicked.take() {
             Some(kick) => Poll::Ready(kick),
@@ -233,6 +259,26 @@ impl OutboxReceiver {
         Poll::Pending
     }
 
+    /// Counts a pong of `bytes` (payload and header) that the socket owes
+    /// the client until [`pongs_flushed`](Self::pongs_flushed); refused when
+    /// the queue has no room for it, like any frame.
+    pub fn owe_pong(&self, bytes: usize) -> Result<(), SlowConsumer> {
+        let mut queue = self.shared.lock();
+        if !self.shared.fits(&queue, 1, bytes) {
+            return Err(SlowConsumer);
+        }
+        queue.owed_frames += 1;
+        queue.owed_bytes += bytes;
+        Ok(())
+    }
+
+    /// The socket was flushed: every pong owed has gone out.
+    pub fn pongs_flushed(&self) {
+        let mut queue = self.shared.lock();
+        queue.owed_frames = 0;
+        queue.owed_bytes = 0;
+    }
+
     /// Waits for the next frame (see [`poll_recv`](Self::poll_recv)).
     #[cfg(test)]
     pub async fn recv(&mut self) -> Option<Outbound> {
@@ -247,7 +293,7 @@ impl OutboxReceiver {
 
     /// The kick, if one came.
     #[cfg(test)]
-    pub fn try_kicked(&mut self) -> Option<Kick> {
+    pub fn try_kicked(&mut self) -> Option<CloseReason> {
         self.shared.lock().kicked.take()
     }
 }
@@ -338,5 +384,62 @@ mod tests {
         assert_eq!(outbox.push(text(10)), Ok(()), "no slow consumer");
         assert_eq!(outbox.push(text(10)), Ok(()));
         assert!(outbox.shared.lock().items.is_empty());
+    }
+
+    #[test]
+    fn pongs_owed_count_against_the_limits_until_flushed() {
+        let (outbox, receiver) = Outbox::channel(4, 1024);
+        outbox.push(text(10)).unwrap();
+        for _ in 0..3 {
+            assert_eq!(receiver.owe_pong(127), Ok(()));
+        }
+        assert_eq!(receiver.owe_pong(127), Err(SlowConsumer), "frame limit");
+        assert_eq!(outbox.push(text(1)), Err(SlowConsumer), "pongs fill it too");
+        receiver.pongs_flushed();
+        assert_eq!(outbox.push(text(1)), Ok(()));
+        assert_eq!(receiver.owe_pong(1020), Err(SlowConsumer), "byte limit");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn senders_on_other_threads_lose_nothing_reorder_nothing_and_always_wake_the_writer() {
+        const THREADS: usize = 4;
+        const EACH: usize = 20_000;
+        // A small queue, so that senders keep finding it full and the writer
+        // keeps finding it empty: every wake-up matters.
+        let (outbox, mut receiver) = Outbox::channel(8, 1 << 20);
+        let senders: Vec<_> = (0..THREADS)
+            .map(|thread| {
+                let outbox = outbox.clone();
+                std::thread::spawn(move || {
+                    for n in 0..EACH {
+                        let frame = Outbound::Text(format!("{thread}:{n}").into());
+                        while outbox.push(frame.clone()).is_err() {
+                            std::thread::yield_now();
+                        }
+                    }
+                })
+            })
+            .collect();
+        drop(outbox);
+        let mut next = [0usize; THREADS];
+        let receiving = async {
+            while let Some(Outbound::Text(text)) = receiver.recv().await {
+                let (thread, n) = text.as_str().split_once(':').unwrap();
+                let thread: usize = thread.parse().unwrap();
+                assert_eq!(
+                    n.parse::<usize>().unwrap(),
+                    next[thread],
+                    "in order per sender"
+                );
+                next[thread] += 1;
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(60), receiving)
+            .await
+            .expect("the writer is never left asleep with frames queued");
+        for sender in senders {
+            sender.join().unwrap();
+        }
+        assert_eq!(next, [EACH; THREADS], "every frame arrived");
     }
 }

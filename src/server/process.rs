@@ -29,20 +29,29 @@ pub const LOAD_TEST_SETTINGS: &[(&str, &str)] = &[
 /// `settings` says otherwise; its output keeps being read, so it never
 /// blocks on a full pipe.
 pub fn spawn(bin: &Path, settings: &[(&str, &str)]) -> Result<(Child, SocketAddr)> {
-    let mut child = Command::new(bin)
+    spawn_command(Command::new(bin), settings)
+}
+
+/// The same, with the binary started by `command` (under `prlimit`, say).
+pub fn spawn_command(
+    mut command: Command,
+    settings: &[(&str, &str)],
+) -> Result<(Child, SocketAddr)> {
+    let program = command.get_program().to_owned();
+    let mut child = command
         .env("CONFAB_SITE_ADDR", "127.0.0.1:0")
         .env("CONFAB_CONFIG", "/nonexistent/use-the-defaults.toml")
         .env("RUST_LOG", "warn")
         .envs(settings.iter().copied())
         .stdout(Stdio::piped())
         .spawn()
-        .with_context(|| format!("starting {}", bin.display()))?;
+        .with_context(|| format!("starting {}", program.display()))?;
     let mut stdout = BufReader::new(child.stdout.take().context("no stdout")?);
     let mut line = String::new();
     let addr = loop {
         line.clear();
         if stdout.read_line(&mut line)? == 0 {
-            bail!("{} exited before listening", bin.display());
+            bail!("{} exited before listening", program.display());
         }
         if let Some(addr) = line.trim().strip_prefix(LISTENING) {
             break addr.parse()?;

@@ -18,18 +18,13 @@ use std::{
 use futures_util::{Sink, SinkExt};
 use tokio_tungstenite::tungstenite::{
     Bytes, Error as WsError, Message, Utf8Bytes,
-    protocol::{
-        CloseFrame,
-        frame::{
-            Frame,
-            coding::{Data, OpCode},
-        },
+    protocol::frame::{
+        Frame,
+        coding::{Data, OpCode},
     },
 };
 
-use super::broker::Kick;
-use super::outbox::{Outbound, OutboxReceiver};
-use crate::protocol::close_code;
+use super::outbox::{Outbound, OutboxReceiver, SlowConsumer};
 
 /// Items the writer takes from its outbox per flush. Writing a batch with
 /// one flush costs one syscall instead of one per frame.
@@ -53,6 +48,8 @@ pub struct Writer {
     /// The frame in hand is the last: stop once it is flushed.
     last: bool,
     ping_due: bool,
+    /// Pongs are owed (see [`Writer::owe_pong`]): flush when next idle.
+    pongs_owed: bool,
     /// Set by a kick, for the task: the close frame must go out quickly.
     kick_seen: bool,
 }
@@ -73,6 +70,8 @@ enum Sending {
 
 struct Fragments {
     bytes: Bytes,
+    /// A binary message (the echo endpoint's), not text.
+    binary: bool,
     sent: usize,
     /// The message came from `texts`, which goes on after it.
     then: Option<(Texts, usize)>,
@@ -102,17 +101,23 @@ impl Sending {
                 },
                 false,
             ),
-            Outbound::Batch { frames, skip } => (
+            Outbound::Batch { frames, skip } | Outbound::Announcements { frames, skip } => (
                 Sending::Texts {
                     texts: Texts::Batch(frames),
                     next: skip,
                 },
                 false,
             ),
-            Outbound::Close { code, reason } => (
-                Sending::Control(Box::new(close_message(code, reason))),
-                true,
+            Outbound::Binary(bytes) => (
+                Sending::Fragments(Box::new(Fragments {
+                    bytes,
+                    binary: true,
+                    sent: 0,
+                    then: None,
+                })),
+                false,
             ),
+            Outbound::Close(reason) => (Sending::Control(Box::new(reason.message())), true),
         }
     }
 
@@ -135,6 +140,7 @@ impl Sending {
                 }
                 *self = Sending::Fragments(Box::new(Fragments {
                     bytes: Bytes::from(text),
+                    binary: false,
                     sent: 0,
                     then: rest,
                 }));
@@ -143,10 +149,10 @@ impl Sending {
             Sending::Fragments(mut fragments) => {
                 let (sent, length) = (fragments.sent, fragments.bytes.len());
                 let end = length.min(sent + FRAGMENT_BYTES);
-                let opcode = if sent == 0 {
-                    Data::Text
-                } else {
-                    Data::Continue
+                let opcode = match (sent, fragments.binary) {
+                    (0, false) => Data::Text,
+                    (0, true) => Data::Binary,
+                    _ => Data::Continue,
                 };
                 let last = end == length;
                 let payload = fragments.bytes.slice(sent..end);
@@ -180,8 +186,20 @@ impl Writer {
             unflushed: false,
             last: false,
             ping_due: false,
+            pongs_owed: false,
             kick_seen: false,
         }
+    }
+
+    /// The client pinged with `payload` bytes: tungstenite has queued the
+    /// pong, and the writer flushes it when it is next between batches. The
+    /// pong counts against the outbox's limits until then; `Err` when it
+    /// does not fit (a client that pings without reading).
+    pub fn owe_pong(&mut self, payload: usize) -> Result<(), SlowConsumer> {
+        // A server's pong has a 2-byte header (the payload is at most 125).
+        self.frames.owe_pong(payload + 2)?;
+        self.pongs_owed = true;
+        Ok(())
     }
 
     /// A ping goes out when the writer is next between batches.
@@ -235,8 +253,11 @@ impl Writer {
                     Poll::Pending => {}
                 }
             }
-            if self.unflushed {
+            if self.unflushed || self.pongs_owed {
                 ready!(socket.poll_flush_unpin(cx))?;
+                if std::mem::take(&mut self.pongs_owed) {
+                    self.frames.pongs_flushed();
+                }
                 self.unflushed = false;
                 self.taken = 0;
                 continue;
@@ -260,28 +281,17 @@ impl Writer {
             return;
         };
         self.kicked = true;
-        let (code, reason) = match kick {
-            Kick::SlowConsumer => (close_code::SLOW_CONSUMER, "slow consumer"),
-            Kick::ShuttingDown => (close_code::SERVICE_RESTART, "server restarting"),
-        };
-        let close = close_message(code, Utf8Bytes::from_static(reason));
-        self.sending = Sending::Control(Box::new(close));
+        self.sending = Sending::Control(Box::new(kick.message()));
         self.last = true;
         self.ping_due = false;
         self.kick_seen = true;
     }
 }
 
-pub fn close_message(code: u16, reason: Utf8Bytes) -> Message {
-    Message::Close(Some(CloseFrame {
-        code: code.into(),
-        reason,
-    }))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::close::CloseReason;
 
     fn frames_of(item: Outbound) -> Vec<Message> {
         let (mut sending, _) = Sending::from(item);
@@ -337,5 +347,191 @@ mod tests {
         assert_eq!(frames[0], Message::text("a"));
         assert_eq!(joined(&frames[1..4]), long.as_bytes());
         assert_eq!(frames[4], Message::text("b"));
+    }
+
+    /// A socket that takes every frame while open, and nothing while
+    /// `full`, counting flushes.
+    #[derive(Default)]
+    struct TestSocket {
+        sent: Vec<Message>,
+        flushes: usize,
+        full: bool,
+    }
+
+    impl Sink<Message> for TestSocket {
+        type Error = WsError;
+
+        fn poll_ready(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Result<(), WsError>> {
+            if self.full {
+                Poll::Pending
+            } else {
+                Poll::Ready(Ok(()))
+            }
+        }
+
+        fn start_send(self: std::pin::Pin<&mut Self>, item: Message) -> Result<(), WsError> {
+            self.get_mut().sent.push(item);
+            Ok(())
+        }
+
+        fn poll_flush(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Result<(), WsError>> {
+            let this = self.get_mut();
+            if this.full {
+                return Poll::Pending;
+            }
+            this.flushes += 1;
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_close(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Result<(), WsError>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    fn writer() -> (super::super::outbox::Outbox, Writer, TestSocket) {
+        let (outbox, frames) = super::super::outbox::Outbox::channel(64, 1 << 20);
+        (outbox, Writer::new(frames), TestSocket::default())
+    }
+
+    fn poll(writer: &mut Writer, socket: &mut TestSocket) -> Poll<Result<(), WsError>> {
+        writer.poll_write(socket, &mut Context::from_waker(std::task::Waker::noop()))
+    }
+
+    #[test]
+    fn what_is_queued_goes_out_in_order_with_one_flush_then_waits() {
+        let (outbox, mut writer, mut socket) = writer();
+        for text in ["a", "b", "c"] {
+            outbox.push(Outbound::Text(text.into())).unwrap();
+        }
+        assert!(poll(&mut writer, &mut socket).is_pending());
+        assert_eq!(socket.sent, ["a", "b", "c"].map(Message::text));
+        assert_eq!(socket.flushes, 1);
+        // Nothing more queued: no more writes, no more flushes.
+        assert!(poll(&mut writer, &mut socket).is_pending());
+        assert_eq!(socket.flushes, 1);
+    }
+
+    #[test]
+    fn a_full_socket_holds_the_writer_and_it_carries_on_where_it_stopped() {
+        let (outbox, mut writer, mut socket) = writer();
+        socket.full = true;
+        outbox.push(Outbound::Text("first".into())).unwrap();
+        outbox.push(Outbound::Text("second".into())).unwrap();
+        assert!(poll(&mut writer, &mut socket).is_pending());
+        assert!(socket.sent.is_empty());
+        socket.full = false;
+        assert!(poll(&mut writer, &mut socket).is_pending());
+        assert_eq!(socket.sent, ["first", "second"].map(Message::text));
+    }
+
+    #[test]
+    fn a_ping_goes_out_between_batches() {
+        let (outbox, mut writer, mut socket) = writer();
+        outbox.push(Outbound::Text("a".into())).unwrap();
+        writer.ping();
+        assert!(poll(&mut writer, &mut socket).is_pending());
+        assert_eq!(
+            socket.sent,
+            [Message::text("a"), Message::Ping(Bytes::new())]
+        );
+        assert_eq!(socket.flushes, 2, "the batch, then the ping");
+    }
+
+    #[test]
+    fn a_kick_drops_what_is_queued_and_sends_only_its_close_frame() {
+        let (outbox, mut writer, mut socket) = writer();
+        for _ in 0..5 {
+            outbox.push(Outbound::Text("stale".into())).unwrap();
+        }
+        outbox.kick(CloseReason::SlowConsumer);
+        assert!(matches!(
+            poll(&mut writer, &mut socket),
+            Poll::Ready(Ok(()))
+        ));
+        assert_eq!(socket.sent, [CloseReason::SlowConsumer.message()]);
+        assert!(writer.take_kick(), "the task is told, to time the close");
+        assert!(!writer.take_kick());
+    }
+
+    #[test]
+    fn a_queued_close_frame_is_the_last_thing_written() {
+        let (outbox, mut writer, mut socket) = writer();
+        outbox.push(Outbound::Text("notice".into())).unwrap();
+        outbox
+            .push(Outbound::Close(CloseReason::Restarting))
+            .unwrap();
+        outbox.push(Outbound::Text("never".into())).unwrap();
+        assert!(matches!(
+            poll(&mut writer, &mut socket),
+            Poll::Ready(Ok(()))
+        ));
+        assert_eq!(
+            socket.sent,
+            [Message::text("notice"), CloseReason::Restarting.message()]
+        );
+    }
+
+    #[test]
+    fn the_writer_stops_once_every_sender_is_gone_and_the_queue_drained() {
+        let (outbox, mut writer, mut socket) = writer();
+        outbox.push(Outbound::Text("last".into())).unwrap();
+        drop(outbox);
+        assert!(matches!(
+            poll(&mut writer, &mut socket),
+            Poll::Ready(Ok(()))
+        ));
+        assert_eq!(socket.sent, [Message::text("last")]);
+    }
+
+    #[test]
+    fn owed_pongs_are_flushed_and_then_free_their_place_in_the_queue() {
+        let (outbox, frames) = super::super::outbox::Outbox::channel(2, 1 << 20);
+        let (mut writer, mut socket) = (Writer::new(frames), TestSocket::default());
+        socket.full = true;
+        writer.owe_pong(125).unwrap();
+        writer.owe_pong(125).unwrap();
+        assert_eq!(
+            writer.owe_pong(125),
+            Err(SlowConsumer),
+            "the queue is full of pongs"
+        );
+        assert!(outbox.push(Outbound::Text("x".into())).is_err());
+        assert!(poll(&mut writer, &mut socket).is_pending());
+        socket.full = false;
+        assert!(poll(&mut writer, &mut socket).is_pending());
+        assert_eq!(socket.flushes, 1);
+        assert_eq!(outbox.push(Outbound::Text("x".into())), Ok(()));
+    }
+
+    #[test]
+    fn a_binary_message_goes_out_whole_or_in_binary_fragments() {
+        assert_eq!(
+            frames_of(Outbound::Binary(Bytes::from_static(b"\x00\x01"))).len(),
+            1
+        );
+        let long = vec![9u8; 2 * FRAGMENT_BYTES + 5];
+        let frames = frames_of(Outbound::Binary(Bytes::from(long.clone())));
+        assert_eq!(frames.len(), 3);
+        let Message::Frame(first) = &frames[0] else {
+            panic!()
+        };
+        assert_eq!(first.header().opcode, OpCode::Data(Data::Binary));
+        let joined: Vec<u8> = frames
+            .iter()
+            .flat_map(|m| match m {
+                Message::Frame(f) => f.payload().to_vec(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(joined, long);
     }
 }

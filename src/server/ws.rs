@@ -27,8 +27,9 @@ use tokio_tungstenite::{
 };
 use tracing::{info, warn};
 
+use super::AppState;
+use super::connection::{self, Service};
 use super::socket::GatheredWrites;
-use super::{AppState, connection, origin};
 
 /// A connection's WebSocket once upgraded.
 pub type WebSocket = WebSocketStream<GatheredWrites<TokioIo<Upgraded>>>;
@@ -51,13 +52,27 @@ const MAX_WRITE_BUFFER_BYTES: usize = 8 * 1024 * 1024;
 /// Seconds a client refused for the connection limit is asked to wait.
 const RETRY_AFTER_SECONDS: &str = "5";
 
+/// `GET /ws`: the chat.
 pub async fn upgrade(
     State(app): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    mut request: Request,
+    request: Request,
 ) -> Response {
+    accept(app, peer, request, Service::Chat)
+}
+
+/// `GET <echo_path>`: the echo endpoint, for conformance suites.
+pub async fn upgrade_echo(
+    State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    accept(app, peer, request, Service::Echo)
+}
+
+fn accept(app: AppState, peer: SocketAddr, mut request: Request, service: Service) -> Response {
     let headers = request.headers();
-    if !origin::is_allowed(headers, &app.settings.allowed_origins) {
+    if !app.origins.allow(headers) {
         let origin = headers.get(header::ORIGIN);
         warn!(%peer, ?origin, "refused a WebSocket upgrade from a foreign origin");
         return (StatusCode::FORBIDDEN, "origin not allowed\n").into_response();
@@ -82,7 +97,7 @@ pub async fn upgrade(
     };
     // Resolves once hyper has sent the 101 below and handed the socket over.
     let on_upgrade = hyper::upgrade::on(&mut request);
-    tokio::spawn(connection::serve(on_upgrade, peer, permit, app));
+    tokio::spawn(connection::serve(on_upgrade, peer, permit, app, service));
     Response::builder()
         .status(StatusCode::SWITCHING_PROTOCOLS)
         .header(header::CONNECTION, "upgrade")

@@ -340,6 +340,13 @@ pub async fn upgrade_with_origin(url: &str, origin: &str) -> bool {
 
 /// A minimal HTTP/1.1 GET: status line and body.
 pub async fn http_get(addr: SocketAddr, path: &str) -> (String, String) {
+    let (head, body) = http_get_with_head(addr, path).await;
+    (head.lines().next().unwrap_or_default().to_owned(), body)
+}
+
+/// A minimal HTTP/1.1 GET: the whole head (status line and headers) and
+/// the body.
+pub async fn http_get_with_head(addr: SocketAddr, path: &str) -> (String, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = TcpStream::connect(addr).await.unwrap();
     let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
@@ -347,10 +354,7 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> (String, String) {
     let mut response = String::new();
     stream.read_to_string(&mut response).await.unwrap();
     let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    (
-        head.lines().next().unwrap_or_default().to_owned(),
-        body.to_owned(),
-    )
+    (head.to_owned(), body.to_owned())
 }
 
 /// The real `confab` binary, on 127.0.0.1 port 0 with its own data directory.
@@ -367,10 +371,28 @@ impl Binary {
 
     /// With extra settings, as `CONFAB_<KEY>` variables.
     pub fn start_with(data_dir: &Path, settings: &[(&str, &str)]) -> Self {
+        Self::start_command(
+            Command::new(env!("CARGO_BIN_EXE_confab")),
+            data_dir,
+            settings,
+        )
+    }
+
+    /// Allowed at most `files` open files (soft and hard limit).
+    pub fn start_with_file_limit(data_dir: &Path, files: u32, settings: &[(&str, &str)]) -> Self {
+        let mut command = Command::new("prlimit");
+        command
+            .arg(format!("--nofile={files}:{files}"))
+            .arg("--")
+            .arg(env!("CARGO_BIN_EXE_confab"));
+        Self::start_command(command, data_dir, settings)
+    }
+
+    fn start_command(command: Command, data_dir: &Path, settings: &[(&str, &str)]) -> Self {
         let data_dir = data_dir.to_str().expect("a temporary path in UTF-8");
         let mut all = vec![("CONFAB_DATA_DIR", data_dir), ("RUST_LOG", "info")];
         all.extend_from_slice(settings);
-        let (child, addr) = server::process::spawn(Path::new(env!("CARGO_BIN_EXE_confab")), &all)
+        let (child, addr) = server::process::spawn_command(command, &all)
             .expect("the confab binary starts and listens");
         Self {
             child,

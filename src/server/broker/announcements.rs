@@ -10,6 +10,11 @@
 //! waits already has its news in the `joined` member list. So what a member
 //! is owed is always the tail of what waits, and all members share one list
 //! of frames: one item in each member's queue, not one per frame.
+//!
+//! A user who comes and goes while its arrival still waits cancels out:
+//! nobody owed the arrival hears of it, nor of the departure. So one client
+//! that joins and leaves a room as fast as it can makes at most one waiting
+//! announcement, not two per round.
 
 use std::{
     sync::Arc,
@@ -17,6 +22,8 @@ use std::{
 };
 
 use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+use crate::protocol::UserId;
 
 /// How long announcements may wait for others to go with them. With
 /// 15,000 connections opening into rooms of 150 (`confab-bench idle`),
@@ -27,13 +34,21 @@ pub const ANNOUNCE_EVERY: Duration = Duration::from_millis(250);
 
 #[derive(Debug, Default)]
 pub struct Announcements {
-    /// Encoded frames not sent yet, each with the number of the first member
-    /// who must not get it.
-    waiting: Vec<(Utf8Bytes, u64)>,
+    /// Announcements not sent yet, in order.
+    waiting: Vec<Waiting>,
     /// When announcements last went out.
     sent: Option<Instant>,
     /// Members admitted so far.
     admitted: u64,
+}
+
+#[derive(Debug)]
+struct Waiting {
+    frame: Utf8Bytes,
+    /// Whose arrival or departure it tells.
+    user: UserId,
+    /// The number of the first member who must not get it.
+    first_excluded: u64,
 }
 
 impl Announcements {
@@ -44,10 +59,35 @@ impl Announcements {
         self.admitted
     }
 
-    /// Queues an announcement for the members admitted so far. True when
-    /// the room may send at once: nothing went out in the last period.
-    pub fn queue(&mut self, frame: Utf8Bytes, now: Instant) -> bool {
-        self.waiting.push((frame, self.admitted + 1));
+    /// Queues `user`'s arrival or departure for the members admitted so
+    /// far. True when the room may send at once: nothing went out in the
+    /// last period.
+    ///
+    /// If the user's opposite change still waits, and no member now in the
+    /// room was admitted since it was made (`seated(from, to)` says whether
+    /// one was, with a number in `from..to`), the two cancel out: whoever
+    /// is owed the one is owed the other too, and nobody else saw either.
+    pub fn queue(
+        &mut self,
+        user: UserId,
+        frame: Utf8Bytes,
+        now: Instant,
+        seated: impl Fn(u64, u64) -> bool,
+    ) -> bool {
+        let first_excluded = self.admitted + 1;
+        // A user's arrivals and departures alternate, so the last waiting
+        // one of the user is the opposite of this.
+        if let Some(index) = self.waiting.iter().rposition(|w| w.user == user)
+            && !seated(self.waiting[index].first_excluded, first_excluded)
+        {
+            self.waiting.remove(index);
+            return false;
+        }
+        self.waiting.push(Waiting {
+            frame,
+            user,
+            first_excluded,
+        });
         self.sent
             .is_none_or(|sent| now.duration_since(sent) >= ANNOUNCE_EVERY)
     }
@@ -58,8 +98,10 @@ impl Announcements {
             return None;
         }
         self.sent = Some(now);
-        let (frames, first_excluded): (Vec<_>, _) =
-            std::mem::take(&mut self.waiting).into_iter().unzip();
+        let (frames, first_excluded): (Vec<_>, _) = std::mem::take(&mut self.waiting)
+            .into_iter()
+            .map(|w| (w.frame, w.first_excluded))
+            .unzip();
         Some(Outgoing {
             frames: frames.into(),
             first_excluded,
@@ -86,6 +128,11 @@ impl Outgoing {
 mod tests {
     use super::*;
 
+    /// Nobody seated in any range: every opposite pair may cancel.
+    fn nobody(_: u64, _: u64) -> bool {
+        false
+    }
+
     fn frames(outgoing: &Outgoing, member: u64) -> Vec<&str> {
         outgoing.frames[outgoing.first_owed(member)..]
             .iter()
@@ -97,16 +144,20 @@ mod tests {
     fn a_lone_announcement_goes_at_once_and_a_storm_waits_for_the_period() {
         let mut room = Announcements::default();
         let start = Instant::now();
-        assert!(room.queue("first".into(), start), "nothing sent yet");
-        assert!(room.take(start).is_some());
-        assert!(!room.queue("soon after".into(), start + ANNOUNCE_EVERY / 2));
-        assert!(!room.queue("and another".into(), start + ANNOUNCE_EVERY / 2));
-        let later = start + ANNOUNCE_EVERY / 2;
-        let outgoing = room.take(later).unwrap();
-        assert_eq!(frames(&outgoing, 0), ["soon after", "and another"]);
-        assert!(room.take(later).is_none(), "taken once");
+        let user = UserId::new_random;
         assert!(
-            room.queue("quiet again".into(), later + ANNOUNCE_EVERY),
+            room.queue(user(), "first".into(), start, nobody),
+            "nothing sent yet"
+        );
+        assert!(room.take(start).is_some());
+        let soon = start + ANNOUNCE_EVERY / 2;
+        assert!(!room.queue(user(), "soon after".into(), soon, nobody));
+        assert!(!room.queue(user(), "and another".into(), soon, nobody));
+        let outgoing = room.take(soon).unwrap();
+        assert_eq!(frames(&outgoing, 0), ["soon after", "and another"]);
+        assert!(room.take(soon).is_none(), "taken once");
+        assert!(
+            room.queue(user(), "quiet again".into(), soon + ANNOUNCE_EVERY, nobody),
             "a period after the last went out"
         );
     }
@@ -115,12 +166,13 @@ mod tests {
     fn an_announcement_is_owed_only_to_members_admitted_before_it() {
         let mut room = Announcements::default();
         let now = Instant::now();
+        let [ana_id, ben_id, cy_id] = [(); 3].map(|()| UserId::new_random());
         let ana = room.admit();
-        room.queue("ben joined".into(), now);
+        room.queue(ben_id, "ben joined".into(), now, nobody);
         let ben = room.admit();
-        room.queue("cy joined".into(), now);
+        room.queue(cy_id, "cy joined".into(), now, nobody);
         let cy = room.admit();
-        room.queue("ana left".into(), now);
+        room.queue(ana_id, "ana left".into(), now, nobody);
         let outgoing = room.take(now).unwrap();
         assert_eq!(
             frames(&outgoing, ana),
@@ -128,5 +180,50 @@ mod tests {
         );
         assert_eq!(frames(&outgoing, ben), ["cy joined", "ana left"]);
         assert_eq!(frames(&outgoing, cy), ["ana left"]);
+    }
+
+    #[test]
+    fn coming_and_going_while_the_arrival_waits_cancels_out() {
+        let mut room = Announcements::default();
+        let now = Instant::now();
+        let (ana, ben) = (UserId::new_random(), UserId::new_random());
+        room.admit();
+        room.queue(ana, "ana joined".into(), now, nobody);
+        room.take(now);
+        // Ben comes and goes a thousand times within one period.
+        for _ in 0..1000 {
+            room.queue(ben, "ben joined".into(), now, nobody);
+            room.admit(); // Ben's own seat, gone again before he leaves
+            room.queue(ben, "ben left".into(), now, nobody);
+        }
+        assert!(room.take(now).is_none(), "nothing is left to tell");
+    }
+
+    #[test]
+    fn a_member_admitted_between_an_arrival_and_a_departure_is_still_told() {
+        let mut room = Announcements::default();
+        let now = Instant::now();
+        let (ben, cy) = (UserId::new_random(), UserId::new_random());
+        let ana = room.admit();
+        room.take(now);
+        room.queue(cy, "cy joined".into(), now, nobody);
+        let cy_seat = room.admit();
+        room.queue(ben, "ben joined".into(), now, nobody);
+        room.admit(); // Ben
+        // Dan arrives while Ben is in: his member list shows Ben.
+        let dan = room.admit();
+        let seated = |from: u64, to: u64| (from..to).contains(&dan);
+        room.queue(ben, "ben left".into(), now, seated);
+        let outgoing = room.take(now).unwrap();
+        assert_eq!(
+            frames(&outgoing, ana),
+            ["cy joined", "ben joined", "ben left"]
+        );
+        assert_eq!(frames(&outgoing, cy_seat), ["ben joined", "ben left"]);
+        assert_eq!(
+            frames(&outgoing, dan),
+            ["ben left"],
+            "Dan saw Ben in joined"
+        );
     }
 }

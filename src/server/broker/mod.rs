@@ -44,15 +44,6 @@ impl std::fmt::Display for ConnId {
     }
 }
 
-/// Why the broker dropped a connection on its own initiative.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kick {
-    /// Its outbox was full.
-    SlowConsumer,
-    /// The server is stopping and the outbox had no room for the notice.
-    ShuttingDown,
-}
-
 /// What connections ask of the broker.
 #[derive(Debug)]
 pub enum Command {
@@ -81,9 +72,6 @@ pub enum Command {
     },
     /// The connection ended for any reason. Idempotent.
     Disconnect { conn: ConnId },
-    /// The connection's reader found its outbox full: evict it like any
-    /// other slow consumer.
-    SlowConsumer { conn: ConnId },
     /// Tell every client the server is stopping, then close them with 1012.
     Shutdown,
 }

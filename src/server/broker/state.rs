@@ -26,13 +26,14 @@ use smallvec::SmallVec;
 use crate::list_set::ListSet;
 use crate::protocol::{
     ClientId, ClientMessage, DisplayName, ErrorCode, Member, MessageContent, PROTOCOL_VERSION,
-    RoomName, RoomSummary, ServerMessage, UserId, close_code,
+    RoomName, RoomSummary, ServerMessage, UserId,
 };
 use crate::server::outbox::{Outbound, Outbox};
 use crate::server::store::{Appended, Channel, NewMessage, StoreReport, StoredMessage, now_ms};
 
 use super::announcements::Announcements;
-use super::{BrokerConfig, Command, ConnId, Kick};
+use super::{BrokerConfig, Command, ConnId};
+use crate::server::close::CloseReason;
 
 /// Rooms one connection may be in at once: each costs the server memory,
 /// and no person follows more rooms than this from one tab.
@@ -63,6 +64,12 @@ pub const MAX_ROOMS_LISTED: usize = 200;
 
 /// `typing` forwarded at most this often per connection and room.
 pub const TYPING_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Requests a connection may send behind a join that waits for its room to
+/// load. They wait with it and then apply in the order sent; past this many
+/// the rest are refused as `busy` (a client pipelining this much behind one
+/// join is flooding, and each held request is up to a message of memory).
+pub const MAX_HELD: usize = 128;
 
 /// History reads one connection may have running at once, and queued:
 /// one client's flood of requests must not take the read pool from others.
@@ -97,6 +104,16 @@ struct Session {
     /// What only some connections need: made at the first history request
     /// or `typing`. An idle connection holds a null pointer.
     extras: Option<Box<Extras>>,
+    /// Set while a join of this connection waits for its room to load:
+    /// what the connection sends meanwhile waits here, so that its requests
+    /// take effect in the order it sent them.
+    held: Option<Box<Held>>,
+}
+
+/// A connection's requests held behind its join of a loading room.
+struct Held {
+    room: RoomName,
+    requests: VecDeque<ClientMessage>,
 }
 
 #[derive(Default)]
@@ -166,6 +183,21 @@ fn encode(message: &ServerMessage) -> Utf8Bytes {
     serde_json::to_string(message)
         .expect("a ServerMessage is strings and numbers and always encodes")
         .into()
+}
+
+/// A room's stored message as its members get it: the article's
+/// `room_message`, with the additions a client ignores if it does not know
+/// them.
+fn room_message_frame(room: &RoomName, message: &StoredMessage) -> Utf8Bytes {
+    encode(&ServerMessage::RoomMessage {
+        room: room.clone(),
+        from: message.from,
+        content: message.content.clone(),
+        name: Some(message.name.clone()),
+        seq: Some(message.seq),
+        ts: Some(message.ts),
+        id: message.client_id.clone(),
+    })
 }
 
 /// Which end of a list of messages to keep when it is over the budget.
@@ -249,6 +281,7 @@ impl BrokerState {
                     rooms: ListSet::default(),
                     extended: false,
                     extras: None,
+                    held: None,
                 };
                 self.sessions.insert(conn, session);
                 self.add_user_connection(user, conn, None);
@@ -275,7 +308,6 @@ impl BrokerState {
             Command::Disconnect { conn } => {
                 self.remove_session(conn);
             }
-            Command::SlowConsumer { conn } => self.slow.push(conn),
             Command::Shutdown => self.shutdown(),
         }
         self.evict_slow_consumers();
@@ -306,6 +338,70 @@ impl BrokerState {
     }
 
     fn client_message(&mut self, conn: ConnId, message: ClientMessage) {
+        let Some(session) = self.sessions.get_mut(&conn) else {
+            return;
+        };
+        if let Some(held) = &mut session.held {
+            if held.requests.len() < MAX_HELD {
+                held.requests.push_back(message);
+            } else {
+                self.refuse_held(conn, message);
+            }
+            return;
+        }
+        self.apply(conn, message);
+    }
+
+    /// A request past [`MAX_HELD`]: refused as `busy`, naming what it was.
+    fn refuse_held(&mut self, conn: ConnId, message: ClientMessage) {
+        let (id, room) = match message {
+            ClientMessage::RoomMessage { id, room, .. } => (id, Some(room)),
+            ClientMessage::DirectMessage { id, .. } => (id, None),
+            ClientMessage::JoinRoom { room, .. }
+            | ClientMessage::LeaveRoom { room }
+            | ClientMessage::Typing { room }
+            | ClientMessage::History { room, .. } => (None, Some(room)),
+            _ => (None, None),
+        };
+        let text = format!(
+            "at most {MAX_HELD} requests may wait behind a join; this one was not carried out, send it again once joined"
+        );
+        self.send_to(
+            conn,
+            &ServerMessage::message_error(ErrorCode::Busy, id, room, text),
+        );
+    }
+
+    /// The join `conn` waited on is settled (joined or refused): what it
+    /// sent meanwhile takes effect now, in order, until one of those waits
+    /// for a load in turn and holds the rest again.
+    fn release_held(&mut self, conn: ConnId, room: &RoomName) {
+        let Some(session) = self.sessions.get_mut(&conn) else {
+            return;
+        };
+        if session.held.as_ref().is_none_or(|held| held.room != *room) {
+            return;
+        }
+        let mut requests = session
+            .held
+            .take()
+            .map(|held| held.requests)
+            .unwrap_or_default();
+        while let Some(message) = requests.pop_front() {
+            self.apply(conn, message);
+            let Some(session) = self.sessions.get_mut(&conn) else {
+                return;
+            };
+            if let Some(held) = &mut session.held {
+                requests.append(&mut held.requests);
+                held.requests = requests;
+                return;
+            }
+        }
+    }
+
+    /// Carries out a client's request now.
+    fn apply(&mut self, conn: ConnId, message: ClientMessage) {
         match message {
             // The reader turns `hello` into `Identify`.
             ClientMessage::Hello { .. } => {}
@@ -454,6 +550,7 @@ impl BrokerState {
             Some(loading) => {
                 if newly {
                     loading.waiting.push((conn, after));
+                    self.hold_behind(conn, room);
                 }
             }
             None => {
@@ -474,8 +571,19 @@ impl BrokerState {
                     waiting: vec![(conn, after)],
                     ..Room::default()
                 };
-                self.rooms.insert(room, loading);
+                self.rooms.insert(room.clone(), loading);
+                self.hold_behind(conn, room);
             }
+        }
+    }
+
+    /// What `conn` sends from now on waits for its join of `room`.
+    fn hold_behind(&mut self, conn: ConnId, room: RoomName) {
+        if let Some(session) = self.sessions.get_mut(&conn) {
+            session.held = Some(Box::new(Held {
+                room,
+                requests: VecDeque::new(),
+            }));
         }
     }
 
@@ -488,14 +596,18 @@ impl BrokerState {
         }
         room.loaded = true;
         room.recent = recent.into();
-        for (conn, after) in std::mem::take(&mut room.waiting) {
+        let waiting = std::mem::take(&mut room.waiting);
+        for (conn, after) in &waiting {
             let still_joining = self
                 .sessions
-                .get(&conn)
+                .get(conn)
                 .is_some_and(|session| session.rooms.contains(&name));
             if still_joining {
-                self.admit(conn, &name, after);
+                self.admit(*conn, &name, *after);
             }
+        }
+        for (conn, _) in waiting {
+            self.release_held(conn, &name);
         }
         self.drop_room_if_empty(&name);
     }
@@ -513,6 +625,7 @@ impl BrokerState {
                 conn,
                 &ServerMessage::room_error(ErrorCode::StorageFailed, name.clone(), text),
             );
+            self.release_held(conn, &name);
         }
     }
 
@@ -537,7 +650,7 @@ impl BrokerState {
                 name: Some(self.name_of(user)),
             });
             // Before the joiner is a member, so it is not owed its own.
-            self.announce(name, announcement);
+            self.announce(name, user, announcement);
         }
         if let Some(room) = self.rooms.get_mut(name) {
             let number = room.announcements.admit();
@@ -546,8 +659,10 @@ impl BrokerState {
         self.send_joined(conn, name, after);
     }
 
-    /// `joined`, then (to `hello` clients) the messages after `after`, or the
-    /// latest ones when the client has none.
+    /// `joined`, then the messages after `after`, or the latest ones when
+    /// the client has none: as one `history` to a `hello` client, and as the
+    /// article's own `room_message` frames, oldest first, to a client that
+    /// knows only the article (it could not decode `history`).
     fn send_joined(&mut self, conn: ConnId, name: &RoomName, after: Option<u64>) {
         let Some(extended) = self.sessions.get(&conn).map(|s| s.extended) else {
             return;
@@ -567,34 +682,41 @@ impl BrokerState {
                 })
                 .collect()
         });
-        let history = extended.then(|| {
-            let cutoff = self.config.retention.cutoff_ms(now_ms());
-            let owed: Vec<&StoredMessage> = room
-                .recent
-                .iter()
-                .filter(|m| cutoff.is_none_or(|cutoff| m.ts >= cutoff))
-                .filter(|m| after.is_none_or(|after| m.seq > after))
-                .collect();
-            // Resuming: all of it (the cache bounds it). Afresh: the latest.
-            let skip = match after {
-                Some(_) => 0,
-                None => owed.len().saturating_sub(self.config.history_on_join),
-            };
-            let owed = within_budget(&owed[skip..], Keep::Newest);
-            owed.iter().map(|m| m.posted()).collect::<Vec<_>>()
-        });
+        let cutoff = self.config.retention.cutoff_ms(now_ms());
+        let owed: Vec<&StoredMessage> = room
+            .recent
+            .iter()
+            .filter(|m| cutoff.is_none_or(|cutoff| m.ts >= cutoff))
+            .filter(|m| after.is_none_or(|after| m.seq > after))
+            .collect();
+        // Resuming: all of it (the cache bounds it). Afresh: the latest.
+        let skip = match after {
+            Some(_) => 0,
+            None => owed.len().saturating_sub(self.config.history_on_join),
+        };
+        let owed = within_budget(&owed[skip..], Keep::Newest);
+        let replay = if owed.is_empty() {
+            None
+        } else if extended {
+            Some(Outbound::Text(encode(&ServerMessage::History {
+                room: Some(name.clone()),
+                with: None,
+                messages: owed.iter().map(|m| m.posted()).collect(),
+            })))
+        } else {
+            let frames: Vec<Utf8Bytes> = owed.iter().map(|m| room_message_frame(name, m)).collect();
+            Some(Outbound::Batch {
+                frames: frames.into(),
+                skip: 0,
+            })
+        };
         let joined = ServerMessage::Joined {
             room: name.clone(),
             members,
         };
         self.send_to(conn, &joined);
-        if let Some(messages) = history.filter(|messages| !messages.is_empty()) {
-            let history = ServerMessage::History {
-                room: Some(name.clone()),
-                with: None,
-                messages,
-            };
-            self.send_to(conn, &history);
+        if let Some(replay) = replay {
+            self.push_item(conn, replay);
         }
     }
 
@@ -652,6 +774,12 @@ impl BrokerState {
         let Some(user) = self.sessions.get(&conn).map(|s| s.user) else {
             return;
         };
+        if to == user {
+            let message = "a direct message goes to someone else: 'to' is your own id";
+            let error = ServerMessage::message_error(ErrorCode::InvalidMessage, id, None, message);
+            self.send_to(conn, &error);
+            return;
+        }
         if !self.users.contains_key(&to) {
             let message = format!("no connected user has id {to}");
             let error = ServerMessage::message_error(ErrorCode::UnknownUser, id, None, message);
@@ -752,15 +880,7 @@ impl BrokerState {
             room.recent.pop_front();
         }
         room.recent.push_back(message.clone());
-        Some(encode(&ServerMessage::RoomMessage {
-            room: name.clone(),
-            from: message.from,
-            content: message.content.clone(),
-            name: Some(message.name.clone()),
-            seq: Some(message.seq),
-            ts: Some(message.ts),
-            id: message.client_id.clone(),
-        }))
+        Some(room_message_frame(name, message))
     }
 
     /// To every connection of the recipient, and to the sender's other
@@ -999,7 +1119,7 @@ impl BrokerState {
                     room: name.clone(),
                     user,
                 });
-                self.announce(name, announcement);
+                self.announce(name, user, announcement);
             }
         }
         self.drop_room_if_empty(name);
@@ -1052,10 +1172,9 @@ impl BrokerState {
             "server shutting down",
         ));
         let queued = session.outbox.push(Outbound::Text(notice)).and_then(|()| {
-            session.outbox.push(Outbound::Close {
-                code: close_code::SERVICE_RESTART,
-                reason: Utf8Bytes::from_static("server restarting"),
-            })
+            session
+                .outbox
+                .push(Outbound::Close(CloseReason::Restarting))
         });
         if queued.is_err() {
             self.slow.push(conn);
@@ -1120,11 +1239,20 @@ impl BrokerState {
 
     /// Sends a presence announcement to the room, at once if it has been
     /// quiet, else with the others at the next tick (see [`Announcements`]).
-    fn announce(&mut self, name: &RoomName, frame: Utf8Bytes) {
+    fn announce(&mut self, name: &RoomName, user: UserId, frame: Utf8Bytes) {
         let Some(room) = self.rooms.get_mut(name) else {
             return;
         };
-        if room.announcements.queue(frame, Instant::now()) {
+        let members = &room.members;
+        let seated = |from: u64, to: u64| {
+            members
+                .values()
+                .any(|seat| (from..to).contains(&seat.number))
+        };
+        if room
+            .announcements
+            .queue(user, frame, Instant::now(), seated)
+        {
             self.send_announcements(name);
         } else {
             self.announcing.insert(name.clone());
@@ -1149,7 +1277,7 @@ impl BrokerState {
             match outgoing.frames.len() - skip {
                 0 => None,
                 1 => Some(Outbound::Text(outgoing.frames[skip].clone())),
-                _ => Some(Outbound::Batch {
+                _ => Some(Outbound::Announcements {
                     frames: outgoing.frames.clone(),
                     skip,
                 }),
@@ -1171,11 +1299,15 @@ impl BrokerState {
     }
 
     fn push(&mut self, conn: ConnId, frame: Utf8Bytes) {
+        self.push_item(conn, Outbound::Text(frame));
+    }
+
+    fn push_item(&mut self, conn: ConnId, item: Outbound) {
         if self.shutting_down {
             return;
         }
         if let Some(session) = self.sessions.get(&conn)
-            && session.outbox.push(Outbound::Text(frame)).is_err()
+            && session.outbox.push(item).is_err()
         {
             self.slow.push(conn);
         }
@@ -1185,9 +1317,9 @@ impl BrokerState {
         while let Some(conn) = self.slow.pop() {
             if let Some(outbox) = self.remove_session(conn) {
                 let reason = if self.shutting_down {
-                    Kick::ShuttingDown
+                    CloseReason::Restarting
                 } else {
-                    Kick::SlowConsumer
+                    CloseReason::SlowConsumer
                 };
                 info!(%conn, ?reason, "evicting a slow consumer");
                 outbox.kick(reason);
@@ -1225,12 +1357,15 @@ mod tests {
             while let Some(frame) = self.frames.try_recv() {
                 match frame {
                     Outbound::Text(text) => out.push(serde_json::from_str(text.as_str()).unwrap()),
-                    Outbound::Batch { frames, skip } => out.extend(
-                        frames[skip..]
-                            .iter()
-                            .map(|text| serde_json::from_str::<Value>(text.as_str()).unwrap()),
-                    ),
-                    Outbound::Close { code, .. } => out.push(json!({ "close": code })),
+                    Outbound::Batch { frames, skip } | Outbound::Announcements { frames, skip } => {
+                        out.extend(
+                            frames[skip..]
+                                .iter()
+                                .map(|text| serde_json::from_str::<Value>(text.as_str()).unwrap()),
+                        )
+                    }
+                    Outbound::Close(reason) => out.push(json!({ "close": reason.code() })),
+                    Outbound::Binary(_) => panic!("the broker sends text only"),
                 }
             }
             out
@@ -1408,10 +1543,140 @@ mod tests {
             json!({"type": "join_room", "room": "general", "after": 5}),
         );
         assert_eq!(current.types(), ["joined"]);
-        // Article clients get no history (they could not decode it).
+        // Clients that know only the article get the same latest messages
+        // as the article's room_message, oldest first, after joined.
         let mut plain = h.connect(100);
         let frames = h.join(&mut plain, "general").await;
-        assert_eq!(frames, [json!({"type": "joined", "room": "general"})]);
+        assert_eq!(frames[0], json!({"type": "joined", "room": "general"}));
+        let replayed: Vec<_> = frames[1..]
+            .iter()
+            .map(|m| (m["type"].clone(), m["room"].clone(), m["content"].clone()))
+            .collect();
+        let expected: Vec<_> = ["3", "4", "5"]
+            .into_iter()
+            .map(|text| (json!("room_message"), json!("general"), json!(text)))
+            .collect();
+        assert_eq!(replayed, expected);
+        assert_eq!(frames[1]["from"], ana.user.to_string());
+    }
+
+    #[tokio::test]
+    async fn requests_sent_behind_a_join_wait_for_it_and_apply_in_order() {
+        let mut h = Harness::new();
+        let mut ana = h.connect(100);
+        // The room is not in memory: the join waits for its load, and what
+        // Ana sends meanwhile waits with it.
+        h.send(&ana, json!({"type": "join_room", "room": "fresh"}));
+        for n in 1..=5 {
+            let text = format!("message {n}");
+            h.send(
+                &ana,
+                json!({"type": "room_message", "room": "fresh", "content": text}),
+            );
+        }
+        h.send(&ana, json!({"type": "leave_room", "room": "fresh"}));
+        h.send(
+            &ana,
+            json!({"type": "room_message", "room": "fresh", "content": "late"}),
+        );
+        assert!(
+            ana.received().is_empty(),
+            "nothing before the room is loaded"
+        );
+        h.settle().await;
+        let frames = ana.received();
+        assert_eq!(frames[0], json!({"type": "joined", "room": "fresh"}));
+        assert_eq!(
+            frames[1],
+            json!({"type": "error", "code": "not_a_member", "room": "fresh",
+                "message": "join room 'fresh' before posting to it"}),
+            "the last one came after the leave"
+        );
+        // The five were stored in order, before the leave took effect.
+        let fresh = Channel::Room(RoomName::parse("fresh").unwrap());
+        let texts: Vec<String> = h
+            .state
+            .config
+            .store
+            .page(&fresh, None, None, 50)
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| m.content.as_str().to_owned())
+            .collect();
+        assert_eq!(
+            texts,
+            (1..=5).map(|n| format!("message {n}")).collect::<Vec<_>>()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_join_then_an_immediate_leave_still_gets_its_joined() {
+        let mut h = Harness::new();
+        let mut ana = h.connect(100);
+        let mut ben = h.connect(100);
+        h.send(&ana, json!({"type": "join_room", "room": "brief"}));
+        h.send(&ana, json!({"type": "leave_room", "room": "brief"}));
+        h.settle().await;
+        assert_eq!(ana.received(), [json!({"type": "joined", "room": "brief"})]);
+        // And in a room already in memory.
+        h.join(&mut ben, "brief").await;
+        h.send(&ana, json!({"type": "join_room", "room": "brief"}));
+        h.send(&ana, json!({"type": "leave_room", "room": "brief"}));
+        assert_eq!(ana.types(), ["joined"]);
+    }
+
+    #[tokio::test]
+    async fn past_the_bound_requests_behind_a_join_are_refused_as_busy() {
+        let mut h = Harness::new();
+        let mut ana = h.connect(1000);
+        h.send(&ana, json!({"type": "join_room", "room": "fresh"}));
+        for n in 0..MAX_HELD + 2 {
+            let message = json!({"type": "room_message", "room": "fresh",
+                "content": n.to_string(), "id": format!("m-{n}")});
+            h.send(&ana, message);
+        }
+        let refused = ana.received();
+        assert_eq!(refused.len(), 2, "{refused:?}");
+        assert_eq!(refused[0]["code"], "busy");
+        assert_eq!(refused[0]["id"], format!("m-{MAX_HELD}"));
+        h.settle().await;
+        let frames = ana.received();
+        assert_eq!(frames[0]["type"], "joined");
+        let delivered = frames
+            .iter()
+            .filter(|f| f["type"] == "room_message")
+            .count();
+        assert_eq!(delivered, MAX_HELD);
+    }
+
+    #[tokio::test]
+    async fn joining_and_leaving_in_a_loop_evicts_nobody_and_tells_nobody() {
+        let mut h = Harness::new();
+        // Members whose queues hold 20 frames.
+        let mut members: Vec<Client> = (0..10).map(|_| h.connect(20)).collect();
+        for member in &mut members {
+            h.join(member, "busy").await;
+        }
+        h.state.send_waiting_announcements();
+        for member in &mut members {
+            member.received();
+        }
+        let mut attacker = h.connect(100_000);
+        for _ in 0..1000 {
+            h.send(&attacker, json!({"type": "join_room", "room": "busy"}));
+            h.send(&attacker, json!({"type": "leave_room", "room": "busy"}));
+        }
+        assert_eq!(attacker.types().len(), 1000, "a joined for every join");
+        h.state.send_waiting_announcements();
+        h.say(&members[0], "busy", "still here", None).await;
+        for member in &mut members {
+            assert_eq!(member.frames.try_kicked(), None);
+            let types = member.types();
+            // At most the first join, which went out at once, and its leave.
+            assert!(types.len() <= 3, "{types:?}");
+            assert_eq!(types.last().map(String::as_str), Some("room_message"));
+        }
     }
 
     #[tokio::test]
@@ -1472,7 +1737,7 @@ mod tests {
         for n in 0..4 {
             h.say(&fast, "general", &n.to_string(), None).await;
         }
-        assert_eq!(slow.frames.try_kicked(), Some(Kick::SlowConsumer));
+        assert_eq!(slow.frames.try_kicked(), Some(CloseReason::SlowConsumer));
         let fast_saw = fast.received();
         assert_eq!(fast_saw.len(), 5, "{fast_saw:?}");
         assert_eq!(
@@ -1525,8 +1790,8 @@ mod tests {
 
         // Anything else sent to the room takes the waiting ones first.
         h.say(&ana, "general", "welcome", None).await;
-        let Some(Outbound::Batch { frames, skip: 0 }) = ana.frames.try_recv() else {
-            panic!("both announcements in one queue item");
+        let Some(Outbound::Announcements { frames, skip: 0 }) = ana.frames.try_recv() else {
+            panic!("the announcements in one queue item");
         };
         let joined: Vec<Value> = frames
             .iter()
@@ -1700,7 +1965,7 @@ mod tests {
         let mut h = Harness::new();
         let mut client = h.connect(1);
         h.state.handle(Command::Shutdown);
-        assert_eq!(client.frames.try_kicked(), Some(Kick::ShuttingDown));
+        assert_eq!(client.frames.try_kicked(), Some(CloseReason::Restarting));
     }
 
     #[tokio::test]
