@@ -48,12 +48,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 fn Bundle(options: LeptosOptions) -> impl IntoView {
     let nonce = leptos::nonce::use_nonce();
     let js = format!("/{}/{}.js", options.site_pkg_dir, options.output_name);
-    // cargo-leptos names the WASM after the output; wasm-bindgen alone
-    // appends `_bg`.
-    let wasm = match option_env!("LEPTOS_OUTPUT_NAME") {
-        Some(_) => format!("/{}/{}.wasm", options.site_pkg_dir, options.output_name),
-        None => format!("/{}/{}_bg.wasm", options.site_pkg_dir, options.output_name),
-    };
+    // cargo-leptos, which builds the site, names the WASM after the output
+    // (not with wasm-bindgen's `_bg`), whatever built this binary.
+    let wasm = format!("/{}/{}.wasm", options.site_pkg_dir, options.output_name);
     let script = format!(
         "import({js:?}).then(m => m.default({{module_or_path: {wasm:?}}}).then(() => m.hydrate()));"
     );
