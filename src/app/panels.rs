@@ -97,10 +97,6 @@ pub fn PanelToggle(
 ) -> impl IntoView {
     let panels = expect_context::<Panels>();
     let unread = move || unread.map_or(0, |unread| unread.get());
-    let name = move || match unread() {
-        0 => None,
-        n => Some(format!("{} ({n} unread)", label.get())),
-    };
     view! {
         <button
             type="button"
@@ -108,13 +104,16 @@ pub fn PanelToggle(
             class="panel-toggle"
             aria-controls=panel.id()
             aria-expanded=move || (panels.open() == Some(panel)).to_string()
-            aria-label=name
             on:click=move |_| panels.toggle(panel)
         >
+            // Read as "Rooms 1 unread": what is shown, then the word
+            // (WCAG 2.5.3: the name holds the visible text).
             {label}
+            " "
             <Show when=move || { unread() > 0 }>
-                <span class="unread" aria-hidden="true">
+                <span class="unread">
                     {unread}
+                    <span class="visually-hidden">" unread"</span>
                 </span>
             </Show>
         </button>

@@ -47,6 +47,8 @@ pub struct Settings {
     pub storage: Storage,
     pub data_dir: PathBuf,
     pub history_on_join: usize,
+    pub cache_max_bytes: usize,
+    pub memory_storage_max_bytes: usize,
     pub retention_max_messages: u64,
     pub retention_max_age_days: u64,
     pub token_secret: Option<String>,
@@ -84,6 +86,8 @@ impl Default for Settings {
             storage: Storage::Sqlite,
             data_dir: PathBuf::from("data"),
             history_on_join: 50,
+            cache_max_bytes: 128 * 1024 * 1024,
+            memory_storage_max_bytes: 256 * 1024 * 1024,
             retention_max_messages: 0,
             retention_max_age_days: 0,
             token_secret: None,
@@ -137,6 +141,11 @@ impl Settings {
         {
             return Err(SettingsError::Inconsistent(
                 "heartbeat_timeout_ms must be greater than heartbeat_interval_ms, which must not be 0",
+            ));
+        }
+        if self.cache_max_bytes < 1024 * 1024 || self.memory_storage_max_bytes < 1024 * 1024 {
+            return Err(SettingsError::Inconsistent(
+                "cache_max_bytes and memory_storage_max_bytes must be at least 1048576",
             ));
         }
         if self.http_header_timeout_ms < 100 {

@@ -165,6 +165,7 @@ async fn serve(
     let config = BrokerConfig {
         store: store.clone(),
         history_on_join: settings.history_on_join,
+        cache_max_bytes: settings.cache_max_bytes,
         retention: Retention::from_settings(&settings),
     };
     let broker = Broker::spawn(config, reports);

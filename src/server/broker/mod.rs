@@ -80,8 +80,10 @@ pub enum Command {
 #[derive(Clone)]
 pub struct BrokerConfig {
     pub store: Store,
-    /// Messages sent after `joined` to a `hello` client joining afresh.
+    /// Messages sent after `joined` to a client joining afresh.
     pub history_on_join: usize,
+    /// Bytes the caches of all rooms in memory may hold together.
+    pub cache_max_bytes: usize,
     pub retention: Retention,
 }
 

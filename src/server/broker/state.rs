@@ -29,7 +29,10 @@ use crate::protocol::{
     RoomName, RoomSummary, ServerMessage, UserId,
 };
 use crate::server::outbox::{Outbound, Outbox};
-use crate::server::store::{Appended, Channel, NewMessage, StoreReport, StoredMessage, now_ms};
+use crate::server::store::window::{Window, fit_budget};
+use crate::server::store::{
+    Appended, Channel, NewMessage, StoreReport, StoredMessage, Tag, now_ms,
+};
 
 use super::announcements::Announcements;
 use super::{BrokerConfig, Command, ConnId};
@@ -46,6 +49,10 @@ pub const MAX_MEMBERS_LISTED: usize = 1000;
 /// Messages of each room in memory kept for joins and resumes. A client
 /// that missed more pages back for the rest.
 pub const ROOM_CACHE: usize = 256;
+
+/// Bytes of each room's cache at most (256 messages of 4,000 emoji would be
+/// 4 MB): one room's cache is a few pages of history, not a store.
+pub const ROOM_CACHE_BYTES: usize = 1024 * 1024;
 
 /// Most messages one history request returns.
 pub const HISTORY_PAGE_MAX: usize = 200;
@@ -92,6 +99,8 @@ pub(super) struct BrokerState {
     lobby_changed: bool,
     /// Rooms with announcements waiting for the next tick.
     announcing: HashSet<RoomName>,
+    /// What the rooms' caches hold together, against `cache_max_bytes`.
+    cached_bytes: usize,
 }
 
 struct Session {
@@ -166,8 +175,9 @@ struct Room {
     loaded: bool,
     /// Joins waiting for the load: the connection and its `after`.
     waiting: Vec<(ConnId, Option<u64>)>,
-    /// The latest messages, oldest first.
-    recent: VecDeque<StoredMessage>,
+    /// The latest messages, oldest first, within [`ROOM_CACHE`] and
+    /// [`ROOM_CACHE_BYTES`].
+    recent: Window,
 }
 
 /// A member's place in a room.
@@ -198,6 +208,15 @@ fn room_message_frame(room: &RoomName, message: &StoredMessage) -> Utf8Bytes {
         ts: Some(message.ts),
         id: message.client_id.clone(),
     })
+}
+
+/// The store's tag for a connection's message, and back.
+fn tag(conn: ConnId) -> Tag {
+    Tag(conn.0)
+}
+
+fn conn_of(tag: Tag) -> ConnId {
+    ConnId(tag.0)
 }
 
 /// Which end of a list of messages to keep when it is over the budget.
@@ -263,6 +282,7 @@ impl BrokerState {
             lobby: HashSet::new(),
             lobby_changed: false,
             announcing: HashSet::new(),
+            cached_bytes: 0,
         }
     }
 
@@ -328,7 +348,7 @@ impl BrokerState {
                         room,
                         "the message could not be stored and was not delivered; send it again",
                     );
-                    self.send_to(message.conn, &error);
+                    self.send_to(conn_of(message.conn), &error);
                 }
             }
             StoreReport::RoomLoaded { room, recent } => self.on_room_loaded(room, recent),
@@ -595,7 +615,9 @@ impl BrokerState {
             return; // an earlier load already brought it in, and it is current
         }
         room.loaded = true;
-        room.recent = recent.into();
+        room.recent = Window::from_messages(recent);
+        room.recent.trim_to(ROOM_CACHE_BYTES);
+        self.cached_bytes += room.recent.bytes();
         let waiting = std::mem::take(&mut room.waiting);
         for (conn, after) in &waiting {
             let still_joining = self
@@ -609,6 +631,7 @@ impl BrokerState {
         for (conn, _) in waiting {
             self.release_held(conn, &name);
         }
+        self.keep_caches_within_budget(&name);
         self.drop_room_if_empty(&name);
     }
 
@@ -759,7 +782,7 @@ impl BrokerState {
             return;
         }
         let message = NewMessage {
-            conn,
+            conn: tag(conn),
             channel: Channel::Room(room.clone()),
             from: user,
             name: self.name_of(user),
@@ -787,7 +810,7 @@ impl BrokerState {
             return;
         }
         let message = NewMessage {
-            conn,
+            conn: tag(conn),
             channel: Channel::direct(user, to),
             from: user,
             name: self.name_of(user),
@@ -801,7 +824,7 @@ impl BrokerState {
     /// Hands a message to the store; it is delivered when the store reports
     /// it committed.
     fn store(&mut self, message: NewMessage, room: Option<RoomName>) {
-        let (conn, id) = (message.conn, message.client_id.clone());
+        let (conn, id) = (conn_of(message.conn), message.client_id.clone());
         if self.config.store.append(message).is_err() {
             warn!(%conn, "the store's queue is full; refusing a message");
             let error = ServerMessage::message_error(
@@ -822,6 +845,7 @@ impl BrokerState {
     fn on_appended(&mut self, appended: Vec<Appended>) {
         let mut rooms: Vec<(RoomName, Vec<Utf8Bytes>)> = Vec::new();
         for Appended { conn, message, new } in &appended {
+            let conn = &conn_of(*conn);
             if !new {
                 continue;
             }
@@ -848,6 +872,7 @@ impl BrokerState {
 
     /// Tells a `hello` sender its message is stored, under which number.
     fn acknowledge(&mut self, Appended { conn, message, .. }: Appended) {
+        let conn = conn_of(conn);
         let wants_ack = self.sessions.get(&conn).is_some_and(|s| s.extended);
         if let (true, Some(id)) = (wants_ack, message.client_id.clone()) {
             let (room, to) = match message.channel {
@@ -876,10 +901,11 @@ impl BrokerState {
         // Gone: nobody is in the room any more. Not loaded: its load, queued
         // after this message, will bring it.
         let room = self.rooms.get_mut(name).filter(|room| room.loaded)?;
-        if room.recent.len() >= cache_size {
-            room.recent.pop_front();
-        }
-        room.recent.push_back(message.clone());
+        let grew = room
+            .recent
+            .push(message.clone(), cache_size, ROOM_CACHE_BYTES);
+        self.cached_bytes = self.cached_bytes.saturating_add_signed(grew);
+        self.keep_caches_within_budget(name);
         Some(room_message_frame(name, message))
     }
 
@@ -1131,9 +1157,25 @@ impl BrokerState {
             .rooms
             .get(name)
             .is_some_and(|room| room.loaded && room.members.is_empty())
+            && let Some(room) = self.rooms.remove(name)
         {
-            self.rooms.remove(name);
+            self.cached_bytes -= room.recent.bytes();
         }
+    }
+
+    /// Keeps the caches of all rooms within `cache_max_bytes`: past it, the
+    /// room that just grew is cut to an equal share of the budget, then the
+    /// largest others, oldest messages first. A join then replays less
+    /// from memory, and the client pages the rest from the store.
+    fn keep_caches_within_budget(&mut self, grown: &RoomName) {
+        let budget = self.config.cache_max_bytes;
+        fit_budget(
+            &mut self.rooms,
+            |room| &mut room.recent,
+            grown,
+            &mut self.cached_bytes,
+            budget,
+        );
     }
 
     /// Forgets a connection and announces `user_left` where it was the
@@ -1385,10 +1427,15 @@ mod tests {
         }
 
         fn with_retention(retention: Retention) -> Self {
-            let (store, reports) = Store::in_memory(retention);
+            Self::with(retention, 1 << 30)
+        }
+
+        fn with(retention: Retention, cache_max_bytes: usize) -> Self {
+            let (store, reports) = Store::in_memory(retention, usize::MAX);
             let config = BrokerConfig {
                 store,
                 history_on_join: 3,
+                cache_max_bytes,
                 retention,
             };
             Self {
@@ -1558,6 +1605,51 @@ mod tests {
             .collect();
         assert_eq!(replayed, expected);
         assert_eq!(frames[1]["from"], ana.user.to_string());
+    }
+
+    #[tokio::test]
+    async fn the_rooms_caches_stay_within_their_bytes_each_and_together() {
+        let budget = 4 * ROOM_CACHE_BYTES;
+        let mut h = Harness::with(Retention::default(), budget);
+        let mut ana = h.connect(100_000);
+        let big = "😀".repeat(MessageContent::MAX_CHARS);
+        for n in 0..10 {
+            h.join(&mut ana, &format!("room-{n}")).await;
+        }
+        // The probe: every room filled with the largest messages.
+        for round in 0..100 {
+            for n in 0..10 {
+                let room = format!("room-{n}");
+                let content = format!("{round}{big}");
+                let content: String = content.chars().take(MessageContent::MAX_CHARS).collect();
+                h.send(
+                    &ana,
+                    json!({"type": "room_message", "room": room, "content": content}),
+                );
+            }
+            h.settle().await;
+            ana.received();
+        }
+        let held: usize = h.state.rooms.values().map(|room| room.recent.bytes()).sum();
+        assert_eq!(held, h.state.cached_bytes, "the count is exact");
+        assert!(held <= budget, "{held} > {budget}");
+        for room in h.state.rooms.values() {
+            assert!(room.recent.bytes() <= ROOM_CACHE_BYTES);
+        }
+        // A joiner still gets the latest messages, as many as are kept.
+        let mut ben = h.connect_hello(100, None);
+        let frames = h.join(&mut ben, "room-3").await;
+        let seqs: Vec<u64> = frames[1]["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["seq"].as_u64().unwrap())
+            .collect();
+        assert_eq!(seqs, [98, 99, 100]);
+        // Everyone gone: nothing is held.
+        h.state.handle(Command::Disconnect { conn: ana.conn });
+        h.state.handle(Command::Disconnect { conn: ben.conn });
+        assert_eq!(h.state.cached_bytes, 0);
     }
 
     #[tokio::test]

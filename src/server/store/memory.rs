@@ -1,28 +1,49 @@
 //! `storage = "memory"`: the writer's numbering and a recent window of every
 //! channel, in memory. For throwaway deployments and for measuring what
 //! persistence costs; nothing survives a restart.
+//!
+//! What is kept is bounded: per channel the latest [`WINDOW`] messages
+//! within [`WINDOW_BYTES`], and `memory_storage_max_bytes` for all channels
+//! together (past it, the channel that grew is cut to an equal share, then
+//! the largest others, oldest messages first). Each channel's numbering is
+//! kept whatever its window holds, so numbers are never reused; names too.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 
+use super::window::{Window, fit_budget};
 use super::{Channel, NewMessage, StoredMessage};
 use crate::protocol::{DisplayName, UserId};
 
 /// Messages kept per channel.
 const WINDOW: usize = 1000;
 
-#[derive(Default)]
+/// Bytes kept per channel (see [`window::cost`](super::window::cost)).
+const WINDOW_BYTES: usize = 2 * 1024 * 1024;
+
 pub struct MemoryLog {
     channels: HashMap<Channel, Log>,
     names: HashMap<UserId, DisplayName>,
+    /// What the windows hold together, and the most they may.
+    bytes: usize,
+    max_bytes: usize,
 }
 
 #[derive(Default)]
 struct Log {
     head: u64,
-    recent: VecDeque<StoredMessage>,
+    recent: Window,
 }
 
 impl MemoryLog {
+    pub fn new(max_bytes: usize) -> Self {
+        Self {
+            channels: HashMap::new(),
+            names: HashMap::new(),
+            bytes: 0,
+            max_bytes,
+        }
+    }
+
     /// Numbers and keeps each message; a resent client id (still in the
     /// window) is answered with the original, like the database does.
     pub fn append(&mut self, batch: &[NewMessage], now_ms: i64) -> Vec<(StoredMessage, bool)> {
@@ -40,13 +61,25 @@ impl MemoryLog {
                 }
                 log.head += 1;
                 let stored = message.stored(log.head, now_ms);
-                if log.recent.len() == WINDOW {
-                    log.recent.pop_front();
-                }
-                log.recent.push_back(stored.clone());
+                let grew = log.recent.push(stored.clone(), WINDOW, WINDOW_BYTES);
+                self.bytes = self.bytes.saturating_add_signed(grew);
+                let channels = &mut self.channels;
+                fit_budget(
+                    channels,
+                    |log| &mut log.recent,
+                    &message.channel,
+                    &mut self.bytes,
+                    self.max_bytes,
+                );
                 (stored, true)
             })
             .collect()
+    }
+
+    /// What every channel's window holds together.
+    #[cfg(test)]
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     pub fn page(
@@ -87,19 +120,62 @@ impl MemoryLog {
     pub fn prune(&mut self, max_messages: Option<u64>, older_than_ms: Option<i64>) -> usize {
         let mut deleted = 0;
         for log in self.channels.values_mut() {
-            let before = log.recent.len();
+            let bytes = log.recent.bytes();
             if let Some(max) = max_messages {
-                while log.recent.len() as u64 > max {
-                    log.recent.pop_front();
-                }
+                deleted += log
+                    .recent
+                    .keep_newest(usize::try_from(max).unwrap_or(usize::MAX));
             }
             if let Some(cutoff) = older_than_ms {
-                while log.recent.front().is_some_and(|m| m.ts < cutoff) {
-                    log.recent.pop_front();
-                }
+                deleted += log.recent.drop_oldest_while(|m| m.ts < cutoff).0;
             }
-            deleted += before - log.recent.len();
+            self.bytes -= bytes - log.recent.bytes();
         }
         deleted
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{MessageContent, RoomName};
+
+    fn message(room: &str, text: &str) -> NewMessage {
+        let user = UserId::new_random();
+        NewMessage {
+            conn: super::super::Tag(0),
+            channel: Channel::Room(RoomName::parse(room).unwrap()),
+            from: user,
+            name: user.guest_name(),
+            to: None,
+            content: MessageContent::parse(text).unwrap(),
+            client_id: None,
+        }
+    }
+
+    #[test]
+    fn the_log_holds_at_most_its_budget_and_numbers_on_regardless() {
+        let budget = 4 * 1024 * 1024;
+        let mut log = MemoryLog::new(budget);
+        let big = "😀".repeat(4000);
+        // One connection's worth of the probe: 100 rooms of big messages.
+        for n in 0..3000 {
+            let room = format!("room-{}", n % 100);
+            log.append(&[message(&room, &big)], 0);
+        }
+        assert!(log.bytes() <= budget, "{} > {budget}", log.bytes());
+        let kept: usize = log.channels.values().map(|l| l.recent.bytes()).sum();
+        assert_eq!(kept, log.bytes(), "the count is exact");
+        // Numbering went on: room-0 had 30 messages, the newest kept.
+        let room = Channel::Room(RoomName::parse("room-0").unwrap());
+        let page = log.page(&room, None, None, 1000);
+        assert_eq!(page.last().map(|m| m.seq), Some(30));
+        assert!(page.len() < 30, "the oldest went");
+        // And one channel alone is bounded by its window.
+        let mut alone = MemoryLog::new(usize::MAX);
+        for _ in 0..300 {
+            alone.append(&[message("solo", &big)], 0);
+        }
+        assert!(alone.bytes() <= WINDOW_BYTES);
     }
 }

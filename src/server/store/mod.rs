@@ -16,6 +16,7 @@
 
 mod memory;
 mod sqlite;
+pub mod window;
 
 use std::{
     collections::HashMap,
@@ -29,7 +30,6 @@ use tracing::{error, info};
 pub use sqlite::{Database, StoreError};
 
 use crate::protocol::{ClientId, DisplayName, MessageContent, Posted, RoomName, UserId};
-use crate::server::broker::ConnId;
 use crate::server::config::{Settings, Storage};
 use memory::MemoryLog;
 
@@ -85,12 +85,18 @@ impl Channel {
     }
 }
 
+/// Whom a message's report is for: the broker's name for the sending
+/// connection, carried through unread (the store knows nothing of
+/// connections).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tag(pub u64);
+
 /// A message the broker has accepted (the sender may post there), not yet
 /// numbered or stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewMessage {
     /// The connection that sent it, to be acknowledged.
-    pub conn: ConnId,
+    pub conn: Tag,
     pub channel: Channel,
     pub from: UserId,
     pub name: DisplayName,
@@ -147,7 +153,7 @@ impl StoredMessage {
 /// One message of a committed batch.
 #[derive(Debug)]
 pub struct Appended {
-    pub conn: ConnId,
+    pub conn: Tag,
     pub message: StoredMessage,
     /// False for a resend of a client id already stored: `message` is the
     /// original, and it must not be delivered again.
@@ -238,7 +244,7 @@ impl Store {
             }
             Storage::Memory => {
                 info!("history in memory only: nothing survives a restart");
-                Self::in_memory(retention)
+                Self::in_memory(retention, settings.memory_storage_max_bytes)
             }
         })
     }
@@ -247,8 +253,13 @@ impl Store {
         Self::spawn(Backend::Sqlite(database), retention)
     }
 
-    pub fn in_memory(retention: Retention) -> (Self, mpsc::Receiver<StoreReport>) {
-        Self::spawn(Backend::Memory(Arc::default()), retention)
+    /// History in memory, at most `max_bytes` of it (see [`MemoryLog`]).
+    pub fn in_memory(
+        retention: Retention,
+        max_bytes: usize,
+    ) -> (Self, mpsc::Receiver<StoreReport>) {
+        let log = MemoryLog::new(max_bytes);
+        Self::spawn(Backend::Memory(Arc::new(Mutex::new(log))), retention)
     }
 
     /// Starts the writer task. Its reports come out of the receiver, in
@@ -472,7 +483,7 @@ mod tests {
 
     fn message(channel: &Channel, from: UserId, text: &str, client_id: Option<&str>) -> NewMessage {
         NewMessage {
-            conn: ConnId(7),
+            conn: Tag(7),
             channel: channel.clone(),
             from,
             name: from.guest_name(),
@@ -493,7 +504,7 @@ mod tests {
             StoreReport::Appended(mut stored) => {
                 assert_eq!(stored.len(), 1);
                 let appended = stored.remove(0);
-                assert_eq!(appended.conn, ConnId(7));
+                assert_eq!(appended.conn, Tag(7));
                 (
                     appended.message.seq,
                     appended.new,
@@ -514,7 +525,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let database = Database::open(dir.path()).await.unwrap();
         let (sqlite, sqlite_reports) = Store::sqlite(database, Retention::default());
-        let (memory, memory_reports) = Store::in_memory(Retention::default());
+        let (memory, memory_reports) = Store::in_memory(Retention::default(), usize::MAX);
         vec![
             (sqlite, sqlite_reports, dir),
             (memory, memory_reports, tempfile::tempdir().unwrap()),

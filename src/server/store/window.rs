@@ -1,0 +1,195 @@
+//! The latest messages of one channel, bounded by count and by bytes: a
+//! room's cache in the broker (for joins and resumes), and a channel's
+//! history with `storage = "memory"`. Messages of up to 4,000 characters are
+//! up to 16 KB each, so a count alone let 256 of them hold 4 MB per room.
+//!
+//! What a message costs is counted roughly (its strings plus the struct
+//! and the queue slot), the same way everywhere, so that bounds summed
+//! over many windows mean something.
+
+use std::{
+    collections::{HashMap, VecDeque},
+    hash::Hash,
+};
+
+use super::StoredMessage;
+
+/// What a message costs besides its strings: the struct, its channel's
+/// name and the queue slot, about.
+const OVERHEAD: usize = 160;
+
+/// A message's cost in a window.
+pub fn cost(message: &StoredMessage) -> usize {
+    OVERHEAD
+        + message.content.as_str().len()
+        + message.name.as_str().len()
+        + message.client_id.as_ref().map_or(0, |id| id.as_str().len())
+}
+
+/// A channel's latest messages, oldest first.
+#[derive(Debug, Default)]
+pub struct Window {
+    messages: VecDeque<StoredMessage>,
+    bytes: usize,
+}
+
+impl Window {
+    pub fn from_messages(messages: Vec<StoredMessage>) -> Self {
+        let bytes = messages.iter().map(cost).sum();
+        Self {
+            messages: messages.into(),
+            bytes,
+        }
+    }
+
+    /// What the messages cost in all.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &StoredMessage> {
+        self.messages.iter()
+    }
+
+    /// Adds the newest message, then lets the oldest go until at most
+    /// `max_messages` and `max_bytes` are kept (the newest always stays).
+    /// Returns the bytes the window grew by, which may be negative.
+    pub fn push(&mut self, message: StoredMessage, max_messages: usize, max_bytes: usize) -> isize {
+        let before = self.bytes;
+        self.bytes += cost(&message);
+        self.messages.push_back(message);
+        while self.messages.len() > max_messages.max(1) {
+            self.pop_oldest();
+        }
+        self.trim_to(max_bytes);
+        self.bytes as isize - before as isize
+    }
+
+    /// Lets the oldest messages go until the window costs at most
+    /// `max_bytes` or holds one message; returns the bytes freed.
+    pub fn trim_to(&mut self, max_bytes: usize) -> usize {
+        let before = self.bytes;
+        while self.bytes > max_bytes && self.messages.len() > 1 {
+            self.pop_oldest();
+        }
+        before - self.bytes
+    }
+
+    /// Keeps the newest `count` messages; returns the messages freed.
+    pub fn keep_newest(&mut self, count: usize) -> usize {
+        let before = self.messages.len();
+        while self.messages.len() > count {
+            self.pop_oldest();
+        }
+        before - self.messages.len()
+    }
+
+    /// Lets go the oldest messages for which `expired` holds; returns the
+    /// messages and bytes freed.
+    pub fn drop_oldest_while(
+        &mut self,
+        expired: impl Fn(&StoredMessage) -> bool,
+    ) -> (usize, usize) {
+        let (count, bytes) = (self.messages.len(), self.bytes);
+        while self.messages.front().is_some_and(&expired) {
+            self.pop_oldest();
+        }
+        (count - self.messages.len(), bytes - self.bytes)
+    }
+
+    fn pop_oldest(&mut self) {
+        if let Some(oldest) = self.messages.pop_front() {
+            self.bytes -= cost(&oldest);
+        }
+    }
+}
+
+/// Keeps the windows of `map` (`window` finds each) within `budget` bytes
+/// together, `held` being what they hold: past it, the window of `grown`
+/// is cut to an equal share of the budget, then the largest others, oldest
+/// messages first (each keeps at least its newest message).
+pub fn fit_budget<K: Eq + Hash, V>(
+    map: &mut HashMap<K, V>,
+    window: impl Fn(&mut V) -> &mut Window,
+    grown: &K,
+    held: &mut usize,
+    budget: usize,
+) {
+    if *held <= budget {
+        return;
+    }
+    let share = budget / map.len().max(1);
+    if let Some(value) = map.get_mut(grown) {
+        *held -= window(value).trim_to(share);
+    }
+    while *held > budget {
+        let Some(largest) = map.values_mut().map(&window).max_by_key(|w| w.bytes()) else {
+            break;
+        };
+        let freed = largest.trim_to(share);
+        if freed == 0 {
+            break; // every window is down to its share, or to one message
+        }
+        *held -= freed;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{DisplayName, MessageContent, RoomName, UserId};
+    use crate::server::store::Channel;
+
+    fn message(seq: u64, text: &str) -> StoredMessage {
+        StoredMessage {
+            channel: Channel::Room(RoomName::parse("r").unwrap()),
+            seq,
+            ts: 0,
+            from: UserId::new_random(),
+            name: DisplayName::parse("Ana").unwrap(),
+            to: None,
+            content: MessageContent::parse(text).unwrap(),
+            client_id: None,
+        }
+    }
+
+    fn seqs(window: &Window) -> Vec<u64> {
+        window.iter().map(|m| m.seq).collect()
+    }
+
+    #[test]
+    fn a_window_keeps_the_newest_within_its_count_and_its_bytes() {
+        let mut window = Window::default();
+        for seq in 1..=5 {
+            window.push(message(seq, "hi"), 3, usize::MAX);
+        }
+        assert_eq!(seqs(&window), [3, 4, 5]);
+        let big = "😀".repeat(4000); // 16,000 bytes
+        let limit = 2 * cost(&message(0, &big)) + 10;
+        for seq in 6..=9 {
+            window.push(message(seq, &big), 100, limit);
+        }
+        assert_eq!(seqs(&window), [8, 9], "two big ones fit the bytes");
+        assert!(window.bytes() <= limit);
+        assert_eq!(window.bytes(), window.iter().map(cost).sum::<usize>());
+    }
+
+    #[test]
+    fn the_newest_message_stays_whatever_the_bounds() {
+        let mut window = Window::default();
+        window.push(message(1, "a"), 10, 1);
+        window.push(message(2, "b"), 0, 1);
+        assert_eq!(seqs(&window), [2]);
+        assert_eq!(window.trim_to(0), 0);
+    }
+
+    #[test]
+    fn trimming_frees_the_oldest_and_says_how_much() {
+        let mut window = Window::from_messages((1..=4).map(|seq| message(seq, "x")).collect());
+        let each = cost(&message(0, "x"));
+        assert_eq!(window.trim_to(2 * each), 2 * each);
+        assert_eq!(seqs(&window), [3, 4]);
+        assert_eq!(window.drop_oldest_while(|m| m.seq < 4), (1, each));
+        assert_eq!(seqs(&window), [4]);
+    }
+}
