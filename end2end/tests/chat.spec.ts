@@ -209,6 +209,8 @@ test("new messages keep you at the bottom, or wait behind a button when you have
 });
 
 test("scrolling to the top loads older history in place", async ({ browser }) => {
+  // Typing 70 messages through the page takes 25 to 28 s on two busy cores.
+  test.setTimeout(60_000);
   const longRoom = uniqueRoom("long");
   const ben = await openChat(browser);
   await joinRoom(ben.page, longRoom);
