@@ -48,6 +48,16 @@ pub enum InvalidInput {
     NameLength(usize),
     #[error("name must have a visible character and no control or text-direction characters")]
     NameCharacters,
+    #[error(
+        "name must not hide characters: no invisible characters (but the joiners inside emoji), \
+         and no white space but plain spaces"
+    )]
+    NameHidden,
+    #[error(
+        "message content must have a visible character, and no control characters (but tab and \
+         new line) nor text-direction overrides"
+    )]
+    ContentCharacters,
 }
 
 /// A room's name.
@@ -116,6 +126,29 @@ impl MessageContent {
             return Err(InvalidInput::ContentTooLong(chars));
         }
         Ok(Self(content))
+    }
+
+    /// A message as a client may send it now: besides [`parse`](Self::parse),
+    /// at least one visible character, no control characters but tab and
+    /// new lines (no NUL, BEL, ESC), and none of the bidi overrides and
+    /// isolates that reorder what follows (a link or a name read backwards).
+    /// Messages already stored are read with `parse` alone.
+    pub fn parse_new(content: impl Into<String>) -> Result<Self, InvalidInput> {
+        let content = Self::parse(content)?;
+        let forbidden =
+            |c: char| (c.is_control() && !matches!(c, '\t' | '\n' | '\r')) || is_bidi_override(c);
+        if content.0.chars().any(forbidden)
+            || content.0.chars().all(|c| c.is_whitespace() || is_hidden(c))
+        {
+            return Err(InvalidInput::ContentCharacters);
+        }
+        Ok(content)
+    }
+
+    fn deserialize_new<'de, D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        Self::parse_new(String::deserialize(deserializer)?).map_err(serde::de::Error::custom)
     }
 
     pub fn as_str(&self) -> &str {
@@ -249,9 +282,54 @@ impl DisplayName {
         Ok(Self(trimmed.to_owned()))
     }
 
+    /// A name as a user may choose it now: besides [`parse`](Self::parse),
+    /// no invisible characters (but the joiners and selectors inside emoji,
+    /// after a visible character) and no white space but plain spaces, so
+    /// that two names that look alike are alike. Names already stored are
+    /// read with `parse` alone.
+    pub fn parse_new(name: impl Into<String>) -> Result<Self, InvalidInput> {
+        let name = Self::parse(name)?;
+        let mut previous_visible = false;
+        for c in name.0.chars() {
+            let joiner = matches!(
+                c,
+                '\u{200D}' | '\u{FE0E}' | '\u{FE0F}' | '\u{E0020}'..='\u{E007F}'
+            );
+            let hidden =
+                (c.is_whitespace() && c != ' ') || (is_hidden(c) && !(joiner && previous_visible));
+            if hidden {
+                return Err(InvalidInput::NameHidden);
+            }
+            previous_visible = (!c.is_whitespace() && !is_hidden(c)) || joiner;
+        }
+        Ok(name)
+    }
+
+    fn deserialize_new<'de, D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        Self::parse_new(String::deserialize(deserializer)?).map_err(serde::de::Error::custom)
+    }
+
+    /// Whether this is the name of some guest (`guest-` and four hex
+    /// digits, in any case): reserved for the guests themselves.
+    pub fn is_guest_name(&self) -> bool {
+        let lower = self.0.to_ascii_lowercase();
+        lower
+            .strip_prefix("guest-")
+            .is_some_and(|hex| hex.len() == 4 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// The bidi controls that reorder the text after them until closed:
+/// embeddings, overrides and isolates (the marks, which only nudge one
+/// neutral character, are fine).
+fn is_bidi_override(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Characters that change the direction of the text around them.
@@ -267,6 +345,13 @@ fn is_invisible(c: char) -> bool {
         | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200D}' | '\u{2060}'..='\u{2064}'
         | '\u{206A}'..='\u{206F}' | '\u{2800}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}'
         | '\u{FEFF}' | '\u{FFA0}' | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}')
+}
+
+/// Invisible, or a format character that renders as nothing in most fonts
+/// (the interlinear annotation marks, shorthand format controls): refused
+/// in what clients send now.
+fn is_hidden(c: char) -> bool {
+    is_invisible(c) || matches!(c, '\u{FFF9}'..='\u{FFFB}' | '\u{1BCA0}'..='\u{1BCA3}')
 }
 
 impl fmt::Display for DisplayName {
@@ -300,12 +385,14 @@ pub enum ClientMessage {
     /// (after a reconnect) is acknowledged again but stored only once.
     RoomMessage {
         room: RoomName,
+        #[serde(deserialize_with = "MessageContent::deserialize_new")]
         content: MessageContent,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<ClientId>,
     },
     DirectMessage {
         to: UserId,
+        #[serde(deserialize_with = "MessageContent::deserialize_new")]
         content: MessageContent,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<ClientId>,
@@ -319,6 +406,7 @@ pub enum ClientMessage {
         token: Option<String>,
     },
     SetName {
+        #[serde(deserialize_with = "DisplayName::deserialize_new")]
         name: DisplayName,
     },
     /// Subscribes to the lobby: answered with `rooms`, sent again (at most
@@ -1146,6 +1234,61 @@ mod tests {
         for bad in ["", "has space", "ünï", &"x".repeat(65)] {
             assert_eq!(ClientId::parse(bad), Err(InvalidInput::ClientId), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn new_content_must_show_something_and_hide_no_controls_or_reordering() {
+        for bad in [
+            "\u{200B}\u{200C}\u{2060}",
+            "\u{FEFF} \u{200B}",
+            "ding\u{7}",
+            "nul\u{0}",
+            "\u{1b}[31mred",
+            "see https://\u{202E}moc.elppa",
+            "\u{2067}isolated",
+            "\u{FFF9}\u{FFFA}\u{FFFB}",
+        ] {
+            assert_eq!(
+                MessageContent::parse_new(bad),
+                Err(InvalidInput::ContentCharacters),
+                "{bad:?}"
+            );
+            assert!(
+                MessageContent::parse(bad).is_ok(),
+                "what is stored stays readable: {bad:?}"
+            );
+        }
+        for good in [
+            "hi",
+            "two\nlines\tand a tab\r\n",
+            "עברית \u{200F}!",
+            "👩‍💻 at work",
+        ] {
+            assert!(MessageContent::parse_new(good).is_ok(), "{good:?}");
+        }
+    }
+
+    #[test]
+    fn new_names_hide_nothing_and_guest_names_are_recognised() {
+        for bad in [
+            "An\u{200B}a",
+            "Ana\u{2028}Lima",
+            "Ana\u{00A0}Lima",
+            "\u{FFF9}\u{FFFA}\u{FFFB}",
+            "\u{200D}Ana",
+        ] {
+            assert!(DisplayName::parse_new(bad).is_err(), "{bad:?}");
+        }
+        for good in ["Ana Lima", "👩‍💻 Dev", "❤️ Ana", "Zoë"] {
+            assert!(DisplayName::parse_new(good).is_ok(), "{good:?}");
+        }
+        let name = |text: &str| DisplayName::parse(text).unwrap();
+        assert!(name("guest-1a2b").is_guest_name());
+        assert!(name("GUEST-ABCD").is_guest_name());
+        assert!(!name("guest-1a2").is_guest_name());
+        assert!(!name("guest-1a2bc").is_guest_name());
+        assert!(!name("guest-zzzz").is_guest_name());
+        assert!(user(ALICE).guest_name().is_guest_name());
     }
 
     #[test]

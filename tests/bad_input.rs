@@ -224,3 +224,33 @@ async fn a_history_of_no_messages_and_a_direct_message_to_yourself_are_refused()
         .await;
     assert_eq!(client.recv().await["type"], "history");
 }
+
+#[tokio::test]
+async fn text_and_names_that_deceive_are_refused_and_the_connection_carries_on() {
+    let app = spawn_app().await;
+    let mut client = app.connect().await;
+    client.join("general").await;
+    for content in [
+        "\u{200B}\u{200B}",
+        "bell\u{7}",
+        "\u{1b}[2J",
+        "x \u{202E}txet",
+    ] {
+        client
+            .send(json!({"type": "room_message", "room": "general", "content": content}))
+            .await;
+        let refusal = client.recv().await;
+        assert_eq!(refusal["code"], "invalid_message", "{content:?}: {refusal}");
+    }
+    let mut named = app.connect_with_hello().await;
+    for name in ["An\u{200B}a", "Ana\u{2028}Lima", "\u{FFF9}\u{FFFA}\u{FFFB}"] {
+        named.send(json!({"type": "set_name", "name": name})).await;
+        let refusal = named.recv().await;
+        assert_eq!(refusal["code"], "invalid_message", "{name:?}: {refusal}");
+    }
+    // Both still served.
+    client.say("general", "plain text").await;
+    assert_eq!(client.recv().await["content"], "plain text");
+    named.send(json!({"type": "set_name", "name": "Ana"})).await;
+    assert_eq!(named.recv().await["type"], "user_renamed");
+}

@@ -389,9 +389,9 @@ async fn a_resume_over_large_messages_arrives_in_frames_that_fit_and_pages_the_r
     let app = Binary::start(data.path());
     let mut ana = app.connect_with_hello().await;
     ana.join("big").await;
-    // 24 KB of JSON each once escaped: the room's cached 256 would be 6 MB,
-    // more than a connection's 4 MiB send queue.
-    let heavy = "\u{1}".repeat(4000);
+    // 8 KB of JSON each once escaped (a quote takes two bytes): a replay of
+    // all of them would be 2 MB in one frame.
+    let heavy = "\"".repeat(4000);
     for n in 1..=256 {
         ana.send(
             json!({"type": "room_message", "room": "big", "content": heavy, "id": format!("h{n}")}),

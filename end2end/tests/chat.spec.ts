@@ -1,5 +1,7 @@
 import { expect, test } from "@playwright/test";
-import { joinRoom, members, messageFrom, messageLog, openChat, send, status, uniqueRoom } from "./support/chat";
+import { closeChats, joinRoom, members, messageFrom, messageLog, openChat, send, status, uniqueRoom } from "./support/chat";
+
+test.afterEach(closeChats);
 
 test("two people in one room chat both ways and see each other arrive", async ({ browser }) => {
   const generalRoom = uniqueRoom("general");

@@ -1,5 +1,7 @@
 import { expect, test, type Locator, type Page } from "@playwright/test";
-import { joinRoom, members, messageFrom, openChat, status, uniqueRoom } from "./support/chat";
+import { closeChats, joinRoom, members, messageFrom, openChat, status, uniqueRoom } from "./support/chat";
+
+test.afterEach(closeChats);
 
 /**
  * Presses Tab until `target` has the focus (at most `max` times), as a

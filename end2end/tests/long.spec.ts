@@ -1,5 +1,7 @@
 import { expect, test } from "@playwright/test";
-import { joinRoom, messageLog, openChat, postMany, send, uniqueRoom } from "./support/chat";
+import { closeChats, joinRoom, messageLog, openChat, postMany, send, uniqueRoom } from "./support/chat";
+
+test.afterEach(closeChats);
 
 /** Lines (messages and system lines) in the page's message list. */
 const MAX_LINES = 500;

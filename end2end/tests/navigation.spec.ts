@@ -1,5 +1,7 @@
 import { expect, test } from "@playwright/test";
-import { joinRoom, messageFrom, openChat, send, uniqueRoom } from "./support/chat";
+import { closeChats, joinRoom, messageFrom, openChat, send, uniqueRoom } from "./support/chat";
+
+test.afterEach(closeChats);
 
 test("a deep link opens its room, and back and forward move between rooms", async ({ browser }) => {
   const first = uniqueRoom("deep");

@@ -1,6 +1,8 @@
 import { expect, test } from "@playwright/test";
-import { joinRoom, linesWithText, messageFrom, openChat, send, setName, status, uniqueRoom } from "./support/chat";
+import { closeChats, joinRoom, linesWithText, messageFrom, openChat, send, setName, status, uniqueRoom } from "./support/chat";
 import { freePort, startServer, tempDataDir } from "./support/server";
+
+test.afterEach(closeChats);
 
 test("a reload brings back the identity, the rooms and the history", async ({ browser }) => {
   const reloadARoom = uniqueRoom("reload-a");

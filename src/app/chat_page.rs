@@ -105,7 +105,7 @@ fn MyName() -> impl IntoView {
     };
     let save = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
-        match DisplayName::parse(draft.get_untracked()) {
+        match DisplayName::parse_new(draft.get_untracked()) {
             Ok(name) => {
                 client.send(ClientMessage::SetName { name });
                 editing.set(false);

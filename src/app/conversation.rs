@@ -461,7 +461,7 @@ fn Composer() -> impl IntoView {
         let Some(conversation) = state.with_untracked(|s| s.active.clone()) else {
             return;
         };
-        match MessageContent::parse(draft.get_untracked()) {
+        match MessageContent::parse_new(draft.get_untracked()) {
             Ok(content) => {
                 client.compose(conversation, content);
                 draft.set(String::new());

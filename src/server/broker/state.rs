@@ -1012,6 +1012,11 @@ impl BrokerState {
         let Some(user) = self.sessions.get(&conn).map(|s| s.user) else {
             return;
         };
+        if let Some(refusal) = self.name_refusal(user, &name) {
+            let error = ServerMessage::error(ErrorCode::InvalidMessage, refusal);
+            self.send_to(conn, &error);
+            return;
+        }
         let Some(entry) = self.users.get_mut(&user) else {
             return;
         };
@@ -1040,6 +1045,23 @@ impl BrokerState {
                 self.push(conn, frame.clone());
             }
         }
+    }
+
+    /// Why `user` may not take `name`, if it may not: a guest's name is
+    /// its own (`guest-` and four hex digits: another's would pass for
+    /// them), and a name someone else connected uses, in any case, would
+    /// make two people look like one.
+    fn name_refusal(&self, user: UserId, name: &DisplayName) -> Option<&'static str> {
+        if name.is_guest_name() && *name != user.guest_name() {
+            return Some("names of the form guest-1a2b are the guests' own: choose another");
+        }
+        let wanted = name.as_str().to_lowercase();
+        let taken = self
+            .users
+            .keys()
+            .filter(|other| **other != user)
+            .any(|other| self.name_of(*other).as_str().to_lowercase() == wanted);
+        taken.then_some("someone connected already goes by that name: choose another")
     }
 
     /// The lobby's list: rooms with people in them, largest first (then by
@@ -1931,6 +1953,42 @@ mod tests {
             tab1.received().is_empty(),
             "no echo to the sending connection"
         );
+    }
+
+    #[tokio::test]
+    async fn a_guests_name_or_one_someone_connected_uses_cannot_be_taken() {
+        let mut h = Harness::new();
+        let mut ana = h.connect_hello(100, None);
+        let mut ben = h.connect_hello(100, None);
+        h.send(&ana, json!({"type": "set_name", "name": "Ana"}));
+        ana.received();
+        for taken in ["ana", "ANA", ana.user.guest_name().as_str()] {
+            h.send(&ben, json!({"type": "set_name", "name": taken}));
+            let refusal = ben.received();
+            assert_eq!(
+                refusal[0]["code"], "invalid_message",
+                "{taken}: {refusal:?}"
+            );
+        }
+        // Ana's old guest name is free again, but reserved for guests.
+        let other_guest = ana.user.guest_name();
+        h.send(
+            &ben,
+            json!({"type": "set_name", "name": other_guest.as_str()}),
+        );
+        assert_eq!(ben.types(), ["error"]);
+        // Ben may go back to his own guest name, and take a free one.
+        h.send(
+            &ben,
+            json!({"type": "set_name", "name": ben.user.guest_name().as_str()}),
+        );
+        assert_eq!(ben.types(), ["user_renamed"]);
+        h.send(&ben, json!({"type": "set_name", "name": "Ben"}));
+        assert_eq!(ben.types(), ["user_renamed"]);
+        // Someone gone frees the name.
+        h.state.handle(Command::Disconnect { conn: ana.conn });
+        h.send(&ben, json!({"type": "set_name", "name": "Ana"}));
+        assert_eq!(ben.types(), ["user_renamed"]);
     }
 
     #[tokio::test]
