@@ -62,7 +62,7 @@ cat > "$work/spec.json" <<EOF
 }
 EOF
 
-echo "==> Autobahn fuzzingclient against ws://$addr/echo (about 3 minutes)"
+echo "==> Autobahn fuzzingclient against ws://$addr/echo (about half a minute)"
 (cd "$work" && "$OLDPWD/$VENV/bin/wstest" -m fuzzingclient -s spec.json > wstest.log 2>&1) || {
   tail -20 "$work/wstest.log" >&2
   exit 1
