@@ -123,3 +123,35 @@ async fn silent_and_trickling_http_clients_are_let_go_and_health_keeps_answering
         );
     }
 }
+
+#[tokio::test]
+async fn a_kept_alive_http_connection_that_keeps_asking_is_let_go_after_its_lifetime() {
+    // Header deadline 500 ms: a lifetime of 3 s.
+    let app = spawn_app_with(|s| s.http_header_timeout_ms = 500).await;
+    let mut socket = TcpStream::connect(app.addr).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut answered = 0;
+    let mut buffer = vec![0u8; 4096];
+    let closed = loop {
+        let request = format!("GET /health HTTP/1.1\r\nHost: {}\r\n\r\n", app.addr);
+        if socket.write_all(request.as_bytes()).await.is_err() {
+            break true;
+        }
+        match tokio::time::timeout(common::PATIENCE, socket.read(&mut buffer)).await {
+            Ok(Ok(0) | Err(_)) => break true,
+            Ok(Ok(_)) => answered += 1,
+            Err(_) => break false,
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            break false;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert!(closed, "still open after {answered} answers");
+    assert!(answered >= 5, "it was served until then: {answered}");
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -363,7 +363,11 @@ impl Connection {
             // The writer already sent its close frame (or failed).
             Ending::WriterStopped => await_close_reply(socket).await,
             Ending::Closed(reason) => {
-                let _ = outbox.push(Outbound::Close(*reason));
+                // A full queue cannot take the close frame: the writer then
+                // sends it at once, in place of what is queued.
+                if outbox.push(Outbound::Close(*reason)).is_err() {
+                    outbox.kick(*reason);
+                }
             }
         }
         if service == Service::Chat {

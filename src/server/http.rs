@@ -8,7 +8,8 @@
 //! forever, and enough of them took every file the process may open, so
 //! that `/health` timed out behind "Too many open files". Here hyper gives
 //! each request `http_header_timeout_ms` to arrive whole, the idle time of
-//! a kept-alive connection included, and the loop stops accepting (leaving
+//! a kept-alive connection included; a connection not upgraded lives at
+//! most six of those, however busy; and the loop stops accepting (leaving
 //! new connections in the listen queue) while its budget is spent, rather
 //! than failing to accept.
 
@@ -27,6 +28,16 @@ use tracing::{debug, info, warn};
 /// Files the process keeps for itself (the database, its journal, the
 /// listener, the log) besides the connections.
 const RESERVED_FILES: u64 = 64;
+
+/// A connection not upgraded is let go after this many header timeouts
+/// (a minute by default), however busy: the header deadline alone never
+/// ends one that keeps asking, nor one that never reads its answers, and
+/// each holds a place in the budget. Browsers simply open another.
+const LIFETIME_IN_HEADER_TIMEOUTS: u32 = 6;
+
+/// After being told to finish, how long a connection may take to do it
+/// (a response the client does not read never finishes).
+const FINISH_WITHIN: Duration = Duration::from_secs(5);
 
 /// How long the loop waits after a failed accept before the next: the
 /// failure is almost always the file limit, which only a close can lift.
@@ -138,8 +149,12 @@ async fn serve_connection(
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();
     tokio::pin!(connection);
-    let mut stop_asked = false;
+    let lifetime = tokio::time::sleep(header_timeout * LIFETIME_IN_HEADER_TIMEOUTS);
+    tokio::pin!(lifetime);
+    // Set once the connection is told to finish: when it must be done.
+    let mut finish_by: Option<tokio::time::Instant> = None;
     loop {
+        let deadline = finish_by.unwrap_or_else(|| tokio::time::Instant::now() + FINISH_WITHIN);
         tokio::select! {
             served = connection.as_mut() => {
                 if let Err(error) = served {
@@ -147,11 +162,19 @@ async fn serve_connection(
                 }
                 break;
             }
-            changed = stopping.changed(), if !stop_asked => {
-                stop_asked = true;
+            changed = stopping.changed(), if finish_by.is_none() => {
                 if changed.is_ok() {
                     connection.as_mut().graceful_shutdown();
+                    finish_by = Some(tokio::time::Instant::now() + FINISH_WITHIN);
                 }
+            }
+            () = &mut lifetime, if finish_by.is_none() => {
+                connection.as_mut().graceful_shutdown();
+                finish_by = Some(tokio::time::Instant::now() + FINISH_WITHIN);
+            }
+            () = tokio::time::sleep_until(deadline), if finish_by.is_some() => {
+                debug!(%peer, "HTTP connection dropped: it did not finish in time");
+                break;
             }
         }
     }

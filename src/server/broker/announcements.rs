@@ -13,8 +13,10 @@
 //!
 //! A user who comes and goes while its arrival still waits cancels out:
 //! nobody owed the arrival hears of it, nor of the departure. So one client
-//! that joins and leaves a room as fast as it can makes at most one waiting
-//! announcement, not two per round.
+//! that joins and leaves a room as fast as it can makes at most two waiting
+//! announcements (a departure, then an arrival), not two per round. A
+//! departure followed by an arrival is not cancelled: the arrival may carry
+//! a name the user took while away, which the room must hear.
 
 use std::{
     sync::Arc,
@@ -47,6 +49,7 @@ struct Waiting {
     frame: Utf8Bytes,
     /// Whose arrival or departure it tells.
     user: UserId,
+    arrival: bool,
     /// The number of the first member who must not get it.
     first_excluded: u64,
 }
@@ -59,17 +62,18 @@ impl Announcements {
         self.admitted
     }
 
-    /// Queues `user`'s arrival or departure for the members admitted so
+    /// Queues `user`'s arrival (or departure) for the members admitted so
     /// far. True when the room may send at once: nothing went out in the
     /// last period.
     ///
-    /// If the user's opposite change still waits, and no member now in the
-    /// room was admitted since it was made (`seated(from, to)` says whether
-    /// one was, with a number in `from..to`), the two cancel out: whoever
-    /// is owed the one is owed the other too, and nobody else saw either.
+    /// A departure whose user's arrival still waits, with no member now in
+    /// the room admitted since (`seated(from, to)` says whether one was,
+    /// with a number in `from..to`), cancels it: whoever is owed the one is
+    /// owed the other too, and nobody else saw either.
     pub fn queue(
         &mut self,
         user: UserId,
+        arrival: bool,
         frame: Utf8Bytes,
         now: Instant,
         seated: impl Fn(u64, u64) -> bool,
@@ -77,7 +81,9 @@ impl Announcements {
         let first_excluded = self.admitted + 1;
         // A user's arrivals and departures alternate, so the last waiting
         // one of the user is the opposite of this.
-        if let Some(index) = self.waiting.iter().rposition(|w| w.user == user)
+        if !arrival
+            && let Some(index) = self.waiting.iter().rposition(|w| w.user == user)
+            && self.waiting[index].arrival
             && !seated(self.waiting[index].first_excluded, first_excluded)
         {
             self.waiting.remove(index);
@@ -86,6 +92,7 @@ impl Announcements {
         self.waiting.push(Waiting {
             frame,
             user,
+            arrival,
             first_excluded,
         });
         self.sent
@@ -146,18 +153,24 @@ mod tests {
         let start = Instant::now();
         let user = UserId::new_random;
         assert!(
-            room.queue(user(), "first".into(), start, nobody),
+            room.queue(user(), true, "first".into(), start, nobody),
             "nothing sent yet"
         );
         assert!(room.take(start).is_some());
         let soon = start + ANNOUNCE_EVERY / 2;
-        assert!(!room.queue(user(), "soon after".into(), soon, nobody));
-        assert!(!room.queue(user(), "and another".into(), soon, nobody));
+        assert!(!room.queue(user(), true, "soon after".into(), soon, nobody));
+        assert!(!room.queue(user(), true, "and another".into(), soon, nobody));
         let outgoing = room.take(soon).unwrap();
         assert_eq!(frames(&outgoing, 0), ["soon after", "and another"]);
         assert!(room.take(soon).is_none(), "taken once");
         assert!(
-            room.queue(user(), "quiet again".into(), soon + ANNOUNCE_EVERY, nobody),
+            room.queue(
+                user(),
+                true,
+                "quiet again".into(),
+                soon + ANNOUNCE_EVERY,
+                nobody
+            ),
             "a period after the last went out"
         );
     }
@@ -168,11 +181,11 @@ mod tests {
         let now = Instant::now();
         let [ana_id, ben_id, cy_id] = [(); 3].map(|()| UserId::new_random());
         let ana = room.admit();
-        room.queue(ben_id, "ben joined".into(), now, nobody);
+        room.queue(ben_id, true, "ben joined".into(), now, nobody);
         let ben = room.admit();
-        room.queue(cy_id, "cy joined".into(), now, nobody);
+        room.queue(cy_id, true, "cy joined".into(), now, nobody);
         let cy = room.admit();
-        room.queue(ana_id, "ana left".into(), now, nobody);
+        room.queue(ana_id, false, "ana left".into(), now, nobody);
         let outgoing = room.take(now).unwrap();
         assert_eq!(
             frames(&outgoing, ana),
@@ -188,13 +201,13 @@ mod tests {
         let now = Instant::now();
         let (ana, ben) = (UserId::new_random(), UserId::new_random());
         room.admit();
-        room.queue(ana, "ana joined".into(), now, nobody);
+        room.queue(ana, true, "ana joined".into(), now, nobody);
         room.take(now);
         // Ben comes and goes a thousand times within one period.
         for _ in 0..1000 {
-            room.queue(ben, "ben joined".into(), now, nobody);
+            room.queue(ben, true, "ben joined".into(), now, nobody);
             room.admit(); // Ben's own seat, gone again before he leaves
-            room.queue(ben, "ben left".into(), now, nobody);
+            room.queue(ben, false, "ben left".into(), now, nobody);
         }
         assert!(room.take(now).is_none(), "nothing is left to tell");
     }
@@ -206,14 +219,14 @@ mod tests {
         let (ben, cy) = (UserId::new_random(), UserId::new_random());
         let ana = room.admit();
         room.take(now);
-        room.queue(cy, "cy joined".into(), now, nobody);
+        room.queue(cy, true, "cy joined".into(), now, nobody);
         let cy_seat = room.admit();
-        room.queue(ben, "ben joined".into(), now, nobody);
+        room.queue(ben, true, "ben joined".into(), now, nobody);
         room.admit(); // Ben
         // Dan arrives while Ben is in: his member list shows Ben.
         let dan = room.admit();
         let seated = |from: u64, to: u64| (from..to).contains(&dan);
-        room.queue(ben, "ben left".into(), now, seated);
+        room.queue(ben, false, "ben left".into(), now, seated);
         let outgoing = room.take(now).unwrap();
         assert_eq!(
             frames(&outgoing, ana),
@@ -225,5 +238,19 @@ mod tests {
             ["ben left"],
             "Dan saw Ben in joined"
         );
+    }
+
+    #[test]
+    fn a_return_is_announced_though_the_departure_still_waits() {
+        let mut room = Announcements::default();
+        let now = Instant::now();
+        let ana = UserId::new_random();
+        let first = room.admit();
+        room.take(now);
+        room.queue(ana, false, "ana left".into(), now, nobody);
+        // Ana comes back, perhaps under a new name: both go out.
+        room.queue(ana, true, "ana joined as Ann".into(), now, nobody);
+        let outgoing = room.take(now).unwrap();
+        assert_eq!(frames(&outgoing, first), ["ana left", "ana joined as Ann"]);
     }
 }

@@ -402,6 +402,11 @@ impl BrokerState {
         if session.held.as_ref().is_none_or(|held| held.room != *room) {
             return;
         }
+        if self.shutting_down {
+            // Nothing more is carried out: every client has been told.
+            session.held = None;
+            return;
+        }
         let mut requests = session
             .held
             .take()
@@ -673,7 +678,7 @@ impl BrokerState {
                 name: Some(self.name_of(user)),
             });
             // Before the joiner is a member, so it is not owed its own.
-            self.announce(name, user, announcement);
+            self.announce(name, user, true, announcement);
         }
         if let Some(room) = self.rooms.get_mut(name) {
             let number = room.announcements.admit();
@@ -1167,7 +1172,7 @@ impl BrokerState {
                     room: name.clone(),
                     user,
                 });
-                self.announce(name, user, announcement);
+                self.announce(name, user, false, announcement);
             }
         }
         self.drop_room_if_empty(name);
@@ -1303,7 +1308,7 @@ impl BrokerState {
 
     /// Sends a presence announcement to the room, at once if it has been
     /// quiet, else with the others at the next tick (see [`Announcements`]).
-    fn announce(&mut self, name: &RoomName, user: UserId, frame: Utf8Bytes) {
+    fn announce(&mut self, name: &RoomName, user: UserId, arrival: bool, frame: Utf8Bytes) {
         let Some(room) = self.rooms.get_mut(name) else {
             return;
         };
@@ -1315,7 +1320,7 @@ impl BrokerState {
         };
         if room
             .announcements
-            .queue(user, frame, Instant::now(), seated)
+            .queue(user, arrival, frame, Instant::now(), seated)
         {
             self.send_announcements(name);
         } else {
