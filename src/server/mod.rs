@@ -86,10 +86,10 @@ fn router(state: AppState) -> Router {
     });
     let mut router = Router::new();
     if let Some(path) = &state.settings.echo_path {
-        router = router.route(path, get(ws::upgrade_echo));
+        router = router.route(path, get(ws::upgrade::<true>));
     }
     let router = router
-        .route("/ws", get(ws::upgrade))
+        .route("/ws", get(ws::upgrade::<false>))
         .route("/health", get(|| async { "OK" }))
         .route("/", get(page.clone()))
         .route("/r/{room}", get(page))

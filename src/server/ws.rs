@@ -52,25 +52,15 @@ const MAX_WRITE_BUFFER_BYTES: usize = 8 * 1024 * 1024;
 /// Seconds a client refused for the connection limit is asked to wait.
 const RETRY_AFTER_SECONDS: &str = "5";
 
-/// `GET /ws`: the chat.
-pub async fn upgrade(
+/// `GET /ws` (`ECHO` false: the chat) and `GET <echo_path>` (`ECHO` true:
+/// the echo endpoint, for conformance suites): one handler, so that both
+/// go through the same checks.
+pub async fn upgrade<const ECHO: bool>(
     State(app): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request,
+    mut request: Request,
 ) -> Response {
-    accept(app, peer, request, Service::Chat)
-}
-
-/// `GET <echo_path>`: the echo endpoint, for conformance suites.
-pub async fn upgrade_echo(
-    State(app): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request,
-) -> Response {
-    accept(app, peer, request, Service::Echo)
-}
-
-fn accept(app: AppState, peer: SocketAddr, mut request: Request, service: Service) -> Response {
+    let service = if ECHO { Service::Echo } else { Service::Chat };
     let headers = request.headers();
     if !app.origins.allow(headers) {
         let origin = headers.get(header::ORIGIN);
