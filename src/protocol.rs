@@ -580,12 +580,18 @@ pub enum ServerMessage {
         id: Option<ClientId>,
     },
     /// The answer to `hello`: who this connection is, and the token that
-    /// brings the same identity back on the next connection.
+    /// brings the same identity back on the next connection. `epoch` names
+    /// the server's numbering of rooms and conversations: when it differs
+    /// from the one a client saw before, every sequence number that client
+    /// knows belongs to a history that is gone (storage in memory
+    /// restarted, a new database), and its view must be rebuilt.
     Welcome {
         user: UserId,
         name: DisplayName,
         token: String,
         protocol: u32,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        epoch: Option<String>,
     },
     /// The message with client id `id` is stored (on disk) as `seq`.
     Ack {
@@ -1046,8 +1052,9 @@ mod tests {
                 name: ana,
                 token: "t.k".into(),
                 protocol: 2,
+                epoch: Some("e1".into()),
             },
-            json!({"type": "welcome", "user": ALICE, "name": "Ana", "token": "t.k", "protocol": 2}),
+            json!({"type": "welcome", "user": ALICE, "name": "Ana", "token": "t.k", "protocol": 2, "epoch": "e1"}),
         );
     }
 

@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { closeChats, joinRoom, linesWithText, messageFrom, openChat, send, setName, status, uniqueRoom } from "./support/chat";
+import { closeChats, joinRoom, type Person, linesWithText, messageFrom, openChat, send, setName, status, uniqueRoom } from "./support/chat";
 import { freePort, startServer, tempDataDir } from "./support/server";
 
 test.afterEach(closeChats);
@@ -93,6 +93,50 @@ test("a crash and a graceful restart mid-conversation lose nothing and show noth
   ];
   for (const person of [ana, ben]) {
     await expect(person.page.locator("li.message .text")).toHaveText(expected);
+  }
+  await server.stop();
+});
+
+test("after memory storage restarts, open pages drop the old numbering and show the new history", async ({ browser }) => {
+  const room = uniqueRoom("epoch");
+  const port = await freePort();
+  const dataDir = tempDataDir();
+  // A configured secret: both keep their identity across the restart.
+  const memory = { CONFAB_STORAGE: "memory", CONFAB_TOKEN_SECRET: "e2e-secret-".repeat(4) };
+  let server = await startServer({ port, dataDir, env: memory });
+  const ana = await openChat(browser, server.url);
+  const ben = await openChat(browser, server.url);
+  await joinRoom(ana.page, room);
+  await joinRoom(ben.page, room);
+  for (const n of [1, 2, 3]) {
+    await send(ana.page, `old ${n}`);
+    await expect(messageFrom(ben.page, ana.name, `old ${n}`)).toBeVisible();
+    await send(ben.page, `old reply ${n}`);
+    await expect(messageFrom(ana.page, ben.name, `old reply ${n}`)).toBeVisible();
+  }
+
+  // The history is gone with the process; the new one numbers from 1 again.
+  await server.kill();
+  for (const person of [ana, ben]) {
+    await expect(status(person.page)).not.toHaveAttribute("data-status", "connected");
+  }
+  server = await startServer({ port, dataDir, env: memory });
+  for (const person of [ana, ben]) {
+    await expect(status(person.page)).toHaveAttribute("data-status", "connected", { timeout: 20_000 });
+  }
+  await send(ben.page, "new 1");
+  await expect(messageFrom(ana.page, ben.name, "new 1")).toBeVisible();
+  await send(ana.page, "new 2");
+  await expect(messageFrom(ben.page, ana.name, "new 2")).toBeVisible();
+
+  // Each page shows what the server holds, under the right senders: no old
+  // line kept beside the new ones, none replaced by a new one of its number.
+  const shown = (person: Person, name: string) => (name === person.name ? `${name} (you)` : name);
+  for (const person of [ana, ben]) {
+    await expect(person.page.locator("li.message .text")).toHaveText(["new 1", "new 2"]);
+    await expect(person.page.locator("li.message .from")).toHaveText(
+      [ben.name, ana.name].map((name) => shown(person, name)),
+    );
   }
   await server.stop();
 });

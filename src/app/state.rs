@@ -411,6 +411,8 @@ pub struct ChatState {
     pub me: Option<UserId>,
     /// The session token from the last `welcome`, presented in `hello`.
     pub token: Option<String>,
+    /// The server's numbering the timelines hold (from `welcome`).
+    epoch: Option<String>,
     /// Joined rooms in the order they were joined.
     pub rooms: Vec<RoomView>,
     pub directs: Vec<DirectView>,
@@ -490,7 +492,11 @@ impl ChatState {
         let mut replies = Vec::new();
         match message {
             ServerMessage::Welcome {
-                user, name, token, ..
+                user,
+                name,
+                token,
+                epoch,
+                ..
             } => {
                 self.me = Some(user);
                 self.names.insert(user, name);
@@ -499,6 +505,10 @@ impl ChatState {
                 self.was_connected = true;
                 // The lobby: its list now, and again as it changes.
                 replies.push(ClientMessage::ListRooms);
+                if epoch.is_some() && self.epoch.is_some() && epoch != self.epoch {
+                    replies.extend(self.forget_history());
+                }
+                self.epoch = epoch.or(self.epoch.take());
                 // Direct conversations resume from what was shown, page by
                 // page until a page comes back empty (a fill up to no end);
                 // a fill cut off by the disconnect goes on where it was.
@@ -752,6 +762,25 @@ impl ChatState {
             }
             _ => Vec::new(),
         }
+    }
+
+    /// The server's history started over (its numbering changed): every
+    /// line held is numbered in a history that is gone, so each timeline
+    /// starts empty again. Returns the requests for each room's latest page
+    /// (the resume of each room asked for messages after a number that no
+    /// longer means anything); direct conversations ask for theirs on
+    /// `welcome`. Unsent messages stay, and go out as usual.
+    fn forget_history(&mut self) -> Vec<ClientMessage> {
+        for direct in &mut self.directs {
+            direct.timeline = Timeline::default();
+        }
+        self.rooms
+            .iter_mut()
+            .map(|room| {
+                room.timeline = Timeline::default();
+                history_request(&Conversation::Room(room.name.clone()), None, None, PAGE)
+            })
+            .collect()
     }
 
     /// Takes an acknowledged (or echoed) message out of the outbox.
@@ -1205,13 +1234,19 @@ mod tests {
 
     fn connected_as(me: UserId) -> ChatState {
         let mut state = ChatState::default();
+        welcome(&mut state, me, "e1");
+        state
+    }
+
+    /// The server's `welcome` to `me`, its history numbered in `epoch`.
+    fn welcome(state: &mut ChatState, me: UserId, epoch: &str) -> Vec<ClientMessage> {
         state.apply(ServerMessage::Welcome {
             user: me,
             name: name("Me"),
             token: "token-1".into(),
             protocol: PROTOCOL_VERSION,
-        });
-        state
+            epoch: Some(epoch.into()),
+        })
     }
 
     fn joined(state: &mut ChatState, room_name: &str) -> Vec<ClientMessage> {
@@ -1420,12 +1455,93 @@ mod tests {
     }
 
     fn connected_again(state: &mut ChatState) {
-        state.apply(ServerMessage::Welcome {
-            user: user(1),
-            name: name("Me"),
-            token: "token-1".into(),
-            protocol: PROTOCOL_VERSION,
+        welcome(state, user(1), "e1");
+    }
+
+    #[test]
+    fn a_history_that_started_over_is_shown_afresh_not_merged_with_the_old_one() {
+        let mut state = connected_as(user(1));
+        joined(&mut state, "a");
+        state.apply(history(
+            "a",
+            vec![posted(1, user(2), "old one"), posted(2, user(3), "old two")],
+        ));
+        state.open_direct(user(2));
+        state.apply(ServerMessage::History {
+            room: None,
+            with: Some(user(2)),
+            messages: vec![posted(1, user(2), "old direct")],
         });
+        state.open(Conversation::Room(room("a")));
+        state.compose(
+            Conversation::Room(room("a")),
+            MessageContent::parse("unsent").unwrap(),
+            id("m1"),
+        );
+        state.disconnected();
+
+        // The same numbering: the resume goes on from what was shown.
+        let replies = welcome(&mut state, user(1), "e1");
+        assert!(
+            !replies.contains(&history_request(
+                &Conversation::Room(room("a")),
+                None,
+                None,
+                PAGE
+            )),
+            "{replies:?}"
+        );
+        state.disconnected();
+
+        // A new numbering (memory storage restarted): nothing held is kept,
+        // the latest pages are asked for, and the unsent message stays.
+        let replies = welcome(&mut state, user(1), "e2");
+        assert!(
+            replies.contains(&history_request(
+                &Conversation::Room(room("a")),
+                None,
+                None,
+                PAGE
+            )),
+            "{replies:?}"
+        );
+        assert!(
+            replies.contains(&history_request(
+                &Conversation::Direct(user(2)),
+                None,
+                None,
+                FILL_PAGE
+            )),
+            "{replies:?}"
+        );
+        assert_eq!(texts(&state), [("unsent".into(), Delivery::Pending)]);
+        let resent = joined(&mut state, "a");
+        assert_eq!(resent.len(), 1, "{resent:?}");
+        // The new history's first message, by someone else, shows under its
+        // own sender; the old seq 1 is gone.
+        state.apply(live("a", posted(1, user(4), "new one")));
+        state.apply(ServerMessage::Ack {
+            id: id("m1"),
+            room: Some(room("a")),
+            to: None,
+            seq: 2,
+            ts: 9,
+        });
+        let shown: Vec<_> = state
+            .active_lines()
+            .into_iter()
+            .filter_map(|line| match line.kind {
+                LineKind::Message { from, text, .. } => Some((from, text)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                (Some(user(4)), "new one".to_owned()),
+                (Some(user(1)), "unsent".to_owned())
+            ]
+        );
     }
 
     #[test]
@@ -1540,12 +1656,7 @@ mod tests {
             limit: Some(FILL_PAGE),
         };
         assert_eq!(
-            state.apply(ServerMessage::Welcome {
-                user: user(1),
-                name: name("Me"),
-                token: "token-1".into(),
-                protocol: PROTOCOL_VERSION,
-            }),
+            welcome(&mut state, user(1), "e1"),
             [ClientMessage::ListRooms, ask(5)]
         );
         assert_eq!(
@@ -1622,12 +1733,7 @@ mod tests {
         assert_eq!(reloaded.outbox.len(), 1);
         assert_eq!(reloaded.name_of(user(2)), name("Ben"));
         let mut reloaded = reloaded;
-        let replies = reloaded.apply(ServerMessage::Welcome {
-            user: user(1),
-            name: name("Me"),
-            token: "token-1".into(),
-            protocol: PROTOCOL_VERSION,
-        });
+        let replies = welcome(&mut reloaded, user(1), "e1");
         assert_eq!(
             replies,
             [

@@ -208,6 +208,7 @@ impl ServerMessage {
                 name: required(name()?, "name")?,
                 token: required(text(json, "token")?, "token")?,
                 protocol: required(integer(json, "protocol")?, "protocol")?,
+                epoch: text(json, "epoch")?,
             },
             "ack" => Self::Ack {
                 id: required(id()?, "id")?,

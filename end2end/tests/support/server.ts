@@ -35,10 +35,12 @@ export function freePort(): Promise<number> {
 
 /**
  * Starts the release binary (built by `cargo leptos build --release`) on
- * `port` (0: one the kernel picks) with `dataDir` (default: a fresh one), and
- * resolves once it prints its address.
+ * `port` (0: one the kernel picks) with `dataDir` (default: a fresh one) and
+ * any further settings in `env`, and resolves once it prints its address.
  */
-export function startServer(options: { port?: number; dataDir?: string } = {}): Promise<RunningServer> {
+export function startServer(
+  options: { port?: number; dataDir?: string; env?: Record<string, string> } = {},
+): Promise<RunningServer> {
   const binary = process.env.CONFAB_BIN ?? path.join(repo, "target/release/confab");
   const child = spawn(binary, [], {
     cwd: repo,
@@ -48,6 +50,7 @@ export function startServer(options: { port?: number; dataDir?: string } = {}): 
       CONFAB_DATA_DIR: options.dataDir ?? tempDataDir(),
       LEPTOS_SITE_ROOT: path.join(repo, "target/site"),
       RUST_LOG: process.env.RUST_LOG ?? "warn",
+      ...options.env,
     },
     stdio: ["ignore", "pipe", "inherit"],
   });

@@ -510,6 +510,7 @@ impl BrokerState {
             name,
             token,
             protocol: PROTOCOL_VERSION,
+            epoch: Some(self.config.store.epoch().to_owned()),
         };
         self.send_to(conn, &welcome);
     }

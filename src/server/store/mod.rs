@@ -228,6 +228,7 @@ enum Backend {
 pub struct Store {
     requests: mpsc::Sender<Request>,
     backend: Backend,
+    epoch: Arc<str>,
 }
 
 impl Store {
@@ -250,7 +251,8 @@ impl Store {
     }
 
     pub fn sqlite(database: Database, retention: Retention) -> (Self, mpsc::Receiver<StoreReport>) {
-        Self::spawn(Backend::Sqlite(database), retention)
+        let epoch = database.epoch().into();
+        Self::spawn(Backend::Sqlite(database), retention, epoch)
     }
 
     /// History in memory, at most `max_bytes` of it (see [`MemoryLog`]).
@@ -259,16 +261,34 @@ impl Store {
         max_bytes: usize,
     ) -> (Self, mpsc::Receiver<StoreReport>) {
         let log = MemoryLog::new(max_bytes);
-        Self::spawn(Backend::Memory(Arc::new(Mutex::new(log))), retention)
+        let epoch = new_epoch().into();
+        Self::spawn(Backend::Memory(Arc::new(Mutex::new(log))), retention, epoch)
     }
 
     /// Starts the writer task. Its reports come out of the receiver, in
     /// request order; the writer waits while that channel is full.
-    fn spawn(backend: Backend, retention: Retention) -> (Self, mpsc::Receiver<StoreReport>) {
+    fn spawn(
+        backend: Backend,
+        retention: Retention,
+        epoch: Arc<str>,
+    ) -> (Self, mpsc::Receiver<StoreReport>) {
         let (requests, receiver) = mpsc::channel(REQUEST_QUEUE);
         let (reports, report_receiver) = mpsc::channel(REPORT_QUEUE);
         tokio::spawn(store_loop(backend.clone(), retention, receiver, reports));
-        (Self { requests, backend }, report_receiver)
+        let store = Self {
+            requests,
+            backend,
+            epoch,
+        };
+        (store, report_receiver)
+    }
+
+    /// The id of this history's numbering: it changes only when the
+    /// numbering starts over (memory storage restarted, a new database), so
+    /// a client that saw another one must forget the sequence numbers it
+    /// knows.
+    pub fn epoch(&self) -> &str {
+        &self.epoch
     }
 
     pub fn append(&self, message: NewMessage) -> Result<(), StoreBusy> {
@@ -467,6 +487,16 @@ async fn commit(
     let _ = reports.send(report).await;
 }
 
+/// A fresh epoch: 64 random bits in hex. Should the system's random source
+/// fail, the clock stands in: it differs between restarts all the same.
+fn new_epoch() -> String {
+    let mut bytes = [0; 8];
+    if getrandom::fill(&mut bytes).is_err() {
+        bytes = now_ms().to_le_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -530,6 +560,21 @@ mod tests {
             (sqlite, sqlite_reports, dir),
             (memory, memory_reports, tempfile::tempdir().unwrap()),
         ]
+    }
+
+    #[tokio::test]
+    async fn the_epoch_stays_with_a_database_and_changes_with_a_new_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Database::open(dir.path()).await.unwrap().epoch().to_owned();
+        let reopened = Database::open(dir.path()).await.unwrap().epoch().to_owned();
+        assert_eq!(first, reopened, "the same file, the same numbering");
+        assert_eq!(first.len(), 16);
+        let other_dir = tempfile::tempdir().unwrap();
+        let other = Database::open(other_dir.path()).await.unwrap();
+        assert_ne!(other.epoch(), first, "a new database numbers afresh");
+        let (one, _) = Store::in_memory(Retention::default(), usize::MAX);
+        let (two, _) = Store::in_memory(Retention::default(), usize::MAX);
+        assert_ne!(one.epoch(), two.epoch(), "memory storage starts over each time");
     }
 
     #[tokio::test]

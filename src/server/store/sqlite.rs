@@ -31,11 +31,18 @@ macro_rules! columns {
 }
 
 /// The migrations, compiled into the binary so an operator ships one file.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "history",
-    include_str!("../../../migrations/0001_history.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "history",
+        include_str!("../../../migrations/0001_history.sql"),
+    ),
+    (
+        2,
+        "epoch",
+        include_str!("../../../migrations/0002_epoch.sql"),
+    ),
+];
 
 #[derive(Debug)]
 struct Embedded;
@@ -80,6 +87,7 @@ pub enum StoreError {
 pub struct Database {
     writer: SqlitePool,
     readers: SqlitePool,
+    epoch: String,
 }
 
 impl Database {
@@ -103,11 +111,27 @@ impl Database {
             .connect_with(options.clone())
             .await?;
         Migrator::new(Embedded).await?.run(&writer).await?;
+        sqlx::query("INSERT OR IGNORE INTO meta (key, value) VALUES ('epoch', ?)")
+            .bind(super::new_epoch())
+            .execute(&writer)
+            .await?;
+        let epoch = sqlx::query_scalar("SELECT value FROM meta WHERE key = 'epoch'")
+            .fetch_one(&writer)
+            .await?;
         let readers = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(Self { writer, readers })
+        Ok(Self {
+            writer,
+            readers,
+            epoch,
+        })
+    }
+
+    /// The id of this database's numbering, made when it was created.
+    pub fn epoch(&self) -> &str {
+        &self.epoch
     }
 
     /// Appends a batch in one transaction. Each message either gets the
