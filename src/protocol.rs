@@ -351,7 +351,7 @@ fn is_bidi_override(c: char) -> bool {
 }
 
 /// Characters that change the direction of the text around them.
-fn is_bidi_control(c: char) -> bool {
+pub(crate) fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
@@ -368,7 +368,7 @@ fn is_invisible(c: char) -> bool {
 /// Invisible, or a format character that renders as nothing in most fonts
 /// (the interlinear annotation marks, shorthand format controls): refused
 /// in what clients send now.
-fn is_hidden(c: char) -> bool {
+pub(crate) fn is_hidden(c: char) -> bool {
     is_invisible(c) || matches!(c, '\u{FFF9}'..='\u{FFFB}' | '\u{1BCA0}'..='\u{1BCA3}')
 }
 

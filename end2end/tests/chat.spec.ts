@@ -115,6 +115,9 @@ test("links are clickable and safe, times are shown, consecutive messages are gr
   await expect(link).toHaveAttribute("href", "https://example.com/guide?x=1");
   await expect(link).toHaveAttribute("rel", "noopener noreferrer nofollow");
   await expect(link).toHaveAttribute("target", "_blank");
+  // Left to right and isolated, whatever the direction of the text around.
+  await expect(link).toHaveCSS("direction", "ltr");
+  await expect(link).toHaveCSS("unicode-bidi", "isolate");
   // The server's time, as hours and minutes in the reader's locale.
   await expect(first.locator("time")).toHaveText(/\d{1,2}[:.]\d{2}/);
   await expect(first.locator("time")).toHaveAttribute("datetime", /^\d{4}-\d{2}-\d{2}T/);
@@ -124,6 +127,12 @@ test("links are clickable and safe, times are shown, consecutive messages are gr
   await expect(lines.nth(0)).not.toHaveClass(/continued/);
   await expect(lines.nth(1)).toHaveClass(/continued/);
   await expect(lines.nth(1).locator(".from")).not.toBeInViewport();
+
+  // A look-alike host (a Cyrillic "а") shows, and leads, as what it is.
+  await send(ana.page, "log in at https://\u0430pple.com/login now");
+  const spoof = messageFrom(ben.page, ana.name, "log in at").locator(".text a");
+  await expect(spoof).toHaveText("https://xn--pple-43d.com/login");
+  await expect(spoof).toHaveAttribute("href", "https://xn--pple-43d.com/login");
 });
 
 test("unread counts mark rooms and conversations with news until they are opened", async ({ browser }) => {

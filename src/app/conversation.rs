@@ -12,7 +12,7 @@ use super::panels::{Panel, PanelToggle};
 use super::show_or;
 use super::socket::ChatClient;
 use super::state::{ConnectionStatus, Conversation, Delivery, LineKind};
-use super::text::{Segment, segments};
+use super::text::{Segment, link_target, segments};
 use crate::protocol::{ClientId, ClientMessage, MessageContent, RoomName};
 
 #[component]
@@ -259,17 +259,24 @@ fn Lines() -> impl IntoView {
 }
 
 /// Message text as text nodes, with `http(s)` links as anchors that open
-/// in a new tab and pass nothing to the site they lead to.
+/// in a new tab and pass nothing to the site they lead to. A link shows the
+/// address it goes to (see [`link_target`]), left to right and isolated
+/// from the text around it (by the style sheet: an attribute would cost the
+/// bundle another copy of the view's code).
 fn linked(text: &str) -> impl IntoView + use<> {
     segments(text)
         .into_iter()
         .map(|segment| match segment {
             Segment::Text(text) => Either::Left(text.to_owned()),
-            Segment::Link(url) => Either::Right(view! {
-                <a href=url.to_owned() target="_blank" rel="noopener noreferrer nofollow">
-                    {url.to_owned()}
-                </a>
-            }),
+            Segment::Link(url) => {
+                let href = link_target(url);
+                let shown = href.clone();
+                Either::Right(view! {
+                    <a href=href target="_blank" rel="noopener noreferrer nofollow">
+                        {shown}
+                    </a>
+                })
+            }
         })
         .collect_view()
 }

@@ -574,7 +574,11 @@ mod tests {
         assert_ne!(other.epoch(), first, "a new database numbers afresh");
         let (one, _) = Store::in_memory(Retention::default(), usize::MAX);
         let (two, _) = Store::in_memory(Retention::default(), usize::MAX);
-        assert_ne!(one.epoch(), two.epoch(), "memory storage starts over each time");
+        assert_ne!(
+            one.epoch(),
+            two.epoch(),
+            "memory storage starts over each time"
+        );
     }
 
     #[tokio::test]
