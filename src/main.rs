@@ -48,6 +48,7 @@ async fn serve(files: Option<(u64, u64)>) -> anyhow::Result<()> {
 /// cache without a lock either way. An operator's `MALLOC_ARENA_MAX` is
 /// left alone. Called before any thread is started.
 #[cfg(feature = "ssr")]
+#[allow(unsafe_code)]
 fn few_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
@@ -64,6 +65,7 @@ fn few_malloc_arenas() {
 /// below `max_connections` (and fail accepts, `/health`'s included, once
 /// reached). Returns the limit before and after.
 #[cfg(feature = "ssr")]
+#[allow(unsafe_code)]
 fn raise_open_file_limit() -> Option<(u64, u64)> {
     let mut limit = libc::rlimit {
         rlim_cur: 0,

@@ -22,7 +22,7 @@ mod ws;
 
 use std::{
     future::Future,
-    sync::{Arc, atomic::AtomicU64},
+    sync::{Arc, OnceLock, atomic::AtomicU64},
 };
 
 use axum::{Router, extract::FromRef, routing::get};
@@ -31,10 +31,10 @@ use tokio::{
     net::TcpListener,
     sync::{Notify, Semaphore},
 };
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::app::shell;
-use broker::{Broker, BrokerConfig, Command};
+use broker::{Broker, BrokerConfig, Command, Exit};
 use config::Settings;
 use identity::Identity;
 use origin::Origins;
@@ -168,7 +168,7 @@ async fn serve(
         cache_max_bytes: settings.cache_max_bytes,
         retention: Retention::from_settings(&settings),
     };
-    let broker = Broker::spawn(config, reports);
+    let (broker, broker_task) = Broker::spawn(config, reports);
     let origins = Origins::new(
         &settings.public_origins,
         &settings.allowed_origins,
@@ -199,6 +199,9 @@ async fn serve(
     // Set when the shutdown signal fires; the grace period runs from there.
     let stopping = Arc::new(Notify::new());
     let signalled = stopping.clone();
+    // Set if the broker ends while serving: then the server must exit.
+    let failure = Arc::new(OnceLock::new());
+    let failed = failure.clone();
     let header_timeout = state.settings.http_header_timeout();
     let serving = http::serve(
         listener,
@@ -206,9 +209,14 @@ async fn serve(
         header_timeout,
         sockets,
         async move {
-            shutdown.await;
+            tokio::select! {
+                () = shutdown => broker.send(Command::Shutdown).await,
+                why = broker_ended(broker_task) => {
+                    error!(why, "stopping: nothing can be delivered any more");
+                    let _ = failed.set(why);
+                }
+            }
             signalled.notify_one();
-            broker.send(Command::Shutdown).await;
         },
     );
     // The drain waits for every HTTP request in hand: a client that sent
@@ -222,6 +230,11 @@ async fn serve(
         () = deadline => warn!("HTTP requests still open after the shutdown grace period; dropping them"),
     }
 
+    if let Some(why) = failure.get() {
+        // The clients were told to come back (1012) if the broker could.
+        anyhow::bail!("{why}; exiting");
+    }
+
     // Every open WebSocket holds a permit: all of them back means all closed.
     let all = u32::try_from(max_connections).expect("settings cap max_connections at u32::MAX");
     match tokio::time::timeout(grace, connections.acquire_many(all)).await {
@@ -232,4 +245,33 @@ async fn serve(
         ),
     }
     Ok(())
+}
+
+/// Waits for the broker task to end, which it does while the server serves
+/// only if something went wrong; says what.
+async fn broker_ended(task: tokio::task::JoinHandle<Exit>) -> &'static str {
+    match task.await {
+        Ok(Exit::StoreStopped) => "the store's writer stopped",
+        Ok(Exit::Done) => "the broker stopped",
+        Err(error) if error.is_panic() => "the broker panicked",
+        Err(_) => "the broker was cancelled",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_broker_that_ends_while_serving_is_reported_with_the_cause() {
+        let stopped = tokio::spawn(async { Exit::StoreStopped });
+        assert_eq!(broker_ended(stopped).await, "the store's writer stopped");
+        let panicked = tokio::spawn(async {
+            if u64::MAX > 0 {
+                panic!("a bug in the broker");
+            }
+            Exit::Done
+        });
+        assert_eq!(broker_ended(panicked).await, "the broker panicked");
+    }
 }

@@ -75,6 +75,7 @@ impl Server {
     }
 
     /// CPU time used so far, user plus system.
+    #[allow(unsafe_code)]
     pub fn cpu(&self) -> Result<Duration> {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid))?;
         // The command name may hold spaces: fields are counted after its ')'.

@@ -93,12 +93,27 @@ pub struct Broker {
     commands: mpsc::Sender<Command>,
 }
 
+/// Why the broker task ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Every handle was dropped: the server is exiting.
+    Done,
+    /// The store's writer stopped: nothing can be stored or loaded any
+    /// more. Every client was told the server is restarting (1012).
+    StoreStopped,
+}
+
 impl Broker {
-    /// Starts the broker task. It ends when every handle has been dropped.
-    pub fn spawn(config: BrokerConfig, reports: mpsc::Receiver<StoreReport>) -> Self {
+    /// Starts the broker task. It ends when every handle has been dropped,
+    /// or when the store's writer stops; the server watches the returned
+    /// handle, since either end while it serves means it must exit.
+    pub fn spawn(
+        config: BrokerConfig,
+        reports: mpsc::Receiver<StoreReport>,
+    ) -> (Self, tokio::task::JoinHandle<Exit>) {
         let (commands, receiver) = mpsc::channel(COMMAND_QUEUE);
-        tokio::spawn(broker_loop(BrokerState::new(config), receiver, reports));
-        Self { commands }
+        let task = tokio::spawn(broker_loop(BrokerState::new(config), receiver, reports));
+        (Self { commands }, task)
     }
 
     /// Queues a command, waiting while the broker is behind. A command sent
@@ -138,9 +153,8 @@ async fn broker_loop(
     mut state: BrokerState,
     mut commands: mpsc::Receiver<Command>,
     mut reports: mpsc::Receiver<StoreReport>,
-) {
+) -> Exit {
     let mut batch = Vec::with_capacity(COMMAND_BATCH);
-    let mut store_running = true;
     let mut lobby = tokio::time::interval(LOBBY_EVERY);
     lobby.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut announce = tokio::time::interval(announcements::ANNOUNCE_EVERY);
@@ -149,11 +163,11 @@ async fn broker_loop(
         tokio::select! {
             // Committed messages first: they are owed to their senders.
             biased;
-            report = reports.recv(), if store_running => {
+            report = reports.recv() => {
                 let Some(report) = report else {
                     tracing::error!("the store's writer stopped; messages can no longer be stored");
-                    store_running = false;
-                    continue;
+                    state.store_stopped();
+                    return Exit::StoreStopped;
                 };
                 state.on_report(report);
                 // A report can fill every member's queue with a batch at once:
@@ -164,12 +178,42 @@ async fn broker_loop(
             _ = announce.tick() => state.send_waiting_announcements(),
             received = commands.recv_many(&mut batch, COMMAND_BATCH) => {
                 if received == 0 {
-                    return;
+                    return Exit::Done;
                 }
                 for command in batch.drain(..) {
                     state.handle(command);
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(store: Store) -> BrokerConfig {
+        BrokerConfig {
+            store,
+            history_on_join: 0,
+            cache_max_bytes: 1 << 20,
+            retention: Retention::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_broker_ends_when_the_stores_writer_does_and_says_so() {
+        let (store, _reports) = Store::in_memory(Retention::default(), usize::MAX);
+        let (writer_reports, reports) = mpsc::channel(1);
+        let (broker, task) = Broker::spawn(config(store), reports);
+        drop(writer_reports); // the writer is gone
+        assert_eq!(task.await.unwrap(), Exit::StoreStopped);
+        drop(broker);
+
+        // With the store running, only dropping every handle ends it.
+        let (store, reports) = Store::in_memory(Retention::default(), usize::MAX);
+        let (broker, task) = Broker::spawn(config(store), reports);
+        drop(broker);
+        assert_eq!(task.await.unwrap(), Exit::Done);
     }
 }

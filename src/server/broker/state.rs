@@ -1231,6 +1231,23 @@ impl BrokerState {
         }
     }
 
+    /// The store's writer is gone: joins waiting for a room's load are
+    /// refused, and every client is told the server is restarting, since it
+    /// can no longer store or load anything.
+    pub(super) fn store_stopped(&mut self) {
+        let loading: Vec<RoomName> = self
+            .rooms
+            .iter()
+            .filter(|(_, room)| !room.loaded)
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in loading {
+            self.on_load_failed(name);
+        }
+        self.shutdown();
+        self.evict_slow_consumers();
+    }
+
     /// Queues the shutdown notice and the 1012 close frame; a connection
     /// with no room for them is kicked, and its writer sends 1012 directly.
     fn notify_shutdown(&mut self, conn: ConnId) {
@@ -1542,6 +1559,30 @@ mod tests {
             self.send(client, message);
             self.settle().await;
         }
+    }
+
+    #[tokio::test]
+    async fn when_the_store_stops_waiting_joins_fail_and_everyone_is_told_to_come_back() {
+        let mut h = Harness::new();
+        let (mut ana, mut ben) = h.hello_and_article_client_in("general").await;
+        ben.received();
+        // Ana's join of a new room waits for its load, which never comes.
+        h.send(&ana, json!({"type": "join_room", "room": "loading"}));
+        assert!(ana.received().is_empty());
+
+        h.state.store_stopped();
+        let to_ana = ana.received();
+        assert_eq!(
+            to_ana[0],
+            json!({"type": "error", "code": "storage_failed", "room": "loading",
+                "message": "the room's history could not be read; join again in a moment"})
+        );
+        assert_eq!(to_ana[1]["code"], "shutting_down");
+        assert_eq!(to_ana[2], json!({"close": 1012}));
+        assert_eq!(ben.types(), ["error", "close"]);
+        // Nothing more is taken: the server is going away.
+        h.send(&ben, json!({"type": "list_rooms"}));
+        assert!(ben.received().is_empty());
     }
 
     #[tokio::test]
