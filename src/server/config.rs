@@ -125,12 +125,24 @@ impl Settings {
         if std::env::vars_os().any(|(key, _)| key == "CONFAB_") {
             return Err(SettingsError::EmptyKey);
         }
-        let settings: Settings = Figment::from(Serialized::defaults(Settings::default()))
-            .merge(Toml::file(file))
-            .merge(Env::prefixed("LEPTOS_").only(&["site_addr", "site_root"]))
-            .merge(Env::prefixed("CONFAB_").ignore(&["config"]))
-            .extract()
-            .map_err(Box::new)?;
+        Self::extract(
+            Figment::from(Serialized::defaults(Settings::default()))
+                .merge(Toml::file(file))
+                .merge(Env::prefixed("LEPTOS_").only(&["site_addr", "site_root"]))
+                .merge(Env::prefixed("CONFAB_").ignore(&["config"])),
+        )
+    }
+
+    /// The settings a file with `text` gives, without the environment: what
+    /// the fuzz target checks.
+    pub fn from_toml(text: &str) -> Result<Self, SettingsError> {
+        Self::extract(
+            Figment::from(Serialized::defaults(Settings::default())).merge(Toml::string(text)),
+        )
+    }
+
+    fn extract(figment: Figment) -> Result<Self, SettingsError> {
+        let settings: Settings = figment.extract().map_err(Box::new)?;
         settings.check()?;
         Ok(settings)
     }
