@@ -8,10 +8,16 @@
 //! the largest others, oldest messages first). Each channel's numbering is
 //! kept whatever its window holds, so numbers are never reused; names too.
 
-use std::collections::HashMap;
+use std::{
+    collections::HashMap,
+    sync::{Mutex, MutexGuard},
+};
 
+use futures_util::future::BoxFuture;
+
+use super::backend::Backend;
 use super::window::{Window, fit_budget};
-use super::{Channel, NewMessage, StoredMessage};
+use super::{Channel, NewMessage, StoreError, StoredMessage};
 use crate::protocol::{DisplayName, UserId};
 
 /// Messages kept per channel.
@@ -19,6 +25,88 @@ const WINDOW: usize = 1000;
 
 /// Bytes kept per channel (see [`window::cost`](super::window::cost)).
 const WINDOW_BYTES: usize = 2 * 1024 * 1024;
+
+/// The memory backend: the log behind a lock that is only ever held for a
+/// synchronous step, and an epoch of its own (a new one each start).
+pub struct Memory {
+    log: Mutex<MemoryLog>,
+    epoch: String,
+}
+
+impl Memory {
+    pub fn new(max_bytes: usize, epoch: String) -> Self {
+        Self {
+            log: Mutex::new(MemoryLog::new(max_bytes)),
+            epoch,
+        }
+    }
+
+    fn log(&self) -> MutexGuard<'_, MemoryLog> {
+        self.log
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Everything is at hand: each call is answered at once.
+fn ready<'a, T: Send + 'a>(value: T) -> BoxFuture<'a, Result<T, StoreError>> {
+    Box::pin(std::future::ready(Ok(value)))
+}
+
+impl Backend for Memory {
+    fn epoch(&self) -> &str {
+        &self.epoch
+    }
+
+    fn append<'a>(
+        &'a self,
+        batch: &'a [NewMessage],
+        now_ms: i64,
+    ) -> BoxFuture<'a, Result<Vec<(StoredMessage, bool)>, StoreError>> {
+        ready(self.log().append(batch, now_ms))
+    }
+
+    fn page<'a>(
+        &'a self,
+        channel: &'a Channel,
+        before: Option<u64>,
+        after: Option<u64>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<StoredMessage>, StoreError>> {
+        ready(self.log().page(channel, before, after, limit))
+    }
+
+    fn recent<'a>(
+        &'a self,
+        channel: &'a Channel,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<StoredMessage>, StoreError>> {
+        ready(self.log().page(channel, None, None, limit))
+    }
+
+    fn set_name<'a>(
+        &'a self,
+        user: UserId,
+        name: &'a DisplayName,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.log().set_name(user, name.clone());
+        ready(())
+    }
+
+    fn user_name(&self, user: UserId) -> BoxFuture<'_, Result<Option<DisplayName>, StoreError>> {
+        ready(self.log().user_name(user))
+    }
+
+    /// All at once, whatever `chunk`: it is all in memory.
+    fn prune(
+        &self,
+        max_messages: Option<u64>,
+        older_than_ms: Option<i64>,
+        _chunk: usize,
+    ) -> BoxFuture<'_, Result<usize, StoreError>> {
+        ready(self.log().prune(max_messages, older_than_ms))
+    }
+}
 
 pub struct MemoryLog {
     channels: HashMap<Channel, Log>,

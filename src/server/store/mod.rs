@@ -13,25 +13,30 @@
 //!
 //! With `storage = "memory"` the same task numbers messages in memory and
 //! keeps a recent window of each channel; nothing survives a restart.
+//!
+//! Where history is kept is a [`Backend`] (`backend.rs`), chosen once in
+//! [`Store::open`]; this file is the writer task and the handle on it, the
+//! same for every backend.
 
+mod backend;
 mod memory;
 mod sqlite;
 pub mod window;
 
 use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
+    sync::Arc,
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
 use tokio::{sync::mpsc, time::MissedTickBehavior};
 use tracing::{error, info};
 
-pub use sqlite::{Database, StoreError};
+pub use backend::{Backend, StoreError};
+pub use sqlite::Database;
 
 use crate::protocol::{ClientId, DisplayName, MessageContent, Posted, RoomName, UserId};
 use crate::server::config::{Settings, Storage};
-use memory::MemoryLog;
+use memory::Memory;
 
 /// Requests queued for the writer before the broker refuses new messages
 /// with a "busy" error rather than wait.
@@ -45,9 +50,6 @@ const REPORT_QUEUE: usize = 256;
 /// send queue (`send_queue_frames`, 512 by default): a burst of committed
 /// messages must not make a healthy reader look slow.
 const REQUEST_BATCH: usize = 128;
-
-/// Channel heads the writer keeps in memory at most.
-const HEADS_CACHED: usize = 100_000;
 
 /// How often retention runs, and how many messages one pruning step deletes.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
@@ -216,71 +218,59 @@ impl Retention {
     }
 }
 
-/// Where the writer keeps things.
-#[derive(Clone)]
-enum Backend {
-    Sqlite(Database),
-    Memory(Arc<Mutex<MemoryLog>>),
-}
-
 /// The broker's handle on the writer, and the read side for everyone.
 #[derive(Clone)]
 pub struct Store {
     requests: mpsc::Sender<Request>,
-    backend: Backend,
-    epoch: Arc<str>,
+    backend: Arc<dyn Backend>,
 }
 
 impl Store {
-    /// Opens the storage the settings name and starts the writer task.
+    /// Opens the storage the settings name and starts the writer task: the
+    /// one place a backend is chosen.
     pub async fn open(
         settings: &Settings,
     ) -> Result<(Self, mpsc::Receiver<StoreReport>), StoreError> {
         let retention = Retention::from_settings(settings);
-        Ok(match settings.storage {
+        let backend: Arc<dyn Backend> = match settings.storage {
             Storage::Sqlite => {
                 let database = Database::open(&settings.data_dir).await?;
                 info!(path = %settings.data_dir.join("confab.db").display(), "history in SQLite");
-                Self::sqlite(database, retention)
+                Arc::new(database)
             }
             Storage::Memory => {
                 info!("history in memory only: nothing survives a restart");
-                Self::in_memory(retention, settings.memory_storage_max_bytes)
+                Arc::new(Memory::new(settings.memory_storage_max_bytes, new_epoch()))
             }
-        })
+        };
+        Ok(Self::start(backend, retention))
     }
 
+    #[cfg(test)]
     pub fn sqlite(database: Database, retention: Retention) -> (Self, mpsc::Receiver<StoreReport>) {
-        let epoch = database.epoch().into();
-        Self::spawn(Backend::Sqlite(database), retention, epoch)
+        Self::start(Arc::new(database), retention)
     }
 
-    /// History in memory, at most `max_bytes` of it (see [`MemoryLog`]).
+    /// History in memory, at most `max_bytes` of it (see [`memory`]).
+    #[cfg(test)]
     pub fn in_memory(
         retention: Retention,
         max_bytes: usize,
     ) -> (Self, mpsc::Receiver<StoreReport>) {
-        let log = MemoryLog::new(max_bytes);
-        let epoch = new_epoch().into();
-        Self::spawn(Backend::Memory(Arc::new(Mutex::new(log))), retention, epoch)
+        Self::start(Arc::new(Memory::new(max_bytes, new_epoch())), retention)
     }
 
-    /// Starts the writer task. Its reports come out of the receiver, in
-    /// request order; the writer waits while that channel is full.
-    fn spawn(
-        backend: Backend,
+    /// Starts the writer task over `backend`. Its reports come out of the
+    /// receiver, in request order; the writer waits while that channel is
+    /// full.
+    pub fn start(
+        backend: Arc<dyn Backend>,
         retention: Retention,
-        epoch: Arc<str>,
     ) -> (Self, mpsc::Receiver<StoreReport>) {
         let (requests, receiver) = mpsc::channel(REQUEST_QUEUE);
         let (reports, report_receiver) = mpsc::channel(REPORT_QUEUE);
         tokio::spawn(store_loop(backend.clone(), retention, receiver, reports));
-        let store = Self {
-            requests,
-            backend,
-            epoch,
-        };
-        (store, report_receiver)
+        (Self { requests, backend }, report_receiver)
     }
 
     /// The id of this history's numbering: it changes only when the
@@ -288,7 +278,7 @@ impl Store {
     /// a client that saw another one must forget the sequence numbers it
     /// knows.
     pub fn epoch(&self) -> &str {
-        &self.epoch
+        self.backend.epoch()
     }
 
     pub fn append(&self, message: NewMessage) -> Result<(), StoreBusy> {
@@ -309,7 +299,7 @@ impl Store {
         self.requests.try_send(request).map_err(|_| StoreBusy)
     }
 
-    /// A page of a channel, oldest first (see [`Database::page`]).
+    /// A page of a channel, oldest first (see [`Backend::page`]).
     pub async fn page(
         &self,
         channel: &Channel,
@@ -317,81 +307,21 @@ impl Store {
         after: Option<u64>,
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(database) => database.page(channel, before, after, limit).await,
-            Backend::Memory(log) => Ok(lock(log).page(channel, before, after, limit)),
-        }
+        self.backend.page(channel, before, after, limit).await
     }
 
     /// The name `user` chose, if any.
     pub async fn user_name(&self, user: UserId) -> Result<Option<DisplayName>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(database) => database.user_name(user).await,
-            Backend::Memory(log) => Ok(lock(log).user_name(user)),
-        }
-    }
-}
-
-/// The memory log's lock is only ever held for a synchronous step.
-fn lock(log: &Mutex<MemoryLog>) -> std::sync::MutexGuard<'_, MemoryLog> {
-    log.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-impl Backend {
-    async fn append(
-        &self,
-        batch: &[NewMessage],
-        heads: &mut HashMap<Channel, u64>,
-        now_ms: i64,
-    ) -> Result<Vec<(StoredMessage, bool)>, StoreError> {
-        match self {
-            Backend::Sqlite(database) => database.append(batch, heads, now_ms).await,
-            Backend::Memory(log) => Ok(lock(log).append(batch, now_ms)),
-        }
-    }
-
-    async fn set_name(&self, user: UserId, name: &DisplayName) -> Result<(), StoreError> {
-        match self {
-            Backend::Sqlite(database) => database.set_name(user, name).await,
-            Backend::Memory(log) => {
-                lock(log).set_name(user, name.clone());
-                Ok(())
-            }
-        }
-    }
-
-    async fn page(
-        &self,
-        channel: &Channel,
-        recent: usize,
-    ) -> Result<Vec<StoredMessage>, StoreError> {
-        match self {
-            Backend::Sqlite(database) => database.recent(channel, recent).await,
-            Backend::Memory(log) => Ok(lock(log).page(channel, None, None, recent)),
-        }
-    }
-
-    async fn prune(&self, retention: Retention, chunk: usize) -> Result<usize, StoreError> {
-        let cutoff = retention.cutoff_ms(now_ms());
-        match self {
-            Backend::Sqlite(database) => {
-                database.prune(retention.max_messages, cutoff, chunk).await
-            }
-            Backend::Memory(log) => Ok(lock(log).prune(retention.max_messages, cutoff)),
-        }
+        self.backend.user_name(user).await
     }
 }
 
 async fn store_loop(
-    backend: Backend,
+    backend: Arc<dyn Backend>,
     retention: Retention,
     mut requests: mpsc::Receiver<Request>,
     reports: mpsc::Sender<StoreReport>,
 ) {
-    // A cache of each channel's head: it saves a read per batch, and is
-    // cleared when it grows past HEADS_CACHED (every room and conversation
-    // ever written to would otherwise stay in memory).
-    let mut heads = HashMap::new();
     let mut batch = Vec::with_capacity(REQUEST_BATCH);
     let mut appends = Vec::new();
     let mut prune_timer = tokio::time::interval(PRUNE_EVERY);
@@ -411,7 +341,8 @@ async fn store_loop(
                 continue;
             }
             () = std::future::ready(()), if pruning => {
-                match backend.prune(retention, PRUNE_CHUNK).await {
+                let cutoff = retention.cutoff_ms(now_ms());
+                match backend.prune(retention.max_messages, cutoff, PRUNE_CHUNK).await {
                     Ok(deleted) => {
                         if deleted > 0 {
                             info!(deleted, "retention pruned messages");
@@ -431,8 +362,8 @@ async fn store_loop(
                 Request::Append(message) => appends.push(message),
                 Request::LoadRoom { room, recent } => {
                     // A load must see every append requested before it.
-                    commit(&backend, &mut appends, &mut heads, &reports).await;
-                    let report = match backend.page(&Channel::Room(room.clone()), recent).await {
+                    commit(&*backend, &mut appends, &reports).await;
+                    let report = match backend.recent(&Channel::Room(room.clone()), recent).await {
                         Ok(recent) => StoreReport::RoomLoaded { room, recent },
                         Err(error) => {
                             error!(%room, %error, "loading a room's history failed");
@@ -450,23 +381,19 @@ async fn store_loop(
                 }
             }
         }
-        commit(&backend, &mut appends, &mut heads, &reports).await;
-        if heads.len() > HEADS_CACHED {
-            heads.clear();
-        }
+        commit(&*backend, &mut appends, &reports).await;
     }
 }
 
 async fn commit(
-    backend: &Backend,
+    backend: &dyn Backend,
     appends: &mut Vec<NewMessage>,
-    heads: &mut HashMap<Channel, u64>,
     reports: &mpsc::Sender<StoreReport>,
 ) {
     if appends.is_empty() {
         return;
     }
-    let report = match backend.append(appends, heads, now_ms()).await {
+    let report = match backend.append(appends, now_ms()).await {
         Ok(stored) => StoreReport::Appended(
             appends
                 .drain(..)
@@ -480,7 +407,6 @@ async fn commit(
         ),
         Err(error) => {
             error!(%error, messages = appends.len(), "storing messages failed; the batch was rolled back");
-            heads.clear();
             StoreReport::AppendFailed(std::mem::take(appends))
         }
     };
@@ -549,8 +475,22 @@ mod tests {
         page.iter().map(|m| m.seq).collect()
     }
 
-    /// Both backends, each with its own fresh storage; the directory lives
-    /// as long as the store is used.
+    /// Every backend, each with its own fresh storage: the suite each of
+    /// them passes. The directory lives as long as the backend is used.
+    async fn raw_backends() -> Vec<(Arc<dyn Backend>, tempfile::TempDir)> {
+        let dir = tempfile::tempdir().unwrap();
+        let database = Database::open(dir.path()).await.unwrap();
+        vec![
+            (Arc::new(database), dir),
+            (
+                Arc::new(Memory::new(usize::MAX, new_epoch())),
+                tempfile::tempdir().unwrap(),
+            ),
+        ]
+    }
+
+    /// Both backends behind a store and its writer task, each with its own
+    /// fresh storage; the directory lives as long as the store is used.
     async fn backends() -> Vec<(Store, mpsc::Receiver<StoreReport>, tempfile::TempDir)> {
         let dir = tempfile::tempdir().unwrap();
         let database = Database::open(dir.path()).await.unwrap();
@@ -656,42 +596,73 @@ mod tests {
 
     #[tokio::test]
     async fn a_client_id_repeated_within_one_batch_is_stored_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let database = Database::open(dir.path()).await.unwrap();
-        let (ana, ben) = (UserId::new_random(), UserId::new_random());
-        let a = room("a");
-        let batch = [
-            message(&a, ana, "first", Some("x")),
-            message(&a, ben, "other sender", Some("x")),
-            message(&a, ana, "first", Some("x")),
-            message(&a, ana, "no id", None),
-        ];
-        let stored = database
-            .append(&batch, &mut HashMap::new(), 5)
-            .await
-            .unwrap();
-        let summary: Vec<_> = stored.iter().map(|(m, new)| (m.seq, *new)).collect();
-        assert_eq!(summary, [(1, true), (2, true), (1, false), (3, true)]);
-        // The same id in another room is another message.
-        let elsewhere = database
-            .append(
-                &[message(&room("b"), ana, "first", Some("x"))],
-                &mut HashMap::new(),
-                6,
-            )
-            .await
-            .unwrap();
-        assert_eq!((elsewhere[0].0.seq, elsewhere[0].1), (1, true));
-        // And across batches, from the database.
-        let again = database
-            .append(&batch[..1], &mut HashMap::new(), 6)
-            .await
-            .unwrap();
-        assert_eq!((again[0].0.seq, again[0].1), (1, false));
-        assert_eq!(
-            seqs(&database.page(&a, None, None, 10).await.unwrap()),
-            [1, 2, 3]
-        );
+        for (backend, _dir) in raw_backends().await {
+            let (ana, ben) = (UserId::new_random(), UserId::new_random());
+            let a = room("a");
+            let batch = [
+                message(&a, ana, "first", Some("x")),
+                message(&a, ben, "other sender", Some("x")),
+                message(&a, ana, "first", Some("x")),
+                message(&a, ana, "no id", None),
+            ];
+            let stored = backend.append(&batch, 5).await.unwrap();
+            let summary: Vec<_> = stored.iter().map(|(m, new)| (m.seq, *new)).collect();
+            assert_eq!(summary, [(1, true), (2, true), (1, false), (3, true)]);
+            // The same id in another room is another message.
+            let elsewhere = backend
+                .append(&[message(&room("b"), ana, "first", Some("x"))], 6)
+                .await
+                .unwrap();
+            assert_eq!((elsewhere[0].0.seq, elsewhere[0].1), (1, true));
+            // And across batches, from what is stored.
+            let again = backend.append(&batch[..1], 6).await.unwrap();
+            assert_eq!((again[0].0.seq, again[0].1), (1, false));
+            assert_eq!(
+                seqs(&backend.page(&a, None, None, 10).await.unwrap()),
+                [1, 2, 3]
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn every_backend_prunes_by_count_and_age_and_numbers_on() {
+        for (backend, _dir) in raw_backends().await {
+            let ana = UserId::new_random();
+            let (a, b) = (room("a"), room("b"));
+            let batch: Vec<_> = (1..=10)
+                .map(|n| message(&a, ana, &n.to_string(), None))
+                .collect();
+            backend.append(&batch, 1_000).await.unwrap();
+            backend.append(&batch[..3], 5_000).await.unwrap();
+            let batch: Vec<_> = (1..=2)
+                .map(|n| message(&b, ana, &n.to_string(), None))
+                .collect();
+            backend.append(&batch, 5_000).await.unwrap();
+            // The newest 5 of each channel.
+            assert_eq!(backend.prune(Some(5), None, 1_000).await.unwrap(), 8);
+            assert_eq!(
+                seqs(&backend.recent(&a, 100).await.unwrap()),
+                [9, 10, 11, 12, 13]
+            );
+            // Nothing stamped before 2,000.
+            assert_eq!(backend.prune(None, Some(2_000), 1_000).await.unwrap(), 2);
+            assert_eq!(
+                seqs(&backend.page(&a, None, None, 100).await.unwrap()),
+                [11, 12, 13]
+            );
+            assert_eq!(
+                seqs(&backend.page(&b, None, None, 100).await.unwrap()),
+                [1, 2]
+            );
+            // Numbering goes on past what was pruned.
+            let next = backend.append(&batch[..1], 9_000).await.unwrap();
+            assert_eq!(next[0].0.seq, 3);
+            let next = backend
+                .append(&[message(&a, ana, "x", None)], 9_000)
+                .await
+                .unwrap();
+            assert_eq!(next[0].0.seq, 14);
+        }
     }
 
     #[tokio::test]
@@ -788,15 +759,14 @@ mod tests {
         let database = Database::open(dir.path()).await.unwrap();
         let ana = UserId::new_random();
         let (a, b) = (room("a"), room("b"));
-        let mut heads = HashMap::new();
         let batch: Vec<_> = (1..=10)
             .map(|n| message(&a, ana, &n.to_string(), None))
             .collect();
-        database.append(&batch, &mut heads, 1_000).await.unwrap();
+        database.append(&batch, 1_000).await.unwrap();
         let batch: Vec<_> = (1..=3)
             .map(|n| message(&b, ana, &n.to_string(), None))
             .collect();
-        database.append(&batch, &mut heads, 5_000).await.unwrap();
+        database.append(&batch, 5_000).await.unwrap();
 
         // Keep 4 per channel, in chunks of 3: room a loses 1..=6 over two steps.
         assert_eq!(database.prune(Some(4), None, 3).await.unwrap(), 3);
@@ -823,11 +793,7 @@ mod tests {
         drop(database);
         let database = Database::open(dir.path()).await.unwrap();
         let stored = database
-            .append(
-                &[message(&a, ana, "after", None)],
-                &mut HashMap::new(),
-                9_000,
-            )
+            .append(&[message(&a, ana, "after", None)], 9_000)
             .await
             .unwrap();
         assert_eq!(stored[0].0.seq, 11);

@@ -7,6 +7,7 @@ use std::{
     collections::{HashMap, HashSet},
     path::Path,
     str::FromStr,
+    sync::{Arc, Mutex, MutexGuard},
     time::Duration,
 };
 
@@ -20,7 +21,8 @@ use sqlx::{
     },
 };
 
-use super::{Channel, NewMessage, StoredMessage};
+use super::backend::Backend;
+use super::{Channel, NewMessage, StoreError, StoredMessage};
 use crate::protocol::{ClientId, DisplayName, MessageContent, UserId};
 
 /// The columns [`stored_message`] reads, as a literal for `concat!`.
@@ -66,21 +68,6 @@ impl MigrationSource<'static> for Embedded {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("cannot create the data directory {path}: {source}")]
-    DataDir {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
-    #[error("database migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("the database holds an invalid row: {0}")]
-    Corrupt(String),
-}
-
 /// The open database: one connection for the writer, a small pool for reads
 /// (WAL lets readers run beside the writer).
 #[derive(Clone)]
@@ -88,7 +75,16 @@ pub struct Database {
     writer: SqlitePool,
     readers: SqlitePool,
     epoch: String,
+    /// Each channel's last sequence number, as the writer last committed
+    /// it: it saves a read per batch. Only the writer uses it, taking it
+    /// out for the length of an append (no lock across a wait); an append
+    /// that fails leaves it empty, since its transaction rolled back.
+    heads: Arc<Mutex<HashMap<Channel, u64>>>,
 }
+
+/// Channel heads the writer keeps in memory at most: past it they are
+/// forgotten, or every channel ever written to would stay in memory.
+const HEADS_CACHED: usize = 100_000;
 
 impl Database {
     /// Opens (creating if needed) `<data_dir>/confab.db` and migrates it.
@@ -126,24 +122,29 @@ impl Database {
             writer,
             readers,
             epoch,
+            heads: Arc::default(),
         })
     }
 
-    /// The id of this database's numbering, made when it was created.
-    pub fn epoch(&self) -> &str {
-        &self.epoch
+
+    /// Appends a batch in one transaction (see [`Backend::append`]).
+    pub async fn append(
+        &self,
+        batch: &[NewMessage],
+        now_ms: i64,
+    ) -> Result<Vec<(StoredMessage, bool)>, StoreError> {
+        let mut heads = std::mem::take(&mut *lock(&self.heads));
+        let result = self.append_with(batch, &mut heads, now_ms).await;
+        if result.is_ok() && heads.len() <= HEADS_CACHED {
+            *lock(&self.heads) = heads;
+        }
+        result
     }
 
-    /// Appends a batch in one transaction. Each message either gets the
-    /// next sequence number of its channel or, when its sender already stored
-    /// a message with the same client id there, is answered with that original.
-    /// `heads` caches each channel's last sequence number; on error the
-    /// caller must clear it, since the transaction rolled back.
-    ///
     /// A handful of statements per batch, not per message: every statement
     /// is a round trip to sqlx's SQLite thread, which costs far more than
     /// the insert itself.
-    pub async fn append(
+    async fn append_with(
         &self,
         batch: &[NewMessage],
         heads: &mut HashMap<Channel, u64>,
@@ -249,9 +250,8 @@ impl Database {
         Ok(results)
     }
 
-    /// A page of `channel`, oldest first: with `after`, the oldest `limit`
-    /// messages numbered above it (and below `before`, if given); without,
-    /// the newest `limit` below `before` (or of all).
+    /// A page of `channel` (see [`Backend::page`]), read from the pool of
+    /// readers.
     pub async fn page(
         &self,
         channel: &Channel,
@@ -343,11 +343,8 @@ impl Database {
         .transpose()
     }
 
-    /// Deletes up to `chunk` messages that retention no longer keeps: beyond
-    /// the newest `max_messages` of their channel, or older than
-    /// `older_than_ms`. Returns how many went; fewer than `chunk` means
-    /// nothing is left to prune. Small chunks keep each transaction short,
-    /// so appends never wait long behind pruning.
+    /// Deletes up to `chunk` messages that retention no longer keeps (see
+    /// [`Backend::prune`]); each statement is a short transaction of its own.
     pub async fn prune(
         &self,
         max_messages: Option<u64>,
@@ -391,6 +388,66 @@ impl Database {
         }
         Ok(deleted)
     }
+}
+
+impl Backend for Database {
+    fn epoch(&self) -> &str {
+        &self.epoch
+    }
+
+    fn append<'a>(
+        &'a self,
+        batch: &'a [NewMessage],
+        now_ms: i64,
+    ) -> BoxFuture<'a, Result<Vec<(StoredMessage, bool)>, StoreError>> {
+        Box::pin(Database::append(self, batch, now_ms))
+    }
+
+    fn page<'a>(
+        &'a self,
+        channel: &'a Channel,
+        before: Option<u64>,
+        after: Option<u64>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<StoredMessage>, StoreError>> {
+        Box::pin(Database::page(self, channel, before, after, limit))
+    }
+
+    fn recent<'a>(
+        &'a self,
+        channel: &'a Channel,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<StoredMessage>, StoreError>> {
+        Box::pin(Database::recent(self, channel, limit))
+    }
+
+    fn set_name<'a>(
+        &'a self,
+        user: UserId,
+        name: &'a DisplayName,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(Database::set_name(self, user, name))
+    }
+
+    fn user_name(&self, user: UserId) -> BoxFuture<'_, Result<Option<DisplayName>, StoreError>> {
+        Box::pin(Database::user_name(self, user))
+    }
+
+    fn prune(
+        &self,
+        max_messages: Option<u64>,
+        older_than_ms: Option<i64>,
+        chunk: usize,
+    ) -> BoxFuture<'_, Result<usize, StoreError>> {
+        Box::pin(Database::prune(self, max_messages, older_than_ms, chunk))
+    }
+}
+
+/// The heads are only ever locked for a synchronous step.
+fn lock(heads: &Mutex<HashMap<Channel, u64>>) -> MutexGuard<'_, HashMap<Channel, u64>> {
+    heads
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Rows per multi-row statement: 8 columns each stays far below SQLite's

@@ -1,0 +1,86 @@
+//! What a place that keeps history does, as the store's writer task and its
+//! readers use it. A backend is one implementation of [`Backend`] and one
+//! line in [`Store::open`](super::Store::open): SQLite (`sqlite.rs`) and
+//! memory (`memory.rs`) implement it, and both pass the store's shared
+//! tests (`backends()` in `mod.rs`).
+//!
+//! The methods return boxed futures (`BoxFuture`) so that the store can hold any backend
+//! as `Arc<dyn Backend>`: one allocation per call, against a database round
+//! trip per call.
+
+use futures_util::future::BoxFuture;
+
+use super::{Channel, NewMessage, StoredMessage};
+use crate::protocol::{DisplayName, UserId};
+
+/// What a backend's call can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("the database holds an invalid row: {0}")]
+    Corrupt(String),
+}
+
+pub trait Backend: Send + Sync + 'static {
+    /// The id of this history's numbering: the same for as long as the
+    /// history lasts, a new one when numbering starts over.
+    fn epoch(&self) -> &str;
+
+    /// Numbers and keeps a batch, all or nothing, in order. Each message
+    /// gets the next sequence number of its channel, or, when its sender
+    /// already stored one with the same client id there, is answered with
+    /// that original (`false`: not new). Only the writer task calls it.
+    fn append<'a>(
+        &'a self,
+        batch: &'a [NewMessage],
+        now_ms: i64,
+    ) -> BoxFuture<'a, Result<Vec<(StoredMessage, bool)>, StoreError>>;
+
+    /// A page of `channel`, oldest first: with `after`, the oldest `limit`
+    /// messages numbered above it (and below `before`, if given); without,
+    /// the newest `limit` below `before` (or of all).
+    fn page<'a>(
+        &'a self,
+        channel: &'a Channel,
+        before: Option<u64>,
+        after: Option<u64>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<StoredMessage>, StoreError>>;
+
+    /// The newest `limit` messages of `channel`, for the writer loading a
+    /// room: it must not queue behind clients' history reads.
+    fn recent<'a>(
+        &'a self,
+        channel: &'a Channel,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<StoredMessage>, StoreError>>;
+
+    fn set_name<'a>(
+        &'a self,
+        user: UserId,
+        name: &'a DisplayName,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// The name `user` chose, if any.
+    fn user_name(&self, user: UserId) -> BoxFuture<'_, Result<Option<DisplayName>, StoreError>>;
+
+    /// Deletes messages that retention no longer keeps (beyond the newest
+    /// `max_messages` of their channel, or older than `older_than_ms`), up
+    /// to about `chunk` at a time so that appends never wait long behind
+    /// it. Returns how many went: fewer than `chunk` means none is left.
+    /// A channel's numbering goes on whatever is deleted.
+    fn prune(
+        &self,
+        max_messages: Option<u64>,
+        older_than_ms: Option<i64>,
+        chunk: usize,
+    ) -> BoxFuture<'_, Result<usize, StoreError>>;
+}
