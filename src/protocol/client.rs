@@ -1,0 +1,107 @@
+//! What a client sends: the article's four messages and confab's additions.
+
+use serde::{Deserialize, Serialize};
+
+use super::PROTOCOL_VERSION;
+use super::values::{ClientId, DisplayName, MessageContent, RoomName, UserId};
+
+/// What a client sends, one JSON text frame each.
+///
+/// Optional fields (`after`, `id`, `token`) and the types `hello`,
+/// `set_name`, `history` and `direct_history` are confab's additions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMessage {
+    /// `after`: the highest sequence number of the room this client has
+    /// shown. The server then replays what came after it, in order, before
+    /// any new message (resume); without it a `hello` client gets the
+    /// room's latest messages.
+    JoinRoom {
+        room: RoomName,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<u64>,
+    },
+    LeaveRoom {
+        room: RoomName,
+    },
+    /// `id`: the client's own id for the message. A resend with the same id
+    /// (after a reconnect) is acknowledged again but stored only once.
+    RoomMessage {
+        room: RoomName,
+        #[serde(deserialize_with = "MessageContent::deserialize_new")]
+        content: MessageContent,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<ClientId>,
+    },
+    DirectMessage {
+        to: UserId,
+        #[serde(deserialize_with = "MessageContent::deserialize_new")]
+        content: MessageContent,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<ClientId>,
+    },
+    /// Opts in to the additions, and must be the first message. `token`
+    /// (from an earlier `welcome`) restores the same user and name.
+    Hello {
+        #[serde(default = "default_protocol")]
+        protocol: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<String>,
+    },
+    SetName {
+        #[serde(deserialize_with = "DisplayName::deserialize_new")]
+        name: DisplayName,
+    },
+    /// Subscribes to the lobby: answered with `rooms`, sent again (at most
+    /// once a second) while the rooms or their member counts change.
+    ListRooms,
+    /// The user is writing in `room`. Sent at most every few seconds while
+    /// typing; never stored; the server forwards it to the room's other
+    /// members and drops any that come faster than it allows.
+    Typing {
+        room: RoomName,
+    },
+    /// A page of a room's history. With `after`: the oldest messages after
+    /// it (and before `before`, if given); otherwise the newest before
+    /// `before` (or the newest of all). Oldest first either way.
+    History {
+        room: RoomName,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<u64>,
+        #[serde(
+            default,
+            deserialize_with = "page_limit",
+            skip_serializing_if = "Option::is_none"
+        )]
+        limit: Option<u32>,
+    },
+    /// The same for the direct conversation between this user and `with`.
+    DirectHistory {
+        with: UserId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<u64>,
+        #[serde(
+            default,
+            deserialize_with = "page_limit",
+            skip_serializing_if = "Option::is_none"
+        )]
+        limit: Option<u32>,
+    },
+}
+
+/// A history request's `limit`: at least 1 (a larger one than a page holds
+/// gets a full page).
+fn page_limit<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
+    match Option::<u32>::deserialize(deserializer)? {
+        Some(0) => Err(serde::de::Error::custom("limit must be at least 1")),
+        limit => Ok(limit),
+    }
+}
+
+fn default_protocol() -> u32 {
+    PROTOCOL_VERSION
+}

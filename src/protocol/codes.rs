@@ -1,0 +1,80 @@
+//! The codes the server gives: an `error`'s machine-readable cause, and the
+//! WebSocket close codes.
+
+use serde::{Deserialize, Serialize};
+
+/// The machine-readable cause carried by an `error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Not JSON, an unknown type, a missing or invalid field.
+    InvalidMessage,
+    /// A binary frame: the protocol is JSON text only.
+    BinaryFrame,
+    /// Posting to or leaving a room the sender is not in.
+    NotAMember,
+    /// A direct message to a user who is not connected.
+    UnknownUser,
+    /// The server is stopping; reconnect after the close frame.
+    ShuttingDown,
+    /// The connection is in as many rooms as it may be.
+    TooManyRooms,
+    /// The token in `hello` was not issued by this server or was altered;
+    /// the connection got a new identity instead.
+    InvalidToken,
+    /// The message could not be stored and was not delivered; send it again.
+    StorageFailed,
+    /// The server is too busy to take the message now; send it again later.
+    Busy,
+}
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 9] = [
+        ErrorCode::InvalidMessage,
+        ErrorCode::BinaryFrame,
+        ErrorCode::NotAMember,
+        ErrorCode::UnknownUser,
+        ErrorCode::ShuttingDown,
+        ErrorCode::TooManyRooms,
+        ErrorCode::InvalidToken,
+        ErrorCode::StorageFailed,
+        ErrorCode::Busy,
+    ];
+
+    /// The name on the wire (what serde writes, checked by a test).
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidMessage => "invalid_message",
+            ErrorCode::BinaryFrame => "binary_frame",
+            ErrorCode::NotAMember => "not_a_member",
+            ErrorCode::UnknownUser => "unknown_user",
+            ErrorCode::ShuttingDown => "shutting_down",
+            ErrorCode::TooManyRooms => "too_many_rooms",
+            ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::StorageFailed => "storage_failed",
+            ErrorCode::Busy => "busy",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|code| code.name() == name)
+    }
+}
+
+/// WebSocket close codes the server uses, and why.
+pub mod close_code {
+    /// The client broke the WebSocket protocol (RFC 6455).
+    pub const PROTOCOL_ERROR: u16 = 1002;
+    /// A text message that is not UTF-8 (RFC 6455).
+    pub const INVALID_PAYLOAD: u16 = 1007;
+    /// The message was larger than the configured limit (RFC 6455).
+    pub const MESSAGE_TOO_BIG: u16 = 1009;
+    /// The server is restarting: reconnect after a short, jittered wait.
+    pub const SERVICE_RESTART: u16 = 1012;
+    /// The client did not read fast enough and its send queue filled up:
+    /// reconnect later (RFC 6455 "try again later").
+    pub const SLOW_CONSUMER: u16 = 1013;
+    /// No frame (not even a pong) arrived within the heartbeat timeout.
+    /// A private-use code: RFC 6455 has none for an idle peer.
+    pub const HEARTBEAT_TIMEOUT: u16 = 4408;
+}

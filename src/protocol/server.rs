@@ -1,0 +1,216 @@
+//! What the server sends: the article's six messages and confab's additions.
+//! Encoded with serde; decoded by `decode.rs`.
+
+use serde::{Deserialize, Serialize};
+
+use super::codes::ErrorCode;
+use super::decode::DecodeError;
+use super::values::{ClientId, DisplayName, MessageContent, RoomName, UserId};
+
+/// A member of a room, as listed in `joined`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub user: UserId,
+    pub name: DisplayName,
+}
+
+/// A room in the lobby's list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomSummary {
+    pub room: RoomName,
+    /// People in it (a person on several connections counts once).
+    pub members: u32,
+}
+
+/// A stored message, as it comes in `history`: numbered within its room (or
+/// direct conversation) and timestamped by the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Posted {
+    pub seq: u64,
+    /// Server time, milliseconds since the Unix epoch.
+    pub ts: i64,
+    pub from: UserId,
+    pub name: DisplayName,
+    pub content: MessageContent,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<UserId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<ClientId>,
+}
+
+/// What the server sends, one JSON text frame each.
+///
+/// The optional fields are additions every client receives (an unknown
+/// field is ignored by any JSON client); the new types go only to clients
+/// that said `hello`.
+///
+/// Decoding is written out in [`decode`], not derived: see there why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    /// To the joiner. `members` (everyone in the room, the joiner included)
+    /// is filled only for clients that said `hello`.
+    Joined {
+        room: RoomName,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        members: Option<Vec<Member>>,
+    },
+    UserJoined {
+        room: RoomName,
+        user: UserId,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        name: Option<DisplayName>,
+    },
+    UserLeft {
+        room: RoomName,
+        user: UserId,
+    },
+    /// `seq`, `ts`, `name` and `id` are set for every stored message.
+    RoomMessage {
+        room: RoomName,
+        from: UserId,
+        content: MessageContent,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        name: Option<DisplayName>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        ts: Option<i64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<ClientId>,
+    },
+    /// `to` is set on the copy a sender's other connections receive.
+    DirectMessage {
+        from: UserId,
+        content: MessageContent,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        to: Option<UserId>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        name: Option<DisplayName>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        ts: Option<i64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<ClientId>,
+    },
+    /// `code`, `room` and `id` are additions: a machine-readable cause, and
+    /// the room or the message the failed request was about.
+    Error {
+        message: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        code: Option<ErrorCode>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        room: Option<RoomName>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<ClientId>,
+    },
+    /// The answer to `hello`: who this connection is, and the token that
+    /// brings the same identity back on the next connection. `epoch` names
+    /// the server's numbering of rooms and conversations: when it differs
+    /// from the one a client saw before, every sequence number that client
+    /// knows belongs to a history that is gone (storage in memory
+    /// restarted, a new database), and its view must be rebuilt.
+    Welcome {
+        user: UserId,
+        name: DisplayName,
+        token: String,
+        protocol: u32,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        epoch: Option<String>,
+    },
+    /// The message with client id `id` is stored (on disk) as `seq`.
+    Ack {
+        id: ClientId,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        room: Option<RoomName>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        to: Option<UserId>,
+        seq: u64,
+        ts: i64,
+    },
+    /// Stored messages of a room (or, with `with`, of a direct
+    /// conversation), oldest first: after `joined`, as the replay of a
+    /// resume, or as the answer to a history request.
+    History {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        room: Option<RoomName>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        with: Option<UserId>,
+        messages: Vec<Posted>,
+    },
+    /// A user in one of this client's rooms changed their display name.
+    UserRenamed {
+        user: UserId,
+        name: DisplayName,
+    },
+    /// The rooms with people in them, largest first, with how many.
+    Rooms {
+        rooms: Vec<RoomSummary>,
+    },
+    /// Someone in `room` is writing; shown for a few seconds unless repeated.
+    Typing {
+        room: RoomName,
+        user: UserId,
+        name: DisplayName,
+    },
+}
+
+impl ServerMessage {
+    pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::Error {
+            message: message.into(),
+            code: Some(code),
+            room: None,
+            id: None,
+        }
+    }
+
+    pub fn room_error(code: ErrorCode, room: RoomName, message: impl Into<String>) -> Self {
+        Self::Error {
+            message: message.into(),
+            code: Some(code),
+            room: Some(room),
+            id: None,
+        }
+    }
+
+    /// An error about one message the client sent with an id.
+    pub fn message_error(
+        code: ErrorCode,
+        id: Option<ClientId>,
+        room: Option<RoomName>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self::Error {
+            message: message.into(),
+            code: Some(code),
+            room,
+            id,
+        }
+    }
+
+    /// Decodes a frame from the server the way a tolerant client must: a
+    /// message type this build does not know (a newer server) is skipped,
+    /// while a known type with a broken body is still an error (see
+    /// [`decode`](self::decode) for the rules).
+    pub fn decode(text: &str) -> Result<Option<Self>, DecodeError> {
+        let json: serde_json::Value = serde_json::from_str(text)?;
+        Self::from_json(&&json)
+    }
+
+    pub(super) const KNOWN_TYPES: &'static [&'static str] = &[
+        "joined",
+        "user_joined",
+        "user_left",
+        "room_message",
+        "direct_message",
+        "error",
+        "welcome",
+        "ack",
+        "history",
+        "user_renamed",
+        "typing",
+        "rooms",
+    ];
+}
