@@ -202,7 +202,7 @@ mod browser {
     }
 
     /// Runs one connection until it drops. Messages of the user's that were
-    /// in flight are in the state's outbox and go again after the next
+    /// in flight are in the state's unsent messages and go again after the next
     /// greeting; anything else lost with the socket is idempotent.
     async fn session(
         socket: WebSocket,

@@ -7,7 +7,7 @@
 //! A timeline files stored messages by sequence number, so a message that
 //! arrives twice (live and in a replay) is shown once, and older pages slot
 //! in where they belong. Own messages show as pending until acknowledged;
-//! they live in the outbox, which survives reloads (the socket module saves
+//! they live in the unsent messages, which survives reloads (the socket module saves
 //! it) and is sent again after every reconnect.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -124,7 +124,7 @@ pub const GROUP_WITHIN_MS: i64 = 5 * 60 * 1000;
 
 /// A message of the user's own, not acknowledged yet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Outgoing {
+pub struct Unsent {
     pub id: ClientId,
     pub to: Conversation,
     pub content: MessageContent,
@@ -132,7 +132,7 @@ pub struct Outgoing {
     pub failed: bool,
 }
 
-impl Outgoing {
+impl Unsent {
     fn message(&self) -> ClientMessage {
         match &self.to {
             Conversation::Room(room) => ClientMessage::RoomMessage {
@@ -359,7 +359,9 @@ pub struct Saved {
     pub token: Option<String>,
     pub rooms: Vec<RoomName>,
     pub directs: Vec<(UserId, DisplayName)>,
-    pub outbox: Vec<Outgoing>,
+    /// Saved as `outbox`, its name in pages of earlier versions.
+    #[serde(rename = "outbox")]
+    pub unsent: Vec<Unsent>,
 }
 
 impl Saved {
@@ -371,14 +373,14 @@ impl Saved {
             Some([user, name]) => Ok((parsed(user, "directs")?, parsed(name, "directs")?)),
             _ => Err(DecodeError::invalid("directs", "expected [user, name]")),
         };
-        let outgoing = |item: &V| {
+        let unsent = |item: &V| {
             let to = required(item.get("to"), "to")?;
             let to = match (checked(&to, "Room")?, checked(&to, "Direct")?) {
                 (Some(room), _) => Conversation::Room(room),
                 (None, Some(user)) => Conversation::Direct(user),
                 (None, None) => return Err(DecodeError::invalid("to", "expected Room or Direct")),
             };
-            Ok(Outgoing {
+            Ok(Unsent {
                 id: required(checked(item, "id")?, "id")?,
                 to,
                 content: required(checked(item, "content")?, "content")?,
@@ -389,7 +391,7 @@ impl Saved {
             token: text(json, "token")?,
             rooms: list(json, "rooms", |room| parsed(room, "rooms"))?.unwrap_or_default(),
             directs: list(json, "directs", direct)?.unwrap_or_default(),
-            outbox: list(json, "outbox", outgoing)?.unwrap_or_default(),
+            unsent: list(json, "outbox", unsent)?.unwrap_or_default(),
         })
     }
 }
@@ -421,7 +423,7 @@ pub struct ChatState {
     /// Display names of everyone seen.
     names: HashMap<UserId, DisplayName>,
     /// Own messages not acknowledged yet, oldest first.
-    pub outbox: Vec<Outgoing>,
+    pub unsent: Vec<Unsent>,
     /// Rooms the user left whose late `joined` (from a join still in flight)
     /// must not bring them back.
     left: ListSet<RoomName>,
@@ -434,7 +436,7 @@ impl ChatState {
     pub fn restore(saved: Saved) -> Self {
         let mut state = Self {
             token: saved.token,
-            outbox: saved.outbox,
+            unsent: saved.unsent,
             restored: true,
             ..Self::default()
         };
@@ -461,7 +463,7 @@ impl ChatState {
                 .iter()
                 .map(|d| (d.peer, self.name_of(d.peer)))
                 .collect(),
-            outbox: self.outbox.clone(),
+            unsent: self.unsent.clone(),
         }
     }
 
@@ -708,7 +710,7 @@ impl ChatState {
             ServerMessage::Error {
                 message, code, id, ..
             } => {
-                if let Some(pending) = id.and_then(|id| self.outbox.iter_mut().find(|o| o.id == id))
+                if let Some(pending) = id.and_then(|id| self.unsent.iter_mut().find(|o| o.id == id))
                 {
                     pending.failed = true;
                 }
@@ -783,16 +785,16 @@ impl ChatState {
             .collect()
     }
 
-    /// Takes an acknowledged (or echoed) message out of the outbox.
-    fn settle(&mut self, id: Option<&ClientId>) -> Option<Outgoing> {
+    /// Takes an acknowledged (or echoed) message out of the unsent messages.
+    fn settle(&mut self, id: Option<&ClientId>) -> Option<Unsent> {
         let id = id?;
-        let index = self.outbox.iter().position(|o| &o.id == id)?;
-        Some(self.outbox.remove(index))
+        let index = self.unsent.iter().position(|o| &o.id == id)?;
+        Some(self.unsent.remove(index))
     }
 
     /// The unsent messages going to matching conversations, in order.
     fn resend(&mut self, to: impl Fn(&Conversation) -> bool) -> Vec<ClientMessage> {
-        self.outbox
+        self.unsent
             .iter_mut()
             .filter(|o| to(&o.to))
             .map(|o| {
@@ -810,7 +812,7 @@ impl ChatState {
         content: MessageContent,
         id: ClientId,
     ) -> Option<ClientMessage> {
-        let outgoing = Outgoing {
+        let outgoing = Unsent {
             id,
             to,
             content,
@@ -822,7 +824,7 @@ impl ChatState {
                 Conversation::Room(room) => self.room(room).is_some(),
                 Conversation::Direct(_) => true,
             };
-        self.outbox.push(outgoing);
+        self.unsent.push(outgoing);
         ready.then_some(message)
     }
 
@@ -863,7 +865,7 @@ impl ChatState {
 
     /// The user asked to send a refused message again.
     pub fn retry(&mut self, id: &ClientId) -> Option<ClientMessage> {
-        let pending = self.outbox.iter_mut().find(|o| &o.id == id)?;
+        let pending = self.unsent.iter_mut().find(|o| &o.id == id)?;
         pending.failed = false;
         (self.status == ConnectionStatus::Connected).then(|| pending.message())
     }
@@ -941,7 +943,7 @@ impl ChatState {
         self.typing.retain(|(place, _, _)| place != room);
         self.rooms.retain(|view| &view.name != room);
         let gone = Conversation::Room(room.clone());
-        self.outbox.retain(|o| o.to != gone);
+        self.unsent.retain(|o| o.to != gone);
         if self.active.as_ref() == Some(&gone) {
             self.active = None;
             if let Some(next) = self.rooms.first().map(|view| view.name.clone()) {
@@ -1059,7 +1061,7 @@ impl ChatState {
             return Vec::new();
         };
         let pending = self
-            .outbox
+            .unsent
             .iter()
             .filter(|o| &o.to == conversation)
             .map(|o| Line {
@@ -1690,7 +1692,7 @@ mod tests {
     }
 
     #[test]
-    fn identity_rooms_conversations_and_the_outbox_survive_a_reload() {
+    fn identity_rooms_conversations_and_unsent_messages_survive_a_reload() {
         let mut state = connected_as(user(1));
         joined(&mut state, "a");
         joined(&mut state, "b");
@@ -1730,7 +1732,7 @@ mod tests {
                 },
             ]
         );
-        assert_eq!(reloaded.outbox.len(), 1);
+        assert_eq!(reloaded.unsent.len(), 1);
         assert_eq!(reloaded.name_of(user(2)), name("Ben"));
         let mut reloaded = reloaded;
         let replies = welcome(&mut reloaded, user(1), "e1");
@@ -1765,7 +1767,7 @@ mod tests {
             json,
             "the same format both ways"
         );
-        assert_eq!(saved.outbox[1].to, Conversation::Direct(user(2)));
+        assert_eq!(saved.unsent[1].to, Conversation::Direct(user(2)));
         let broken = serde_json::json!({"rooms": ["a"], "directs": [[1, 2]]});
         assert!(Saved::from_json(&&broken).is_err());
         assert_eq!(
@@ -1823,7 +1825,7 @@ mod tests {
             id("q"),
         );
         state.left(&room("quick"));
-        assert!(state.outbox.is_empty(), "a left room's unsent messages go");
+        assert!(state.unsent.is_empty(), "a left room's unsent messages go");
         joined(&mut state, "quick");
         assert!(state.room(&room("quick")).is_none());
         state.apply(live("quick", posted(1, user(2), "late")));

@@ -28,7 +28,7 @@ use tracing::{debug, info, warn};
 use super::AppState;
 use super::broker::{Command, ConnId, Waiting};
 use super::close::CloseReason;
-use super::outbox::{Outbound, Outbox, SlowConsumer};
+use super::outbox::{Outbound, Outbox, QueueFull};
 use super::writer::Writer;
 use super::ws::{self, WebSocket};
 use crate::protocol::{ClientMessage, ErrorCode, ServerMessage, UserId};
@@ -50,8 +50,9 @@ enum Ending {
     /// The server ends it with a close frame for this reason: a message
     /// over the limit, the heartbeat timeout, or a protocol violation.
     Closed(CloseReason),
-    /// The outbox was full when the reader queued an error reply.
-    SlowConsumer,
+    /// The outbox was full when the reader queued an error reply or owed a
+    /// pong: the client is a slow consumer (closed with 1013).
+    QueueFull,
     /// The writer stopped: the broker evicted this connection, the server is
     /// shutting down, or the socket failed on write.
     WriterStopped,
@@ -354,7 +355,7 @@ impl Connection {
             Ending::ConnectionLost(_) => {}
             // The writer sends 1013 and stops; the broker learns of it as a
             // disconnect, below.
-            Ending::SlowConsumer => {
+            Ending::QueueFull => {
                 info!(%id, "closing a slow consumer");
                 outbox.kick(CloseReason::SlowConsumer);
                 finish_writing(socket, &mut writer).await;
@@ -476,7 +477,7 @@ impl Connection {
             // pinging without reading is a slow consumer like any other.
             Message::Ping(payload) => match self.writer.owe_pong(payload.len()) {
                 Ok(()) => Step::Go,
-                Err(SlowConsumer) => Step::End(Ending::SlowConsumer),
+                Err(QueueFull) => Step::End(Ending::QueueFull),
             },
             // Any frame counts as life. (Raw frames are only ever written,
             // never read.)
@@ -530,7 +531,7 @@ impl Connection {
     fn queue(&self, item: Outbound) -> Step {
         match self.outbox.push(item) {
             Ok(()) => Step::Go,
-            Err(SlowConsumer) => Step::End(Ending::SlowConsumer),
+            Err(QueueFull) => Step::End(Ending::QueueFull),
         }
     }
 
@@ -539,7 +540,7 @@ impl Connection {
             .expect("an error message always encodes");
         match self.outbox.push(Outbound::Text(frame.into())) {
             Ok(()) => None,
-            Err(SlowConsumer) => Some(Ending::SlowConsumer),
+            Err(QueueFull) => Some(Ending::QueueFull),
         }
     }
 

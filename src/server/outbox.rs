@@ -70,9 +70,10 @@ impl Outbound {
     }
 }
 
-/// The queue was full: the client is not reading fast enough.
+/// The queue was full: the client is not reading fast enough (the broker
+/// and the reader then close it as a slow consumer, 1013).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SlowConsumer;
+pub struct QueueFull;
 
 /// The sending side, cloned into every room the connection is in.
 #[derive(Debug)]
@@ -165,14 +166,14 @@ impl Outbox {
     /// Queues a frame without waiting. A queue whose writer has already gone
     /// accepts silently: that connection is ending and its disconnect is on
     /// its way to the broker, so there is nobody left to tell.
-    pub fn push(&self, frame: Outbound) -> Result<(), SlowConsumer> {
+    pub fn push(&self, frame: Outbound) -> Result<(), QueueFull> {
         let (frames, bytes) = frame.size();
         let mut queue = self.shared.lock();
         if queue.closed {
             return Ok(());
         }
         if !self.shared.fits(&queue, frames, bytes) {
-            return Err(SlowConsumer);
+            return Err(QueueFull);
         }
         queue.items.push_back(frame);
         queue.frames += frames;
@@ -262,10 +263,10 @@ impl OutboxReceiver {
     /// Counts a pong of `bytes` (payload and header) that the socket owes
     /// the client until [`pongs_flushed`](Self::pongs_flushed); refused when
     /// the queue has no room for it, like any frame.
-    pub fn owe_pong(&self, bytes: usize) -> Result<(), SlowConsumer> {
+    pub fn owe_pong(&self, bytes: usize) -> Result<(), QueueFull> {
         let mut queue = self.shared.lock();
         if !self.shared.fits(&queue, 1, bytes) {
-            return Err(SlowConsumer);
+            return Err(QueueFull);
         }
         queue.owed_frames += 1;
         queue.owed_bytes += bytes;
@@ -324,10 +325,10 @@ mod tests {
     async fn the_queue_is_bounded_by_frames_and_by_bytes_and_frees_both() {
         let (outbox, mut receiver) = Outbox::channel(3, 100);
         assert_eq!(outbox.push(text(60)), Ok(()));
-        assert_eq!(outbox.push(text(60)), Err(SlowConsumer), "byte limit");
+        assert_eq!(outbox.push(text(60)), Err(QueueFull), "byte limit");
         assert_eq!(outbox.push(text(10)), Ok(()));
         assert_eq!(outbox.push(text(10)), Ok(()));
-        assert_eq!(outbox.push(text(1)), Err(SlowConsumer), "frame limit");
+        assert_eq!(outbox.push(text(1)), Err(QueueFull), "frame limit");
         assert_eq!(receiver.recv().await, Some(text(60)));
         assert_eq!(receiver.try_recv(), Some(text(10)));
         assert_eq!(receiver.try_recv(), Some(text(10)));
@@ -340,13 +341,9 @@ mod tests {
             frames: vec!["x".into(); n].into(),
             skip: 1,
         };
-        assert_eq!(outbox.push(batch(5)), Err(SlowConsumer), "4 frames");
+        assert_eq!(outbox.push(batch(5)), Err(QueueFull), "4 frames");
         assert_eq!(outbox.push(batch(4)), Ok(()), "3 frames fit");
-        assert_eq!(
-            outbox.push(text(1)),
-            Err(SlowConsumer),
-            "the batch filled it"
-        );
+        assert_eq!(outbox.push(text(1)), Err(QueueFull), "the batch filled it");
         assert!(receiver.try_recv().is_some());
         assert_eq!(outbox.push(text(1)), Ok(()), "taking it freed it");
     }
@@ -393,11 +390,11 @@ mod tests {
         for _ in 0..3 {
             assert_eq!(receiver.owe_pong(127), Ok(()));
         }
-        assert_eq!(receiver.owe_pong(127), Err(SlowConsumer), "frame limit");
-        assert_eq!(outbox.push(text(1)), Err(SlowConsumer), "pongs fill it too");
+        assert_eq!(receiver.owe_pong(127), Err(QueueFull), "frame limit");
+        assert_eq!(outbox.push(text(1)), Err(QueueFull), "pongs fill it too");
         receiver.pongs_flushed();
         assert_eq!(outbox.push(text(1)), Ok(()));
-        assert_eq!(receiver.owe_pong(1020), Err(SlowConsumer), "byte limit");
+        assert_eq!(receiver.owe_pong(1020), Err(QueueFull), "byte limit");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -24,7 +24,7 @@ use tokio_tungstenite::tungstenite::{
     },
 };
 
-use super::outbox::{Outbound, OutboxReceiver, SlowConsumer};
+use super::outbox::{Outbound, OutboxReceiver, QueueFull};
 
 /// Items the writer takes from its outbox per flush. Writing a batch with
 /// one flush costs one syscall instead of one per frame.
@@ -195,7 +195,7 @@ impl Writer {
     /// pong, and the writer flushes it when it is next between batches. The
     /// pong counts against the outbox's limits until then; `Err` when it
     /// does not fit (a client that pings without reading).
-    pub fn owe_pong(&mut self, payload: usize) -> Result<(), SlowConsumer> {
+    pub fn owe_pong(&mut self, payload: usize) -> Result<(), QueueFull> {
         // A server's pong has a 2-byte header (the payload is at most 125).
         self.frames.owe_pong(payload + 2)?;
         self.pongs_owed = true;
@@ -501,7 +501,7 @@ mod tests {
         writer.owe_pong(125).unwrap();
         assert_eq!(
             writer.owe_pong(125),
-            Err(SlowConsumer),
+            Err(QueueFull),
             "the queue is full of pongs"
         );
         assert!(outbox.push(Outbound::Text("x".into())).is_err());

@@ -126,7 +126,6 @@ impl Database {
         })
     }
 
-
     /// Appends a batch in one transaction (see [`Backend::append`]).
     pub async fn append(
         &self,
