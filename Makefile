@@ -32,6 +32,7 @@ run: build
 # against the release binary.
 test: build
 	node scripts/bundle.mjs --check
+	scripts/module-graph.py
 	cargo test --release --no-default-features --features ssr
 	cargo test --release --no-default-features --features bench --bin confab-bench
 	scripts/autobahn.sh

@@ -25,12 +25,12 @@ use tokio::{
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, error::ProtocolError};
 use tracing::{debug, info, warn};
 
-use super::AppState;
+use super::app_state::AppState;
 use super::broker::{Command, ConnId, Waiting};
 use super::close::CloseReason;
 use super::outbox::{Outbound, Outbox, QueueFull};
+use super::socket::{self, WebSocket};
 use super::writer::Writer;
-use super::ws::{self, WebSocket};
 use crate::protocol::{ClientMessage, ErrorCode, ServerMessage, UserId};
 
 /// Characters of a decoding error's text sent back to the client.
@@ -81,7 +81,7 @@ pub async fn serve(
     app: AppState,
     service: Service,
 ) {
-    match ws::open(on_upgrade, app.settings.max_message_bytes).await {
+    match socket::open(on_upgrade, app.settings.max_message_bytes).await {
         Ok(socket) => {
             let connection = Connection::new(socket, permit, app, service);
             // The peer is in this line only: the id names the connection in

@@ -4,6 +4,7 @@
 //!
 //! `run` takes an already bound listener so tests can bind port 0.
 
+mod app_state;
 mod broker;
 mod close;
 pub mod config;
@@ -25,7 +26,7 @@ use std::{
     sync::{Arc, OnceLock, atomic::AtomicU64},
 };
 
-use axum::{Router, extract::FromRef, routing::get};
+use axum::{Router, routing::get};
 use leptos::config::LeptosOptions;
 use tokio::{
     net::TcpListener,
@@ -34,44 +35,12 @@ use tokio::{
 use tracing::{error, info, warn};
 
 use crate::app::shell;
+use app_state::{AppState, Shared};
 use broker::{Broker, BrokerConfig, Command, Exit};
 use config::Settings;
 use identity::Identity;
 use origin::Origins;
 use store::{Retention, Store};
-
-/// What every request handler can reach. One pointer: every connection
-/// holds a copy.
-#[derive(Clone)]
-pub struct AppState(Arc<Shared>);
-
-pub struct Shared {
-    settings: Settings,
-    leptos: LeptosOptions,
-    broker: Broker,
-    /// One permit per open WebSocket, `max_connections` in all.
-    connections: Arc<Semaphore>,
-    identity: Identity,
-    /// Where browsers may open `/ws` from.
-    origins: Origins,
-    store: Store,
-    /// The last connection id handed out.
-    last_conn: AtomicU64,
-}
-
-impl std::ops::Deref for AppState {
-    type Target = Shared;
-
-    fn deref(&self) -> &Shared {
-        &self.0
-    }
-}
-
-impl FromRef<AppState> for LeptosOptions {
-    fn from_ref(state: &AppState) -> Self {
-        LeptosOptions::clone(&state.leptos)
-    }
-}
 
 fn router(state: AppState) -> Router {
     // Server rendering spawns on tokio (a second call, from another server

@@ -1,8 +1,7 @@
 //! `GET /ws`: the last place that sees HTTP. Checks the origin, the
 //! handshake (RFC 6455 §4.2.1) and the connection limit, answers 101, and
 //! spawns [`connection::serve`](super::connection::serve) on the upgraded
-//! socket, which [`open`] sets up: its buffer and size limits, and its
-//! writes gathered per batch ([`GatheredWrites`]).
+//! socket, which `socket::open` sets up.
 //!
 //! The handshake is done here rather than by axum's `WebSocketUpgrade`
 //! because that one hands over axum's socket type, which can neither send a
@@ -16,38 +15,11 @@ use axum::{
     http::{HeaderMap, Method, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use hyper::upgrade::{OnUpgrade, Upgraded};
-use hyper_util::rt::TokioIo;
-use tokio_tungstenite::{
-    WebSocketStream,
-    tungstenite::{
-        handshake::derive_accept_key,
-        protocol::{Role, WebSocketConfig},
-    },
-};
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tracing::{info, warn};
 
-use super::AppState;
+use super::app_state::AppState;
 use super::connection::{self, Service};
-use super::socket::GatheredWrites;
-
-/// A connection's WebSocket once upgraded.
-pub type WebSocket = WebSocketStream<GatheredWrites<TokioIo<Upgraded>>>;
-
-/// What tungstenite reads at a time, and keeps as a connection's read
-/// buffer for its whole life. Its default of 128 KiB is zeroed on every read
-/// and costs about 136 KB of RSS per idle connection; 1 KiB still cost
-/// 700 B more per connection than 256, and 256 about 80 B more than this
-/// (measured with `confab-bench idle`). Client frames are small (a `join`
-/// fits): a longer one takes more reads, and `burst` is as fast as with
-/// 4 KiB.
-const READ_BUFFER_BYTES: usize = 128;
-
-/// tungstenite refuses a frame that does not fit its write buffer and drops
-/// the connection. The buffer holds one frame at a time (its batching is
-/// off: [`GatheredWrites`] does it), and the writer sends long messages in
-/// fragments, so this is a ceiling that is never near.
-const MAX_WRITE_BUFFER_BYTES: usize = 8 * 1024 * 1024;
 
 /// Seconds a client refused for the connection limit is asked to wait.
 const RETRY_AFTER_SECONDS: &str = "5";
@@ -95,20 +67,6 @@ pub async fn upgrade<const ECHO: bool>(
         .header(header::SEC_WEBSOCKET_ACCEPT, accept)
         .body(Default::default())
         .expect("a 101 of valid headers always builds")
-}
-
-/// The upgraded socket as a WebSocket, with this server's limits.
-pub async fn open(on_upgrade: OnUpgrade, max_message: usize) -> hyper::Result<WebSocket> {
-    let upgraded = on_upgrade.await?;
-    let config = WebSocketConfig::default()
-        .read_buffer_size(READ_BUFFER_BYTES)
-        // Every frame goes straight to `GatheredWrites`.
-        .write_buffer_size(0)
-        .max_write_buffer_size(MAX_WRITE_BUFFER_BYTES)
-        .max_message_size(Some(max_message))
-        .max_frame_size(Some(max_message));
-    let socket = GatheredWrites::new(TokioIo::new(upgraded));
-    Ok(WebSocketStream::from_raw_socket(socket, Role::Server, Some(config)).await)
 }
 
 /// Why a request to `/ws` is not a handshake this server takes.

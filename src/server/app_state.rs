@@ -1,0 +1,51 @@
+//! What every request handler and connection can reach: the settings, the
+//! broker's handle, the connection permits, the identity secret, the
+//! allowed origins and the store. Built once by `serve`, shared by pointer.
+
+use std::{
+    ops::Deref,
+    sync::{Arc, atomic::AtomicU64},
+};
+
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use tokio::sync::Semaphore;
+
+use super::broker::Broker;
+use super::config::Settings;
+use super::identity::Identity;
+use super::origin::Origins;
+use super::store::Store;
+
+/// What every request handler can reach. One pointer: every connection
+/// holds a copy.
+#[derive(Clone)]
+pub struct AppState(pub(super) Arc<Shared>);
+
+pub struct Shared {
+    pub(super) settings: Settings,
+    pub(super) leptos: LeptosOptions,
+    pub(super) broker: Broker,
+    /// One permit per open WebSocket, `max_connections` in all.
+    pub(super) connections: Arc<Semaphore>,
+    pub(super) identity: Identity,
+    /// Where browsers may open `/ws` from.
+    pub(super) origins: Origins,
+    pub(super) store: Store,
+    /// The last connection id handed out.
+    pub(super) last_conn: AtomicU64,
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        LeptosOptions::clone(&state.leptos)
+    }
+}

@@ -1,0 +1,296 @@
+//! Rooms and membership: joining (waiting for a room's load), what a joiner
+//! is owed from the cache, leaving, and dropping a room nobody is in.
+
+use super::*;
+
+#[derive(Default)]
+pub(super) struct Room {
+    /// Members keep a clone of their outbox here so a broadcast walks one map.
+    pub(super) members: HashMap<ConnId, Seat>,
+    /// `user_joined` and `user_left` on their way out.
+    pub(super) announcements: Announcements,
+    /// Connections per user in the room: a user is present while it has one.
+    pub(super) presence: HashMap<UserId, usize>,
+    /// The store has answered the load; until then joiners wait.
+    pub(super) loaded: bool,
+    /// Joins waiting for the load: the connection and its `after`.
+    pub(super) waiting: Vec<(ConnId, Option<u64>)>,
+    /// The latest messages, oldest first, within [`ROOM_CACHE`] and
+    /// [`ROOM_CACHE_BYTES`].
+    pub(super) recent: Window,
+}
+
+/// A member's place in a room.
+pub(super) struct Seat {
+    pub(super) outbox: Outbox,
+    /// Its number among the room's members, for what it is owed of the
+    /// waiting announcements.
+    pub(super) number: u64,
+}
+
+impl BrokerState {
+    /// Joining twice announces nothing and changes nothing; the joiner gets
+    /// `joined` again (and what it missed, if it says), so a client that
+    /// retried its join still hears back.
+    pub(super) fn join(&mut self, conn: ConnId, room: RoomName, after: Option<u64>) {
+        let Some(session) = self.sessions.get_mut(&conn) else {
+            return;
+        };
+        if session.rooms.len() >= MAX_ROOMS_PER_CONNECTION && !session.rooms.contains(&room) {
+            let text = format!(
+                "you are in {MAX_ROOMS_PER_CONNECTION} rooms, the most one connection may join; leave one first"
+            );
+            self.send_to(
+                conn,
+                &ServerMessage::room_error(ErrorCode::TooManyRooms, room, text),
+            );
+            return;
+        }
+        let newly = session.rooms.insert(room.clone());
+        match self.rooms.get_mut(&room) {
+            Some(existing) if existing.loaded => {
+                if newly || !existing.members.contains_key(&conn) {
+                    self.admit(conn, &room, after);
+                } else {
+                    self.send_joined(conn, &room, after);
+                }
+            }
+            Some(loading) => {
+                if newly {
+                    loading.waiting.push((conn, after));
+                    self.hold_behind(conn, room);
+                }
+            }
+            None => {
+                let recent = self.cache_size();
+                if self.config.store.load_room(room.clone(), recent).is_err() {
+                    if let Some(session) = self.sessions.get_mut(&conn) {
+                        session.rooms.remove(&room);
+                    }
+                    let text = "the server is busy; join again in a moment";
+                    self.send_to(
+                        conn,
+                        &ServerMessage::room_error(ErrorCode::Busy, room, text),
+                    );
+                    return;
+                }
+                debug!(%room, "loading room");
+                let loading = Room {
+                    waiting: vec![(conn, after)],
+                    ..Room::default()
+                };
+                self.rooms.insert(room.clone(), loading);
+                self.hold_behind(conn, room);
+            }
+        }
+    }
+
+    /// What `conn` sends from now on waits for its join of `room`.
+    pub(super) fn hold_behind(&mut self, conn: ConnId, room: RoomName) {
+        if let Some(session) = self.sessions.get_mut(&conn) {
+            session.held = Some(Box::new(Held {
+                room,
+                requests: VecDeque::new(),
+            }));
+        }
+    }
+
+    pub(super) fn on_room_loaded(&mut self, name: RoomName, recent: Vec<StoredMessage>) {
+        let Some(room) = self.rooms.get_mut(&name) else {
+            return; // every joiner left while it loaded
+        };
+        if room.loaded {
+            return; // an earlier load already brought it in, and it is current
+        }
+        room.loaded = true;
+        room.recent = Window::from_messages(recent);
+        room.recent.trim_to(ROOM_CACHE_BYTES);
+        self.cached_bytes += room.recent.bytes();
+        let waiting = std::mem::take(&mut room.waiting);
+        for (conn, after) in &waiting {
+            let still_joining = self
+                .sessions
+                .get(conn)
+                .is_some_and(|session| session.rooms.contains(&name));
+            if still_joining {
+                self.admit(*conn, &name, *after);
+            }
+        }
+        for (conn, _) in waiting {
+            self.release_held(conn, &name);
+        }
+        self.keep_caches_within_budget(&name);
+        self.drop_room_if_empty(&name);
+    }
+
+    pub(super) fn on_load_failed(&mut self, name: RoomName) {
+        let Some(room) = self.rooms.remove(&name) else {
+            return;
+        };
+        for (conn, _) in room.waiting {
+            if let Some(session) = self.sessions.get_mut(&conn) {
+                session.rooms.remove(&name);
+            }
+            let text = "the room's history could not be read; join again in a moment";
+            self.send_to(
+                conn,
+                &ServerMessage::room_error(ErrorCode::StorageFailed, name.clone(), text),
+            );
+            self.release_held(conn, &name);
+        }
+    }
+
+    /// Makes a connection a member of a loaded room: announces the user if
+    /// it is new there, then sends `joined` and the history it is owed.
+    pub(super) fn admit(&mut self, conn: ConnId, name: &RoomName, after: Option<u64>) {
+        let Some(session) = self.sessions.get(&conn) else {
+            return;
+        };
+        let (user, outbox) = (session.user, session.outbox.clone());
+        let Some(room) = self.rooms.get_mut(name) else {
+            return;
+        };
+        let present = room.presence.entry(user).or_default();
+        *present += 1;
+        if *present == 1 {
+            self.lobby_changed = true;
+            debug!(%conn, %user, room = %name, "join");
+            let announcement = encode(&ServerMessage::UserJoined {
+                room: name.clone(),
+                user,
+                name: Some(self.name_of(user)),
+            });
+            // Before the joiner is a member, so it is not owed its own.
+            self.announce(name, user, true, announcement);
+        }
+        if let Some(room) = self.rooms.get_mut(name) {
+            let number = room.announcements.admit();
+            room.members.insert(conn, Seat { outbox, number });
+        }
+        self.send_joined(conn, name, after);
+    }
+
+    /// `joined`, then the messages after `after`, or the latest ones when
+    /// the client has none: as one `history` to a `hello` client, and as the
+    /// article's own `room_message` frames, oldest first, to a client that
+    /// knows only the article (it could not decode `history`).
+    pub(super) fn send_joined(&mut self, conn: ConnId, name: &RoomName, after: Option<u64>) {
+        let Some(extended) = self.sessions.get(&conn).map(|s| s.extended) else {
+            return;
+        };
+        let Some(room) = self.rooms.get(name) else {
+            return;
+        };
+        let members = extended.then(|| {
+            let mut users: Vec<UserId> = room.presence.keys().copied().collect();
+            users.sort();
+            users.truncate(MAX_MEMBERS_LISTED);
+            users
+                .into_iter()
+                .map(|user| Member {
+                    user,
+                    name: self.name_of(user),
+                })
+                .collect()
+        });
+        let cutoff = self.config.retention.cutoff_ms(now_ms());
+        let owed: Vec<&StoredMessage> = room
+            .recent
+            .iter()
+            .filter(|m| cutoff.is_none_or(|cutoff| m.ts >= cutoff))
+            .filter(|m| after.is_none_or(|after| m.seq > after))
+            .collect();
+        // Resuming: all of it (the cache bounds it). Afresh: the latest.
+        let skip = match after {
+            Some(_) => 0,
+            None => owed.len().saturating_sub(self.config.history_on_join),
+        };
+        let owed = within_budget(&owed[skip..], Keep::Newest);
+        let replay = if owed.is_empty() {
+            None
+        } else if extended {
+            Some(Outbound::Text(encode(&ServerMessage::History {
+                room: Some(name.clone()),
+                with: None,
+                messages: owed.iter().map(|m| m.posted()).collect(),
+            })))
+        } else {
+            let frames: Vec<Utf8Bytes> = owed.iter().map(|m| room_message_frame(name, m)).collect();
+            Some(Outbound::Batch {
+                frames: frames.into(),
+                skip: 0,
+            })
+        };
+        let joined = ServerMessage::Joined {
+            room: name.clone(),
+            members,
+        };
+        self.send_to(conn, &joined);
+        if let Some(replay) = replay {
+            self.push_item(conn, replay);
+        }
+    }
+
+    pub(super) fn leave(&mut self, conn: ConnId, room: RoomName) {
+        let was_in = self
+            .sessions
+            .get_mut(&conn)
+            .is_some_and(|session| session.rooms.remove(&room));
+        if was_in {
+            if let Some(extras) = self
+                .sessions
+                .get_mut(&conn)
+                .and_then(|session| session.extras.as_mut())
+            {
+                extras.typed.retain(|(typed, _)| *typed != room);
+            }
+            self.remove_member(conn, &room);
+        } else {
+            let message = format!("you are not in room '{room}'");
+            self.send_to(
+                conn,
+                &ServerMessage::room_error(ErrorCode::NotAMember, room, message),
+            );
+        }
+    }
+
+    /// Removes `conn` from `room`, whether a member or still waiting (its
+    /// session's own room set is the caller's business). The user's leave
+    /// is announced once its last connection there is gone.
+    pub(super) fn remove_member(&mut self, conn: ConnId, name: &RoomName) {
+        let Some(user) = self.sessions.get(&conn).map(|s| s.user) else {
+            return;
+        };
+        let Some(room) = self.rooms.get_mut(name) else {
+            return;
+        };
+        room.waiting.retain(|(waiting, _)| *waiting != conn);
+        if room.members.remove(&conn).is_some() {
+            let present = room.presence.entry(user).or_default();
+            *present = present.saturating_sub(1);
+            if *present == 0 {
+                room.presence.remove(&user);
+                self.lobby_changed = true;
+                debug!(%conn, %user, room = %name, "leave");
+                let announcement = encode(&ServerMessage::UserLeft {
+                    room: name.clone(),
+                    user,
+                });
+                self.announce(name, user, false, announcement);
+            }
+        }
+        self.drop_room_if_empty(name);
+    }
+
+    /// A loaded room nobody is in leaves memory (its history stays stored).
+    pub(super) fn drop_room_if_empty(&mut self, name: &RoomName) {
+        if self
+            .rooms
+            .get(name)
+            .is_some_and(|room| room.loaded && room.members.is_empty())
+            && let Some(room) = self.rooms.remove(name)
+        {
+            self.cached_bytes -= room.recent.bytes();
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! Connections and users: who each connection is, its held requests and
+//! extras, each user's connections and name, renames.
+
+use super::*;
+
+pub(super) struct Session {
+    pub(super) user: UserId,
+    pub(super) outbox: Outbox,
+    /// Rooms joined, or waiting to be (their room is loading).
+    pub(super) rooms: ListSet<RoomName>,
+    /// Said `hello`: may receive the protocol's additions.
+    pub(super) extended: bool,
+    /// What only some connections need: made at the first history request
+    /// or `typing`. An idle connection holds a null pointer.
+    pub(super) extras: Option<Box<Extras>>,
+    /// Set while a join of this connection waits for its room to load:
+    /// what the connection sends meanwhile waits here, so that its requests
+    /// take effect in the order it sent them.
+    pub(super) held: Option<Box<Held>>,
+}
+
+/// A connection's requests held behind its join of a loading room.
+pub(super) struct Held {
+    pub(super) room: RoomName,
+    pub(super) requests: VecDeque<ClientMessage>,
+}
+
+#[derive(Default)]
+pub(super) struct Extras {
+    pub(super) reads: Arc<ReadQuota>,
+    /// When this connection last had a `typing` forwarded, per room.
+    pub(super) typed: Vec<(RoomName, Instant)>,
+}
+
+impl Session {
+    pub(super) fn extras(&mut self) -> &mut Extras {
+        self.extras.get_or_insert_with(Box::default)
+    }
+}
+
+/// A connected user: every connection of one identity, and its name.
+pub(super) struct User {
+    /// `None`: the guest name its id gives, made when needed rather than
+    /// kept for every connected guest.
+    pub(super) name: Option<DisplayName>,
+    /// Inline up to two: most people have one tab open.
+    pub(super) conns: SmallVec<[ConnId; 2]>,
+}
+
+impl BrokerState {
+    pub(super) fn identify(
+        &mut self,
+        conn: ConnId,
+        user: UserId,
+        stored_name: Option<DisplayName>,
+        token: String,
+        token_refused: bool,
+    ) {
+        let Some(session) = self.sessions.get_mut(&conn) else {
+            return;
+        };
+        // The reader lets `hello` through only as the first message, so the
+        // connection is in no room yet and can change identity freely.
+        let guest = session.user;
+        session.user = user;
+        session.extended = true;
+        self.remove_user_connection(guest, conn);
+        let name = self.add_user_connection(user, conn, stored_name);
+        debug!(%conn, %user, %name, "hello");
+        if token_refused {
+            self.send_to(
+                conn,
+                &ServerMessage::error(
+                    ErrorCode::InvalidToken,
+                    "the session token was not issued by this server or was altered; you have a new identity",
+                ),
+            );
+        }
+        let welcome = ServerMessage::Welcome {
+            user,
+            name,
+            token,
+            protocol: PROTOCOL_VERSION,
+            epoch: Some(self.config.store.epoch().to_owned()),
+        };
+        self.send_to(conn, &welcome);
+    }
+
+    /// Adds a connection to its user; returns the user's name: the one its
+    /// other connections already use, else the stored one, else a guest name.
+    pub(super) fn add_user_connection(
+        &mut self,
+        user: UserId,
+        conn: ConnId,
+        stored_name: Option<DisplayName>,
+    ) -> DisplayName {
+        let entry = self.users.entry(user).or_insert_with(|| User {
+            name: stored_name,
+            conns: SmallVec::new(),
+        });
+        entry.conns.push(conn);
+        self.name_of(user)
+    }
+
+    pub(super) fn remove_user_connection(&mut self, user: UserId, conn: ConnId) {
+        if let Some(entry) = self.users.get_mut(&user) {
+            entry.conns.retain(|c| *c != conn);
+            if entry.conns.is_empty() {
+                self.users.remove(&user);
+            }
+        }
+    }
+
+    pub(super) fn name_of(&self, user: UserId) -> DisplayName {
+        self.users
+            .get(&user)
+            .and_then(|entry| entry.name.clone())
+            .unwrap_or_else(|| user.guest_name())
+    }
+
+    /// Changes a user's name everywhere: every connection of the user and
+    /// every `hello` client sharing a room with it hears `user_renamed`.
+    pub(super) fn rename(&mut self, conn: ConnId, name: DisplayName) {
+        let Some(user) = self.sessions.get(&conn).map(|s| s.user) else {
+            return;
+        };
+        if let Some(refusal) = self.name_refusal(user, &name) {
+            let error = ServerMessage::error(ErrorCode::InvalidMessage, refusal);
+            self.send_to(conn, &error);
+            return;
+        }
+        let Some(entry) = self.users.get_mut(&user) else {
+            return;
+        };
+        entry.name = Some(name.clone());
+        let own = entry.conns.clone();
+        if self.config.store.set_name(user, name.clone()).is_err() {
+            warn!(%user, "the store's queue is full; the new name is not saved");
+        }
+        info!(%user, %name, "renamed");
+        let rooms: HashSet<RoomName> = own
+            .iter()
+            .filter_map(|c| self.sessions.get(c))
+            .flat_map(|session| session.rooms.iter().cloned())
+            .collect();
+        let mut audience: HashSet<ConnId> = own.iter().copied().collect();
+        for name in &rooms {
+            // The user's arrival before its new name.
+            self.send_announcements(name);
+            if let Some(room) = self.rooms.get(name) {
+                audience.extend(room.members.keys().copied());
+            }
+        }
+        let frame = encode(&ServerMessage::UserRenamed { user, name });
+        for conn in audience {
+            if self.sessions.get(&conn).is_some_and(|s| s.extended) {
+                self.push(conn, frame.clone());
+            }
+        }
+    }
+
+    /// Why `user` may not take `name`, if it may not: a guest's name is
+    /// its own (`guest-` and four hex digits: another's would pass for
+    /// them), and a name someone else connected uses, in any case, would
+    /// make two people look like one.
+    pub(super) fn name_refusal(&self, user: UserId, name: &DisplayName) -> Option<&'static str> {
+        if name.is_guest_name() && *name != user.guest_name() {
+            return Some("names of the form guest-1a2b are the guests' own: choose another");
+        }
+        let wanted = name.as_str().to_lowercase();
+        let taken = self
+            .users
+            .keys()
+            .filter(|other| **other != user)
+            .any(|other| self.name_of(*other).as_str().to_lowercase() == wanted);
+        taken.then_some("someone connected already goes by that name: choose another")
+    }
+
+    /// Forgets a connection and announces `user_left` where it was the
+    /// user's last. Exactly once: a second call finds no session.
+    pub(super) fn remove_session(&mut self, conn: ConnId) -> Option<Outbox> {
+        let rooms: Vec<RoomName> = self.sessions.get(&conn)?.rooms.iter().cloned().collect();
+        for room in &rooms {
+            self.remove_member(conn, room);
+        }
+        let session = self.sessions.remove(&conn)?;
+        self.lobby.remove(&conn);
+        self.remove_user_connection(session.user, conn);
+        Some(session.outbox)
+    }
+}

@@ -1,0 +1,56 @@
+//! `typing`: forwarded to a room's other members, at most every
+//! [`TYPING_INTERVAL`] per connection and room.
+
+use super::*;
+
+impl BrokerState {
+    /// Tells the room's other members (`hello` clients: a new type) that the
+    /// user is writing; at most one per connection and room every
+    /// [`TYPING_INTERVAL`], the rest dropped.
+    pub(super) fn typing(&mut self, conn: ConnId, room: RoomName) {
+        let is_member = self
+            .rooms
+            .get(&room)
+            .is_some_and(|r| r.members.contains_key(&conn));
+        let Some(session) = self.sessions.get_mut(&conn) else {
+            return;
+        };
+        if !is_member {
+            let text = format!("join room '{room}' before typing in it");
+            self.send_to(
+                conn,
+                &ServerMessage::room_error(ErrorCode::NotAMember, room, text),
+            );
+            return;
+        }
+        let now = Instant::now();
+        let typed = &mut session.extras().typed;
+        match typed.iter_mut().find(|(typed, _)| *typed == room) {
+            Some((_, last)) if now.duration_since(*last) < TYPING_INTERVAL => return,
+            Some((_, last)) => *last = now,
+            None => typed.push((room.clone(), now)),
+        }
+        let user = session.user;
+        // Nobody hears of someone typing before hearing that they joined.
+        self.send_announcements(&room);
+        let frame = encode(&ServerMessage::Typing {
+            room: room.clone(),
+            user,
+            name: self.name_of(user),
+        });
+        let audience: Vec<ConnId> = self.rooms[&room]
+            .members
+            .keys()
+            .copied()
+            .filter(|member| *member != conn)
+            .filter(|member| {
+                self.sessions
+                    .get(member)
+                    .is_some_and(|s| s.extended && s.user != user)
+            })
+            .collect();
+        for member in audience {
+            self.push(member, frame.clone());
+        }
+    }
+}
