@@ -9,6 +9,11 @@
 //! reports each committed batch back on a channel of its own, which the task
 //! serves before new commands; a message is delivered and acknowledged only
 //! once that report says it is on disk.
+//!
+//! The state (`state.rs`) is plain synchronous code: the task passes it the
+//! time of each step and carries out what it asks for afterwards (requests
+//! for the store, history reads as tasks of their own), so its tests drive
+//! it step by step with no task, sleep or yield in between.
 
 mod announcements;
 mod command;
@@ -22,7 +27,7 @@ use crate::server::store::{Retention, Store, StoreReport};
 
 pub use command::{Command, ConnId};
 
-use state::BrokerState;
+use state::{BrokerState, Effect, Now};
 
 /// Commands queued for the broker before a reader has to wait. A reader that
 /// waits stops reading its socket, which pushes back on that one client only.
@@ -112,6 +117,7 @@ async fn broker_loop(
     mut commands: mpsc::Receiver<Command>,
     mut reports: mpsc::Receiver<StoreReport>,
 ) -> Exit {
+    let store = state.store().clone();
     let mut batch = Vec::with_capacity(COMMAND_BATCH);
     let mut lobby = tokio::time::interval(LOBBY_EVERY);
     lobby.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -127,20 +133,40 @@ async fn broker_loop(
                     state.store_stopped();
                     return Exit::StoreStopped;
                 };
-                state.on_report(report);
+                state.on_report(report, Now::current());
+                carry_out(&mut state, &store);
                 // A report can fill every member's queue with a batch at once:
                 // let the writers drain it before the next.
                 tokio::task::yield_now().await;
             }
             _ = lobby.tick() => state.tick(),
-            _ = announce.tick() => state.send_waiting_announcements(),
+            _ = announce.tick() => state.send_waiting_announcements(Now::current()),
             received = commands.recv_many(&mut batch, COMMAND_BATCH) => {
                 if received == 0 {
                     return Exit::Done;
                 }
                 for command in batch.drain(..) {
-                    state.handle(command);
+                    state.handle(command, Now::current());
+                    carry_out(&mut state, &store);
                 }
+            }
+        }
+    }
+}
+
+/// Carries out what the state asked for: requests go to the store's queue
+/// without waiting (one it cannot take goes back to the state), history
+/// reads run as tasks of their own.
+fn carry_out(state: &mut BrokerState, store: &Store) {
+    for effect in state.take_effects() {
+        match effect {
+            Effect::Store(request) => {
+                if let Err(request) = store.request(request) {
+                    state.store_refused(*request);
+                }
+            }
+            Effect::Read(read) => {
+                tokio::spawn(read.run(store.clone()));
             }
         }
     }

@@ -40,7 +40,7 @@ use crate::protocol::{
 use crate::server::outbox::{Outbound, Outbox};
 use crate::server::store::window::{Window, fit_budget};
 use crate::server::store::{
-    Appended, Channel, NewMessage, StoreReport, StoredMessage, Tag, now_ms,
+    Appended, Channel, NewMessage, Request, Store, StoreReport, StoredMessage, Tag, now_ms,
 };
 
 use super::announcements::Announcements;
@@ -56,6 +56,7 @@ mod sessions;
 mod typing;
 
 use delivery::encode;
+pub(super) use history::HistoryRead;
 use history::{Keep, ReadQuota, within_budget};
 use messages::{conn_of, room_message_frame};
 use rooms::{Room, Seat};
@@ -125,6 +126,39 @@ pub(super) struct BrokerState {
     announcing: HashSet<RoomName>,
     /// What the rooms' caches hold together, against `cache_max_bytes`.
     cached_bytes: usize,
+    /// The time of the step being taken, as the task passed it in.
+    now: Now,
+    /// What the task must carry out after this step, in order.
+    effects: Vec<Effect>,
+}
+
+/// The time a step of the state is taken at: the state never reads a clock.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Now {
+    /// For intervals (typing, announcements).
+    pub at: Instant,
+    /// Wall time, milliseconds since the Unix epoch (retention).
+    pub ms: i64,
+}
+
+impl Now {
+    pub(super) fn current() -> Self {
+        Self {
+            at: Instant::now(),
+            ms: now_ms(),
+        }
+    }
+}
+
+/// What the state asks its task to carry out: the state never waits and
+/// never spawns. The task runs them in order after every step (the tests
+/// run them in place, with no task in between).
+pub(super) enum Effect {
+    /// A request for the store's writer. One its queue cannot take goes
+    /// back to the state ([`BrokerState::store_refused`]).
+    Store(Request),
+    /// A page of history to read off the task.
+    Read(HistoryRead),
 }
 
 impl BrokerState {
@@ -140,6 +174,8 @@ impl BrokerState {
             lobby_changed: false,
             announcing: HashSet::new(),
             cached_bytes: 0,
+            now: Now::current(),
+            effects: Vec::new(),
         }
     }
 
@@ -149,7 +185,8 @@ impl BrokerState {
         ROOM_CACHE.min(usize::try_from(kept).unwrap_or(usize::MAX))
     }
 
-    pub(super) fn handle(&mut self, command: Command) {
+    pub(super) fn handle(&mut self, command: Command, now: Now) {
+        self.now = now;
         match command {
             Command::Connect { conn, user, outbox } => {
                 let session = Session {
@@ -190,7 +227,8 @@ impl BrokerState {
         self.evict_slow_consumers();
     }
 
-    pub(super) fn on_report(&mut self, report: StoreReport) {
+    pub(super) fn on_report(&mut self, report: StoreReport, now: Now) {
+        self.now = now;
         match report {
             StoreReport::Appended(appended) => self.on_appended(appended),
             StoreReport::AppendFailed(messages) => {
@@ -210,6 +248,45 @@ impl BrokerState {
             }
             StoreReport::RoomLoaded { room, recent } => self.on_room_loaded(room, recent),
             StoreReport::LoadFailed { room } => self.on_load_failed(room),
+        }
+        self.evict_slow_consumers();
+    }
+
+    pub(super) fn store(&self) -> &Store {
+        &self.config.store
+    }
+
+    /// What the task must carry out now, in order.
+    pub(super) fn take_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.effects)
+    }
+
+    /// The store's queue could not take `request` (the writer is behind,
+    /// or gone): whoever asked is told to try again.
+    pub(super) fn store_refused(&mut self, request: Request) {
+        match request {
+            Request::Append(message) => {
+                let conn = conn_of(message.conn);
+                warn!(%conn, "the store's queue is full; refusing a message");
+                let room = match message.channel {
+                    Channel::Room(room) => Some(room),
+                    Channel::Direct(..) => None,
+                };
+                let error = ServerMessage::message_error(
+                    ErrorCode::Busy,
+                    message.client_id,
+                    room,
+                    "the server is busy; send the message again in a moment",
+                );
+                self.send_to(conn, &error);
+            }
+            Request::LoadRoom { room, .. } => {
+                let text = "the server is busy; join again in a moment";
+                self.fail_load(room, ErrorCode::Busy, text);
+            }
+            Request::SetName { user, .. } => {
+                warn!(%user, "the store's queue is full; the new name is not saved");
+            }
         }
         self.evict_slow_consumers();
     }

@@ -36,7 +36,7 @@ pub use sqlite::Database;
 
 use crate::protocol::{ClientId, DisplayName, MessageContent, Posted, RoomName, UserId};
 use crate::server::config::{Settings, Storage};
-use memory::Memory;
+pub use memory::Memory;
 
 /// Requests queued for the writer before the broker refuses new messages
 /// with a "busy" error rather than wait.
@@ -179,15 +179,21 @@ pub enum StoreReport {
     },
 }
 
-enum Request {
+/// What the broker asks of the store's writer.
+#[derive(Debug)]
+pub enum Request {
     Append(NewMessage),
-    LoadRoom { room: RoomName, recent: usize },
-    SetName { user: UserId, name: DisplayName },
+    /// The `recent` newest messages of `room`, reported after every append
+    /// requested before.
+    LoadRoom {
+        room: RoomName,
+        recent: usize,
+    },
+    SetName {
+        user: UserId,
+        name: DisplayName,
+    },
 }
-
-/// The queue was full: the writer is behind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StoreBusy;
 
 /// What retention keeps; `None` means no limit.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -281,22 +287,30 @@ impl Store {
         self.backend.epoch()
     }
 
-    pub fn append(&self, message: NewMessage) -> Result<(), StoreBusy> {
+    /// Queues a request for the writer, without waiting: a full queue (the
+    /// writer is behind) or a stopped writer gives the request back.
+    pub fn request(&self, request: Request) -> Result<(), Box<Request>> {
+        self.requests
+            .try_send(request)
+            .map_err(|error| match error {
+                mpsc::error::TrySendError::Full(request)
+                | mpsc::error::TrySendError::Closed(request) => Box::new(request),
+            })
+    }
+
+    #[cfg(test)]
+    pub fn append(&self, message: NewMessage) -> Result<(), Box<Request>> {
         self.request(Request::Append(message))
     }
 
-    /// Asks for the `recent` newest messages of `room`, reported after every
-    /// append requested before.
-    pub fn load_room(&self, room: RoomName, recent: usize) -> Result<(), StoreBusy> {
+    #[cfg(test)]
+    pub fn load_room(&self, room: RoomName, recent: usize) -> Result<(), Box<Request>> {
         self.request(Request::LoadRoom { room, recent })
     }
 
-    pub fn set_name(&self, user: UserId, name: DisplayName) -> Result<(), StoreBusy> {
+    #[cfg(test)]
+    pub fn set_name(&self, user: UserId, name: DisplayName) -> Result<(), Box<Request>> {
         self.request(Request::SetName { user, name })
-    }
-
-    fn request(&self, request: Request) -> Result<(), StoreBusy> {
-        self.requests.try_send(request).map_err(|_| StoreBusy)
     }
 
     /// A page of a channel, oldest first (see [`Backend::page`]).
@@ -323,7 +337,6 @@ async fn store_loop(
     reports: mpsc::Sender<StoreReport>,
 ) {
     let mut batch = Vec::with_capacity(REQUEST_BATCH);
-    let mut appends = Vec::new();
     let mut prune_timer = tokio::time::interval(PRUNE_EVERY);
     prune_timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut pruning = false;
@@ -357,43 +370,61 @@ async fn store_loop(
                 continue;
             }
         }
-        for request in batch.drain(..) {
-            match request {
-                Request::Append(message) => appends.push(message),
-                Request::LoadRoom { room, recent } => {
-                    // A load must see every append requested before it.
-                    commit(&*backend, &mut appends, &reports).await;
-                    let report = match backend.recent(&Channel::Room(room.clone()), recent).await {
-                        Ok(recent) => StoreReport::RoomLoaded { room, recent },
-                        Err(error) => {
-                            error!(%room, %error, "loading a room's history failed");
-                            StoreReport::LoadFailed { room }
-                        }
-                    };
-                    if reports.send(report).await.is_err() {
-                        return; // the broker is gone: the server is exiting
+        for report in carry_out(&*backend, &mut batch, now_ms()).await {
+            if reports.send(report).await.is_err() {
+                return; // the broker is gone: the server is exiting
+            }
+        }
+    }
+}
+
+/// Carries out a batch of requests, in order: the appends in one
+/// transaction (group commit), a room's load after every append requested
+/// before it, messages stamped `now_ms`. Returns the reports for the
+/// broker, in request order. The writer task's step, and the broker's
+/// tests' stand-in for that task.
+pub async fn carry_out(
+    backend: &dyn Backend,
+    batch: &mut Vec<Request>,
+    now_ms: i64,
+) -> Vec<StoreReport> {
+    let mut reports = Vec::new();
+    let mut appends = Vec::new();
+    for request in batch.drain(..) {
+        match request {
+            Request::Append(message) => appends.push(message),
+            Request::LoadRoom { room, recent } => {
+                // A load must see every append requested before it.
+                reports.extend(commit(backend, &mut appends, now_ms).await);
+                let report = match backend.recent(&Channel::Room(room.clone()), recent).await {
+                    Ok(recent) => StoreReport::RoomLoaded { room, recent },
+                    Err(error) => {
+                        error!(%room, %error, "loading a room's history failed");
+                        StoreReport::LoadFailed { room }
                     }
-                }
-                Request::SetName { user, name } => {
-                    if let Err(error) = backend.set_name(user, &name).await {
-                        error!(%user, %error, "storing a display name failed");
-                    }
+                };
+                reports.push(report);
+            }
+            Request::SetName { user, name } => {
+                if let Err(error) = backend.set_name(user, &name).await {
+                    error!(%user, %error, "storing a display name failed");
                 }
             }
         }
-        commit(&*backend, &mut appends, &reports).await;
     }
+    reports.extend(commit(backend, &mut appends, now_ms).await);
+    reports
 }
 
 async fn commit(
     backend: &dyn Backend,
     appends: &mut Vec<NewMessage>,
-    reports: &mpsc::Sender<StoreReport>,
-) {
+    now_ms: i64,
+) -> Option<StoreReport> {
     if appends.is_empty() {
-        return;
+        return None;
     }
-    let report = match backend.append(appends, now_ms()).await {
+    Some(match backend.append(appends, now_ms).await {
         Ok(stored) => StoreReport::Appended(
             appends
                 .drain(..)
@@ -409,8 +440,7 @@ async fn commit(
             error!(%error, messages = appends.len(), "storing messages failed; the batch was rolled back");
             StoreReport::AppendFailed(std::mem::take(appends))
         }
-    };
-    let _ = reports.send(report).await;
+    })
 }
 
 /// A fresh epoch: 64 random bits in hex. Should the system's random source

@@ -136,7 +136,7 @@ impl BrokerState {
         };
         if room
             .announcements
-            .queue(user, arrival, frame, Instant::now(), seated)
+            .queue(user, arrival, frame, self.now.at, seated)
         {
             self.send_announcements(name);
         } else {
@@ -153,7 +153,7 @@ impl BrokerState {
         let Some(outgoing) = self
             .rooms
             .get_mut(name)
-            .and_then(|room| room.announcements.take(Instant::now()))
+            .and_then(|room| room.announcements.take(self.now.at))
         else {
             return;
         };
@@ -172,7 +172,8 @@ impl BrokerState {
 
     /// Called every [`ANNOUNCE_EVERY`](super::announcements::ANNOUNCE_EVERY):
     /// sends the announcements that waited.
-    pub(in crate::server::broker) fn send_waiting_announcements(&mut self) {
+    pub(in crate::server::broker) fn send_waiting_announcements(&mut self, now: Now) {
+        self.now = now;
         for name in std::mem::take(&mut self.announcing) {
             self.send_announcements(&name);
         }

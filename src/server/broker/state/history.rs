@@ -71,8 +71,8 @@ impl AsRef<StoredMessage> for StoredMessage {
 }
 
 impl BrokerState {
-    /// Answers a history request with a read off the broker task: the
-    /// broker never waits on the disk. The page is older than anything live,
+    /// Answers a history request with a read off the broker task (an
+    /// [`Effect::Read`]): the broker never waits on the disk. The page is older than anything live,
     /// so its order against live messages does not matter; the client files
     /// it by sequence number.
     pub(super) fn serve_history(
@@ -108,39 +108,17 @@ impl BrokerState {
         let limit = limit
             .map_or(HISTORY_PAGE_DEFAULT, |l| l as usize)
             .clamp(1, HISTORY_PAGE_MAX);
-        let store = self.config.store.clone();
-        tokio::spawn(async move {
-            let _running = quota.running.acquire().await;
-            // Forwards from `after`: the oldest part fits; backwards: the newest.
-            let keep = if after.is_some() {
-                Keep::Oldest
-            } else {
-                Keep::Newest
-            };
-            let reply = match store.page(&channel, before, after, limit).await {
-                Ok(page) => ServerMessage::History {
-                    room,
-                    with,
-                    messages: within_budget(&page, keep)
-                        .iter()
-                        .map(|m| m.posted())
-                        .collect(),
-                },
-                Err(error) => {
-                    warn!(%conn, %error, "reading history failed");
-                    ServerMessage::Error {
-                        message: "history could not be read; ask again".into(),
-                        code: Some(ErrorCode::StorageFailed),
-                        room,
-                        id: None,
-                    }
-                }
-            };
-            if outbox.push(Outbound::Text(encode(&reply))).is_err() {
-                warn!(%conn, "no room in the outbox for a history page");
-            }
-            quota.accepted.fetch_sub(1, Ordering::Relaxed);
-        });
+        self.effects.push(Effect::Read(HistoryRead {
+            conn,
+            outbox,
+            quota,
+            channel,
+            room,
+            with,
+            before,
+            after,
+            limit,
+        }));
     }
 
     /// Keeps the caches of all rooms within `cache_max_bytes`: past it, the
@@ -156,5 +134,66 @@ impl BrokerState {
             &mut self.cached_bytes,
             budget,
         );
+    }
+}
+
+/// A page of history to read and send, off the broker task.
+pub(in crate::server::broker) struct HistoryRead {
+    conn: ConnId,
+    outbox: Outbox,
+    quota: Arc<ReadQuota>,
+    channel: Channel,
+    room: Option<RoomName>,
+    with: Option<UserId>,
+    before: Option<u64>,
+    after: Option<u64>,
+    limit: usize,
+}
+
+impl HistoryRead {
+    /// Reads the page (once the connection has a read of its quota free)
+    /// and queues it for the connection.
+    pub(in crate::server::broker) async fn run(self, store: Store) {
+        let HistoryRead {
+            conn,
+            outbox,
+            quota,
+            channel,
+            room,
+            with,
+            before,
+            after,
+            limit,
+        } = self;
+        let _running = quota.running.acquire().await;
+        // Forwards from `after`: the oldest part fits; backwards: the newest.
+        let keep = if after.is_some() {
+            Keep::Oldest
+        } else {
+            Keep::Newest
+        };
+        let reply = match store.page(&channel, before, after, limit).await {
+            Ok(page) => ServerMessage::History {
+                room,
+                with,
+                messages: within_budget(&page, keep)
+                    .iter()
+                    .map(|m| m.posted())
+                    .collect(),
+            },
+            Err(error) => {
+                warn!(%conn, %error, "reading history failed");
+                ServerMessage::Error {
+                    message: "history could not be read; ask again".into(),
+                    code: Some(ErrorCode::StorageFailed),
+                    room,
+                    id: None,
+                }
+            }
+        };
+        if outbox.push(Outbound::Text(encode(&reply))).is_err() {
+            warn!(%conn, "no room in the outbox for a history page");
+        }
+        quota.accepted.fetch_sub(1, Ordering::Relaxed);
     }
 }

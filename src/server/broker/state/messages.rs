@@ -58,7 +58,7 @@ impl BrokerState {
             content,
             client_id: id.clone(),
         };
-        self.store(message, Some(room));
+        self.store_message(message);
     }
 
     pub(super) fn direct(
@@ -92,23 +92,13 @@ impl BrokerState {
             content,
             client_id: id,
         };
-        self.store(message, None);
+        self.store_message(message);
     }
 
     /// Hands a message to the store; it is delivered when the store reports
     /// it committed.
-    pub(super) fn store(&mut self, message: NewMessage, room: Option<RoomName>) {
-        let (conn, id) = (conn_of(message.conn), message.client_id.clone());
-        if self.config.store.append(message).is_err() {
-            warn!(%conn, "the store's queue is full; refusing a message");
-            let error = ServerMessage::message_error(
-                ErrorCode::Busy,
-                id,
-                room,
-                "the server is busy; send the message again in a moment",
-            );
-            self.send_to(conn, &error);
-        }
+    pub(super) fn store_message(&mut self, message: NewMessage) {
+        self.effects.push(Effect::Store(Request::Append(message)));
     }
 
     /// A message is on disk: deliver it (unless it is a resend of one

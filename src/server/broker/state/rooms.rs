@@ -63,17 +63,10 @@ impl BrokerState {
             }
             None => {
                 let recent = self.cache_size();
-                if self.config.store.load_room(room.clone(), recent).is_err() {
-                    if let Some(session) = self.sessions.get_mut(&conn) {
-                        session.rooms.remove(&room);
-                    }
-                    let text = "the server is busy; join again in a moment";
-                    self.send_to(
-                        conn,
-                        &ServerMessage::room_error(ErrorCode::Busy, room, text),
-                    );
-                    return;
-                }
+                self.effects.push(Effect::Store(Request::LoadRoom {
+                    room: room.clone(),
+                    recent,
+                }));
                 debug!(%room, "loading room");
                 let loading = Room {
                     waiting: vec![(conn, after)],
@@ -124,6 +117,13 @@ impl BrokerState {
     }
 
     pub(super) fn on_load_failed(&mut self, name: RoomName) {
+        let text = "the room's history could not be read; join again in a moment";
+        self.fail_load(name, ErrorCode::StorageFailed, text);
+    }
+
+    /// A room's load will not come: its waiting joiners are refused, and
+    /// what they sent meanwhile takes effect (or is refused in turn).
+    pub(super) fn fail_load(&mut self, name: RoomName, code: ErrorCode, text: &str) {
         let Some(room) = self.rooms.remove(&name) else {
             return;
         };
@@ -131,11 +131,7 @@ impl BrokerState {
             if let Some(session) = self.sessions.get_mut(&conn) {
                 session.rooms.remove(&name);
             }
-            let text = "the room's history could not be read; join again in a moment";
-            self.send_to(
-                conn,
-                &ServerMessage::room_error(ErrorCode::StorageFailed, name.clone(), text),
-            );
+            self.send_to(conn, &ServerMessage::room_error(code, name.clone(), text));
             self.release_held(conn, &name);
         }
     }
@@ -193,7 +189,7 @@ impl BrokerState {
                 })
                 .collect()
         });
-        let cutoff = self.config.retention.cutoff_ms(now_ms());
+        let cutoff = self.config.retention.cutoff_ms(self.now.ms);
         let owed: Vec<&StoredMessage> = room
             .recent
             .iter()

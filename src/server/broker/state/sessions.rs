@@ -134,9 +134,10 @@ impl BrokerState {
         };
         entry.name = Some(name.clone());
         let own = entry.conns.clone();
-        if self.config.store.set_name(user, name.clone()).is_err() {
-            warn!(%user, "the store's queue is full; the new name is not saved");
-        }
+        self.effects.push(Effect::Store(Request::SetName {
+            user,
+            name: name.clone(),
+        }));
         info!(%user, %name, "renamed");
         let rooms: HashSet<RoomName> = own
             .iter()

@@ -1,17 +1,20 @@
 //! The broker's rules, driven through its state with an in-memory store.
 
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
 
 use super::*;
 use crate::server::outbox::OutboxReceiver;
-use crate::server::store::{Retention, Store};
+use crate::server::store::{self, Backend, Memory, Retention, Store};
 
-/// A broker state wired to an in-memory store, as the broker task would
-/// run it, with the store's reports applied on `settle`.
+/// A broker state over an in-memory backend, driven as the broker task
+/// drives it, but with no task in between: `settle` carries out what the
+/// state asked for (store requests, history reads) in place and applies
+/// the store's reports, at the harness's own time.
 struct Harness {
     state: BrokerState,
-    reports: mpsc::Receiver<StoreReport>,
+    backend: Arc<dyn Backend>,
+    store: Store,
+    now: Now,
     next_conn: u64,
 }
 
@@ -58,18 +61,26 @@ impl Harness {
     }
 
     fn with(retention: Retention, cache_max_bytes: usize) -> Self {
-        let (store, reports) = Store::in_memory(retention, usize::MAX);
+        let backend: Arc<dyn Backend> = Arc::new(Memory::new(usize::MAX, "test".into()));
+        // Its writer task gets nothing: `settle` carries out the requests.
+        let (store, _reports) = Store::start(backend.clone(), retention);
         let config = BrokerConfig {
-            store,
+            store: store.clone(),
             history_on_join: 3,
             cache_max_bytes,
             retention,
         };
         Self {
             state: BrokerState::new(config),
-            reports,
+            backend,
+            store,
+            now: Now::current(),
             next_conn: 0,
         }
+    }
+
+    fn handle(&mut self, command: Command) {
+        self.state.handle(command, self.now);
     }
 
     fn connect(&mut self, capacity: usize) -> Client {
@@ -77,7 +88,7 @@ impl Harness {
         let conn = ConnId(self.next_conn);
         let user = UserId::new_random();
         let (outbox, frames) = Outbox::channel(capacity, 1 << 20);
-        self.state.handle(Command::Connect { conn, user, outbox });
+        self.handle(Command::Connect { conn, user, outbox });
         Client { conn, user, frames }
     }
 
@@ -85,7 +96,7 @@ impl Harness {
     fn connect_hello(&mut self, capacity: usize, user: Option<UserId>) -> Client {
         let mut client = self.connect(capacity);
         client.user = user.unwrap_or(client.user);
-        self.state.handle(Command::Identify {
+        self.handle(Command::Identify {
             conn: client.conn,
             user: client.user,
             stored_name: None,
@@ -98,22 +109,33 @@ impl Harness {
 
     fn send(&mut self, client: &Client, message: Value) {
         let message = serde_json::from_value(message).unwrap();
-        self.state.handle(Command::Client {
+        self.handle(Command::Client {
             conn: client.conn,
             message,
         });
     }
 
-    /// Lets the store answer everything asked so far and applies it,
-    /// and lets the announcements' tick pass.
+    /// Carries out everything the state asked for, as the broker task and
+    /// the store's writer would, until nothing more is asked; then lets
+    /// the announcements' tick pass.
     async fn settle(&mut self) {
-        for _ in 0..50 {
-            tokio::task::yield_now().await;
-            while let Ok(report) = self.reports.try_recv() {
-                self.state.on_report(report);
+        loop {
+            let effects = self.state.take_effects();
+            if effects.is_empty() {
+                break;
+            }
+            let mut requests = Vec::new();
+            for effect in effects {
+                match effect {
+                    Effect::Store(request) => requests.push(request),
+                    Effect::Read(read) => read.run(self.store.clone()).await,
+                }
+            }
+            for report in store::carry_out(&*self.backend, &mut requests, self.now.ms).await {
+                self.state.on_report(report, self.now);
             }
         }
-        self.state.send_waiting_announcements();
+        self.state.send_waiting_announcements(self.now);
     }
 
     /// Ana said hello, Ben speaks the article's protocol; both are in
@@ -298,8 +320,8 @@ async fn the_rooms_caches_stay_within_their_bytes_each_and_together() {
         .collect();
     assert_eq!(seqs, [98, 99, 100]);
     // Everyone gone: nothing is held.
-    h.state.handle(Command::Disconnect { conn: ana.conn });
-    h.state.handle(Command::Disconnect { conn: ben.conn });
+    h.handle(Command::Disconnect { conn: ana.conn });
+    h.handle(Command::Disconnect { conn: ben.conn });
     assert_eq!(h.state.cached_bytes, 0);
 }
 
@@ -401,7 +423,7 @@ async fn joining_and_leaving_in_a_loop_evicts_nobody_and_tells_nobody() {
     for member in &mut members {
         h.join(member, "busy").await;
     }
-    h.state.send_waiting_announcements();
+    h.state.send_waiting_announcements(h.now);
     for member in &mut members {
         member.received();
     }
@@ -411,7 +433,7 @@ async fn joining_and_leaving_in_a_loop_evicts_nobody_and_tells_nobody() {
         h.send(&attacker, json!({"type": "leave_room", "room": "busy"}));
     }
     assert_eq!(attacker.types().len(), 1000, "a joined for every join");
-    h.state.send_waiting_announcements();
+    h.state.send_waiting_announcements(h.now);
     h.say(&members[0], "busy", "still here", None).await;
     for member in &mut members {
         assert_eq!(member.frames.try_kicked(), None);
@@ -433,7 +455,7 @@ async fn messages_past_the_retention_age_are_not_served_from_the_cache() {
     for text in ["old 1", "old 2", "old 3"] {
         h.say(&ana, "general", text, None).await;
     }
-    tokio::time::sleep(std::time::Duration::from_millis(40)).await;
+    h.now.ms += 40;
     for text in ["new 1", "new 2"] {
         h.say(&ana, "general", text, None).await;
     }
@@ -488,7 +510,7 @@ async fn a_slow_consumer_is_evicted_and_announced_without_stalling_the_room() {
         json!({"type": "user_left", "room": "general", "user": slow.user.to_string()})
     );
     // Evicted once: a later disconnect from its reader announces nothing.
-    h.state.handle(Command::Disconnect { conn: slow.conn });
+    h.handle(Command::Disconnect { conn: slow.conn });
     assert!(fast.received().is_empty());
 }
 
@@ -562,8 +584,8 @@ async fn one_user_on_two_connections_is_one_member_and_gets_direct_messages_on_b
     assert_eq!(ben.types(), ["user_joined"], "announced once");
     h.send(&tab1, json!({"type": "leave_room", "room": "general"}));
     assert!(ben.received().is_empty(), "still present through tab 2");
-    h.state.handle(Command::Disconnect { conn: tab2.conn });
-    h.state.send_waiting_announcements();
+    h.handle(Command::Disconnect { conn: tab2.conn });
+    h.state.send_waiting_announcements(h.now);
     assert_eq!(ben.types(), ["user_left"]);
 
     h.send(
@@ -617,7 +639,7 @@ async fn a_guests_name_or_one_someone_connected_uses_cannot_be_taken() {
     h.send(&ben, json!({"type": "set_name", "name": "Ben"}));
     assert_eq!(ben.types(), ["user_renamed"]);
     // Someone gone frees the name.
-    h.state.handle(Command::Disconnect { conn: ana.conn });
+    h.handle(Command::Disconnect { conn: ana.conn });
     h.send(&ben, json!({"type": "set_name", "name": "Ana"}));
     assert_eq!(ben.types(), ["user_renamed"]);
 }
@@ -730,7 +752,7 @@ async fn the_lobby_lists_rooms_by_size_and_is_updated_once_per_tick() {
 async fn shutdown_sends_the_notice_then_1012_and_refuses_new_requests() {
     let mut h = Harness::new();
     let mut client = h.connect(10);
-    h.state.handle(Command::Shutdown);
+    h.handle(Command::Shutdown);
     h.send(&client, json!({"type": "join_room", "room": "late"}));
     assert_eq!(
         client.received(),
@@ -745,7 +767,7 @@ async fn shutdown_sends_the_notice_then_1012_and_refuses_new_requests() {
 async fn a_full_queue_at_shutdown_is_kicked_with_1012_not_1013() {
     let mut h = Harness::new();
     let mut client = h.connect(1);
-    h.state.handle(Command::Shutdown);
+    h.handle(Command::Shutdown);
     assert_eq!(client.frames.try_kicked(), Some(CloseReason::Restarting));
 }
 

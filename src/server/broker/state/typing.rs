@@ -23,7 +23,7 @@ impl BrokerState {
             );
             return;
         }
-        let now = Instant::now();
+        let now = self.now.at;
         let typed = &mut session.extras().typed;
         match typed.iter_mut().find(|(typed, _)| *typed == room) {
             Some((_, last)) if now.duration_since(*last) < TYPING_INTERVAL => return,
