@@ -55,7 +55,14 @@ test("a direct message reaches only its recipient", async ({ browser }) => {
   await conversation.click();
   await expect(messageFrom(ben.page, ana.name, "just between us")).toBeVisible();
 
-  // Cy sees no conversation and no message.
+  // Cy sees no conversation and no message. Checked once a room message
+  // Ana sends after the direct one has reached Cy: the server delivers
+  // one sender's messages in order, so a stray copy would be there by then.
+  await ana.page.getByRole("button", { name: `#${dmRoom}` }).click();
+  await expect(ana.page.getByRole("heading", { level: 1 })).toHaveText(`#${dmRoom}`);
+  await send(ana.page, "for the whole room");
+  await expect(messageFrom(ana.page, ana.name, "for the whole room")).toBeVisible();
+  await expect(messageFrom(cy.page, ana.name, "for the whole room")).toBeVisible();
   await expect(cy.page.getByRole("navigation").getByText(ana.name)).toHaveCount(0);
   await expect(cy.page.getByText("just between us")).toHaveCount(0);
 });

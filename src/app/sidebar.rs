@@ -74,6 +74,12 @@ pub fn Sidebar() -> impl IntoView {
                                     class:active=move || is_active(&conversation)
                                     on:click=move |_| {
                                         panels.close(false);
+                                        // Opened here too: with a direct
+                                        // conversation shown (it has no path
+                                        // of its own) the path may already
+                                        // be this room's, and would not change.
+                                        let room = target.clone();
+                                        client.act(|s| s.open_room(room));
                                         location.navigate(&room_path(&target), false);
                                     }
                                 >
@@ -158,6 +164,7 @@ fn Lobby() -> impl IntoView {
             <For each=rooms key=|summary| (summary.room.clone(), summary.members) let:summary>
                 {
                     let path = room_path(&summary.room);
+                    let room = summary.room.clone();
                     // Read as "general 3 people": the visible text, then the
                     // word (WCAG 2.5.3: the name holds what is shown).
                     let people = if summary.members == 1 { " person" } else { " people" };
@@ -168,6 +175,10 @@ fn Lobby() -> impl IntoView {
                                 class="lobby-room"
                                 on:click=move |_| {
                                     panels.close(false);
+                                    // Opened here too: the path may be this
+                                    // room's already (see the room list).
+                                    let room = room.clone();
+                                    client.act(|s| s.open_room(room));
                                     location.navigate(&path, false);
                                 }
                             >
