@@ -105,7 +105,43 @@ for (const { size, viewport } of sizes) {
         await expect(page.getByRole("complementary", { name: "Members" })).toBeVisible();
         await shoot(page, `members-${size}-${scheme}`);
         expect(await seriousViolations(page), "the members panel").toEqual([]);
+        await page.keyboard.press("Escape");
+        await expect(page.getByRole("complementary", { name: "Members" })).not.toBeInViewport();
+
+        // The rooms panel open, with rooms, the lobby and the join form.
+        await openRooms();
+        await expect(page.getByLabel("Join a room")).toBeVisible();
+        expect(await seriousViolations(page), "the rooms panel").toEqual([]);
+        await page.keyboard.press("Escape");
+        await expect(page.getByLabel("Join a room")).not.toBeInViewport();
       }
+
+      // The name editor open.
+      await page.locator(".me").click();
+      await expect(page.getByLabel("Display name")).toBeFocused();
+      expect(await seriousViolations(page), "the name editor").toEqual([]);
+      await page.getByLabel("Display name").press("Escape");
+      await expect(page.getByLabel("Display name")).toHaveCount(0);
+
+      // A notice on screen.
+      await openRooms();
+      await page.getByLabel("Join a room").fill("no spaces please");
+      await page.getByLabel("Join a room").press("Enter");
+      if (size === "mobile") await page.keyboard.press("Escape");
+      const notice = page.locator(".notice");
+      await expect(notice).toContainText("room name may contain only ASCII letters");
+      expect(await seriousViolations(page), "a notice").toEqual([]);
+      await notice.getByRole("button", { name: "Dismiss" }).click();
+      await expect(notice).toHaveCount(0);
+
+      // A direct conversation with a message in it.
+      if (size === "mobile") await page.getByRole("button", { name: /^Members/ }).click();
+      await page.getByRole("button", { name: "Direct message Ana Lima" }).click();
+      await expect(page.getByRole("heading", { level: 1 })).toHaveText("Direct messages with Ana Lima");
+      await send(page, `Hello Ana, from the ${size} ${scheme} visitor`);
+      await expect(page.locator('li.message[data-delivery="sent"]')).toHaveCount(1);
+      await shoot(page, `direct-${size}-${scheme}`);
+      expect(await seriousViolations(page), "a direct conversation").toEqual([]);
       await context.close();
     });
   }

@@ -37,21 +37,31 @@ pub const FRAGMENT_BYTES: usize = 1024;
 
 pub struct Writer {
     frames: OutboxReceiver,
-    /// A kick has been seen: nothing more comes from the queue.
-    kicked: bool,
+    /// Where the writer is in its life.
+    phase: Phase,
     /// What is left of the item in hand.
     sending: Sending,
     /// Items taken since the last flush.
     taken: usize,
     /// Frames handed to the socket and not flushed yet.
     unflushed: bool,
-    /// The frame in hand is the last: stop once it is flushed.
-    last: bool,
     ping_due: bool,
     /// Pongs are owed (see [`Writer::owe_pong`]): flush when next idle.
     pongs_owed: bool,
     /// Set by a kick, for the task: the close frame must go out quickly.
     kick_seen: bool,
+}
+
+/// A writer's life: it takes from the queue until it takes the last item (a
+/// close frame, or the end of a closed and drained queue), or until a kick
+/// replaces whatever it holds with the kick's close frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Taking,
+    /// What is in hand is the last: stop once it is sent and flushed.
+    Finishing,
+    /// Kicked: finishing with the kick's close frame; later kicks are moot.
+    Kicked,
 }
 
 /// An item taken from the outbox, as the frames still to go.
@@ -180,11 +190,10 @@ impl Writer {
     pub fn new(frames: OutboxReceiver) -> Self {
         Self {
             frames,
-            kicked: false,
+            phase: Phase::Taking,
             sending: Sending::Nothing,
             taken: 0,
             unflushed: false,
-            last: false,
             ping_due: false,
             pongs_owed: false,
             kick_seen: false,
@@ -232,7 +241,7 @@ impl Writer {
                 }
                 continue;
             }
-            if self.last {
+            if self.phase != Phase::Taking {
                 if self.unflushed {
                     ready!(socket.poll_flush_unpin(cx))?;
                 }
@@ -241,13 +250,17 @@ impl Writer {
             if self.taken < WRITE_BATCH {
                 match self.frames.poll_recv(cx) {
                     Poll::Ready(Some(item)) => {
-                        (self.sending, self.last) = Sending::from(item);
+                        let last;
+                        (self.sending, last) = Sending::from(item);
+                        if last {
+                            self.phase = Phase::Finishing;
+                        }
                         self.taken += 1;
                         continue;
                     }
                     // Every sender is gone and the queue drained.
                     Poll::Ready(None) => {
-                        self.last = true;
+                        self.phase = Phase::Finishing;
                         continue;
                     }
                     Poll::Pending => {}
@@ -274,15 +287,14 @@ impl Writer {
     /// A kick drops what is queued and in hand: the close frame goes next,
     /// and last.
     fn poll_kick(&mut self, cx: &mut Context<'_>) {
-        if self.kicked {
+        if self.phase == Phase::Kicked {
             return;
         }
         let Poll::Ready(kick) = self.frames.poll_kicked(cx) else {
             return;
         };
-        self.kicked = true;
+        self.phase = Phase::Kicked;
         self.sending = Sending::Control(Box::new(kick.message()));
-        self.last = true;
         self.ping_due = false;
         self.kick_seen = true;
     }
