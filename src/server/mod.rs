@@ -220,7 +220,7 @@ async fn serve(
 /// only if something went wrong; says what.
 async fn broker_ended(task: tokio::task::JoinHandle<Exit>) -> &'static str {
     match task.await {
-        Ok(Exit::StoreStopped) => "the store's writer stopped",
+        Ok(Exit::StoreStopped) => "the store's committer stopped",
         Ok(Exit::Done) => "the broker stopped",
         Err(error) if error.is_panic() => "the broker panicked",
         Err(_) => "the broker was cancelled",
@@ -234,7 +234,7 @@ mod tests {
     #[tokio::test]
     async fn a_broker_that_ends_while_serving_is_reported_with_the_cause() {
         let stopped = tokio::spawn(async { Exit::StoreStopped });
-        assert_eq!(broker_ended(stopped).await, "the store's writer stopped");
+        assert_eq!(broker_ended(stopped).await, "the store's committer stopped");
         let panicked = tokio::spawn(async {
             if u64::MAX > 0 {
                 panic!("a bug in the broker");

@@ -61,14 +61,14 @@ pub struct Broker {
 pub enum Exit {
     /// Every handle was dropped: the server is exiting.
     Done,
-    /// The store's writer stopped: nothing can be stored or loaded any
+    /// The store's committer stopped: nothing can be stored or loaded any
     /// more. Every client was told the server is restarting (1012).
     StoreStopped,
 }
 
 impl Broker {
     /// Starts the broker task. It ends when every handle has been dropped,
-    /// or when the store's writer stops; the server watches the returned
+    /// or when the store's committer stops; the server watches the returned
     /// handle, since either end while it serves means it must exit.
     pub fn spawn(
         config: BrokerConfig,
@@ -129,7 +129,7 @@ async fn broker_loop(
             biased;
             report = reports.recv() => {
                 let Some(report) = report else {
-                    tracing::error!("the store's writer stopped; messages can no longer be stored");
+                    tracing::error!("the store's committer stopped; messages can no longer be stored");
                     state.store_stopped();
                     return Exit::StoreStopped;
                 };
@@ -186,7 +186,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_broker_ends_when_the_stores_writer_does_and_says_so() {
+    async fn the_broker_ends_when_the_stores_committer_does_and_says_so() {
         let (store, _reports) = Store::in_memory(Retention::default(), usize::MAX);
         let (writer_reports, reports) = mpsc::channel(1);
         let (broker, task) = Broker::spawn(config(store), reports);

@@ -154,7 +154,7 @@ impl Now {
 /// never spawns. The task runs them in order after every step (the tests
 /// run them in place, with no task in between).
 pub(super) enum Effect {
-    /// A request for the store's writer. One its queue cannot take goes
+    /// A request for the store's committer. One its queue cannot take goes
     /// back to the state ([`BrokerState::store_refused`]).
     Store(Request),
     /// A page of history to read off the task.
@@ -261,7 +261,7 @@ impl BrokerState {
         std::mem::take(&mut self.effects)
     }
 
-    /// The store's queue could not take `request` (the writer is behind,
+    /// The store's queue could not take `request` (the committer is behind,
     /// or gone): whoever asked is told to try again.
     pub(super) fn store_refused(&mut self, request: Request) {
         match request {

@@ -1,4 +1,4 @@
-//! What a place that keeps history does, as the store's writer task and its
+//! What a place that keeps history does, as the store's committer task and its
 //! readers use it. A backend is one implementation of [`Backend`] and one
 //! line in [`Store::open`](super::Store::open): SQLite (`sqlite.rs`) and
 //! memory (`memory.rs`) implement it, and both pass the store's shared
@@ -37,7 +37,7 @@ pub trait Backend: Send + Sync + 'static {
     /// Numbers and keeps a batch, all or nothing, in order. Each message
     /// gets the next sequence number of its channel, or, when its sender
     /// already stored one with the same client id there, is answered with
-    /// that original (`false`: not new). Only the writer task calls it.
+    /// that original (`false`: not new). Only the committer task calls it.
     fn append<'a>(
         &'a self,
         batch: &'a [NewMessage],
@@ -55,7 +55,7 @@ pub trait Backend: Send + Sync + 'static {
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<StoredMessage>, StoreError>>;
 
-    /// The newest `limit` messages of `channel`, for the writer loading a
+    /// The newest `limit` messages of `channel`, for the committer loading a
     /// room: it must not queue behind clients' history reads.
     fn recent<'a>(
         &'a self,

@@ -1,4 +1,4 @@
-//! `storage = "memory"`: the writer's numbering and a recent window of every
+//! `storage = "memory"`: the committer's numbering and a recent window of every
 //! channel, in memory. For throwaway deployments and for measuring what
 //! persistence costs; nothing survives a restart.
 //!

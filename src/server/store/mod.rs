@@ -1,4 +1,4 @@
-//! Durable history. One task is the only writer of the database: it takes
+//! Durable history. One task, the committer, alone writes the database: it takes
 //! messages from the broker in order, gives each the next sequence number of
 //! its channel (a room, or the direct conversation of two users) inside a
 //! transaction, commits batches (group commit: whatever queued up during one
@@ -15,7 +15,7 @@
 //! keeps a recent window of each channel; nothing survives a restart.
 //!
 //! Where history is kept is a [`Backend`] (`backend.rs`), chosen once in
-//! [`Store::open`]; this file is the writer task and the handle on it, the
+//! [`Store::open`]; this file is the committer task and the handle on it, the
 //! same for every backend.
 
 mod backend;
@@ -38,11 +38,11 @@ use crate::protocol::{ClientId, DisplayName, MessageContent, Posted, RoomName, U
 use crate::server::config::{Settings, Storage};
 pub use memory::Memory;
 
-/// Requests queued for the writer before the broker refuses new messages
+/// Requests queued for the committer before the broker refuses new messages
 /// with a "busy" error rather than wait.
 const REQUEST_QUEUE: usize = 8192;
 
-/// Reports waiting for the broker before the writer pauses.
+/// Reports waiting for the broker before the committer pauses.
 const REPORT_QUEUE: usize = 256;
 
 /// Requests taken per wake-up; their appends share one transaction. Their
@@ -162,7 +162,7 @@ pub struct Appended {
     pub new: bool,
 }
 
-/// What the writer reports back to the broker, in request order.
+/// What the committer reports back to the broker, in request order.
 #[derive(Debug)]
 pub enum StoreReport {
     Appended(Vec<Appended>),
@@ -179,7 +179,7 @@ pub enum StoreReport {
     },
 }
 
-/// What the broker asks of the store's writer.
+/// What the broker asks of the store's committer.
 #[derive(Debug)]
 pub enum Request {
     Append(NewMessage),
@@ -224,7 +224,7 @@ impl Retention {
     }
 }
 
-/// The broker's handle on the writer, and the read side for everyone.
+/// The broker's handle on the committer, and the read side for everyone.
 #[derive(Clone)]
 pub struct Store {
     requests: mpsc::Sender<Request>,
@@ -232,7 +232,7 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens the storage the settings name and starts the writer task: the
+    /// Opens the storage the settings name and starts the committer task: the
     /// one place a backend is chosen.
     pub async fn open(
         settings: &Settings,
@@ -266,8 +266,8 @@ impl Store {
         Self::start(Arc::new(Memory::new(max_bytes, new_epoch())), retention)
     }
 
-    /// Starts the writer task over `backend`. Its reports come out of the
-    /// receiver, in request order; the writer waits while that channel is
+    /// Starts the committer task over `backend`. Its reports come out of the
+    /// receiver, in request order; the committer waits while that channel is
     /// full.
     pub fn start(
         backend: Arc<dyn Backend>,
@@ -287,8 +287,8 @@ impl Store {
         self.backend.epoch()
     }
 
-    /// Queues a request for the writer, without waiting: a full queue (the
-    /// writer is behind) or a stopped writer gives the request back.
+    /// Queues a request for the committer, without waiting: a full queue (the
+    /// committer is behind) or a stopped committer gives the request back.
     pub fn request(&self, request: Request) -> Result<(), Box<Request>> {
         self.requests
             .try_send(request)
@@ -381,7 +381,7 @@ async fn store_loop(
 /// Carries out a batch of requests, in order: the appends in one
 /// transaction (group commit), a room's load after every append requested
 /// before it, messages stamped `now_ms`. Returns the reports for the
-/// broker, in request order. The writer task's step, and the broker's
+/// broker, in request order. The committer task's step, and the broker's
 /// tests' stand-in for that task.
 pub async fn carry_out(
     backend: &dyn Backend,
@@ -519,7 +519,7 @@ mod tests {
         ]
     }
 
-    /// Both backends behind a store and its writer task, each with its own
+    /// Both backends behind a store and its committer task, each with its own
     /// fresh storage; the directory lives as long as the store is used.
     async fn backends() -> Vec<(Store, mpsc::Receiver<StoreReport>, tempfile::TempDir)> {
         let dir = tempfile::tempdir().unwrap();
@@ -770,7 +770,7 @@ mod tests {
             store
                 .set_name(ana, DisplayName::parse("Ana L").unwrap())
                 .unwrap();
-            // The writer applies requests in order; wait for it.
+            // The committer applies requests in order; wait for it.
             let mut name = None;
             for _ in 0..100 {
                 name = store.user_name(ana).await.unwrap();

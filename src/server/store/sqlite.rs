@@ -1,6 +1,6 @@
 //! The SQLite file behind the store: opening it (WAL, full sync), the
 //! embedded migrations, and the statements. No task lives here: the store's
-//! writer task calls the writing ones, request handlers the reading ones.
+//! committer task calls the writing ones, request handlers the reading ones.
 
 use std::{
     borrow::Cow,
@@ -68,21 +68,21 @@ impl MigrationSource<'static> for Embedded {
     }
 }
 
-/// The open database: one connection for the writer, a small pool for reads
-/// (WAL lets readers run beside the writer).
+/// The open database: one connection for the committer, a small pool for reads
+/// (WAL lets readers run beside the committer).
 #[derive(Clone)]
 pub struct Database {
-    writer: SqlitePool,
+    committer: SqlitePool,
     readers: SqlitePool,
     epoch: String,
-    /// Each channel's last sequence number, as the writer last committed
-    /// it: it saves a read per batch. Only the writer uses it, taking it
+    /// Each channel's last sequence number, as the committer last committed
+    /// it: it saves a read per batch. Only the committer uses it, taking it
     /// out for the length of an append (no lock across a wait); an append
     /// that fails leaves it empty, since its transaction rolled back.
     heads: Arc<Mutex<HashMap<Channel, u64>>>,
 }
 
-/// Channel heads the writer keeps in memory at most: past it they are
+/// Channel heads the committer keeps in memory at most: past it they are
 /// forgotten, or every channel ever written to would stay in memory.
 const HEADS_CACHED: usize = 100_000;
 
@@ -102,24 +102,24 @@ impl Database {
             // Group commit keeps that to one fsync per batch.
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(5));
-        let writer = SqlitePoolOptions::new()
+        let committer = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(options.clone())
             .await?;
-        Migrator::new(Embedded).await?.run(&writer).await?;
+        Migrator::new(Embedded).await?.run(&committer).await?;
         sqlx::query("INSERT OR IGNORE INTO meta (key, value) VALUES ('epoch', ?)")
             .bind(super::new_epoch())
-            .execute(&writer)
+            .execute(&committer)
             .await?;
         let epoch = sqlx::query_scalar("SELECT value FROM meta WHERE key = 'epoch'")
-            .fetch_one(&writer)
+            .fetch_one(&committer)
             .await?;
         let readers = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.read_only(true))
             .await?;
         Ok(Self {
-            writer,
+            committer,
             readers,
             epoch,
             heads: Arc::default(),
@@ -149,7 +149,7 @@ impl Database {
         heads: &mut HashMap<Channel, u64>,
         now_ms: i64,
     ) -> Result<Vec<(StoredMessage, bool)>, StoreError> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.committer.begin().await?;
 
         // Messages already stored under the same (channel, sender, client id).
         // One equality test per message, OR-ed: SQLite answers each with a
@@ -262,15 +262,16 @@ impl Database {
             .await
     }
 
-    /// The newest `limit` messages of `channel`, read on the writer's own
-    /// connection: the writer loading a room must never queue behind
+    /// The newest `limit` messages of `channel`, read on the committer's own
+    /// connection: the committer loading a room must never queue behind
     /// clients' history reads for a reader.
     pub async fn recent(
         &self,
         channel: &Channel,
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        self.page_on(&self.writer, channel, None, None, limit).await
+        self.page_on(&self.committer, channel, None, None, limit)
+            .await
     }
 
     async fn page_on(
@@ -325,7 +326,7 @@ impl Database {
         )
         .bind(user.to_string())
         .bind(name.as_str())
-        .execute(&self.writer)
+        .execute(&self.committer)
         .await?;
         Ok(())
     }
@@ -358,7 +359,7 @@ impl Database {
             )
             .bind(cutoff)
             .bind(chunk as i64)
-            .execute(&self.writer)
+            .execute(&self.committer)
             .await?
             .rows_affected() as usize;
         }
@@ -367,7 +368,7 @@ impl Database {
             let over: Vec<(String, i64)> =
                 sqlx::query_as("SELECT channel, head FROM channels WHERE head > ?")
                     .bind(max)
-                    .fetch_all(&self.writer)
+                    .fetch_all(&self.committer)
                     .await?;
             for (channel, head) in over {
                 if deleted >= chunk {
@@ -380,7 +381,7 @@ impl Database {
                 .bind(&channel)
                 .bind(head - max)
                 .bind((chunk - deleted) as i64)
-                .execute(&self.writer)
+                .execute(&self.committer)
                 .await?
                 .rows_affected() as usize;
             }
@@ -517,7 +518,7 @@ mod tests {
             query = query.bind(None::<String>);
         }
         let plan: Vec<String> = query
-            .fetch_all(&database.writer)
+            .fetch_all(&database.committer)
             .await
             .unwrap()
             .iter()

@@ -23,7 +23,7 @@ impl BrokerState {
         }
     }
 
-    /// The store's writer is gone: joins waiting for a room's load are
+    /// The store's committer is gone: joins waiting for a room's load are
     /// refused, and every client is told the server is restarting, since it
     /// can no longer store or load anything.
     pub(in crate::server::broker) fn store_stopped(&mut self) {

@@ -62,7 +62,7 @@ impl Harness {
 
     fn with(retention: Retention, cache_max_bytes: usize) -> Self {
         let backend: Arc<dyn Backend> = Arc::new(Memory::new(usize::MAX, "test".into()));
-        // Its writer task gets nothing: `settle` carries out the requests.
+        // Its committer task gets nothing: `settle` carries out the requests.
         let (store, _reports) = Store::start(backend.clone(), retention);
         let config = BrokerConfig {
             store: store.clone(),
@@ -116,7 +116,7 @@ impl Harness {
     }
 
     /// Carries out everything the state asked for, as the broker task and
-    /// the store's writer would, until nothing more is asked; then lets
+    /// the store's committer would, until nothing more is asked; then lets
     /// the announcements' tick pass.
     async fn settle(&mut self) {
         loop {
