@@ -60,7 +60,7 @@ pub(super) use history::HistoryRead;
 use history::{Keep, ReadQuota, within_budget};
 use messages::{conn_of, room_message_frame};
 use rooms::{Room, Seat};
-use sessions::{Held, Session, User};
+use sessions::{Held, NameIndex, Session, User};
 
 /// Rooms one connection may be in at once: each costs the server memory,
 /// and no person follows more rooms than this from one tab.
@@ -112,6 +112,8 @@ pub(super) struct BrokerState {
     config: BrokerConfig,
     sessions: HashMap<ConnId, Session>,
     users: HashMap<UserId, User>,
+    /// The names of `users` that they chose.
+    names: NameIndex,
     rooms: HashMap<RoomName, Room>,
     /// Connections whose outbox filled up during the current command; they
     /// are evicted once it is handled (eviction itself broadcasts, and may
@@ -167,6 +169,7 @@ impl BrokerState {
             config,
             sessions: HashMap::new(),
             users: HashMap::new(),
+            names: NameIndex::default(),
             rooms: HashMap::new(),
             slow: Vec::new(),
             shutting_down: false,

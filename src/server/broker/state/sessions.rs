@@ -94,9 +94,15 @@ impl BrokerState {
         conn: ConnId,
         stored_name: Option<DisplayName>,
     ) -> DisplayName {
-        let entry = self.users.entry(user).or_insert_with(|| User {
-            name: stored_name,
-            conns: SmallVec::new(),
+        let names = &mut self.names;
+        let entry = self.users.entry(user).or_insert_with(|| {
+            if let Some(name) = &stored_name {
+                names.insert(user, name);
+            }
+            User {
+                name: stored_name,
+                conns: SmallVec::new(),
+            }
         });
         entry.conns.push(conn);
         self.name_of(user)
@@ -105,8 +111,11 @@ impl BrokerState {
     pub(super) fn remove_user_connection(&mut self, user: UserId, conn: ConnId) {
         if let Some(entry) = self.users.get_mut(&user) {
             entry.conns.retain(|c| *c != conn);
-            if entry.conns.is_empty() {
-                self.users.remove(&user);
+            if entry.conns.is_empty()
+                && let Some(gone) = self.users.remove(&user)
+                && let Some(name) = gone.name
+            {
+                self.names.remove(user, &name);
             }
         }
     }
@@ -132,7 +141,10 @@ impl BrokerState {
         let Some(entry) = self.users.get_mut(&user) else {
             return;
         };
-        entry.name = Some(name.clone());
+        if let Some(old) = entry.name.replace(name.clone()) {
+            self.names.remove(user, &old);
+        }
+        self.names.insert(user, &name);
         let own = entry.conns.clone();
         self.effects.push(Effect::Store(Request::SetName {
             user,
@@ -168,13 +180,10 @@ impl BrokerState {
         if name.is_guest_name() && *name != user.guest_name() {
             return Some("names of the form guest-1a2b are the guests' own: choose another");
         }
-        let wanted = name.as_str().to_lowercase();
-        let taken = self
-            .users
-            .keys()
-            .filter(|other| **other != user)
-            .any(|other| self.name_of(*other).as_str().to_lowercase() == wanted);
-        taken.then_some("someone connected already goes by that name: choose another")
+        // Guests' own names need no check: the rule above reserves them.
+        self.names
+            .taken_by_other(user, name)
+            .then_some("someone connected already goes by that name: choose another")
     }
 
     /// Forgets a connection and announces `user_left` where it was the
@@ -188,5 +197,38 @@ impl BrokerState {
         self.lobby.remove(&conn);
         self.remove_user_connection(session.user, conn);
         Some(session.outbox)
+    }
+}
+
+/// The names connected users chose, lowercased, and who holds each (two
+/// may, if each took it while the other was away): a rename is checked in
+/// one lookup, not by walking every connected user.
+#[derive(Default)]
+pub(super) struct NameIndex(HashMap<String, SmallVec<[UserId; 1]>>);
+
+impl NameIndex {
+    pub(super) fn insert(&mut self, user: UserId, name: &DisplayName) {
+        self.0.entry(Self::key(name)).or_default().push(user);
+    }
+
+    pub(super) fn remove(&mut self, user: UserId, name: &DisplayName) {
+        let key = Self::key(name);
+        if let Some(holders) = self.0.get_mut(&key) {
+            holders.retain(|holder| *holder != user);
+            if holders.is_empty() {
+                self.0.remove(&key);
+            }
+        }
+    }
+
+    /// Whether someone other than `user` goes by `name`, in any case.
+    pub(super) fn taken_by_other(&self, user: UserId, name: &DisplayName) -> bool {
+        self.0
+            .get(&Self::key(name))
+            .is_some_and(|holders| holders.iter().any(|holder| *holder != user))
+    }
+
+    fn key(name: &DisplayName) -> String {
+        name.as_str().to_lowercase()
     }
 }

@@ -638,10 +638,36 @@ async fn a_guests_name_or_one_someone_connected_uses_cannot_be_taken() {
     assert_eq!(ben.types(), ["user_renamed"]);
     h.send(&ben, json!({"type": "set_name", "name": "Ben"}));
     assert_eq!(ben.types(), ["user_renamed"]);
-    // Someone gone frees the name.
+    // A name left behind is free; someone gone frees theirs.
+    let mut cy = h.connect_hello(100, None);
+    h.send(&cy, json!({"type": "set_name", "name": "ben"}));
+    assert_eq!(cy.types(), ["error"], "Ben holds it");
+    h.send(&ben, json!({"type": "set_name", "name": "Benjamin"}));
+    assert_eq!(ben.types(), ["user_renamed"]);
+    h.send(&cy, json!({"type": "set_name", "name": "ben"}));
+    assert_eq!(cy.types(), ["user_renamed"], "Ben left it");
     h.handle(Command::Disconnect { conn: ana.conn });
     h.send(&ben, json!({"type": "set_name", "name": "Ana"}));
     assert_eq!(ben.types(), ["user_renamed"]);
+
+    // Two may hold a name each took while the other was away (Ana is back
+    // with her stored name): a third may not take it, and it stays taken
+    // while either holds it.
+    let mut ana = h.connect(100);
+    h.handle(Command::Identify {
+        conn: ana.conn,
+        user: UserId::new_random(),
+        stored_name: Some(DisplayName::parse("Ana").unwrap()),
+        token: "token".into(),
+        token_refused: false,
+    });
+    assert_eq!(ana.types(), ["welcome"]);
+    h.send(&cy, json!({"type": "set_name", "name": "ana"}));
+    assert_eq!(cy.types(), ["error"]);
+    h.send(&ana, json!({"type": "set_name", "name": "Ana Lima"}));
+    assert_eq!(ana.types(), ["user_renamed"]);
+    h.send(&cy, json!({"type": "set_name", "name": "ana"}));
+    assert_eq!(cy.types(), ["error"], "Ben still holds it");
 }
 
 #[tokio::test]
