@@ -106,8 +106,10 @@ impl Window {
 
 /// Keeps the windows of `map` (`window` finds each) within `budget` bytes
 /// together, `held` being what they hold: past it, the window of `grown`
-/// is cut to an equal share of the budget, then the largest others, oldest
-/// messages first (each keeps at least its newest message).
+/// is cut to an equal share of the budget, then the others from the
+/// largest down, oldest messages first, until they fit; if they still do
+/// not (a window of one large message cannot be cut: each keeps at least
+/// its newest), the others down to their newest message.
 pub fn fit_budget<K: Eq + Hash, V>(
     map: &mut HashMap<K, V>,
     window: impl Fn(&mut V) -> &mut Window,
@@ -122,15 +124,17 @@ pub fn fit_budget<K: Eq + Hash, V>(
     if let Some(value) = map.get_mut(grown) {
         *held -= window(value).trim_to(share);
     }
-    while *held > budget {
-        let Some(largest) = map.values_mut().map(&window).max_by_key(|w| w.bytes()) else {
-            break;
-        };
-        let freed = largest.trim_to(share);
-        if freed == 0 {
-            break; // every window is down to its share, or to one message
+    // Each down to its share; if windows that cannot be cut (one large
+    // message) keep it over, the others down to their newest message.
+    for target in [share, 0] {
+        let mut windows: Vec<&mut Window> = map.values_mut().map(&window).collect();
+        windows.sort_unstable_by_key(|w| std::cmp::Reverse(w.bytes()));
+        for largest in windows {
+            if *held <= budget {
+                return;
+            }
+            *held -= largest.trim_to(target);
         }
-        *held -= freed;
     }
 }
 
@@ -191,5 +195,26 @@ mod tests {
         assert_eq!(seqs(&window), [3, 4]);
         assert_eq!(window.drop_oldest_while(|m| m.seq < 4), (1, each));
         assert_eq!(seqs(&window), [4]);
+    }
+
+    #[test]
+    fn past_the_budget_windows_are_cut_from_the_largest_down_past_one_that_cannot_be() {
+        let big = "😀".repeat(4000);
+        let small = cost(&message(0, "x"));
+        let mut map: HashMap<&str, Window> = HashMap::new();
+        // One large message alone: it cannot be cut.
+        map.insert("one big", Window::from_messages(vec![message(1, &big)]));
+        map.insert(
+            "many",
+            Window::from_messages((1..=40).map(|seq| message(seq, "x")).collect()),
+        );
+        map.insert("grown", Window::from_messages(vec![message(1, "x")]));
+        let mut held: usize = map.values().map(Window::bytes).sum();
+        let budget = cost(&message(0, &big)) + 10 * small;
+        fit_budget(&mut map, |w| w, &"grown", &mut held, budget);
+        assert!(held <= budget, "{held} > {budget}");
+        assert_eq!(held, map.values().map(Window::bytes).sum::<usize>());
+        assert_eq!(map["one big"].iter().count(), 1);
+        assert!(map["many"].iter().count() < 40, "the next largest was cut");
     }
 }
