@@ -7,9 +7,19 @@
 //! together (past it, the channel that grew is cut to an equal share, then
 //! the largest others, oldest messages first). Each channel's numbering is
 //! kept whatever its window holds, so numbers are never reused; names too.
+//!
+//! The channels and names kept are bounded in number as well (one per 2 KiB
+//! of the budget, at least 1,024 each). Past that, the eighth of the
+//! channels written least recently are forgotten whole; a forgotten
+//! channel's last number is kept in one of a fixed set of floors, and a
+//! channel made afresh numbers on from its floor, so that a number once
+//! handed out is still never handed out again (a client sees a gap, and
+//! paging back into it finds nothing). Past the bound of names, an eighth
+//! of them are forgotten: those users show their guest names again.
 
 use std::{
     collections::HashMap,
+    hash::{BuildHasher, BuildHasherDefault, DefaultHasher},
     sync::{Mutex, MutexGuard},
 };
 
@@ -22,6 +32,13 @@ use crate::protocol::{DisplayName, UserId};
 
 /// Messages kept per channel.
 const WINDOW: usize = 1000;
+
+/// Bytes of the budget per channel (and per name) that may be kept.
+const BYTES_PER_ENTRY: usize = 2048;
+
+/// Floors of forgotten channels' numbering: 64 Ki of them, 512 KiB, made
+/// only once a channel is forgotten.
+const FLOORS: usize = 1 << 16;
 
 /// Bytes kept per channel (see [`window::cost`](super::window::cost)).
 const WINDOW_BYTES: usize = 2 * 1024 * 1024;
@@ -114,12 +131,20 @@ pub struct MemoryLog {
     /// What the windows hold together, and the most they may.
     bytes: usize,
     max_bytes: usize,
+    /// Channels (and names) kept at most.
+    max_entries: usize,
+    /// Appends so far: when each channel was last written.
+    clock: u64,
+    /// The highest number a forgotten channel had handed out, per bucket
+    /// of channels (see [`MemoryLog::floor`]).
+    floors: Option<Box<[u64]>>,
 }
 
 #[derive(Default)]
 struct Log {
     head: u64,
     recent: Window,
+    written: u64,
 }
 
 impl MemoryLog {
@@ -129,7 +154,55 @@ impl MemoryLog {
             names: HashMap::new(),
             bytes: 0,
             max_bytes,
+            max_entries: (max_bytes / BYTES_PER_ENTRY).max(1024),
+            clock: 0,
+            floors: None,
         }
+    }
+
+    /// The bucket of floors `channel` numbers on from, if it was forgotten.
+    fn bucket(channel: &Channel) -> usize {
+        BuildHasherDefault::<DefaultHasher>::default().hash_one(channel) as usize % FLOORS
+    }
+
+    /// A channel's log, made (numbering on from its floor) if it has none.
+    fn log(&mut self, channel: &Channel) -> &mut Log {
+        if !self.channels.contains_key(channel) {
+            if self.channels.len() >= self.max_entries {
+                self.forget_least_written();
+            }
+            let head = self
+                .floors
+                .as_ref()
+                .map_or(0, |floors| floors[Self::bucket(channel)]);
+            let log = Log {
+                head,
+                ..Log::default()
+            };
+            self.channels.insert(channel.clone(), log);
+        }
+        self.channels.get_mut(channel).expect("made above")
+    }
+
+    /// Forgets the eighth of the channels written least recently, keeping
+    /// each one's last number in its floor.
+    fn forget_least_written(&mut self) {
+        let mut written: Vec<u64> = self.channels.values().map(|log| log.written).collect();
+        let cut = written.len() / 8;
+        let (_, &mut before, _) = written.select_nth_unstable(cut);
+        let floors = self
+            .floors
+            .get_or_insert_with(|| vec![0; FLOORS].into_boxed_slice());
+        let bytes = &mut self.bytes;
+        self.channels.retain(|channel, log| {
+            let keep = log.written > before;
+            if !keep {
+                let floor = &mut floors[Self::bucket(channel)];
+                *floor = (*floor).max(log.head);
+                *bytes -= log.recent.bytes();
+            }
+            keep
+        });
     }
 
     /// Numbers and keeps each message; a resent client id (still in the
@@ -138,7 +211,10 @@ impl MemoryLog {
         batch
             .iter()
             .map(|message| {
-                let log = self.channels.entry(message.channel.clone()).or_default();
+                self.clock += 1;
+                let clock = self.clock;
+                let log = self.log(&message.channel);
+                log.written = clock;
                 if let Some(client_id) = &message.client_id {
                     let original = log.recent.iter().find(|stored| {
                         stored.from == message.from && stored.client_id.as_ref() == Some(client_id)
@@ -196,6 +272,14 @@ impl MemoryLog {
     }
 
     pub fn set_name(&mut self, user: UserId, name: DisplayName) {
+        if self.names.len() >= self.max_entries && !self.names.contains_key(&user) {
+            let mut forget = self.names.len() / 8;
+            self.names.retain(|_, _| {
+                let keep = forget == 0;
+                forget = forget.saturating_sub(1);
+                keep
+            });
+        }
         self.names.insert(user, name);
     }
 
@@ -265,5 +349,43 @@ mod tests {
             alone.append(&[message("solo", &big)], 0);
         }
         assert!(alone.bytes() <= WINDOW_BYTES);
+    }
+
+    #[test]
+    fn past_its_bound_of_channels_the_log_forgets_the_least_written_and_never_reuses_a_number() {
+        let mut log = MemoryLog::new(usize::MAX);
+        log.max_entries = 16;
+        let room = |n: usize| Channel::Room(RoomName::parse(format!("room-{n}")).unwrap());
+        for n in 0..100 {
+            log.append(&[message(&format!("room-{n}"), "hi")], 0);
+            log.append(&[message(&format!("room-{n}"), "again")], 0);
+        }
+        assert!(log.channels.len() <= 16, "{}", log.channels.len());
+        let kept: usize = log.channels.values().map(|l| l.recent.bytes()).sum();
+        assert_eq!(kept, log.bytes(), "the count is exact");
+        // The newest are kept, numbering on as usual.
+        assert!(log.channels.contains_key(&room(99)));
+        assert_eq!(log.page(&room(99), None, None, 10).len(), 2);
+        // A forgotten room numbers on past what it handed out.
+        assert!(!log.channels.contains_key(&room(0)));
+        let again = log.append(&[message("room-0", "back")], 0);
+        assert!(
+            again[0].0.seq > 2,
+            "seq {} was handed out before",
+            again[0].0.seq
+        );
+    }
+
+    #[test]
+    fn past_its_bound_of_names_the_log_forgets_some() {
+        let mut log = MemoryLog::new(usize::MAX);
+        log.max_entries = 16;
+        for _ in 0..100 {
+            log.set_name(UserId::new_random(), DisplayName::parse("Ana").unwrap());
+        }
+        assert!(log.names.len() <= 16);
+        let last = UserId::new_random();
+        log.set_name(last, DisplayName::parse("Ben").unwrap());
+        assert_eq!(log.user_name(last).unwrap().as_str(), "Ben");
     }
 }
