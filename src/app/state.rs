@@ -406,8 +406,14 @@ impl ChatState {
                 };
                 // A page of a fill under way continues it; a page that
                 // opens a gap (a resume's replay) starts one.
+                let empty = messages.is_empty();
                 let was_filling = self.timeline_mut(&conversation).is_some_and(|timeline| {
-                    timeline.loading_older = false;
+                    let older = std::mem::take(&mut timeline.loading_older);
+                    let other =
+                        timeline.filling.is_some() || timeline.loading_newer || timeline.jumping;
+                    if older && empty && !other {
+                        timeline.bottomed = true;
+                    }
                     timeline.filling.is_some()
                 });
                 replies.extend(self.file(conversation.clone(), messages, false));

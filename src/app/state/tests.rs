@@ -196,6 +196,24 @@ fn a_message_seen_twice_shows_once_and_older_pages_slot_in_before() {
 }
 
 #[test]
+fn an_older_page_that_comes_back_empty_ends_the_paging_back() {
+    // Retention pruned 1..=499, or memory storage numbered on past a gap.
+    let mut state = connected_as(user(1));
+    joined(&mut state, "a");
+    state.apply(history("a", vec![posted(500, user(2), "kept")]));
+    assert!(state.active_has_older());
+    let conversation = Conversation::Room(room("a"));
+    assert!(state.load_older(&conversation).is_some());
+    state.apply(history("a", vec![]));
+    assert!(!state.active_has_older(), "nothing older is left");
+    assert_eq!(
+        state.load_older(&conversation),
+        None,
+        "and none is asked for"
+    );
+}
+
+#[test]
 fn own_messages_are_pending_until_acknowledged_and_resent_after_a_reconnect() {
     let mut state = connected_as(user(1));
     joined(&mut state, "a");

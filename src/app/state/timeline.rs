@@ -72,6 +72,10 @@ pub struct Timeline {
     pub(super) filling: Option<(u64, u64)>,
     /// An older page was asked for and has not come yet.
     pub(super) loading_older: bool,
+    /// An older page came back empty: nothing older is left on the server
+    /// (retention pruned it, or memory storage forgot the conversation and
+    /// numbers on past a gap), however high the first number held.
+    pub(super) bottomed: bool,
     /// Set while the lines held do not reach the end of the conversation
     /// (the reader went far up, and the newest lines were let go to keep
     /// the page small): the newest message known to exist past them.
@@ -100,7 +104,7 @@ impl Timeline {
 
     /// Older messages exist on the server (as far as the client can tell).
     pub fn has_older(&self) -> bool {
-        self.first_seq().is_some_and(|first| first > 1)
+        !self.bottomed && self.first_seq().is_some_and(|first| first > 1)
     }
 
     /// The highest sequence number known: the last held, or past them.
