@@ -58,9 +58,11 @@ mod typing;
 use delivery::encode;
 pub(super) use history::HistoryRead;
 use history::{Keep, ReadQuota, within_budget};
+use lobby::Lobby;
 use messages::{conn_of, room_message_frame};
 use rooms::{Room, Seat};
 use sessions::{Held, NameIndex, Session, User};
+use typing::TypingGate;
 
 /// Rooms one connection may be in at once: each costs the server memory,
 /// and no person follows more rooms than this from one tab.
@@ -120,10 +122,8 @@ pub(super) struct BrokerState {
     /// find more).
     slow: Vec<ConnId>,
     shutting_down: bool,
-    /// Connections watching the lobby's room list, and whether it changed
-    /// since they last got it.
-    lobby: HashSet<ConnId>,
-    lobby_changed: bool,
+    /// Who watches the lobby's room list, and whether it changed.
+    lobby: Lobby,
     /// Rooms with announcements waiting for the next tick.
     announcing: HashSet<RoomName>,
     /// What the rooms' caches hold together, against `cache_max_bytes`.
@@ -173,8 +173,7 @@ impl BrokerState {
             rooms: HashMap::new(),
             slow: Vec::new(),
             shutting_down: false,
-            lobby: HashSet::new(),
-            lobby_changed: false,
+            lobby: Lobby::default(),
             announcing: HashSet::new(),
             cached_bytes: 0,
             now: Now::current(),
@@ -374,7 +373,7 @@ impl BrokerState {
             ClientMessage::SetName { name } => self.rename(conn, name),
             ClientMessage::Typing { room } => self.typing(conn, room),
             ClientMessage::ListRooms => {
-                self.lobby.insert(conn);
+                self.lobby.watch(conn);
                 let rooms = self.room_list();
                 self.send_to(conn, &rooms);
             }

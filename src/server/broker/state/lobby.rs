@@ -3,6 +3,38 @@
 
 use super::*;
 
+/// The connections watching the lobby, and whether its list changed since
+/// they last got it.
+#[derive(Default)]
+pub(super) struct Lobby {
+    watchers: HashSet<ConnId>,
+    changed: bool,
+}
+
+impl Lobby {
+    pub(super) fn watch(&mut self, conn: ConnId) {
+        self.watchers.insert(conn);
+    }
+
+    pub(super) fn forget(&mut self, conn: ConnId) {
+        self.watchers.remove(&conn);
+    }
+
+    /// Someone came into a room or left its last one.
+    pub(super) fn changed(&mut self) {
+        self.changed = true;
+    }
+
+    /// Who must get the list now: its watchers, if it changed since the
+    /// last time (nobody otherwise).
+    fn due(&mut self) -> Vec<ConnId> {
+        if !std::mem::take(&mut self.changed) {
+            return Vec::new();
+        }
+        self.watchers.iter().copied().collect()
+    }
+}
+
 impl BrokerState {
     /// The lobby's list: rooms with people in them, largest first (then by
     /// name), at most [`MAX_ROOMS_LISTED`].
@@ -24,11 +56,11 @@ impl BrokerState {
     /// Called every second: sends the lobby's watchers the list if it
     /// changed, once, however many joins and leaves made it change.
     pub(in crate::server::broker) fn tick(&mut self) {
-        if !std::mem::take(&mut self.lobby_changed) || self.lobby.is_empty() {
+        let watchers = self.lobby.due();
+        if watchers.is_empty() {
             return;
         }
         let frame = encode(&self.room_list());
-        let watchers: Vec<ConnId> = self.lobby.iter().copied().collect();
         for conn in watchers {
             self.push(conn, frame.clone());
         }

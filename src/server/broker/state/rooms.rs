@@ -149,7 +149,7 @@ impl BrokerState {
         let present = room.presence.entry(user).or_default();
         *present += 1;
         if *present == 1 {
-            self.lobby_changed = true;
+            self.lobby.changed();
             debug!(%conn, %user, room = %name, "join");
             let announcement = encode(&ServerMessage::UserJoined {
                 room: name.clone(),
@@ -238,7 +238,7 @@ impl BrokerState {
                 .get_mut(&conn)
                 .and_then(|session| session.extras.as_mut())
             {
-                extras.typed.retain(|(typed, _)| *typed != room);
+                extras.typed.forget(&room);
             }
             self.remove_member(conn, &room);
         } else {
@@ -266,7 +266,7 @@ impl BrokerState {
             *present = present.saturating_sub(1);
             if *present == 0 {
                 room.presence.remove(&user);
-                self.lobby_changed = true;
+                self.lobby.changed();
                 debug!(%conn, %user, room = %name, "leave");
                 let announcement = encode(&ServerMessage::UserLeft {
                     room: name.clone(),

@@ -29,7 +29,7 @@ pub(super) struct Held {
 pub(super) struct Extras {
     pub(super) reads: Arc<ReadQuota>,
     /// When this connection last had a `typing` forwarded, per room.
-    pub(super) typed: Vec<(RoomName, Instant)>,
+    pub(super) typed: TypingGate,
 }
 
 impl Session {
@@ -194,7 +194,7 @@ impl BrokerState {
             self.remove_member(conn, room);
         }
         let session = self.sessions.remove(&conn)?;
-        self.lobby.remove(&conn);
+        self.lobby.forget(conn);
         self.remove_user_connection(session.user, conn);
         Some(session.outbox)
     }

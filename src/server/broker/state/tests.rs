@@ -842,3 +842,19 @@ async fn joined_lists_members_with_names_only_for_clients_that_said_hello() {
         ]
     );
 }
+
+#[test]
+fn typing_goes_out_at_most_once_per_interval_per_room() {
+    let mut gate = TypingGate::default();
+    let (a, b) = (RoomName::parse("a").unwrap(), RoomName::parse("b").unwrap());
+    let start = Instant::now();
+    assert!(gate.pass(&a, start));
+    assert!(!gate.pass(&a, start + TYPING_INTERVAL / 2));
+    assert!(gate.pass(&b, start), "each room on its own");
+    assert!(gate.pass(&a, start + TYPING_INTERVAL));
+    gate.forget(&b);
+    assert!(
+        gate.pass(&b, start + Duration::from_millis(1)),
+        "a room left starts afresh"
+    );
+}

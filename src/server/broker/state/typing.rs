@@ -3,6 +3,33 @@
 
 use super::*;
 
+/// When one connection last had a `typing` forwarded, per room.
+#[derive(Default)]
+pub(super) struct TypingGate(Vec<(RoomName, Instant)>);
+
+impl TypingGate {
+    /// Whether a `typing` in `room` at `now` goes out: not within
+    /// [`TYPING_INTERVAL`] of the last that did.
+    pub(super) fn pass(&mut self, room: &RoomName, now: Instant) -> bool {
+        match self.0.iter_mut().find(|(typed, _)| typed == room) {
+            Some((_, last)) if now.duration_since(*last) < TYPING_INTERVAL => false,
+            Some((_, last)) => {
+                *last = now;
+                true
+            }
+            None => {
+                self.0.push((room.clone(), now));
+                true
+            }
+        }
+    }
+
+    /// The connection left `room`.
+    pub(super) fn forget(&mut self, room: &RoomName) {
+        self.0.retain(|(typed, _)| typed != room);
+    }
+}
+
 impl BrokerState {
     /// Tells the room's other members (`hello` clients: a new type) that the
     /// user is writing; at most one per connection and room every
@@ -23,12 +50,8 @@ impl BrokerState {
             );
             return;
         }
-        let now = self.now.at;
-        let typed = &mut session.extras().typed;
-        match typed.iter_mut().find(|(typed, _)| *typed == room) {
-            Some((_, last)) if now.duration_since(*last) < TYPING_INTERVAL => return,
-            Some((_, last)) => *last = now,
-            None => typed.push((room.clone(), now)),
+        if !session.extras().typed.pass(&room, self.now.at) {
+            return;
         }
         let user = session.user;
         // Nobody hears of someone typing before hearing that they joined.
