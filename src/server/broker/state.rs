@@ -61,7 +61,7 @@ use history::{Keep, ReadQuota, within_budget};
 use lobby::Lobby;
 use messages::{conn_of, room_message_frame};
 use rooms::{Room, Seat};
-use sessions::{Held, NameIndex, Session, User};
+use sessions::{Held, Session, Users};
 use typing::TypingGate;
 
 /// Rooms one connection may be in at once: each costs the server memory,
@@ -113,9 +113,7 @@ const READS_QUEUED: usize = 32;
 pub(super) struct BrokerState {
     config: BrokerConfig,
     sessions: HashMap<ConnId, Session>,
-    users: HashMap<UserId, User>,
-    /// The names of `users` that they chose.
-    names: NameIndex,
+    users: Users,
     rooms: HashMap<RoomName, Room>,
     /// Connections whose outbox filled up during the current command; they
     /// are evicted once it is handled (eviction itself broadcasts, and may
@@ -168,8 +166,7 @@ impl BrokerState {
         Self {
             config,
             sessions: HashMap::new(),
-            users: HashMap::new(),
-            names: NameIndex::default(),
+            users: Users::default(),
             rooms: HashMap::new(),
             slow: Vec::new(),
             shutting_down: false,

@@ -77,7 +77,7 @@ impl BrokerState {
             self.send_to(conn, &error);
             return;
         }
-        if !self.users.contains_key(&to) {
+        if !self.users.is_connected(to) {
             let message = format!("no connected user has id {to}");
             let error = ServerMessage::message_error(ErrorCode::UnknownUser, id, None, message);
             self.send_to(conn, &error);
@@ -187,9 +187,7 @@ impl BrokerState {
         });
         let mut targets: Vec<ConnId> = Vec::new();
         for user in [Some(message.from), message.to].into_iter().flatten() {
-            if let Some(entry) = self.users.get(&user) {
-                targets.extend(entry.conns.iter().filter(|c| **c != sender_conn));
-            }
+            targets.extend(self.users.conns(user).iter().filter(|c| **c != sender_conn));
         }
         targets.sort();
         targets.dedup();

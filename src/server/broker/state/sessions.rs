@@ -1,5 +1,6 @@
-//! Connections and users: who each connection is, its held requests and
-//! extras, each user's connections and name, renames.
+//! Connections and users: who each connection is (`Session`, with its held
+//! requests and extras), each user's connections and chosen name (`Users`,
+//! with the `NameIndex` that renames are checked against), and renames.
 
 use super::*;
 
@@ -39,12 +40,12 @@ impl Session {
 }
 
 /// A connected user: every connection of one identity, and its name.
-pub(super) struct User {
+struct User {
     /// `None`: the guest name its id gives, made when needed rather than
     /// kept for every connected guest.
-    pub(super) name: Option<DisplayName>,
+    name: Option<DisplayName>,
     /// Inline up to two: most people have one tab open.
-    pub(super) conns: SmallVec<[ConnId; 2]>,
+    conns: SmallVec<[ConnId; 2]>,
 }
 
 impl BrokerState {
@@ -86,45 +87,22 @@ impl BrokerState {
         self.send_to(conn, &welcome);
     }
 
-    /// Adds a connection to its user; returns the user's name: the one its
-    /// other connections already use, else the stored one, else a guest name.
+    /// Adds a connection to its user; returns the user's name.
     pub(super) fn add_user_connection(
         &mut self,
         user: UserId,
         conn: ConnId,
         stored_name: Option<DisplayName>,
     ) -> DisplayName {
-        let names = &mut self.names;
-        let entry = self.users.entry(user).or_insert_with(|| {
-            if let Some(name) = &stored_name {
-                names.insert(user, name);
-            }
-            User {
-                name: stored_name,
-                conns: SmallVec::new(),
-            }
-        });
-        entry.conns.push(conn);
-        self.name_of(user)
+        self.users.connect(user, conn, stored_name)
     }
 
     pub(super) fn remove_user_connection(&mut self, user: UserId, conn: ConnId) {
-        if let Some(entry) = self.users.get_mut(&user) {
-            entry.conns.retain(|c| *c != conn);
-            if entry.conns.is_empty()
-                && let Some(gone) = self.users.remove(&user)
-                && let Some(name) = gone.name
-            {
-                self.names.remove(user, &name);
-            }
-        }
+        self.users.disconnect(user, conn);
     }
 
     pub(super) fn name_of(&self, user: UserId) -> DisplayName {
-        self.users
-            .get(&user)
-            .and_then(|entry| entry.name.clone())
-            .unwrap_or_else(|| user.guest_name())
+        self.users.name_of(user)
     }
 
     /// Changes a user's name everywhere: every connection of the user and
@@ -138,14 +116,9 @@ impl BrokerState {
             self.send_to(conn, &error);
             return;
         }
-        let Some(entry) = self.users.get_mut(&user) else {
+        let Some(own) = self.users.rename(user, &name) else {
             return;
         };
-        if let Some(old) = entry.name.replace(name.clone()) {
-            self.names.remove(user, &old);
-        }
-        self.names.insert(user, &name);
-        let own = entry.conns.clone();
         self.effects.push(Effect::Store(Request::SetName {
             user,
             name: name.clone(),
@@ -181,7 +154,8 @@ impl BrokerState {
             return Some("names of the form guest-1a2b are the guests' own: choose another");
         }
         // Guests' own names need no check: the rule above reserves them.
-        self.names
+        self.users
+            .names
             .taken_by_other(user, name)
             .then_some("someone connected already goes by that name: choose another")
     }
@@ -197,6 +171,73 @@ impl BrokerState {
         self.lobby.forget(conn);
         self.remove_user_connection(session.user, conn);
         Some(session.outbox)
+    }
+}
+
+/// The connected users: each one's connections and the name it chose, and
+/// an index of those names.
+#[derive(Default)]
+pub(super) struct Users {
+    users: HashMap<UserId, User>,
+    names: NameIndex,
+}
+
+impl Users {
+    /// Adds a connection to its user; returns the user's name: the one its
+    /// other connections already use, else the stored one, else a guest name.
+    fn connect(&mut self, user: UserId, conn: ConnId, stored: Option<DisplayName>) -> DisplayName {
+        let names = &mut self.names;
+        let entry = self.users.entry(user).or_insert_with(|| {
+            if let Some(name) = &stored {
+                names.insert(user, name);
+            }
+            User {
+                name: stored,
+                conns: SmallVec::new(),
+            }
+        });
+        entry.conns.push(conn);
+        self.name_of(user)
+    }
+
+    /// Takes a connection from its user, and the user away with its last.
+    fn disconnect(&mut self, user: UserId, conn: ConnId) {
+        if let Some(entry) = self.users.get_mut(&user) {
+            entry.conns.retain(|c| *c != conn);
+            if entry.conns.is_empty()
+                && let Some(gone) = self.users.remove(&user)
+                && let Some(name) = gone.name
+            {
+                self.names.remove(user, &name);
+            }
+        }
+    }
+
+    pub(super) fn name_of(&self, user: UserId) -> DisplayName {
+        self.users
+            .get(&user)
+            .and_then(|entry| entry.name.clone())
+            .unwrap_or_else(|| user.guest_name())
+    }
+
+    /// Gives a connected user `name`; returns its connections (`None` if it
+    /// is not connected).
+    fn rename(&mut self, user: UserId, name: &DisplayName) -> Option<SmallVec<[ConnId; 2]>> {
+        let entry = self.users.get_mut(&user)?;
+        if let Some(old) = entry.name.replace(name.clone()) {
+            self.names.remove(user, &old);
+        }
+        self.names.insert(user, name);
+        Some(entry.conns.clone())
+    }
+
+    pub(super) fn is_connected(&self, user: UserId) -> bool {
+        self.users.contains_key(&user)
+    }
+
+    /// Every connection of `user`.
+    pub(super) fn conns(&self, user: UserId) -> &[ConnId] {
+        self.users.get(&user).map_or(&[], |entry| &entry.conns)
     }
 }
 
