@@ -2,7 +2,7 @@
 //! readers use it. A backend is one implementation of [`Backend`] and one
 //! line in [`Store::open`](super::Store::open): SQLite (`sqlite.rs`) and
 //! memory (`memory.rs`) implement it, and both pass the store's shared
-//! tests (`backends()` in `mod.rs`).
+//! tests (`raw_backends()` and `backends()` in `tests.rs`).
 //!
 //! The methods return boxed futures (`BoxFuture`) so that the store can hold any backend
 //! as `Arc<dyn Backend>`: one allocation per call, against a database round
