@@ -41,10 +41,16 @@ if [ "$(cargo fuzz --version 2>/dev/null || true)" != "cargo-fuzz $CARGO_FUZZ_VE
   cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked
 fi
 
-if ! command -v chromium >/dev/null; then
-  step "installing Debian's Chromium for the browser tests"
+# Debian's packages: Chromium for the browser tests; PostgreSQL 15 and Redis,
+# which the cluster tests start on loopback (nothing runs as a service).
+packages=()
+command -v chromium >/dev/null || packages+=(chromium)
+[ -x /usr/lib/postgresql/15/bin/postgres ] || packages+=(postgresql-15)
+command -v redis-server >/dev/null || packages+=(redis-server)
+if [ ${#packages[@]} -gt 0 ]; then
+  step "installing Debian's ${packages[*]}"
   as_root apt-get update
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y "${packages[@]}"
 fi
 
 # npm packages: tools/ (binaryen's wasm-opt) and end2end/ (Playwright).

@@ -46,6 +46,11 @@ pub struct Settings {
     pub http_header_timeout_ms: u64,
     pub storage: Storage,
     pub data_dir: PathBuf,
+    /// With `storage = "postgres"`: `postgres://user@host:port/database`.
+    pub database_url: Option<String>,
+    /// Cluster mode: the Redis that carries messages and presence between
+    /// nodes sharing one PostgreSQL (`redis://host:port/`).
+    pub redis_url: Option<String>,
     pub history_on_join: usize,
     pub cache_max_bytes: usize,
     pub memory_storage_max_bytes: usize,
@@ -66,6 +71,8 @@ pub enum Storage {
     Sqlite,
     /// Nothing survives a restart: a recent window of each room in memory.
     Memory,
+    /// The PostgreSQL at `database_url`, which several nodes can share.
+    Postgres,
 }
 
 impl Default for Settings {
@@ -85,6 +92,8 @@ impl Default for Settings {
             http_header_timeout_ms: 10_000,
             storage: Storage::Sqlite,
             data_dir: PathBuf::from("data"),
+            database_url: None,
+            redis_url: None,
             history_on_join: 50,
             cache_max_bytes: 128 * 1024 * 1024,
             memory_storage_max_bytes: 256 * 1024 * 1024,
@@ -206,6 +215,24 @@ impl Settings {
             .find(|origin| crate::server::origin::normalise(origin).is_none())
         {
             return Err(SettingsError::NotAnOrigin(bad.clone()));
+        }
+        match (self.storage, &self.database_url) {
+            (Storage::Postgres, None) => {
+                return Err(SettingsError::Inconsistent(
+                    "storage = \"postgres\" needs database_url (postgres://user@host:port/database)",
+                ));
+            }
+            (Storage::Sqlite | Storage::Memory, Some(_)) => {
+                return Err(SettingsError::Inconsistent(
+                    "database_url is only used with storage = \"postgres\"",
+                ));
+            }
+            _ => {}
+        }
+        if self.redis_url.is_some() && self.storage != Storage::Postgres {
+            return Err(SettingsError::Inconsistent(
+                "redis_url (cluster mode) needs storage = \"postgres\": the nodes share their history there",
+            ));
         }
         if let Some(path) = &self.echo_path {
             let taken = ["/", "/ws", "/health"].contains(&path.as_str())
@@ -347,6 +374,22 @@ mod tests {
             assert!(matches!(error, SettingsError::EmptyKey), "{error}");
             Ok(())
         });
+    }
+
+    #[test]
+    fn postgres_needs_its_url_and_a_cluster_needs_postgres() {
+        let error = Settings::from_toml("storage = \"postgres\"").unwrap_err();
+        assert!(error.to_string().contains("needs database_url"), "{error}");
+        let error = Settings::from_toml("database_url = \"postgres://x@y/z\"").unwrap_err();
+        assert!(error.to_string().contains("only used with"), "{error}");
+        let error = Settings::from_toml("redis_url = \"redis://127.0.0.1/\"").unwrap_err();
+        assert!(error.to_string().contains("cluster mode"), "{error}");
+        let cluster = Settings::from_toml(
+            "storage = \"postgres\"\ndatabase_url = \"postgres://x@y/z\"\nredis_url = \"redis://127.0.0.1/\"",
+        )
+        .unwrap();
+        assert_eq!(cluster.storage, Storage::Postgres);
+        assert_eq!(cluster.redis_url.as_deref(), Some("redis://127.0.0.1/"));
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! turn theirs into someone else's.
 //!
 //! The secret comes from the settings, or is generated on first run and kept
-//! in `<data_dir>/token.secret` (readable by the owner only). In memory
+//! in `<data_dir>/token.secret` (readable by the owner only), or with
+//! PostgreSQL in the database, so every node of a cluster shares it. In memory
 //! storage without a configured secret it lives as long as the process.
 
 use std::{
@@ -44,11 +45,17 @@ pub struct Identity {
 }
 
 impl Identity {
-    pub fn load(settings: &Settings) -> Result<Self, IdentityError> {
-        let key = match (&settings.token_secret, settings.storage) {
-            (Some(secret), _) => secret.as_bytes().to_vec(),
-            (None, Storage::Sqlite) => load_or_create_secret(&settings.data_dir)?,
-            (None, Storage::Memory) => random_secret()?,
+    /// The secret from the settings; else the one `stored` in a database
+    /// the nodes share; else the file in `data_dir`, or a random one for
+    /// memory storage.
+    pub fn load(settings: &Settings, stored: Option<&[u8]>) -> Result<Self, IdentityError> {
+        let key = match (&settings.token_secret, stored, settings.storage) {
+            (Some(secret), _, _) => secret.as_bytes().to_vec(),
+            (None, Some(stored), _) => stored.to_vec(),
+            (None, None, Storage::Sqlite | Storage::Postgres) => {
+                load_or_create_secret(&settings.data_dir)?
+            }
+            (None, None, Storage::Memory) => random_secret()?,
         };
         Ok(Self { key })
     }
@@ -152,8 +159,10 @@ mod tests {
     fn a_token_names_its_user_and_survives_a_restart_with_the_same_secret_file() {
         let dir = tempfile::tempdir().unwrap();
         let user = UserId::new_random();
-        let token = Identity::load(&settings(dir.path())).unwrap().issue(user);
-        let restarted = Identity::load(&settings(dir.path())).unwrap();
+        let token = Identity::load(&settings(dir.path()), None)
+            .unwrap()
+            .issue(user);
+        let restarted = Identity::load(&settings(dir.path()), None).unwrap();
         assert_eq!(restarted.verify(&token), Some(user));
         let mode = fs::metadata(dir.path().join(SECRET_FILE))
             .unwrap()
@@ -166,8 +175,8 @@ mod tests {
 
     #[test]
     fn tampered_and_foreign_tokens_are_refused() {
-        let ours = Identity::load(&settings(tempfile::tempdir().unwrap().path())).unwrap();
-        let theirs = Identity::load(&settings(tempfile::tempdir().unwrap().path())).unwrap();
+        let ours = Identity::load(&settings(tempfile::tempdir().unwrap().path()), None).unwrap();
+        let theirs = Identity::load(&settings(tempfile::tempdir().unwrap().path()), None).unwrap();
         let (ana, ben) = (UserId::new_random(), UserId::new_random());
         let token = ours.issue(ana);
         assert_eq!(ours.verify(&token), Some(ana));
@@ -202,14 +211,14 @@ mod tests {
             ..settings(dir.path())
         };
         let user = UserId::new_random();
-        let token = Identity::load(&configured).unwrap().issue(user);
+        let token = Identity::load(&configured, None).unwrap().issue(user);
         assert!(!dir.path().join(SECRET_FILE).exists());
         assert_eq!(
-            Identity::load(&configured).unwrap().verify(&token),
+            Identity::load(&configured, None).unwrap().verify(&token),
             Some(user)
         );
         assert_eq!(
-            Identity::load(&settings(dir.path()))
+            Identity::load(&settings(dir.path()), None)
                 .unwrap()
                 .verify(&token),
             None

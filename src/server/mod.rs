@@ -7,6 +7,7 @@
 mod app_state;
 mod broker;
 mod close;
+mod cluster;
 pub mod config;
 mod connection;
 mod headers;
@@ -37,6 +38,7 @@ use tracing::{error, info, warn};
 use crate::app::shell;
 use app_state::{AppState, Shared};
 use broker::{Broker, BrokerConfig, Command, Exit};
+use cluster::Bus;
 use config::Settings;
 use identity::Identity;
 use origin::Origins;
@@ -90,17 +92,24 @@ pub struct Server {
     identity: Identity,
     store: Store,
     reports: tokio::sync::mpsc::Receiver<store::StoreReport>,
+    /// Cluster mode's bus, connected.
+    bus: Option<Bus>,
 }
 
 impl Server {
     pub async fn open(settings: Settings) -> anyhow::Result<Self> {
-        let identity = Identity::load(&settings)?;
         let (store, reports) = Store::open(&settings).await?;
+        let identity = Identity::load(&settings, store.token_secret())?;
+        let bus = match &settings.redis_url {
+            Some(url) => Some(Bus::connect(url).await?),
+            None => None,
+        };
         Ok(Self {
             settings,
             identity,
             store,
             reports,
+            bus,
         })
     }
 
@@ -110,24 +119,22 @@ impl Server {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let Server {
-            settings,
-            identity,
-            store,
-            reports,
-        } = self;
-        serve(listener, settings, identity, store, reports, shutdown).await
+        serve(listener, self, shutdown).await
     }
 }
 
 async fn serve(
     listener: TcpListener,
-    settings: Settings,
-    identity: Identity,
-    store: Store,
-    reports: tokio::sync::mpsc::Receiver<store::StoreReport>,
+    server: Server,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let Server {
+        settings,
+        identity,
+        store,
+        reports,
+        bus,
+    } = server;
     let max_connections = settings.max_connections;
     let grace = settings.shutdown_grace();
     let connections = Arc::new(Semaphore::new(max_connections));
@@ -136,8 +143,12 @@ async fn serve(
         history_on_join: settings.history_on_join,
         cache_max_bytes: settings.cache_max_bytes,
         retention: Retention::from_settings(&settings),
+        bus: bus.as_ref().map(Bus::sender),
     };
     let (broker, broker_task) = Broker::spawn(config, reports);
+    if let Some(bus) = bus {
+        bus.start(broker.downgrade());
+    }
     let origins = Origins::new(
         &settings.public_origins,
         &settings.allowed_origins,

@@ -1,7 +1,11 @@
-//! What connections ask of the broker, and how it names a connection.
+//! What connections (and, in cluster mode, the bus) ask of the broker, how
+//! it names a connection, and what it asks of the bus.
 
-use crate::protocol::{ClientMessage, DisplayName, UserId};
+use crate::protocol::{ClientMessage, DisplayName, RoomName, UserId};
 use crate::server::outbox::Outbox;
+use crate::server::store::StoredMessage;
+
+use super::sequencer::Fill;
 
 /// One connection. A user (one identity) may have several at once: tabs,
 /// devices.
@@ -44,4 +48,46 @@ pub enum Command {
     Disconnect { conn: ConnId },
     /// Tell every client the server is stopping, then close them with 1012.
     Shutdown,
+    /// Cluster mode: news from the bus.
+    Bus(BusEvent),
+    /// A gap's fill was read: what storage has of it, or `None` if the read
+    /// failed (it is asked for again).
+    Filled {
+        room: RoomName,
+        fill: Fill,
+        found: Option<Vec<StoredMessage>>,
+    },
+    /// Cluster mode: the last number storage has handed out in each room
+    /// in memory, to catch up what the bus did not bring.
+    Heads(Vec<(RoomName, u64)>),
+}
+
+/// What cluster mode's bus (`cluster/`) tells the broker.
+#[derive(Debug)]
+pub enum BusEvent {
+    /// What is published in `room` reaches this node now: it can be loaded.
+    Subscribed(RoomName),
+    /// Messages another node committed in `room`, in its order.
+    Published {
+        room: RoomName,
+        messages: Vec<StoredMessage>,
+    },
+    /// The bus lost its connection and has it back: anything may have been
+    /// missed meanwhile, so every room is checked against storage.
+    Restored,
+}
+
+/// What the broker asks of cluster mode's bus.
+#[derive(Debug)]
+pub enum BusRequest {
+    /// Publish messages this node committed in `room`, in order.
+    Publish {
+        room: RoomName,
+        messages: Vec<StoredMessage>,
+    },
+    /// This node has someone in `room`: the bus answers with
+    /// [`BusEvent::Subscribed`] once publications there reach it.
+    Subscribe(RoomName),
+    /// Nobody here is in `room` any more.
+    Unsubscribe(RoomName),
 }

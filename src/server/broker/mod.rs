@@ -10,6 +10,12 @@
 //! serves before new commands; a message is delivered and acknowledged only
 //! once that report says it is on disk.
 //!
+//! In cluster mode the task also publishes what this node committed on the
+//! bus (`cluster/`), and takes what other nodes committed from it: each
+//! room's [`sequencer`] puts both in one gapless order, and the task reads
+//! from storage what the bus did not bring (a gap that stays open, and a
+//! check of every room's head each [`HEADS_EVERY`]).
+//!
 //! The state (`state.rs`) is plain synchronous code: the task passes it the
 //! time of each step and carries out what it asks for afterwards (requests
 //! for the store, history reads as tasks of their own), so its tests drive
@@ -17,15 +23,17 @@
 
 mod announcements;
 mod command;
+mod sequencer;
 mod state;
 
-use std::pin::Pin;
+use std::{pin::Pin, time::Duration};
 
-use tokio::sync::mpsc;
+use tokio::{sync::mpsc, time::MissedTickBehavior};
+use tracing::warn;
 
-use crate::server::store::{Retention, Store, StoreReport};
+use crate::server::store::{Channel, Retention, Store, StoreReport};
 
-pub use command::{Command, ConnId};
+pub use command::{BusEvent, BusRequest, Command, ConnId};
 
 use state::{BrokerState, Effect, Now};
 
@@ -37,7 +45,17 @@ const COMMAND_QUEUE: usize = 4096;
 const COMMAND_BATCH: usize = 64;
 
 /// The lobby's room list goes out at most this often.
-const LOBBY_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+const LOBBY_EVERY: Duration = Duration::from_secs(1);
+
+/// Cluster mode: how often gaps are checked for having waited long enough
+/// ([`sequencer::GAP_WAIT`]) to be read from storage.
+const GAPS_EVERY: Duration = Duration::from_millis(25);
+
+/// Cluster mode: how often every room in memory is checked against the
+/// head storage has for it, which bounds how late a message the bus never
+/// brought (its node died between commit and publish, Redis lost it) and
+/// that no later message revealed can be.
+pub const HEADS_EVERY: Duration = Duration::from_secs(1);
 
 /// How the broker uses history.
 #[derive(Clone)]
@@ -48,12 +66,29 @@ pub struct BrokerConfig {
     /// Bytes the caches of all rooms in memory may hold together.
     pub cache_max_bytes: usize,
     pub retention: Retention,
+    /// Cluster mode: the bus's queue. When it is full a request is dropped
+    /// (the other nodes read what was not published from storage).
+    pub bus: Option<mpsc::Sender<BusRequest>>,
 }
 
 /// The handle every connection holds.
 #[derive(Debug, Clone)]
 pub struct Broker {
     commands: mpsc::Sender<Command>,
+}
+
+/// A handle that does not keep the broker running: the bus's, and the
+/// broker's own for the reads it starts.
+#[derive(Debug, Clone)]
+pub struct WeakBroker {
+    commands: mpsc::WeakSender<Command>,
+}
+
+impl WeakBroker {
+    /// The broker, if it still runs.
+    pub fn upgrade(&self) -> Option<Broker> {
+        self.commands.upgrade().map(|commands| Broker { commands })
+    }
 }
 
 /// Why the broker task ended.
@@ -75,8 +110,22 @@ impl Broker {
         reports: mpsc::Receiver<StoreReport>,
     ) -> (Self, tokio::task::JoinHandle<Exit>) {
         let (commands, receiver) = mpsc::channel(COMMAND_QUEUE);
-        let task = tokio::spawn(broker_loop(BrokerState::new(config), receiver, reports));
+        let myself = WeakBroker {
+            commands: commands.downgrade(),
+        };
+        let task = tokio::spawn(broker_loop(
+            BrokerState::new(config),
+            receiver,
+            reports,
+            myself,
+        ));
         (Self { commands }, task)
+    }
+
+    pub fn downgrade(&self) -> WeakBroker {
+        WeakBroker {
+            commands: self.commands.downgrade(),
+        }
     }
 
     /// Queues a command, waiting while the broker is behind. A command sent
@@ -116,13 +165,24 @@ async fn broker_loop(
     mut state: BrokerState,
     mut commands: mpsc::Receiver<Command>,
     mut reports: mpsc::Receiver<StoreReport>,
+    myself: WeakBroker,
 ) -> Exit {
-    let store = state.store().clone();
+    let tasks = Tasks {
+        store: state.store().clone(),
+        bus: state.bus().cloned(),
+        myself,
+    };
+    let clustered = tasks.bus.is_some();
     let mut batch = Vec::with_capacity(COMMAND_BATCH);
-    let mut lobby = tokio::time::interval(LOBBY_EVERY);
-    lobby.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut announce = tokio::time::interval(announcements::ANNOUNCE_EVERY);
-    announce.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let every = |period| {
+        let mut interval = tokio::time::interval(period);
+        interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        interval
+    };
+    let mut lobby = every(LOBBY_EVERY);
+    let mut announce = every(announcements::ANNOUNCE_EVERY);
+    let mut gaps = every(GAPS_EVERY);
+    let mut heads = every(HEADS_EVERY);
     loop {
         tokio::select! {
             // Committed messages first: they are owed to their senders.
@@ -134,39 +194,100 @@ async fn broker_loop(
                     return Exit::StoreStopped;
                 };
                 state.on_report(report, Now::current());
-                carry_out(&mut state, &store);
+                carry_out(&mut state, &tasks);
                 // A report can fill every member's queue with a batch at once:
                 // let the writers drain it before the next.
                 tokio::task::yield_now().await;
             }
             _ = lobby.tick() => state.tick(),
             _ = announce.tick() => state.send_waiting_announcements(Now::current()),
+            _ = gaps.tick(), if clustered => {
+                state.fill_gaps(Now::current());
+                carry_out(&mut state, &tasks);
+            }
+            _ = heads.tick(), if clustered => {
+                state.check_heads();
+                carry_out(&mut state, &tasks);
+            }
             received = commands.recv_many(&mut batch, COMMAND_BATCH) => {
                 if received == 0 {
                     return Exit::Done;
                 }
                 for command in batch.drain(..) {
                     state.handle(command, Now::current());
-                    carry_out(&mut state, &store);
+                    carry_out(&mut state, &tasks);
                 }
             }
         }
     }
 }
 
+/// Where the broker task sends what its state asks for.
+struct Tasks {
+    store: Store,
+    bus: Option<mpsc::Sender<BusRequest>>,
+    /// For reads whose answer comes back as a command.
+    myself: WeakBroker,
+}
+
 /// Carries out what the state asked for: requests go to the store's queue
-/// without waiting (one it cannot take goes back to the state), history
-/// reads run as tasks of their own.
-fn carry_out(state: &mut BrokerState, store: &Store) {
+/// without waiting (one it cannot take goes back to the state), and to the
+/// bus's (one it cannot take is dropped: storage makes up for it); reads
+/// run as tasks of their own.
+fn carry_out(state: &mut BrokerState, tasks: &Tasks) {
     for effect in state.take_effects() {
         match effect {
             Effect::Store(request) => {
-                if let Err(request) = store.request(request) {
+                if let Err(request) = tasks.store.request(request) {
                     state.store_refused(*request);
                 }
             }
             Effect::Read(read) => {
-                tokio::spawn(read.run(store.clone()));
+                tokio::spawn(read.run(tasks.store.clone()));
+            }
+            Effect::Bus(request) => {
+                if let Some(bus) = &tasks.bus
+                    && let Err(error) = bus.try_send(request)
+                {
+                    warn!(request = ?error.into_inner(), "the bus's queue is full; dropping a request");
+                }
+            }
+            Effect::Fill { room, fill } => {
+                let (store, myself) = (tasks.store.clone(), tasks.myself.clone());
+                tokio::spawn(async move {
+                    let channel = Channel::Room(room.clone());
+                    let found = store
+                        .page(
+                            &channel,
+                            fill.before,
+                            Some(fill.after),
+                            sequencer::FILL_PAGE,
+                        )
+                        .await;
+                    let found = found
+                        .inspect_err(
+                            |error| warn!(%room, %error, "reading a gap's messages failed"),
+                        )
+                        .ok();
+                    if let Some(broker) = myself.upgrade() {
+                        broker.send(Command::Filled { room, fill, found }).await;
+                    }
+                });
+            }
+            Effect::Heads(rooms) => {
+                let (store, myself) = (tasks.store.clone(), tasks.myself.clone());
+                tokio::spawn(async move {
+                    let channels: Vec<Channel> = rooms.iter().cloned().map(Channel::Room).collect();
+                    match store.heads(&channels).await {
+                        Ok(heads) => {
+                            if let Some(broker) = myself.upgrade() {
+                                let heads = rooms.into_iter().zip(heads).collect();
+                                broker.send(Command::Heads(heads)).await;
+                            }
+                        }
+                        Err(error) => warn!(%error, "reading the rooms' heads failed"),
+                    }
+                });
             }
         }
     }
@@ -182,6 +303,7 @@ mod tests {
             history_on_join: 0,
             cache_max_bytes: 1 << 20,
             retention: Retention::default(),
+            bus: None,
         }
     }
 

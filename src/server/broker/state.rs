@@ -13,8 +13,9 @@
 //! file per part: `sessions.rs` (connections, users, names), `rooms.rs`
 //! (joining, the owed history, leaving), `messages.rs` (storing, then
 //! delivering and acknowledging), `history.rs` (pages and the caches'
-//! budget), `lobby.rs`, `typing.rs`, and `delivery.rs` (outboxes,
-//! announcements, eviction, the shutdown notice). Each shares the state's
+//! budget), `lobby.rs`, `typing.rs`, `delivery.rs` (outboxes,
+//! announcements, eviction, the shutdown notice), and `cluster.rs` (what
+//! cluster mode adds: the bus, and the gaps storage fills). Each shares the state's
 //! names through `use super::*`. Tests are in `tests.rs`.
 
 use std::{
@@ -44,9 +45,11 @@ use crate::server::store::{
 };
 
 use super::announcements::Announcements;
-use super::{BrokerConfig, Command, ConnId};
+use super::sequencer::{Fill, Sequencer};
+use super::{BrokerConfig, BusEvent, BusRequest, Command, ConnId};
 use crate::server::close::CloseReason;
 
+mod cluster;
 mod delivery;
 mod history;
 mod lobby;
@@ -124,6 +127,8 @@ pub(super) struct BrokerState {
     lobby: Lobby,
     /// Rooms with announcements waiting for the next tick.
     announcing: HashSet<RoomName>,
+    /// Rooms holding messages that came before the ones ahead of them.
+    gapped: HashSet<RoomName>,
     /// What the rooms' caches hold together, against `cache_max_bytes`.
     cached_bytes: usize,
     /// The time of the step being taken, as the task passed it in.
@@ -159,6 +164,12 @@ pub(super) enum Effect {
     Store(Request),
     /// A page of history to read off the task.
     Read(HistoryRead),
+    /// Cluster mode: a request for the bus.
+    Bus(BusRequest),
+    /// Read what closes a room's gap; the answer is [`Command::Filled`].
+    Fill { room: RoomName, fill: Fill },
+    /// Read these rooms' heads; the answer is [`Command::Heads`].
+    Heads(Vec<RoomName>),
 }
 
 impl BrokerState {
@@ -172,6 +183,7 @@ impl BrokerState {
             shutting_down: false,
             lobby: Lobby::default(),
             announcing: HashSet::new(),
+            gapped: HashSet::new(),
             cached_bytes: 0,
             now: Now::current(),
             effects: Vec::new(),
@@ -222,6 +234,9 @@ impl BrokerState {
                 self.remove_session(conn);
             }
             Command::Shutdown => self.shutdown(),
+            Command::Bus(event) => self.on_bus(event),
+            Command::Filled { room, fill, found } => self.on_filled(room, fill, found),
+            Command::Heads(heads) => self.on_heads(heads),
         }
         self.evict_slow_consumers();
     }
@@ -245,7 +260,9 @@ impl BrokerState {
                     self.send_to(conn_of(message.conn), &error);
                 }
             }
-            StoreReport::RoomLoaded { room, recent } => self.on_room_loaded(room, recent),
+            StoreReport::RoomLoaded { room, recent, head } => {
+                self.on_room_loaded(room, recent, head);
+            }
             StoreReport::LoadFailed { room } => self.on_load_failed(room),
         }
         self.evict_slow_consumers();
@@ -253,6 +270,11 @@ impl BrokerState {
 
     pub(super) fn store(&self) -> &Store {
         &self.config.store
+    }
+
+    /// Cluster mode's bus, if this node is in a cluster.
+    pub(super) fn bus(&self) -> Option<&tokio::sync::mpsc::Sender<BusRequest>> {
+        self.config.bus.as_ref()
     }
 
     /// What the task must carry out now, in order.

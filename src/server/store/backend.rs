@@ -27,12 +27,20 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("the database holds an invalid row: {0}")]
     Corrupt(String),
+    #[error("no random numbers from the operating system: {0}")]
+    Random(getrandom::Error),
 }
 
 pub trait Backend: Send + Sync + 'static {
     /// The id of this history's numbering: the same for as long as the
     /// history lasts, a new one when numbering starts over.
     fn epoch(&self) -> &str;
+
+    /// The secret session tokens are signed with, if this storage keeps
+    /// one for every server that shares it (the nodes of a cluster).
+    fn token_secret(&self) -> Option<&[u8]> {
+        None
+    }
 
     /// Numbers and keeps a batch, all or nothing, in order. Each message
     /// gets the next sequence number of its channel, or, when its sender
@@ -62,6 +70,23 @@ pub trait Backend: Send + Sync + 'static {
         channel: &'a Channel,
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<StoredMessage>, StoreError>>;
+
+    /// The last number handed out in `channel` (0 for none): what a room
+    /// coming into memory numbers on from, whatever retention pruned.
+    fn head<'a>(&'a self, channel: &'a Channel) -> BoxFuture<'a, Result<u64, StoreError>>;
+
+    /// The heads of several channels, for a node checking that it missed
+    /// nothing another node committed. One read each, unless the backend
+    /// does better.
+    fn heads<'a>(&'a self, channels: &'a [Channel]) -> BoxFuture<'a, Result<Vec<u64>, StoreError>> {
+        Box::pin(async move {
+            let mut heads = Vec::with_capacity(channels.len());
+            for channel in channels {
+                heads.push(self.head(channel).await?);
+            }
+            Ok(heads)
+        })
+    }
 
     fn set_name<'a>(
         &'a self,

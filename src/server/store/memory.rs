@@ -101,6 +101,10 @@ impl Backend for Memory {
         ready(self.log().page(channel, None, None, limit))
     }
 
+    fn head<'a>(&'a self, channel: &'a Channel) -> BoxFuture<'a, Result<u64, StoreError>> {
+        ready(self.log().head(channel))
+    }
+
     fn set_name<'a>(
         &'a self,
         user: UserId,
@@ -268,6 +272,18 @@ impl MemoryLog {
                 page.reverse();
                 page
             }
+        }
+    }
+
+    /// The last number `channel` handed out: a forgotten channel numbers on
+    /// from its floor.
+    pub fn head(&self, channel: &Channel) -> u64 {
+        match self.channels.get(channel) {
+            Some(log) => log.head,
+            None => self
+                .floors
+                .as_ref()
+                .map_or(0, |floors| floors[Self::bucket(channel)]),
         }
     }
 

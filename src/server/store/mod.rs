@@ -20,6 +20,8 @@
 
 mod backend;
 mod memory;
+mod postgres;
+mod sql;
 mod sqlite;
 pub mod window;
 
@@ -32,6 +34,7 @@ use tokio::{sync::mpsc, time::MissedTickBehavior};
 use tracing::{error, info};
 
 pub use backend::{Backend, StoreError};
+pub use postgres::Postgres;
 pub use sqlite::Database;
 
 use crate::protocol::{ClientId, DisplayName, MessageContent, Posted, RoomName, UserId};
@@ -168,10 +171,12 @@ pub enum StoreReport {
     Appended(Vec<Appended>),
     /// The batch was rolled back: none of these messages was stored.
     AppendFailed(Vec<NewMessage>),
-    /// The newest messages of a room, for a room coming into memory.
+    /// The newest messages of a room, for a room coming into memory, and
+    /// the last number handed out there (pruned messages count too).
     RoomLoaded {
         room: RoomName,
         recent: Vec<StoredMessage>,
+        head: u64,
     },
     /// Loading a room failed; its waiting joiners must be told.
     LoadFailed {
@@ -248,6 +253,10 @@ impl Store {
                 info!("history in memory only: nothing survives a restart");
                 Arc::new(Memory::new(settings.memory_storage_max_bytes, new_epoch()))
             }
+            Storage::Postgres => {
+                let url = settings.database_url.as_deref().unwrap_or_default();
+                Arc::new(Postgres::open(url).await?)
+            }
         };
         Ok(Self::start(backend, retention))
     }
@@ -287,6 +296,12 @@ impl Store {
         self.backend.epoch()
     }
 
+    /// The secret session tokens are signed with, when the storage keeps
+    /// one for every node that shares it (PostgreSQL).
+    pub fn token_secret(&self) -> Option<&[u8]> {
+        self.backend.token_secret()
+    }
+
     /// Queues a request for the committer, without waiting: a full queue (the
     /// committer is behind) or a stopped committer gives the request back.
     pub fn request(&self, request: Request) -> Result<(), Box<Request>> {
@@ -322,6 +337,12 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
         self.backend.page(channel, before, after, limit).await
+    }
+
+    /// The last number handed out in each of `channels`, by any node: a
+    /// node checks it missed nothing the bus did not bring.
+    pub async fn heads(&self, channels: &[Channel]) -> Result<Vec<u64>, StoreError> {
+        self.backend.heads(channels).await
     }
 
     /// The name `user` chose, if any.
@@ -396,8 +417,16 @@ pub async fn carry_out(
             Request::LoadRoom { room, recent } => {
                 // A load must see every append requested before it.
                 reports.extend(commit(backend, &mut appends, now_ms).await);
-                let report = match backend.recent(&Channel::Room(room.clone()), recent).await {
-                    Ok(recent) => StoreReport::RoomLoaded { room, recent },
+                let channel = Channel::Room(room.clone());
+                let loaded = match backend.head(&channel).await {
+                    Ok(head) => backend
+                        .recent(&channel, recent)
+                        .await
+                        .map(|recent| (recent, head)),
+                    Err(error) => Err(error),
+                };
+                let report = match loaded {
+                    Ok((recent, head)) => StoreReport::RoomLoaded { room, recent, head },
                     Err(error) => {
                         error!(%room, %error, "loading a room's history failed");
                         StoreReport::LoadFailed { room }

@@ -3,7 +3,6 @@
 //! committer task calls the writing ones, request handlers the reading ones.
 
 use std::{
-    borrow::Cow,
     collections::{HashMap, HashSet},
     path::Path,
     str::FromStr,
@@ -13,27 +12,18 @@ use std::{
 
 use futures_util::future::BoxFuture;
 use sqlx::{
-    AssertSqlSafe, Row, SqlSafeStr, SqlitePool,
-    error::BoxDynError,
-    migrate::{Migration, MigrationSource, MigrationType, Migrator},
-    sqlite::{
-        SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-    },
+    AssertSqlSafe, SqlitePool,
+    migrate::Migrator,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
 use super::backend::Backend;
+use super::sql::{Embedded, clamp, columns, stored_message};
 use super::{Channel, NewMessage, StoreError, StoredMessage};
-use crate::protocol::{ClientId, DisplayName, MessageContent, UserId};
-
-/// The columns [`stored_message`] reads, as a literal for `concat!`.
-macro_rules! columns {
-    () => {
-        "channel, seq, sender, sender_name, recipient, content, ts_ms, client_id"
-    };
-}
+use crate::protocol::{ClientId, DisplayName, UserId};
 
 /// The migrations, compiled into the binary so an operator ships one file.
-const MIGRATIONS: &[(i64, &str, &str)] = &[
+const MIGRATIONS: Embedded = Embedded(&[
     (
         1,
         "history",
@@ -44,29 +34,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "epoch",
         include_str!("../../../migrations/0002_epoch.sql"),
     ),
-];
-
-#[derive(Debug)]
-struct Embedded;
-
-impl MigrationSource<'static> for Embedded {
-    fn resolve(self) -> BoxFuture<'static, Result<Vec<Migration>, BoxDynError>> {
-        Box::pin(async {
-            Ok(MIGRATIONS
-                .iter()
-                .map(|&(version, name, sql)| {
-                    Migration::new(
-                        version,
-                        Cow::Borrowed(name),
-                        MigrationType::Simple,
-                        sql.into_sql_str(),
-                        false,
-                    )
-                })
-                .collect())
-        })
-    }
-}
+]);
 
 /// The open database: one connection for the committer, a small pool for reads
 /// (WAL lets readers run beside the committer).
@@ -106,7 +74,7 @@ impl Database {
             .max_connections(1)
             .connect_with(options.clone())
             .await?;
-        Migrator::new(Embedded).await?.run(&committer).await?;
+        Migrator::new(MIGRATIONS).await?.run(&committer).await?;
         sqlx::query("INSERT OR IGNORE INTO meta (key, value) VALUES ('epoch', ?)")
             .bind(super::new_epoch())
             .execute(&committer)
@@ -319,6 +287,16 @@ impl Database {
         Ok(messages)
     }
 
+    /// The last number handed out in `channel` (0 for none), read on the
+    /// committer's connection: it loads rooms.
+    pub async fn head(&self, channel: &Channel) -> Result<u64, StoreError> {
+        let head: Option<i64> = sqlx::query_scalar("SELECT head FROM channels WHERE channel = ?")
+            .bind(channel.key())
+            .fetch_optional(&self.committer)
+            .await?;
+        Ok(head.unwrap_or(0) as u64)
+    }
+
     pub async fn set_name(&self, user: UserId, name: &DisplayName) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO users (id, name) VALUES (?, ?) \
@@ -421,6 +399,10 @@ impl Backend for Database {
         Box::pin(Database::recent(self, channel, limit))
     }
 
+    fn head<'a>(&'a self, channel: &'a Channel) -> BoxFuture<'a, Result<u64, StoreError>> {
+        Box::pin(Database::head(self, channel))
+    }
+
     fn set_name<'a>(
         &'a self,
         user: UserId,
@@ -469,40 +451,10 @@ fn originals_sql(keys: usize) -> String {
     )
 }
 
-/// Sequence numbers are `u64` on the wire and `i64` in SQLite.
-fn clamp(seq: u64) -> i64 {
-    seq.min(i64::MAX as u64) as i64
-}
-
-fn stored_message(row: &SqliteRow) -> Result<StoredMessage, StoreError> {
-    let corrupt = |what: &str| StoreError::Corrupt(format!("messages.{what}"));
-    let channel: String = row.try_get("channel")?;
-    let sender: String = row.try_get("sender")?;
-    let name: String = row.try_get("sender_name")?;
-    let recipient: Option<String> = row.try_get("recipient")?;
-    let content: String = row.try_get("content")?;
-    let client_id: Option<String> = row.try_get("client_id")?;
-    Ok(StoredMessage {
-        channel: Channel::from_key(&channel).ok_or_else(|| corrupt("channel"))?,
-        seq: row.try_get::<i64, _>("seq")? as u64,
-        ts: row.try_get("ts_ms")?,
-        from: UserId::parse(&sender).map_err(|_| corrupt("sender"))?,
-        name: DisplayName::parse(name).map_err(|_| corrupt("sender_name"))?,
-        to: recipient
-            .map(|to| UserId::parse(&to))
-            .transpose()
-            .map_err(|_| corrupt("recipient"))?,
-        content: MessageContent::parse(content).map_err(|_| corrupt("content"))?,
-        client_id: client_id
-            .map(ClientId::parse)
-            .transpose()
-            .map_err(|_| corrupt("client_id"))?,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sqlx::Row;
 
     /// The duplicate check runs for every message a client sends with an
     /// id; as a table scan it cost 74 ms a message at a million rows.

@@ -2,7 +2,29 @@
 //! resends, pages, loads, names, retention, the epoch. `raw_backends()` and
 //! `backends()` are the suite every backend passes.
 
+use std::sync::OnceLock;
+
 use super::*;
+
+#[path = "../../../tests/services/mod.rs"]
+mod services;
+
+/// One PostgreSQL server for this process's tests, each test with a fresh
+/// database of it.
+fn postgres() -> &'static services::Postgres {
+    static SERVER: OnceLock<services::Postgres> = OnceLock::new();
+    SERVER.get_or_init(services::Postgres::start)
+}
+
+async fn fresh_postgres() -> Postgres {
+    Postgres::open(&fresh_postgres_url().await).await.unwrap()
+}
+
+async fn fresh_postgres_url() -> String {
+    tokio::task::spawn_blocking(|| postgres().new_database())
+        .await
+        .unwrap()
+}
 
 fn room(name: &str) -> Channel {
     Channel::Room(RoomName::parse(name).unwrap())
@@ -57,20 +79,24 @@ async fn raw_backends() -> Vec<(Arc<dyn Backend>, tempfile::TempDir)> {
             Arc::new(Memory::new(usize::MAX, new_epoch())),
             tempfile::tempdir().unwrap(),
         ),
+        (
+            Arc::new(fresh_postgres().await),
+            tempfile::tempdir().unwrap(),
+        ),
     ]
 }
 
-/// Both backends behind a store and its committer task, each with its own
+/// Every backend behind a store and its committer task, each with its own
 /// fresh storage; the directory lives as long as the store is used.
 async fn backends() -> Vec<(Store, mpsc::Receiver<StoreReport>, tempfile::TempDir)> {
-    let dir = tempfile::tempdir().unwrap();
-    let database = Database::open(dir.path()).await.unwrap();
-    let (sqlite, sqlite_reports) = Store::sqlite(database, Retention::default());
-    let (memory, memory_reports) = Store::in_memory(Retention::default(), usize::MAX);
-    vec![
-        (sqlite, sqlite_reports, dir),
-        (memory, memory_reports, tempfile::tempdir().unwrap()),
-    ]
+    raw_backends()
+        .await
+        .into_iter()
+        .map(|(backend, dir)| {
+            let (store, reports) = Store::start(backend, Retention::default());
+            (store, reports, dir)
+        })
+        .collect()
 }
 
 #[tokio::test]
@@ -225,6 +251,12 @@ async fn every_backend_prunes_by_count_and_age_and_numbers_on() {
             seqs(&backend.page(&b, None, None, 100).await.unwrap()),
             [1, 2]
         );
+        // A head counts what was pruned too.
+        let none = room("none");
+        assert_eq!(backend.head(&a).await.unwrap(), 13);
+        assert_eq!(backend.head(&none).await.unwrap(), 0);
+        let channels = [b.clone(), none, a.clone()];
+        assert_eq!(backend.heads(&channels).await.unwrap(), [2, 0, 13]);
         // Numbering goes on past what was pruned.
         let next = backend.append(&batch[..1], 9_000).await.unwrap();
         assert_eq!(next[0].0.seq, 3);
@@ -288,10 +320,12 @@ async fn a_room_load_sees_every_append_requested_before_it() {
                 StoreReport::RoomLoaded {
                     room: loaded,
                     recent,
+                    head,
                 } => {
                     assert_eq!(loaded.as_str(), "a");
                     assert_eq!(appended, 2, "appends are reported before the load");
                     assert_eq!(seqs(&recent), [1, 2]);
+                    assert_eq!(head, 2);
                     break;
                 }
                 other => panic!("unexpected {other:?}"),
@@ -379,4 +413,131 @@ fn channel_keys_round_trip_and_direct_channels_ignore_order() {
     }
     assert_eq!(Channel::from_key("x:general"), None);
     assert_eq!(Channel::from_key("d:not-an-id:either"), None);
+}
+
+/// Two nodes on one PostgreSQL, appending into the same room at once, in
+/// batches: every number is handed out once, none is skipped, and each
+/// node's messages keep their order.
+#[tokio::test]
+async fn nodes_sharing_postgres_number_one_room_without_gaps_or_repeats() {
+    let url = fresh_postgres_url().await;
+    let one = Postgres::open(&url).await.unwrap();
+    let two = Postgres::open(&url).await.unwrap();
+    assert_eq!(one.epoch(), two.epoch(), "one history, one numbering");
+    assert_eq!(
+        one.token_secret(),
+        two.token_secret(),
+        "tokens verify on both"
+    );
+    let a = room("a");
+    let (ana, ben) = (UserId::new_random(), UserId::new_random());
+    let node = |database: Postgres, user: UserId| {
+        let a = a.clone();
+        tokio::spawn(async move {
+            let mut seqs = Vec::new();
+            for batch in 0..20 {
+                let messages: Vec<_> = (0..10)
+                    .map(|n| message(&a, user, &format!("{batch}.{n}"), None))
+                    .collect();
+                for (stored, new) in database.append(&messages, 1).await.unwrap() {
+                    assert!(new);
+                    seqs.push(stored.seq);
+                }
+            }
+            seqs
+        })
+    };
+    let (from_one, from_two) = (node(one.clone(), ana), node(two.clone(), ben));
+    let (from_one, from_two) = (from_one.await.unwrap(), from_two.await.unwrap());
+    assert!(from_one.is_sorted() && from_two.is_sorted());
+    let mut all: Vec<u64> = from_one.iter().chain(&from_two).copied().collect();
+    all.sort_unstable();
+    assert_eq!(all, (1..=400).collect::<Vec<u64>>());
+    let page = one.page(&a, None, Some(0), 400).await.unwrap();
+    assert_eq!(seqs(&page), (1..=400).collect::<Vec<u64>>());
+}
+
+/// A client that resends through another node gets the original number,
+/// also when both nodes are handed the message at once.
+#[tokio::test]
+async fn a_resend_to_another_node_is_answered_with_the_original() {
+    let url = fresh_postgres_url().await;
+    let one = Postgres::open(&url).await.unwrap();
+    let two = Postgres::open(&url).await.unwrap();
+    let a = room("a");
+    let ana = UserId::new_random();
+    let stored = one
+        .append(&[message(&a, ana, "hi", Some("m-1"))], 1)
+        .await
+        .unwrap();
+    assert_eq!((stored[0].0.seq, stored[0].1), (1, true));
+    let resent = two
+        .append(&[message(&a, ana, "hi", Some("m-1"))], 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        (resent[0].0.seq, resent[0].1, resent[0].0.ts),
+        (1, false, 1)
+    );
+    for n in 0..20 {
+        let id = format!("race-{n}");
+        let batch = [message(&a, ana, "both", Some(&id))];
+        let (first, second) = tokio::join!(one.append(&batch, 3), two.append(&batch, 3));
+        let (first, second) = (first.unwrap(), second.unwrap());
+        assert_eq!(
+            first[0].0.seq, second[0].0.seq,
+            "one number for one message"
+        );
+        assert!(
+            first[0].1 != second[0].1,
+            "stored once: {first:?} {second:?}"
+        );
+    }
+    assert_eq!(
+        seqs(&one.page(&a, None, Some(0), 100).await.unwrap()),
+        (1..=21).collect::<Vec<u64>>()
+    );
+}
+
+/// PostgreSQL stopped: appends fail (nothing is acknowledged); started
+/// again: the next message takes the next number, none was spent.
+#[tokio::test]
+async fn with_postgres_down_appends_fail_and_numbering_resumes_without_a_gap() {
+    let server = tokio::task::spawn_blocking(services::Postgres::start)
+        .await
+        .unwrap();
+    let database = Postgres::open(&server.url("postgres")).await.unwrap();
+    let a = room("a");
+    let ana = UserId::new_random();
+    let first = database
+        .append(&[message(&a, ana, "one", None)], 1)
+        .await
+        .unwrap();
+    assert_eq!(first[0].0.seq, 1);
+    let server = tokio::task::spawn_blocking(move || {
+        server.stop();
+        server
+    })
+    .await
+    .unwrap();
+    let refused = database.append(&[message(&a, ana, "lost", None)], 2).await;
+    assert!(refused.is_err(), "{refused:?}");
+    let server = tokio::task::spawn_blocking(move || {
+        server.start_again();
+        server
+    })
+    .await
+    .unwrap();
+    let mut stored = None;
+    for _ in 0..50 {
+        match database.append(&[message(&a, ana, "two", None)], 3).await {
+            Ok(done) => {
+                stored = Some(done);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    assert_eq!(stored.expect("appends work again")[0].0.seq, 2);
+    drop(server);
 }

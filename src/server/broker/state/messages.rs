@@ -101,29 +101,46 @@ impl BrokerState {
         self.effects.push(Effect::Store(Request::Append(message)));
     }
 
-    /// A message is on disk: deliver it (unless it is a resend of one
-    /// delivered before) and acknowledge it to its sender.
-    /// A committed batch: each room's new messages go to each member as one
+    /// A committed batch: in cluster mode it is published first, for the
+    /// other nodes. Each room's new messages then go to each member as one
     /// queue item (one lock and one wake-up for the lot), and then the
-    /// senders' acks, so an ack never comes before its message.
+    /// senders' acks, so an ack never comes before its message (but in
+    /// cluster mode, when another node's earlier message is still on its
+    /// way: clients file messages by number, and ask for a gap they see).
+    /// A resend of a message stored before is acknowledged, not delivered.
     pub(super) fn on_appended(&mut self, appended: Vec<Appended>) {
+        if self.bus().is_some() {
+            let mut published: Vec<(RoomName, Vec<StoredMessage>)> = Vec::new();
+            for Appended { message, new, .. } in &appended {
+                if let (true, Channel::Room(room)) = (new, &message.channel) {
+                    match published.iter_mut().find(|(name, _)| name == room) {
+                        Some((_, messages)) => messages.push(message.clone()),
+                        None => published.push((room.clone(), vec![message.clone()])),
+                    }
+                }
+            }
+            for (room, messages) in published {
+                self.effects
+                    .push(Effect::Bus(BusRequest::Publish { room, messages }));
+            }
+        }
         let mut rooms: Vec<(RoomName, Vec<Utf8Bytes>)> = Vec::new();
         for Appended { conn, message, new } in &appended {
-            let conn = &conn_of(*conn);
             if !new {
                 continue;
             }
             match &message.channel {
                 Channel::Room(room) => {
-                    let Some(frame) = self.cache_room_message(room, message) else {
+                    let frames = self.sequence(room, message.clone());
+                    if frames.is_empty() {
                         continue;
-                    };
+                    }
                     match rooms.iter_mut().find(|(name, _)| name == room) {
-                        Some((_, frames)) => frames.push(frame),
-                        None => rooms.push((room.clone(), vec![frame])),
+                        Some((_, all)) => all.extend(frames),
+                        None => rooms.push((room.clone(), frames)),
                     }
                 }
-                Channel::Direct(..) => self.deliver_direct_message(*conn, message),
+                Channel::Direct(..) => self.deliver_direct_message(conn_of(*conn), message),
             }
         }
         for (room, frames) in rooms {
@@ -154,23 +171,42 @@ impl BrokerState {
         }
     }
 
-    /// Keeps a stored message in its room's cache and encodes it for the
-    /// members; `None` if the room has nobody to send it to.
-    pub(super) fn cache_room_message(
+    /// Puts a committed message of room `name` in the room's order: the
+    /// frames of what goes out now (it, and what it unblocked), each kept
+    /// in the cache. None if the room is not in memory (nobody here is in
+    /// it), is loading (the load brings it), or the message is early or
+    /// seen before.
+    pub(super) fn sequence(&mut self, name: &RoomName, message: StoredMessage) -> Vec<Utf8Bytes> {
+        let Some(room) = self.rooms.get_mut(name) else {
+            return Vec::new();
+        };
+        let released = room.sequencer.offer(message.seq, message, self.now.at);
+        self.note_gap(name);
+        self.cache_released(name, released)
+    }
+
+    /// Keeps messages the sequencer released in the room's cache; their
+    /// frames for the members.
+    pub(super) fn cache_released(
         &mut self,
         name: &RoomName,
-        message: &StoredMessage,
-    ) -> Option<Utf8Bytes> {
+        released: Vec<StoredMessage>,
+    ) -> Vec<Utf8Bytes> {
+        if released.is_empty() {
+            return Vec::new();
+        }
         let cache_size = self.cache_size();
-        // Gone: nobody is in the room any more. Not loaded: its load, queued
-        // after this message, will bring it.
-        let room = self.rooms.get_mut(name).filter(|room| room.loaded)?;
-        let grew = room
-            .recent
-            .push(message.clone(), cache_size, ROOM_CACHE_BYTES);
-        self.cached_bytes = self.cached_bytes.saturating_add_signed(grew);
+        let Some(room) = self.rooms.get_mut(name) else {
+            return Vec::new();
+        };
+        let mut frames = Vec::with_capacity(released.len());
+        for message in released {
+            frames.push(room_message_frame(name, &message));
+            let grew = room.recent.push(message, cache_size, ROOM_CACHE_BYTES);
+            self.cached_bytes = self.cached_bytes.saturating_add_signed(grew);
+        }
         self.keep_caches_within_budget(name);
-        Some(room_message_frame(name, message))
+        frames
     }
 
     /// To every connection of the recipient, and to the sender's other

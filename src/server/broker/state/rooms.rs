@@ -18,6 +18,9 @@ pub(super) struct Room {
     /// The latest messages, oldest first, within [`ROOM_CACHE`] and
     /// [`ROOM_CACHE_BYTES`].
     pub(super) recent: Window,
+    /// Committed messages put in order: this node's, and in cluster mode
+    /// other nodes' from the bus. Until the load it holds them all.
+    pub(super) sequencer: Sequencer<StoredMessage>,
 }
 
 /// A member's place in a room.
@@ -62,12 +65,14 @@ impl BrokerState {
                 }
             }
             None => {
-                let recent = self.cache_size();
-                self.effects.push(Effect::Store(Request::LoadRoom {
-                    room: room.clone(),
-                    recent,
-                }));
-                debug!(%room, "loading room");
+                if self.bus().is_some() {
+                    // Loaded once what is published there reaches this
+                    // node, so nothing committed after the load is missed.
+                    self.effects
+                        .push(Effect::Bus(BusRequest::Subscribe(room.clone())));
+                } else {
+                    self.load(room.clone());
+                }
                 let loading = Room {
                     waiting: vec![(conn, after)],
                     ..Room::default()
@@ -76,6 +81,14 @@ impl BrokerState {
                 self.hold_behind(conn, room);
             }
         }
+    }
+
+    /// Asks the store for a room coming into memory.
+    pub(super) fn load(&mut self, room: RoomName) {
+        debug!(%room, "loading room");
+        let recent = self.cache_size();
+        self.effects
+            .push(Effect::Store(Request::LoadRoom { room, recent }));
     }
 
     /// What `conn` sends from now on waits for its join of `room`.
@@ -88,7 +101,7 @@ impl BrokerState {
         }
     }
 
-    pub(super) fn on_room_loaded(&mut self, name: RoomName, recent: Vec<StoredMessage>) {
+    pub(super) fn on_room_loaded(&mut self, name: RoomName, recent: Vec<StoredMessage>, head: u64) {
         let Some(room) = self.rooms.get_mut(&name) else {
             return; // every joiner left while it loaded
         };
@@ -99,7 +112,12 @@ impl BrokerState {
         room.recent = Window::from_messages(recent);
         room.recent.trim_to(ROOM_CACHE_BYTES);
         self.cached_bytes += room.recent.bytes();
+        // What was committed after the load's read came meanwhile: it goes
+        // into the cache, and so to the joiners with the rest.
+        let newer = room.sequencer.start(head, self.now.at);
         let waiting = std::mem::take(&mut room.waiting);
+        self.note_gap(&name);
+        self.cache_released(&name, newer);
         for (conn, after) in &waiting {
             let still_joining = self
                 .sessions
@@ -127,6 +145,7 @@ impl BrokerState {
         let Some(room) = self.rooms.remove(&name) else {
             return;
         };
+        self.forget_room(&name);
         for (conn, _) in room.waiting {
             if let Some(session) = self.sessions.get_mut(&conn) {
                 session.rooms.remove(&name);
@@ -287,6 +306,7 @@ impl BrokerState {
             && let Some(room) = self.rooms.remove(name)
         {
             self.cached_bytes -= room.recent.bytes();
+            self.forget_room(name);
         }
     }
 }

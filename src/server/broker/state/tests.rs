@@ -69,6 +69,7 @@ impl Harness {
             history_on_join: 3,
             cache_max_bytes,
             retention,
+            bus: None,
         };
         Self {
             state: BrokerState::new(config),
@@ -129,6 +130,9 @@ impl Harness {
                 match effect {
                     Effect::Store(request) => requests.push(request),
                     Effect::Read(read) => read.run(self.store.clone()).await,
+                    Effect::Bus(_) | Effect::Fill { .. } | Effect::Heads(_) => {
+                        panic!("a single node's rooms never wait on a bus or a gap")
+                    }
                 }
             }
             for report in store::carry_out(&*self.backend, &mut requests, self.now.ms).await {

@@ -1,0 +1,436 @@
+//! PostgreSQL behind the store: the history every node of a cluster shares
+//! (`storage = "postgres"`). Opening it (the embedded migrations, which
+//! sqlx runs under an advisory lock, so nodes starting together migrate
+//! once) and the statements. No task lives here: each node's committer task
+//! calls the writing ones, request handlers the reading ones.
+//!
+//! Numbering across nodes: an append locks its channels' rows in
+//! `channels` (in channel order, one statement, so two nodes' batches
+//! never deadlock), and only then looks for resent client ids and numbers
+//! the new messages from the heads it locked. Another node's batch for the
+//! same channel waits for the lock and then sees this one committed: a
+//! room's numbers are gapless and never reused, a rolled-back batch spends
+//! none, and a resend to another node finds the original.
+
+use std::{collections::HashMap, str::FromStr, time::Duration};
+
+use futures_util::future::BoxFuture;
+use sqlx::{
+    PgPool,
+    migrate::Migrator,
+    postgres::{PgConnectOptions, PgPoolOptions},
+};
+use tracing::info;
+
+use super::backend::Backend;
+use super::sql::{Embedded, clamp, columns, stored_message};
+use super::{Channel, NewMessage, StoreError, StoredMessage};
+use crate::protocol::{ClientId, DisplayName, UserId};
+
+const MIGRATIONS: Embedded = Embedded(&[(
+    1,
+    "history",
+    include_str!("../../../migrations/postgres/0001_history.sql"),
+)]);
+
+/// How long a call waits for a connection before it fails: with PostgreSQL
+/// unreachable, a send is refused (`storage_failed`) within this, rather
+/// than hang.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Connections for history reads (pages, names) per node.
+const READERS: u32 = 8;
+
+/// The open database: one connection for this node's committer, a pool
+/// for reads.
+#[derive(Clone)]
+pub struct Postgres {
+    committer: PgPool,
+    readers: PgPool,
+    epoch: String,
+    /// Signs session tokens on every node: made by the first node to start.
+    token_secret: String,
+}
+
+impl Postgres {
+    /// Connects to `url`, migrates the database, and reads (or makes) its
+    /// epoch: the first node to start makes it, the others read it.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(url)?.application_name("confab");
+        info!(
+            host = options.get_host(),
+            port = options.get_port(),
+            database = options.get_database().unwrap_or_default(),
+            "history in PostgreSQL"
+        );
+        let committer = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options.clone())
+            .await?;
+        Migrator::new(MIGRATIONS).await?.run(&committer).await?;
+        let epoch = meta(&committer, "epoch", super::new_epoch()).await?;
+        let token_secret = meta(&committer, "token_secret", random_hex(32)?).await?;
+        let readers = PgPoolOptions::new()
+            .max_connections(READERS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_lazy_with(options);
+        Ok(Self {
+            committer,
+            readers,
+            epoch,
+            token_secret,
+        })
+    }
+
+    /// Appends a batch in one transaction (see [`Backend::append`]): five
+    /// statements whatever its size, the rows passed as arrays.
+    pub async fn append(
+        &self,
+        batch: &[NewMessage],
+        now_ms: i64,
+    ) -> Result<Vec<(StoredMessage, bool)>, StoreError> {
+        let mut tx = self.committer.begin().await?;
+
+        // Lock every channel's head, in order (creating those new here).
+        let mut keys: Vec<String> = batch.iter().map(|m| m.channel.key()).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let locked: Vec<(String, i64)> = sqlx::query_as(
+            "INSERT INTO channels (channel, head) SELECT unnest($1::text[]), 0 \
+             ON CONFLICT (channel) DO UPDATE SET head = channels.head \
+             RETURNING channel, head",
+        )
+        .bind(&keys)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut heads: HashMap<String, u64> = locked
+            .into_iter()
+            .map(|(channel, head)| (channel, head as u64))
+            .collect();
+
+        // Messages already stored under the same (channel, sender, client
+        // id), by this node or any other: read after the lock, so a batch
+        // that held it before is seen committed.
+        type Key = (Channel, UserId, ClientId);
+        let mut originals: HashMap<Key, StoredMessage> = HashMap::new();
+        let keyed: Vec<&NewMessage> = batch.iter().filter(|m| m.client_id.is_some()).collect();
+        if !keyed.is_empty() {
+            let rows = sqlx::query(concat!(
+                "SELECT ",
+                columns!(),
+                " FROM messages JOIN unnest($1::text[], $2::text[], $3::text[]) AS k (c, s, i) \
+                 ON channel = k.c AND sender = k.s AND client_id = k.i"
+            ))
+            .bind(keyed.iter().map(|m| m.channel.key()).collect::<Vec<_>>())
+            .bind(keyed.iter().map(|m| m.from.to_string()).collect::<Vec<_>>())
+            .bind(
+                keyed
+                    .iter()
+                    .map(|m| m.client_id.as_ref().map_or("", ClientId::as_str).to_owned())
+                    .collect::<Vec<_>>(),
+            )
+            .fetch_all(&mut *tx)
+            .await?;
+            for row in &rows {
+                let stored = stored_message(row)?;
+                if let Some(id) = stored.client_id.clone() {
+                    originals.insert((stored.channel.clone(), stored.from, id), stored);
+                }
+            }
+        }
+
+        // Number the new ones in order; a client id repeated within the
+        // batch is answered with its first occurrence.
+        let mut results = Vec::with_capacity(batch.len());
+        let mut rows = Vec::with_capacity(batch.len());
+        for message in batch {
+            let key = message
+                .client_id
+                .clone()
+                .map(|id| (message.channel.clone(), message.from, id));
+            if let Some(original) = key.as_ref().and_then(|key| originals.get(key)) {
+                results.push((original.clone(), false));
+                continue;
+            }
+            let head = heads
+                .get_mut(&message.channel.key())
+                .ok_or_else(|| StoreError::Corrupt("channels: a head was not locked".into()))?;
+            *head += 1;
+            let stored = message.stored(*head, now_ms);
+            if let Some(key) = key {
+                originals.insert(key, stored.clone());
+            }
+            rows.push(stored.clone());
+            results.push((stored, true));
+        }
+
+        if !rows.is_empty() {
+            sqlx::query(concat!(
+                "INSERT INTO messages (",
+                columns!(),
+                ") SELECT * FROM unnest($1::text[], $2::int8[], $3::text[], $4::text[], \
+                 $5::text[], $6::text[], $7::int8[], $8::text[])"
+            ))
+            .bind(rows.iter().map(|m| m.channel.key()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|m| clamp(m.seq)).collect::<Vec<_>>())
+            .bind(rows.iter().map(|m| m.from.to_string()).collect::<Vec<_>>())
+            .bind(
+                rows.iter()
+                    .map(|m| m.name.as_str().to_owned())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                rows.iter()
+                    .map(|m| m.to.map(|to| to.to_string()))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                rows.iter()
+                    .map(|m| m.content.as_str().to_owned())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(rows.iter().map(|m| m.ts).collect::<Vec<_>>())
+            .bind(
+                rows.iter()
+                    .map(|m| m.client_id.as_ref().map(|id| id.as_str().to_owned()))
+                    .collect::<Vec<_>>(),
+            )
+            .execute(&mut *tx)
+            .await?;
+            let (channels, heads): (Vec<String>, Vec<i64>) = heads
+                .into_iter()
+                .map(|(channel, head)| (channel, clamp(head)))
+                .unzip();
+            sqlx::query(
+                "UPDATE channels SET head = v.head \
+                 FROM unnest($1::text[], $2::int8[]) AS v (channel, head) \
+                 WHERE channels.channel = v.channel AND channels.head < v.head",
+            )
+            .bind(channels)
+            .bind(heads)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(results)
+    }
+
+    async fn page_on(
+        pool: &PgPool,
+        channel: &Channel,
+        before: Option<u64>,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let before = before.map_or(i64::MAX, clamp);
+        let query = match after {
+            Some(_) => concat!(
+                "SELECT ",
+                columns!(),
+                " FROM messages WHERE channel = $1 AND seq > $2 AND seq < $3 ORDER BY seq ASC LIMIT $4"
+            ),
+            None => concat!(
+                "SELECT ",
+                columns!(),
+                " FROM messages WHERE channel = $1 AND seq > $2 AND seq < $3 ORDER BY seq DESC LIMIT $4"
+            ),
+        };
+        let rows = sqlx::query(query)
+            .bind(channel.key())
+            .bind(after.map_or(0, clamp))
+            .bind(before)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(pool)
+            .await?;
+        let mut messages = rows
+            .iter()
+            .map(stored_message)
+            .collect::<Result<Vec<_>, _>>()?;
+        if after.is_none() {
+            messages.reverse();
+        }
+        Ok(messages)
+    }
+
+    /// The last number any node handed out in `channel` (0 for none).
+    pub async fn head(&self, channel: &Channel) -> Result<u64, StoreError> {
+        let head: Option<i64> = sqlx::query_scalar("SELECT head FROM channels WHERE channel = $1")
+            .bind(channel.key())
+            .fetch_optional(&self.committer)
+            .await?;
+        Ok(head.unwrap_or(0) as u64)
+    }
+
+    /// The heads of `channels`, in one read.
+    pub async fn heads(&self, channels: &[Channel]) -> Result<Vec<u64>, StoreError> {
+        let keys: Vec<String> = channels.iter().map(Channel::key).collect();
+        let found: Vec<(String, i64)> =
+            sqlx::query_as("SELECT channel, head FROM channels WHERE channel = ANY($1)")
+                .bind(&keys)
+                .fetch_all(&self.readers)
+                .await?;
+        let found: HashMap<String, i64> = found.into_iter().collect();
+        Ok(keys
+            .iter()
+            .map(|key| found.get(key).map_or(0, |&head| head as u64))
+            .collect())
+    }
+
+    pub async fn set_name(&self, user: UserId, name: &DisplayName) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO users (id, name) VALUES ($1, $2) \
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name",
+        )
+        .bind(user.to_string())
+        .bind(name.as_str())
+        .execute(&self.committer)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn user_name(&self, user: UserId) -> Result<Option<DisplayName>, StoreError> {
+        let name: Option<String> = sqlx::query_scalar("SELECT name FROM users WHERE id = $1")
+            .bind(user.to_string())
+            .fetch_optional(&self.readers)
+            .await?;
+        name.map(|name| {
+            DisplayName::parse(name).map_err(|_| StoreError::Corrupt("users.name".into()))
+        })
+        .transpose()
+    }
+
+    /// Deletes up to `chunk` messages retention no longer keeps (see
+    /// [`Backend::prune`]). Every node prunes; deleting what another node
+    /// deleted already deletes nothing.
+    pub async fn prune(
+        &self,
+        max_messages: Option<u64>,
+        older_than_ms: Option<i64>,
+        chunk: usize,
+    ) -> Result<usize, StoreError> {
+        let chunk_limit = i64::try_from(chunk).unwrap_or(i64::MAX);
+        let mut deleted = 0;
+        if let Some(cutoff) = older_than_ms {
+            deleted += sqlx::query(
+                "DELETE FROM messages WHERE (channel, seq) IN \
+                 (SELECT channel, seq FROM messages WHERE ts_ms < $1 LIMIT $2)",
+            )
+            .bind(cutoff)
+            .bind(chunk_limit)
+            .execute(&self.committer)
+            .await?
+            .rows_affected() as usize;
+        }
+        if let Some(max) = max_messages {
+            let max = clamp(max);
+            let over: Vec<(String, i64)> =
+                sqlx::query_as("SELECT channel, head FROM channels WHERE head > $1")
+                    .bind(max)
+                    .fetch_all(&self.committer)
+                    .await?;
+            for (channel, head) in over {
+                if deleted >= chunk {
+                    break;
+                }
+                deleted += sqlx::query(
+                    "DELETE FROM messages WHERE (channel, seq) IN \
+                     (SELECT channel, seq FROM messages WHERE channel = $1 AND seq <= $2 \
+                      ORDER BY seq LIMIT $3)",
+                )
+                .bind(&channel)
+                .bind(head - max)
+                .bind(i64::try_from(chunk - deleted).unwrap_or(i64::MAX))
+                .execute(&self.committer)
+                .await?
+                .rows_affected() as usize;
+            }
+        }
+        Ok(deleted)
+    }
+}
+
+/// The value of `key` in `meta`: `value`, if this is the first node to ask.
+async fn meta(pool: &PgPool, key: &str, value: String) -> Result<String, StoreError> {
+    sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        .bind(key)
+        .bind(value)
+        .execute(pool)
+        .await?;
+    Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
+        .bind(key)
+        .fetch_one(pool)
+        .await?)
+}
+
+/// `bytes` random bytes from the operating system, in hex.
+fn random_hex(bytes: usize) -> Result<String, StoreError> {
+    let mut random = vec![0; bytes];
+    getrandom::fill(&mut random).map_err(StoreError::Random)?;
+    Ok(random.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+impl Backend for Postgres {
+    fn epoch(&self) -> &str {
+        &self.epoch
+    }
+
+    fn token_secret(&self) -> Option<&[u8]> {
+        Some(self.token_secret.as_bytes())
+    }
+
+    fn append<'a>(
+        &'a self,
+        batch: &'a [NewMessage],
+        now_ms: i64,
+    ) -> BoxFuture<'a, Result<Vec<(StoredMessage, bool)>, StoreError>> {
+        Box::pin(Postgres::append(self, batch, now_ms))
+    }
+
+    fn page<'a>(
+        &'a self,
+        channel: &'a Channel,
+        before: Option<u64>,
+        after: Option<u64>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<StoredMessage>, StoreError>> {
+        Box::pin(Self::page_on(&self.readers, channel, before, after, limit))
+    }
+
+    fn recent<'a>(
+        &'a self,
+        channel: &'a Channel,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<StoredMessage>, StoreError>> {
+        Box::pin(Self::page_on(&self.committer, channel, None, None, limit))
+    }
+
+    fn head<'a>(&'a self, channel: &'a Channel) -> BoxFuture<'a, Result<u64, StoreError>> {
+        Box::pin(Postgres::head(self, channel))
+    }
+
+    fn heads<'a>(&'a self, channels: &'a [Channel]) -> BoxFuture<'a, Result<Vec<u64>, StoreError>> {
+        Box::pin(Postgres::heads(self, channels))
+    }
+
+    fn set_name<'a>(
+        &'a self,
+        user: UserId,
+        name: &'a DisplayName,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(Postgres::set_name(self, user, name))
+    }
+
+    fn user_name(&self, user: UserId) -> BoxFuture<'_, Result<Option<DisplayName>, StoreError>> {
+        Box::pin(Postgres::user_name(self, user))
+    }
+
+    fn prune(
+        &self,
+        max_messages: Option<u64>,
+        older_than_ms: Option<i64>,
+        chunk: usize,
+    ) -> BoxFuture<'_, Result<usize, StoreError>> {
+        Box::pin(Postgres::prune(self, max_messages, older_than_ms, chunk))
+    }
+}

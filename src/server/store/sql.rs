@@ -1,0 +1,85 @@
+//! What the two SQL backends (SQLite and PostgreSQL) share: migrations
+//! compiled into the binary, and a message's columns read back from a row.
+
+use std::borrow::Cow;
+
+use futures_util::future::BoxFuture;
+use sqlx::{
+    ColumnIndex, Decode, Row, SqlSafeStr, Type,
+    error::BoxDynError,
+    migrate::{Migration, MigrationSource, MigrationType},
+};
+
+use super::{Channel, StoreError, StoredMessage};
+use crate::protocol::{ClientId, DisplayName, MessageContent, UserId};
+
+/// The columns [`stored_message`] reads, as a literal for `concat!`.
+macro_rules! columns {
+    () => {
+        "channel, seq, sender, sender_name, recipient, content, ts_ms, client_id"
+    };
+}
+pub(super) use columns;
+
+/// A database's migrations, (version, name, SQL), compiled into the binary
+/// so an operator ships one file.
+#[derive(Debug)]
+pub(super) struct Embedded(pub &'static [(i64, &'static str, &'static str)]);
+
+impl MigrationSource<'static> for Embedded {
+    fn resolve(self) -> BoxFuture<'static, Result<Vec<Migration>, BoxDynError>> {
+        Box::pin(async move {
+            Ok(self
+                .0
+                .iter()
+                .map(|&(version, name, sql)| {
+                    Migration::new(
+                        version,
+                        Cow::Borrowed(name),
+                        MigrationType::Simple,
+                        sql.into_sql_str(),
+                        false,
+                    )
+                })
+                .collect())
+        })
+    }
+}
+
+/// Sequence numbers are `u64` on the wire and `i64` in the databases.
+pub(super) fn clamp(seq: u64) -> i64 {
+    seq.min(i64::MAX as u64) as i64
+}
+
+/// A row of `messages`, its [`columns!`] checked as it is read back.
+pub(super) fn stored_message<'r, R>(row: &'r R) -> Result<StoredMessage, StoreError>
+where
+    R: Row,
+    &'static str: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let corrupt = |what: &str| StoreError::Corrupt(format!("messages.{what}"));
+    let channel: String = row.try_get("channel")?;
+    let sender: String = row.try_get("sender")?;
+    let name: String = row.try_get("sender_name")?;
+    let recipient: Option<String> = row.try_get("recipient")?;
+    let content: String = row.try_get("content")?;
+    let client_id: Option<String> = row.try_get("client_id")?;
+    Ok(StoredMessage {
+        channel: Channel::from_key(&channel).ok_or_else(|| corrupt("channel"))?,
+        seq: row.try_get::<i64, _>("seq")? as u64,
+        ts: row.try_get("ts_ms")?,
+        from: UserId::parse(&sender).map_err(|_| corrupt("sender"))?,
+        name: DisplayName::parse(name).map_err(|_| corrupt("sender_name"))?,
+        to: recipient
+            .map(|to| UserId::parse(&to))
+            .transpose()
+            .map_err(|_| corrupt("recipient"))?,
+        content: MessageContent::parse(content).map_err(|_| corrupt("content"))?,
+        client_id: client_id
+            .map(ClientId::parse)
+            .transpose()
+            .map_err(|_| corrupt("client_id"))?,
+    })
+}

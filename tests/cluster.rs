@@ -1,0 +1,392 @@
+//! Cluster mode over real sockets: two or three confab processes (the real
+//! binary) on one PostgreSQL and one Redis, all started here on loopback.
+//! Each test asserts exact sequences: nothing lost, nothing twice, nothing
+//! out of order, whichever node a message was posted on.
+
+mod common;
+mod services;
+
+use std::{path::PathBuf, sync::OnceLock, time::Duration};
+
+use common::{Binary, Client, PATIENCE};
+use serde_json::{Value, json};
+use services::{Postgres, Redis};
+
+/// One PostgreSQL for the tests that do not stop it; each test takes a
+/// fresh database of it.
+fn shared_postgres() -> &'static Postgres {
+    static SERVER: OnceLock<Postgres> = OnceLock::new();
+    SERVER.get_or_init(Postgres::start)
+}
+
+/// A PostgreSQL database and a Redis of the test's own, and the nodes'
+/// data directories.
+struct Cluster {
+    database_url: String,
+    redis: Redis,
+    dirs: Vec<tempfile::TempDir>,
+}
+
+impl Cluster {
+    fn new() -> Self {
+        Self::on(shared_postgres().new_database())
+    }
+
+    fn on(database_url: String) -> Self {
+        Self {
+            database_url,
+            redis: Redis::start(),
+            dirs: Vec::new(),
+        }
+    }
+
+    /// Starts one more node.
+    fn node(&mut self) -> Binary {
+        let dir = tempfile::tempdir().unwrap();
+        let path: PathBuf = dir.path().to_owned();
+        self.dirs.push(dir);
+        let redis = self.redis.url();
+        Binary::start_with(
+            &path,
+            &[
+                ("CONFAB_STORAGE", "postgres"),
+                ("CONFAB_DATABASE_URL", &self.database_url),
+                ("CONFAB_REDIS_URL", &redis),
+            ],
+        )
+    }
+}
+
+/// A `hello` client of `node` that has joined `room` (what the join
+/// brought is read).
+async fn member(node: &Binary, room: &str) -> Client {
+    let mut client = node.connect_with_hello().await;
+    client.join(room).await;
+    client
+}
+
+/// The next `count` room messages `client` receives (other frames are
+/// skipped), as (seq, content).
+async fn room_messages(client: &mut Client, count: usize) -> Vec<(u64, String)> {
+    let mut out = Vec::with_capacity(count);
+    while out.len() < count {
+        let frame = client.recv_type("room_message").await;
+        out.push(message_of(&frame));
+    }
+    out
+}
+
+fn message_of(frame: &Value) -> (u64, String) {
+    (
+        frame["seq"].as_u64().expect("a stored message has a seq"),
+        frame["content"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// Sends `content` and, to prove nothing more was on its way, checks it is
+/// the very next room message each of `members` receives.
+async fn nothing_more_before(poster: &mut Client, members: &mut [&mut Client], room: &str) {
+    poster
+        .send(json!({"type": "room_message", "room": room, "content": "the end"}))
+        .await;
+    for member in members.iter_mut() {
+        let (_, content) = message_of(&member.recv_type("room_message").await);
+        assert_eq!(content, "the end", "a message came twice or late");
+    }
+}
+
+#[tokio::test]
+async fn a_message_posted_on_one_node_reaches_members_on_the_other() {
+    let mut cluster = Cluster::new();
+    let (a, b) = (cluster.node(), cluster.node());
+    let mut ana = member(&a, "general").await;
+    let mut ben = member(&b, "general").await;
+    let seq = ana.say_acked("general", "hello from a", "m-1").await;
+    assert_eq!(seq, 1);
+    assert_eq!(
+        room_messages(&mut ben, 1).await,
+        [(1, "hello from a".to_owned())]
+    );
+    ben.say("general", "hello from b").await;
+    // Ana's own message came back to her before its ack.
+    assert_eq!(
+        room_messages(&mut ana, 1).await,
+        [(2, "hello from b".to_owned())]
+    );
+}
+
+/// Two nodes take messages for one room at once, pipelined: every member
+/// on either node sees the same numbers 1..=N, in order, each once, and
+/// each sender's messages keep the order it sent them in.
+#[tokio::test]
+async fn two_nodes_posting_at_once_give_every_member_one_gapless_order() {
+    const EACH: usize = 150;
+    let mut cluster = Cluster::new();
+    let (a, b) = (cluster.node(), cluster.node());
+    let mut ana = member(&a, "race").await;
+    let mut ben = member(&b, "race").await;
+    let mut watcher_a = member(&a, "race").await;
+    let mut watcher_b = member(&b, "race").await;
+    for n in 0..EACH {
+        ana.send(json!({"type": "room_message", "room": "race", "content": format!("a{n}")}))
+            .await;
+        ben.send(json!({"type": "room_message", "room": "race", "content": format!("b{n}")}))
+            .await;
+    }
+    let mut seen = Vec::new();
+    for client in [&mut ana, &mut ben, &mut watcher_a, &mut watcher_b] {
+        seen.push(room_messages(client, 2 * EACH).await);
+    }
+    let expected: Vec<u64> = (1..=(2 * EACH) as u64).collect();
+    for messages in &seen {
+        let seqs: Vec<u64> = messages.iter().map(|(seq, _)| *seq).collect();
+        assert_eq!(seqs, expected, "every member sees one gapless order");
+        assert_eq!(messages, &seen[0], "the same order on both nodes");
+    }
+    for sender in ["a", "b"] {
+        let sent: Vec<String> = seen[0]
+            .iter()
+            .map(|(_, content)| content.clone())
+            .filter(|content| content.starts_with(sender))
+            .collect();
+        let expected: Vec<String> = (0..EACH).map(|n| format!("{sender}{n}")).collect();
+        assert_eq!(sent, expected, "{sender}'s messages in the order sent");
+    }
+    nothing_more_before(
+        &mut ana,
+        &mut [&mut ben, &mut watcher_a, &mut watcher_b],
+        "race",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_resend_to_the_other_node_is_answered_with_the_original() {
+    let mut cluster = Cluster::new();
+    let (a, b) = (cluster.node(), cluster.node());
+    let mut watcher = member(&b, "general").await;
+    let (mut ana, welcome, _) = Client::connect_with_token(&a.ws_url(), None).await;
+    let token = welcome["token"].as_str().unwrap().to_owned();
+    ana.join("general").await;
+    assert_eq!(ana.say_acked("general", "once", "m-1").await, 1);
+    // The connection drops before the ack arrives, as far as the client
+    // knows: it resends through the other node, as the same user.
+    drop(ana);
+    let (mut again, welcome, refused) = Client::connect_with_token(&b.ws_url(), Some(&token)).await;
+    assert!(refused.is_none(), "the token verifies on the other node");
+    assert_eq!(welcome["token"], token.as_str());
+    again.join("general").await;
+    assert_eq!(again.say_acked("general", "once", "m-1").await, 1);
+    assert_eq!(again.say_acked("general", "next", "m-2").await, 2);
+    assert_eq!(
+        room_messages(&mut watcher, 2).await,
+        [(1, "once".to_owned()), (2, "next".to_owned())]
+    );
+}
+
+/// Node A dies (SIGKILL) while others keep posting on node B; A's client
+/// resumes on B with its token and the last number it saw, and gets
+/// exactly what it missed, in order, once.
+#[tokio::test]
+async fn a_client_resumes_on_another_node_after_its_node_is_killed() {
+    let mut cluster = Cluster::new();
+    let (a, b) = (cluster.node(), cluster.node());
+    let (mut ana, welcome, _) = Client::connect_with_token(&a.ws_url(), None).await;
+    let token = welcome["token"].as_str().unwrap().to_owned();
+    ana.join("general").await;
+    let mut ben = member(&b, "general").await;
+    for n in 1..=3 {
+        ben.say("general", &format!("before {n}")).await;
+    }
+    let seen = room_messages(&mut ana, 3).await;
+    assert_eq!(seen.last().unwrap().0, 3);
+    a.kill_9();
+    for n in 1..=5 {
+        ben.say_acked("general", &format!("while away {n}"), &format!("w{n}"))
+            .await;
+    }
+    let (mut back, _, refused) = Client::connect_with_token(&b.ws_url(), Some(&token)).await;
+    assert!(refused.is_none());
+    assert_eq!(back.id(), welcome["user"].as_str().unwrap());
+    back.send(json!({"type": "join_room", "room": "general", "after": 3}))
+        .await;
+    back.recv_type("joined").await;
+    let history = back.recv_type("history").await;
+    let missed: Vec<(u64, String)> = history["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(message_of)
+        .collect();
+    let expected: Vec<(u64, String)> = (1..=5)
+        .map(|n| (3 + n, format!("while away {n}")))
+        .collect();
+    assert_eq!(missed, expected);
+    nothing_more_before(&mut ben, &mut [&mut back], "general").await;
+}
+
+/// Redis dies mid-conversation: messages are still stored and acknowledged
+/// on each node, and once Redis is back every member catches up from
+/// PostgreSQL, in order, with nothing twice.
+#[tokio::test]
+async fn a_redis_restart_loses_nothing_and_delivery_catches_up() {
+    let mut cluster = Cluster::new();
+    let (a, b) = (cluster.node(), cluster.node());
+    let mut ana = member(&a, "general").await;
+    let mut ben = member(&b, "general").await;
+    let mut watcher_a = member(&a, "general").await;
+    let mut watcher_b = member(&b, "general").await;
+    ana.say_acked("general", "before", "m-0").await;
+    for watcher in [&mut watcher_a, &mut watcher_b] {
+        assert_eq!(room_messages(watcher, 1).await[0].0, 1);
+    }
+    cluster.redis.kill();
+    let mut acked = Vec::new();
+    for n in 1..=4 {
+        acked.push(
+            ana.say_acked("general", &format!("a during {n}"), &format!("a{n}"))
+                .await,
+        );
+        acked.push(
+            ben.say_acked("general", &format!("b during {n}"), &format!("b{n}"))
+                .await,
+        );
+    }
+    let mut sorted = acked.clone();
+    sorted.sort_unstable();
+    assert_eq!(
+        sorted,
+        (2..=9).collect::<Vec<u64>>(),
+        "all stored meanwhile"
+    );
+    cluster.redis.start_again();
+    for watcher in [&mut watcher_a, &mut watcher_b] {
+        let seqs: Vec<u64> = room_messages(watcher, 8)
+            .await
+            .iter()
+            .map(|(seq, _)| *seq)
+            .collect();
+        assert_eq!(seqs, (2..=9).collect::<Vec<u64>>());
+    }
+    // The bus carries messages again.
+    nothing_more_before(&mut ben, &mut [&mut watcher_a, &mut watcher_b], "general").await;
+}
+
+/// Redis drops the nodes' subscriptions (`CLIENT KILL TYPE pubsub`),
+/// again and again during a burst: they come back by themselves, and
+/// what was published while one was gone is read from PostgreSQL.
+#[tokio::test]
+async fn dropped_subscriptions_heal_without_loss() {
+    const BURST: u64 = 400;
+    let mut cluster = Cluster::new();
+    let (a, b) = (cluster.node(), cluster.node());
+    let mut ana = member(&a, "general").await;
+    let mut ben = member(&b, "general").await;
+    let port = cluster.redis.port;
+    let killer = std::thread::spawn(move || {
+        let mut killed = 0;
+        for _ in 0..10 {
+            std::thread::sleep(Duration::from_millis(15));
+            let output = std::process::Command::new("redis-cli")
+                .args(["-p", &port.to_string(), "CLIENT", "KILL", "TYPE", "pubsub"])
+                .output()
+                .unwrap();
+            killed += String::from_utf8_lossy(&output.stdout)
+                .trim()
+                .parse::<u32>()
+                .unwrap_or(0);
+        }
+        killed
+    });
+    for n in 1..=BURST {
+        ana.send(json!({"type": "room_message", "room": "general", "content": format!("{n}")}))
+            .await;
+        if n % 50 == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    let seqs: Vec<u64> = room_messages(&mut ben, BURST as usize)
+        .await
+        .iter()
+        .map(|(seq, _)| *seq)
+        .collect();
+    assert_eq!(seqs, (1..=BURST).collect::<Vec<u64>>());
+    assert!(killer.join().unwrap() > 0, "subscriptions were dropped");
+
+    // Dropped, and kept from coming back for a while: Redis takes one
+    // client only, so one node reconnects and the other waits. Whichever
+    // it is, what is posted meanwhile reaches the other node late (the
+    // publisher waits) or never over the bus (the subscriber was gone),
+    // and then from PostgreSQL.
+    cluster.redis.cli(&["CONFIG", "SET", "maxclients", "1"]);
+    cluster.redis.cli(&["CLIENT", "KILL", "TYPE", "pubsub"]);
+    for n in 1..=30 {
+        ana.send(
+            json!({"type": "room_message", "room": "general", "content": format!("away {n}")}),
+        )
+        .await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    cluster.redis.cli(&["CONFIG", "SET", "maxclients", "1000"]);
+    let seqs: Vec<u64> = room_messages(&mut ben, 30)
+        .await
+        .iter()
+        .map(|(seq, _)| *seq)
+        .collect();
+    assert_eq!(seqs, (BURST + 1..=BURST + 30).collect::<Vec<u64>>());
+    nothing_more_before(&mut ana, &mut [&mut ben], "general").await;
+}
+
+/// PostgreSQL stops: a send gets `storage_failed` and nothing is
+/// acknowledged; once it is back, sends are stored and delivered again,
+/// numbered on without a gap.
+#[tokio::test]
+async fn with_postgres_down_sends_fail_clearly_and_work_again_after() {
+    let postgres = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
+    let mut cluster = Cluster::on(postgres.url("postgres"));
+    let (a, b) = (cluster.node(), cluster.node());
+    let mut ana = member(&a, "general").await;
+    let mut ben = member(&b, "general").await;
+    assert_eq!(ana.say_acked("general", "one", "m-1").await, 1);
+    let postgres = tokio::task::spawn_blocking(move || {
+        postgres.stop();
+        postgres
+    })
+    .await
+    .unwrap();
+    ana.send(json!({"type": "room_message", "room": "general", "content": "lost", "id": "m-2"}))
+        .await;
+    let error = ana.recv_type("error").await;
+    assert_eq!(error["code"], "storage_failed", "{error}");
+    assert_eq!(error["id"], "m-2");
+    let postgres = tokio::task::spawn_blocking(move || {
+        postgres.start_again();
+        postgres
+    })
+    .await
+    .unwrap();
+    // The pool reconnects on its own; the client sends again.
+    let deadline = tokio::time::Instant::now() + PATIENCE * 4;
+    let seq = loop {
+        ana.send(json!({"type": "room_message", "room": "general", "content": "two", "id": "m-3"}))
+            .await;
+        let frame = loop {
+            let frame = ana.recv().await;
+            if frame["type"] == "ack" || frame["type"] == "error" {
+                break frame;
+            }
+        };
+        if frame["type"] == "ack" {
+            break frame["seq"].as_u64().unwrap();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "PostgreSQL never came back"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(seq, 2, "no number was spent on the failed send");
+    let seen = room_messages(&mut ben, 2).await;
+    assert_eq!(seen, [(1, "one".to_owned()), (2, "two".to_owned())]);
+    drop(postgres);
+}
