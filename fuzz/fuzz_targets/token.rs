@@ -13,7 +13,7 @@ static IDENTITY: LazyLock<Identity> = LazyLock::new(|| {
         token_secret: Some("fuzzing-secret-of-at-least-32-characters".into()),
         ..Settings::default()
     };
-    Identity::load(&settings).expect("a configured secret loads")
+    Identity::load(&settings, None).expect("a configured secret loads")
 });
 
 fuzz_target!(|text: &str| {
