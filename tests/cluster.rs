@@ -113,6 +113,9 @@ async fn a_message_posted_on_one_node_reaches_members_on_the_other() {
         room_messages(&mut ana, 1).await,
         [(2, "hello from b".to_owned())]
     );
+    // Nothing went wrong on the way, even if it was put right.
+    a.assert_calm();
+    b.assert_calm();
 }
 
 /// Two nodes take messages for one room at once, pipelined: every member
@@ -158,6 +161,9 @@ async fn two_nodes_posting_at_once_give_every_member_one_gapless_order() {
         "race",
     )
     .await;
+    // Nothing went wrong on the way, even if it was put right.
+    a.assert_calm();
+    b.assert_calm();
 }
 
 #[tokio::test]
@@ -182,6 +188,9 @@ async fn a_resend_to_the_other_node_is_answered_with_the_original() {
         room_messages(&mut watcher, 2).await,
         [(1, "once".to_owned()), (2, "next".to_owned())]
     );
+    // Nothing went wrong on the way, even if it was put right.
+    a.assert_calm();
+    b.assert_calm();
 }
 
 /// Node A dies (SIGKILL) while others keep posting on node B; A's client
@@ -389,4 +398,225 @@ async fn with_postgres_down_sends_fail_clearly_and_work_again_after() {
     let seen = room_messages(&mut ben, 2).await;
     assert_eq!(seen, [(1, "one".to_owned()), (2, "two".to_owned())]);
     drop(postgres);
+}
+
+/// The next frame of `client` other than the room messages, typing and
+/// the lobby.
+async fn next_announcement(client: &mut Client) -> Value {
+    loop {
+        let frame = client.recv().await;
+        if !["room_message", "typing", "rooms"].contains(&frame["type"].as_str().unwrap_or("")) {
+            return frame;
+        }
+    }
+}
+
+/// A user with connections on two nodes is one member: announced once
+/// when the first arrives anywhere, and gone once when the last leaves.
+#[tokio::test]
+async fn a_user_on_two_nodes_is_one_member_announced_once() {
+    let mut cluster = Cluster::new();
+    let (a, b) = (cluster.node(), cluster.node());
+    let (mut ana, welcome, _) = Client::connect_with_token(&a.ws_url(), None).await;
+    let token = welcome["token"].as_str().unwrap().to_owned();
+    ana.join("general").await;
+    let (mut ben, _, _) = Client::connect_with_token(&b.ws_url(), None).await;
+    let joined = ben.join("general").await;
+    let mut members: Vec<String> = joined["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["user"].as_str().unwrap().to_owned())
+        .collect();
+    if !members.iter().any(|m| m == ana.id()) {
+        // Ana's arrival was still on its way to Redis: it comes next.
+        let arrived = next_announcement(&mut ben).await;
+        assert_eq!(arrived["type"], "user_joined", "{arrived}");
+        members.push(arrived["user"].as_str().unwrap().to_owned());
+    }
+    members.sort_unstable();
+    let mut expected = vec![ana.id().to_owned(), ben.id().to_owned()];
+    expected.sort_unstable();
+    assert_eq!(members, expected, "joined lists the members of every node");
+    let arrived = next_announcement(&mut ana).await;
+    assert_eq!(arrived["type"], "user_joined");
+    assert_eq!(arrived["user"], ben.id());
+
+    // Ana opens a second tab, on Ben's node: nobody hears of it.
+    let (mut ana_on_b, _, _) = Client::connect_with_token(&b.ws_url(), Some(&token)).await;
+    ana_on_b.join("general").await;
+    let (mut cy, _, _) = Client::connect_with_token(&a.ws_url(), None).await;
+    cy.join("general").await;
+    for client in [&mut ana, &mut ben, &mut ana_on_b] {
+        let next = next_announcement(client).await;
+        assert_eq!(next["type"], "user_joined", "{next}");
+        assert_eq!(
+            next["user"],
+            cy.id(),
+            "Cy's arrival is the next news, not Ana's"
+        );
+    }
+
+    // Ana's tab on A leaves: she is still in the room, on B.
+    ana.send(json!({"type": "leave_room", "room": "general"}))
+        .await;
+    ben.send(json!({"type": "set_name", "name": "Ben"})).await;
+    for client in [&mut cy, &mut ana_on_b] {
+        let next = next_announcement(client).await;
+        assert_eq!(next["type"], "user_renamed", "{next}");
+    }
+    // Her last tab leaves: everyone hears it once.
+    ana_on_b
+        .send(json!({"type": "leave_room", "room": "general"}))
+        .await;
+    for client in [&mut ben, &mut cy] {
+        let mut next = next_announcement(client).await;
+        if next["type"] == "user_renamed" {
+            next = next_announcement(client).await;
+        }
+        assert_eq!(next["type"], "user_left", "{next}");
+        assert_eq!(next["user"], welcome["user"]);
+    }
+    ben.send(json!({"type": "set_name", "name": "Ben B"})).await;
+    let next = next_announcement(&mut cy).await;
+    assert_eq!(next["type"], "user_renamed", "no second user_left: {next}");
+    // Nothing went wrong on the way, even if it was put right.
+    a.assert_calm();
+    b.assert_calm();
+}
+
+#[tokio::test]
+async fn the_lobby_counts_the_members_of_every_node() {
+    let mut cluster = Cluster::new();
+    let (a, b) = (cluster.node(), cluster.node());
+    let _ana = member(&a, "general").await;
+    let _ben = member(&b, "general").await;
+    let _cy = member(&b, "other").await;
+    let mut watcher = a.connect_with_hello().await;
+    watcher.send(json!({"type": "list_rooms"})).await;
+    let expected = json!([
+        {"room": "general", "members": 2},
+        {"room": "other", "members": 1},
+    ]);
+    let deadline = tokio::time::Instant::now() + PATIENCE * 2;
+    loop {
+        let rooms = watcher.recv_type("rooms").await;
+        if rooms["rooms"] == expected {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "last list: {rooms}");
+    }
+    // Nothing went wrong on the way, even if it was put right.
+    a.assert_calm();
+    b.assert_calm();
+}
+
+/// A node killed with SIGKILL says nothing; its lease runs out, another
+/// node sweeps its members out, and the rest of the room hears they left
+/// within the bound README gives (six seconds).
+#[tokio::test]
+async fn a_dead_nodes_members_are_gone_within_the_bound() {
+    let mut cluster = Cluster::new();
+    let (a, b) = (cluster.node(), cluster.node());
+    let ana = member(&a, "general").await;
+    let mut ben = member(&b, "general").await;
+    let ana_id = ana.id().to_owned();
+    let killed = std::time::Instant::now();
+    a.kill_9();
+    let left = loop {
+        let frame = ben.recv_within(Duration::from_secs(10)).await;
+        if frame["type"] == "user_left" && frame["user"] == ana_id.as_str() {
+            break killed.elapsed();
+        }
+    };
+    // The bound is six seconds; two more for a loaded machine.
+    assert!(left < Duration::from_secs(8), "gone after {left:?}");
+    eprintln!("a dead node's member was gone after {left:?}");
+    drop(ana);
+}
+
+#[tokio::test]
+async fn direct_messages_reach_every_tab_on_every_node() {
+    let mut cluster = Cluster::new();
+    let (a, b) = (cluster.node(), cluster.node());
+    let (mut ana, ana_welcome, _) = Client::connect_with_token(&a.ws_url(), None).await;
+    let (mut ana_on_b, _, _) =
+        Client::connect_with_token(&b.ws_url(), ana_welcome["token"].as_str()).await;
+    let (mut ben, ben_welcome, _) = Client::connect_with_token(&b.ws_url(), None).await;
+    let (mut ben_on_a, _, _) =
+        Client::connect_with_token(&a.ws_url(), ben_welcome["token"].as_str()).await;
+    let ben_id = ben.id().to_owned();
+    // The other node hears Ben is online within a moment.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        ana.send(json!({"type": "direct_message", "to": ben_id, "content": "hi ben", "id": "d-1"}))
+            .await;
+        let frame = loop {
+            let frame = ana.recv().await;
+            if ["ack", "error"].contains(&frame["type"].as_str().unwrap()) {
+                break frame;
+            }
+        };
+        if frame["type"] == "ack" {
+            assert_eq!(frame["seq"], 1);
+            break;
+        }
+        assert_eq!(frame["code"], "unknown_user");
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for client in [&mut ben, &mut ben_on_a, &mut ana_on_b] {
+        let dm = client.recv_type("direct_message").await;
+        assert_eq!(dm["content"], "hi ben");
+        assert_eq!(dm["seq"], 1);
+    }
+    ben.send(json!({"type": "direct_message", "to": ana.id(), "content": "hi ana"}))
+        .await;
+    for client in [&mut ana, &mut ana_on_b, &mut ben_on_a] {
+        let dm = client.recv_type("direct_message").await;
+        assert_eq!(
+            (dm["content"].as_str(), dm["seq"].as_u64()),
+            (Some("hi ana"), Some(2))
+        );
+    }
+    // Someone connected nowhere is refused, as on one node.
+    let nobody = "67e55044-10b1-426f-9247-bb680e5fe0c8";
+    ana.send(json!({"type": "direct_message", "to": nobody, "content": "hello?"}))
+        .await;
+    assert_eq!(ana.recv_type("error").await["code"], "unknown_user");
+    // Nothing went wrong on the way, even if it was put right.
+    a.assert_calm();
+    b.assert_calm();
+}
+
+#[tokio::test]
+async fn typing_and_renames_reach_the_other_node() {
+    let mut cluster = Cluster::new();
+    let (a, b) = (cluster.node(), cluster.node());
+    let mut ana = member(&a, "general").await;
+    let mut ben = member(&b, "general").await;
+    ana.send(json!({"type": "typing", "room": "general"})).await;
+    let typing = ben.recv_type("typing").await;
+    assert_eq!(typing["user"], ana.id());
+    ana.send(json!({"type": "set_name", "name": "Ana Lima"}))
+        .await;
+    let renamed = ben.recv_type("user_renamed").await;
+    assert_eq!(
+        (renamed["user"].as_str(), renamed["name"].as_str()),
+        (Some(ana.id()), Some("Ana Lima"))
+    );
+    // A later joiner on the other node sees the new name in the list.
+    let mut cy = b.connect_with_hello().await;
+    let joined = cy.join("general").await;
+    let listed = joined["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["user"] == ana.id())
+        .cloned()
+        .unwrap();
+    assert_eq!(listed["name"], "Ana Lima");
+    // Nothing went wrong on the way, even if it was put right.
+    a.assert_calm();
+    b.assert_calm();
 }

@@ -4,7 +4,7 @@
 //! comes from the line the binary prints once it listens, [`LISTENING`].
 
 use std::{
-    io::{BufRead, BufReader},
+    io::{BufRead, BufReader, Write},
     net::SocketAddr,
     path::Path,
     process::{Child, Command, Stdio},
@@ -33,9 +33,15 @@ pub fn spawn(bin: &Path, settings: &[(&str, &str)]) -> Result<(Child, SocketAddr
 }
 
 /// The same, with the binary started by `command` (under `prlimit`, say).
-pub fn spawn_command(
+pub fn spawn_command(command: Command, settings: &[(&str, &str)]) -> Result<(Child, SocketAddr)> {
+    spawn_logged(command, settings, None)
+}
+
+/// The same, with what the binary prints kept in `log`, if given.
+pub fn spawn_logged(
     mut command: Command,
     settings: &[(&str, &str)],
+    log: Option<&Path>,
 ) -> Result<(Child, SocketAddr)> {
     let program = command.get_program().to_owned();
     let mut child = command
@@ -57,6 +63,13 @@ pub fn spawn_command(
             break addr.parse()?;
         }
     };
-    std::thread::spawn(move || for _ in stdout.lines() {});
+    let mut log = log.map(std::fs::File::create).transpose()?;
+    std::thread::spawn(move || {
+        for line in stdout.lines() {
+            if let (Some(log), Ok(line)) = (&mut log, line) {
+                let _ = writeln!(log, "{line}");
+            }
+        }
+    });
     Ok((child, addr))
 }

@@ -221,11 +221,16 @@ impl Client {
 
     /// The next text frame as JSON, skipping pings and pongs.
     pub async fn recv(&mut self) -> Value {
-        match self.next_frame(PATIENCE).await {
+        self.recv_within(PATIENCE).await
+    }
+
+    /// The same, waiting up to `wait` for it.
+    pub async fn recv_within(&mut self, wait: Duration) -> Value {
+        match self.next_frame(wait).await {
             Some(Message::Text(text)) => {
                 serde_json::from_str(text.as_str()).expect("the server sends JSON")
             }
-            other => panic!("expected a text frame, got {other:?}"),
+            other => panic!("expected a text frame within {wait:?}, got {other:?}"),
         }
     }
 
@@ -362,6 +367,8 @@ pub async fn http_get_with_head(addr: SocketAddr, path: &str) -> (String, String
 pub struct Binary {
     child: Child,
     pub addr: String,
+    /// What it prints, in its data directory.
+    log: std::path::PathBuf,
 }
 
 impl Binary {
@@ -389,15 +396,47 @@ impl Binary {
     }
 
     fn start_command(command: Command, data_dir: &Path, settings: &[(&str, &str)]) -> Self {
+        let log = data_dir.join("confab.log");
         let data_dir = data_dir.to_str().expect("a temporary path in UTF-8");
         let mut all = vec![("CONFAB_DATA_DIR", data_dir), ("RUST_LOG", "info")];
         all.extend_from_slice(settings);
-        let (child, addr) = server::process::spawn_command(command, &all)
+        let (child, addr) = server::process::spawn_logged(command, &all, Some(&log))
             .expect("the confab binary starts and listens");
         Self {
             child,
             addr: addr.to_string(),
+            log,
         }
+    }
+
+    /// What the binary has logged so far, without colours.
+    pub fn log(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let mut plain = String::with_capacity(text.len());
+        let mut chars = text.chars();
+        while let Some(c) = chars.next() {
+            if c == '\u{1b}' {
+                // An escape sequence: up to its final letter.
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            } else {
+                plain.push(c);
+            }
+        }
+        plain
+    }
+
+    /// Asserts the binary logged nothing at `WARN` or `ERROR`.
+    pub fn assert_calm(&self) {
+        let log = self.log();
+        let loud: Vec<&str> = log
+            .lines()
+            .filter(|line| line.contains(" WARN ") || line.contains(" ERROR "))
+            .collect();
+        assert!(loud.is_empty(), "the node complained:\n{}", loud.join("\n"));
     }
 
     pub fn ws_url(&self) -> String {

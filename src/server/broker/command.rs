@@ -65,13 +65,43 @@ pub enum Command {
 /// What cluster mode's bus (`cluster/`) tells the broker.
 #[derive(Debug)]
 pub enum BusEvent {
-    /// What is published in `room` reaches this node now: it can be loaded.
-    Subscribed(RoomName),
+    /// What is published in `room` reaches this node now, and these are
+    /// its members on every node: it can be loaded.
+    Subscribed {
+        room: RoomName,
+        members: Vec<(UserId, Option<DisplayName>)>,
+    },
     /// Messages another node committed in `room`, in its order.
     Published {
         room: RoomName,
         messages: Vec<StoredMessage>,
     },
+    /// `user` arrived in `room`, having been there on no node; or (not
+    /// `present`) is there on none any more.
+    Presence {
+        room: RoomName,
+        user: UserId,
+        name: Option<DisplayName>,
+        present: bool,
+    },
+    /// Someone on another node is typing in `room`.
+    Typing {
+        room: RoomName,
+        user: UserId,
+        name: DisplayName,
+    },
+    /// A direct message another node committed, for `to`'s connections
+    /// here (the recipient's, or the sender's other tabs).
+    Direct { to: UserId, message: StoredMessage },
+    /// Everyone connected to any node.
+    Online(Vec<UserId>),
+    /// `user` connected to some node, having been on none; or (not
+    /// `present`) is on none any more.
+    OnlineChanged { user: UserId, present: bool },
+    /// A user on another node took a new name.
+    Renamed { user: UserId, name: DisplayName },
+    /// The rooms with the most members on all nodes, and how many.
+    Lobby(Vec<(RoomName, usize)>),
     /// The bus lost its connection and has it back: anything may have been
     /// missed meanwhile, so every room is checked against storage.
     Restored,
@@ -85,9 +115,31 @@ pub enum BusRequest {
         room: RoomName,
         messages: Vec<StoredMessage>,
     },
+    /// Publish a direct message this node committed.
+    PublishDirect(StoredMessage),
     /// This node has someone in `room`: the bus answers with
     /// [`BusEvent::Subscribed`] once publications there reach it.
     Subscribe(RoomName),
     /// Nobody here is in `room` any more.
     Unsubscribe(RoomName),
+    /// `user` is in `room` (`None`: connected) here now, having not been.
+    Arrive {
+        room: Option<RoomName>,
+        user: UserId,
+        name: DisplayName,
+    },
+    /// `user` is not in `room` (`None`: connected) here any more.
+    Depart {
+        room: Option<RoomName>,
+        user: UserId,
+    },
+    Typing {
+        room: RoomName,
+        user: UserId,
+        name: DisplayName,
+    },
+    Renamed {
+        user: UserId,
+        name: DisplayName,
+    },
 }

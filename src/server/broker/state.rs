@@ -62,7 +62,7 @@ use delivery::encode;
 pub(super) use history::HistoryRead;
 use history::{Keep, ReadQuota, within_budget};
 use lobby::Lobby;
-use messages::{conn_of, room_message_frame};
+use messages::{conn_of, direct_message_frame, room_message_frame};
 use rooms::{Room, Seat};
 use sessions::{Held, Session, Users};
 use typing::TypingGate;
@@ -129,6 +129,10 @@ pub(super) struct BrokerState {
     announcing: HashSet<RoomName>,
     /// Rooms holding messages that came before the ones ahead of them.
     gapped: HashSet<RoomName>,
+    /// Cluster mode: everyone connected to any node, per the bus.
+    online_anywhere: HashSet<UserId>,
+    /// Cluster mode: the lobby of all nodes, per the bus.
+    cluster_lobby: Option<Vec<(RoomName, usize)>>,
     /// What the rooms' caches hold together, against `cache_max_bytes`.
     cached_bytes: usize,
     /// The time of the step being taken, as the task passed it in.
@@ -184,6 +188,8 @@ impl BrokerState {
             lobby: Lobby::default(),
             announcing: HashSet::new(),
             gapped: HashSet::new(),
+            online_anywhere: HashSet::new(),
+            cluster_lobby: None,
             cached_bytes: 0,
             now: Now::current(),
             effects: Vec::new(),

@@ -1,21 +1,24 @@
-//! Cluster mode's bus between nodes, on Redis pub/sub: one task owns the
-//! node's Redis connection. It publishes what the broker committed,
-//! subscribes to the rooms this node has members in, and hands what other
-//! nodes published to the broker. The broker orders and delivers; nothing
-//! here decides who gets what.
+//! Cluster mode's bus between nodes, on Redis: one task owns the node's
+//! Redis connection. It publishes what the broker committed and what its
+//! members do (arrive, leave, type, rename), subscribes to the rooms and
+//! users this node has someone for, keeps this node's share of presence in
+//! Redis (`presence.rs`), and hands the broker what other nodes published.
+//! The broker orders and delivers; nothing here decides who gets what.
 //!
 //! Redis may lose anything at any time and nothing is lost with it: every
 //! committed message is in PostgreSQL, and the broker reads what the bus
-//! did not bring (see `broker/sequencer.rs`). When the connection drops
-//! (Redis restarted, `CLIENT KILL`, a network fault), redis-rs's connection
-//! manager reconnects and resubscribes; once a `PING` answers again this
-//! task subscribes to every room once more and tells the broker, which
-//! catches each room up from PostgreSQL.
+//! did not bring (see `broker/sequencer.rs`); presence is registered again
+//! by each node. When the connection drops (Redis restarted, `CLIENT
+//! KILL`, a network fault), redis-rs's connection manager reconnects and
+//! resubscribes; once a `PING` answers again this task subscribes to
+//! everything once more, puts this node's presence right, and tells the
+//! broker, which catches each room up from PostgreSQL.
 
+mod presence;
 pub mod wire;
 
 use std::{
-    collections::HashSet,
+    collections::{HashMap, HashSet},
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -27,22 +30,27 @@ use redis::{
     Client, IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind, Value,
     aio::{ConnectionManager, ConnectionManagerConfig},
 };
-use tokio::sync::mpsc;
+use tokio::{sync::mpsc, time::MissedTickBehavior};
 use tracing::{debug, error, info, warn};
 
+use crate::protocol::{DisplayName, UserId};
 use crate::server::broker::{BusEvent, BusRequest, Command, WeakBroker};
-use wire::{Published, room_topic, topic_room};
+use crate::server::store::Channel;
+use presence::{Place, Presence};
+use wire::{EVERYONE, Published, Topic};
 
 /// Requests queued for the bus task. When full (Redis is slow or gone), a
 /// request is dropped: other nodes read an unpublished message from
-/// PostgreSQL when they notice the gap.
+/// PostgreSQL when they notice the gap, and presence is put right when
+/// the lease is next renewed.
 const REQUEST_QUEUE: usize = 8192;
 
-/// Publications sent to Redis in one pipeline.
-const PUBLISH_BATCH: usize = 256;
+/// Requests taken per wake-up; their publications go in one pipeline.
+const REQUEST_BATCH: usize = 256;
 
 /// Publications received and not yet handed to the broker. When full (the
-/// broker is behind), one is dropped, and read from PostgreSQL instead.
+/// broker is behind), one is dropped: a message is then read from
+/// PostgreSQL; a typing notice is simply lost.
 const PUSH_QUEUE: usize = 8192;
 
 /// How long one Redis command may take before it counts as failed.
@@ -50,6 +58,9 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How often a lost connection is retried.
 const RETRY_EVERY: Duration = Duration::from_millis(250);
+
+/// Rooms the lobby lists at most, as on a single node.
+const LOBBY_ROOMS: usize = 200;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
@@ -92,10 +103,11 @@ impl Bus {
                 if push.kind == PushKind::Disconnection {
                     flag.store(true, Ordering::Release);
                 }
-                // Full: this publication is read from PostgreSQL instead.
+                // Full: what this push carried is read from PostgreSQL.
                 push_sender.try_send(push)
             });
-        let manager = ConnectionManager::new_with_config(client, config).await?;
+        let mut manager = ConnectionManager::new_with_config(client, config).await?;
+        manager.subscribe(EVERYONE).await?;
         let (sender, requests) = mpsc::channel(REQUEST_QUEUE);
         let node = uuid::Uuid::new_v4().simple().to_string();
         info!(%node, "cluster mode: this node's bus is connected to Redis");
@@ -109,9 +121,7 @@ impl Bus {
         })
     }
 
-    /// The queue the broker sends its requests to. When it is full a
-    /// request is dropped: the nodes that miss a publication read it from
-    /// PostgreSQL, and a subscription is made again when the bus recovers.
+    /// The queue the broker sends its requests to.
     pub fn sender(&self) -> mpsc::Sender<BusRequest> {
         self.sender.clone()
     }
@@ -122,9 +132,29 @@ impl Bus {
     }
 }
 
+/// The bus task's state.
+struct Task {
+    manager: ConnectionManager,
+    presence: Presence,
+    node: String,
+    broker: WeakBroker,
+    lost: Arc<AtomicBool>,
+    /// What this node is subscribed to, besides [`EVERYONE`].
+    topics: HashSet<String>,
+    /// Where this node's users are: what its share of presence must say.
+    here: HashMap<(Place, UserId), DisplayName>,
+    /// Departures Redis did not take (it was unreachable): tried again
+    /// once it answers, so nobody stays present for good.
+    departed: Vec<(Place, UserId)>,
+    /// The lobby as last told to the broker.
+    lobby: Vec<(crate::protocol::RoomName, usize)>,
+    /// Publications of the requests being carried out.
+    pipe: redis::Pipeline,
+}
+
 async fn bus_loop(bus: Bus, broker: WeakBroker) {
     let Bus {
-        mut manager,
+        manager,
         mut requests,
         sender,
         mut pushes,
@@ -132,83 +162,344 @@ async fn bus_loop(bus: Bus, broker: WeakBroker) {
         node,
     } = bus;
     drop(sender);
-    let mut topics: HashSet<String> = HashSet::new();
-    let mut batch = Vec::with_capacity(PUBLISH_BATCH);
-    let mut retry = tokio::time::interval(RETRY_EVERY);
-    retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut task = Task {
+        manager,
+        presence: Presence::new(&node),
+        node,
+        broker,
+        lost,
+        topics: HashSet::new(),
+        here: HashMap::new(),
+        departed: Vec::new(),
+        lobby: Vec::new(),
+        pipe: redis::pipe(),
+    };
+    // The lease first: what this node registers from now on is its own.
+    task.renew().await;
+    task.online_snapshot().await;
+    let mut batch = Vec::with_capacity(REQUEST_BATCH);
+    let every = |period| {
+        let mut interval = tokio::time::interval(period);
+        interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        interval
+    };
+    let mut retry = every(RETRY_EVERY);
+    let mut renew = every(presence::RENEW_EVERY);
     loop {
         tokio::select! {
-            received = requests.recv_many(&mut batch, PUBLISH_BATCH) => {
+            received = requests.recv_many(&mut batch, REQUEST_BATCH) => {
                 if received == 0 {
                     return; // the broker is gone: the server is exiting
                 }
-                let mut pipe = redis::pipe();
                 for request in batch.drain(..) {
-                    match request {
-                        BusRequest::Publish { room, messages } => {
-                            let published = Published::committed(&node, &room, &messages);
-                            let payload = serde_json::to_string(&published)
-                                .expect("a publication is strings and numbers and always encodes");
-                            pipe.publish(room_topic(&room), payload).ignore();
-                        }
-                        BusRequest::Subscribe(room) => {
-                            let topic = room_topic(&room);
-                            if let Err(error) = manager.subscribe(&topic).await {
-                                warn!(%room, %error, "subscribing to a room failed; it is caught up from PostgreSQL once Redis answers");
-                                lost.store(true, Ordering::Release);
-                            }
-                            topics.insert(topic);
-                            tell(&broker, BusEvent::Subscribed(room)).await;
-                        }
-                        BusRequest::Unsubscribe(room) => {
-                            let topic = room_topic(&room);
-                            topics.remove(&topic);
-                            if let Err(error) = manager.unsubscribe(&topic).await {
-                                debug!(%room, %error, "unsubscribing failed");
-                            }
-                        }
-                    }
+                    task.carry_out(request).await;
                 }
-                if let Err(error) = pipe.query_async::<()>(&mut manager).await {
-                    warn!(%error, "publishing to Redis failed; other nodes read these messages from PostgreSQL");
-                    lost.store(true, Ordering::Release);
-                }
+                task.flush().await;
             }
             Some(push) = pushes.recv() => {
-                if let Some(event) = received(push, &node) {
-                    tell(&broker, event).await;
+                if let Some(event) = received(push, &task.node) {
+                    task.tell(event).await;
                 }
             }
-            _ = retry.tick(), if lost.load(Ordering::Acquire) => {
-                if restore(&mut manager, &topics).await {
-                    lost.store(false, Ordering::Release);
-                    info!(rooms = topics.len(), "the bus is back: catching every room up from PostgreSQL");
-                    tell(&broker, BusEvent::Restored).await;
+            _ = renew.tick(), if !task.lost.load(Ordering::Acquire) => {
+                task.renew().await;
+                task.flush().await;
+            }
+            _ = retry.tick(), if task.lost.load(Ordering::Acquire) => {
+                if task.restore().await {
+                    task.lost.store(false, Ordering::Release);
+                    info!(topics = task.topics.len(), "the bus is back: catching every room up from PostgreSQL");
+                    task.tell(BusEvent::Restored).await;
+                    task.online_snapshot().await;
+                    task.renew().await;
+                    task.retry_departures().await;
+                    task.flush().await;
                 }
             }
         }
     }
 }
 
-/// After a lost connection: whether Redis answers again, with every
-/// topic subscribed.
-async fn restore(manager: &mut ConnectionManager, topics: &HashSet<String>) -> bool {
-    let answered: redis::RedisResult<String> = redis::cmd("PING").query_async(manager).await;
-    if let Err(error) = answered {
-        debug!(%error, "Redis does not answer yet");
-        return false;
+impl Task {
+    /// Hands `event` to the broker, waiting while it is behind (the push
+    /// queue fills meanwhile, and what it drops is read from PostgreSQL).
+    async fn tell(&self, event: BusEvent) {
+        if let Some(broker) = self.broker.upgrade() {
+            broker.send(Command::Bus(event)).await;
+        }
     }
-    let topics: Vec<&String> = topics.iter().collect();
-    for chunk in topics.chunks(PUBLISH_BATCH) {
-        if let Err(error) = manager.subscribe(chunk).await {
-            warn!(%error, "subscribing again failed; trying again");
+
+    fn publish(&mut self, published: &Published) {
+        self.pipe
+            .publish(published.topic(), published.encode())
+            .ignore();
+    }
+
+    /// Sends the publications gathered, in one pipeline.
+    async fn flush(&mut self) {
+        let pipe = std::mem::replace(&mut self.pipe, redis::pipe());
+        if pipe.is_empty() {
+            return;
+        }
+        if let Err(error) = pipe.query_async::<()>(&mut self.manager).await {
+            warn!(%error, "publishing to Redis failed; other nodes read these messages from PostgreSQL");
+            self.lost.store(true, Ordering::Release);
+        }
+    }
+
+    /// A Redis call failed: the bus counts as lost until it answers again.
+    fn failed(&self, what: &str, error: &redis::RedisError) {
+        warn!(%error, "{what} failed; it is put right once Redis answers again");
+        self.lost.store(true, Ordering::Release);
+    }
+
+    async fn carry_out(&mut self, request: BusRequest) {
+        let node = self.node.clone();
+        match request {
+            BusRequest::Publish { room, messages } => self.publish(&Published::Committed {
+                node,
+                room,
+                messages: messages.iter().map(wire::posted).collect(),
+            }),
+            BusRequest::PublishDirect(message) => {
+                let published = Published::Direct {
+                    node,
+                    message: wire::posted(&message),
+                };
+                // On the recipient's topic and on the sender's (their
+                // other tabs), once if they are the same node's.
+                self.publish(&published);
+                self.pipe
+                    .publish(wire::user_topic(message.from), published.encode())
+                    .ignore();
+            }
+            BusRequest::Typing { room, user, name } => self.publish(&Published::Typing {
+                node,
+                room,
+                user,
+                name,
+            }),
+            BusRequest::Renamed { user, name } => {
+                for ((_, who), known) in &mut self.here {
+                    if *who == user {
+                        *known = name.clone();
+                    }
+                }
+                if let Err(error) = Presence::name(&mut self.manager, user, &name).await {
+                    self.failed("recording a name", &error);
+                }
+                self.publish(&Published::Renamed { node, user, name });
+            }
+            BusRequest::Subscribe(room) => {
+                let topic = Topic::Room(room.clone()).name();
+                self.subscribe(topic).await;
+                let members = match Presence::members(&mut self.manager, &room).await {
+                    Ok(members) => members,
+                    Err(error) => {
+                        self.failed("reading a room's members", &error);
+                        Vec::new()
+                    }
+                };
+                self.tell(BusEvent::Subscribed { room, members }).await;
+            }
+            BusRequest::Unsubscribe(room) => self.unsubscribe(Topic::Room(room).name()).await,
+            BusRequest::Arrive { room, user, name } => {
+                let place = room.map_or(Place::Online, Place::Room);
+                if place == Place::Online {
+                    self.subscribe(wire::user_topic(user)).await;
+                }
+                self.here.insert((place.clone(), user), name.clone());
+                self.arrive(place, user, name).await;
+            }
+            BusRequest::Depart { room, user } => {
+                let place = room.map_or(Place::Online, Place::Room);
+                if place == Place::Online {
+                    self.unsubscribe(wire::user_topic(user)).await;
+                }
+                self.here.remove(&(place.clone(), user));
+                self.depart(place, user).await;
+            }
+        }
+    }
+
+    async fn subscribe(&mut self, topic: String) {
+        if let Err(error) = self.manager.subscribe(&topic).await {
+            self.failed("subscribing", &error);
+        }
+        self.topics.insert(topic);
+    }
+
+    async fn unsubscribe(&mut self, topic: String) {
+        self.topics.remove(&topic);
+        if let Err(error) = self.manager.unsubscribe(&topic).await {
+            debug!(%error, "unsubscribing failed");
+        }
+    }
+
+    /// Registers `user` at `place` for this node; the first node to have
+    /// them there says so to all.
+    async fn arrive(&mut self, place: Place, user: UserId, name: DisplayName) {
+        if let Err(error) = Presence::name(&mut self.manager, user, &name).await {
+            return self.failed("recording a name", &error);
+        }
+        match self.presence.arrive(&mut self.manager, &place, user).await {
+            Ok(true) => {
+                let published = self.presence_of(place, user, Some(name), true);
+                self.publish(&published);
+            }
+            Ok(false) => {}
+            Err(error) => self.failed("registering presence", &error),
+        }
+    }
+
+    /// Unregisters `user` at `place` for this node; the last node to have
+    /// them there says they left.
+    async fn depart(&mut self, place: Place, user: UserId) {
+        match self.presence.depart(&mut self.manager, &place, user).await {
+            Ok(true) => {
+                let published = self.presence_of(place, user, None, false);
+                self.publish(&published);
+            }
+            Ok(false) => {}
+            Err(error) => {
+                self.failed("unregistering presence", &error);
+                self.departed.push((place, user));
+            }
+        }
+    }
+
+    /// Departures made while Redis was unreachable, once it answers: each
+    /// is announced if the user is now nowhere (Redis may also have lost
+    /// this node's entry with everything else, after a restart).
+    async fn retry_departures(&mut self) {
+        for (place, user) in std::mem::take(&mut self.departed) {
+            if self.here.contains_key(&(place.clone(), user)) {
+                continue; // back meanwhile
+            }
+            let gone = match self.presence.depart(&mut self.manager, &place, user).await {
+                Ok(true) => true,
+                Ok(false) => match self
+                    .presence
+                    .is_anywhere(&mut self.manager, &place, user)
+                    .await
+                {
+                    Ok(anywhere) => !anywhere,
+                    Err(error) => {
+                        self.departed.push((place, user));
+                        return self.failed("reading presence", &error);
+                    }
+                },
+                Err(error) => {
+                    self.departed.push((place, user));
+                    return self.failed("unregistering presence", &error);
+                }
+            };
+            if gone {
+                let published = self.presence_of(place, user, None, false);
+                self.publish(&published);
+            }
+        }
+    }
+
+    fn presence_of(
+        &self,
+        place: Place,
+        user: UserId,
+        name: Option<DisplayName>,
+        present: bool,
+    ) -> Published {
+        let node = self.node.clone();
+        match place {
+            Place::Room(room) => Published::Presence {
+                node,
+                room,
+                user,
+                name,
+                present,
+            },
+            Place::Online => Published::Online {
+                node,
+                user,
+                present,
+            },
+        }
+    }
+
+    /// Renews this node's lease, registers everything again if the lease
+    /// was lost, sweeps out nodes whose lease ran out, and passes on the
+    /// lobby if it changed.
+    async fn renew(&mut self) {
+        let (held, expired) = match self.presence.renew(&mut self.manager).await {
+            Ok(renewed) => renewed,
+            Err(error) => return self.failed("renewing this node's lease", &error),
+        };
+        if !held && !self.here.is_empty() {
+            warn!(
+                entries = self.here.len(),
+                "this node's presence was not in Redis (it restarted, or took this node for dead): registering it again"
+            );
+            let here: Vec<_> = self.here.clone().into_iter().collect();
+            for ((place, user), name) in here {
+                self.arrive(place, user, name).await;
+            }
+        }
+        for dead in expired {
+            match self.presence.sweep(&mut self.manager, &dead).await {
+                Ok(gone) => {
+                    if !gone.is_empty() {
+                        warn!(node = %dead, gone = gone.len(), "a node stopped renewing its lease: its users are gone");
+                    }
+                    for gone in gone {
+                        let published = self.presence_of(gone.place, gone.user, None, false);
+                        self.publish(&published);
+                    }
+                }
+                Err(error) => return self.failed("sweeping out a dead node", &error),
+            }
+        }
+        match Presence::lobby(&mut self.manager, LOBBY_ROOMS).await {
+            Ok(lobby) if lobby != self.lobby => {
+                self.lobby = lobby.clone();
+                self.tell(BusEvent::Lobby(lobby)).await;
+            }
+            Ok(_) => {}
+            Err(error) => self.failed("reading the lobby", &error),
+        }
+    }
+
+    /// Everyone online on any node, for the broker's check of direct
+    /// messages' recipients.
+    async fn online_snapshot(&mut self) {
+        match Presence::online(&mut self.manager).await {
+            Ok(users) => self.tell(BusEvent::Online(users)).await,
+            Err(error) => self.failed("reading who is online", &error),
+        }
+    }
+
+    /// After a lost connection: whether Redis answers again, with every
+    /// topic subscribed.
+    async fn restore(&mut self) -> bool {
+        let answered: redis::RedisResult<String> =
+            redis::cmd("PING").query_async(&mut self.manager).await;
+        if let Err(error) = answered {
+            debug!(%error, "Redis does not answer yet");
             return false;
         }
+        let mut topics: Vec<&String> = self.topics.iter().collect();
+        let everyone = EVERYONE.to_owned();
+        topics.push(&everyone);
+        for chunk in topics.chunks(REQUEST_BATCH) {
+            if let Err(error) = self.manager.subscribe(chunk).await {
+                warn!(%error, "subscribing again failed; trying again");
+                return false;
+            }
+        }
+        true
     }
-    true
 }
 
-/// A publication from another node, as the broker takes it.
+/// A publication from another node (or this one's presence), as the
+/// broker takes it.
 fn received(push: PushInfo, node: &str) -> Option<BusEvent> {
     match push.kind {
         PushKind::Message => {}
@@ -230,25 +521,54 @@ fn received(push: PushInfo, node: &str) -> Option<BusEvent> {
             return None;
         }
     };
-    if published.node() == node {
-        return None; // this node delivered its own already
-    }
-    let Published::Committed { room, messages, .. } = published;
-    if topic_room(&topic).as_ref() != Some(&room) {
-        warn!(%topic, %room, "ignoring a publication on another room's topic");
-        return None;
-    }
-    let messages = messages
-        .into_iter()
-        .map(|posted| wire::stored(&room, posted))
-        .collect();
-    Some(BusEvent::Published { room, messages })
-}
-
-/// Hands `event` to the broker, waiting while it is behind (the push queue
-/// fills meanwhile, and what it drops is read from PostgreSQL).
-async fn tell(broker: &WeakBroker, event: BusEvent) {
-    if let Some(broker) = broker.upgrade() {
-        broker.send(Command::Bus(event)).await;
-    }
+    let topic = Topic::parse(&topic)?;
+    let own = published.node() == node;
+    Some(match (published, topic) {
+        (Published::Committed { room, messages, .. }, Topic::Room(on)) if !own && on == room => {
+            let channel = Channel::Room(room.clone());
+            let messages = messages
+                .into_iter()
+                .map(|posted| wire::stored(channel.clone(), posted))
+                .collect();
+            BusEvent::Published { room, messages }
+        }
+        // Presence comes from the scripts' verdict, the publisher's own
+        // included: it acts on it as every node does.
+        (
+            Published::Presence {
+                room,
+                user,
+                name,
+                present,
+                ..
+            },
+            Topic::Room(on),
+        ) if on == room => BusEvent::Presence {
+            room,
+            user,
+            name,
+            present,
+        },
+        (
+            Published::Typing {
+                room, user, name, ..
+            },
+            Topic::Room(on),
+        ) if !own && on == room => BusEvent::Typing { room, user, name },
+        (Published::Direct { message, .. }, Topic::User(to)) if !own => {
+            let peer = message.to?;
+            let channel = Channel::direct(message.from, peer);
+            BusEvent::Direct {
+                to,
+                message: wire::stored(channel, message),
+            }
+        }
+        (Published::Online { user, present, .. }, Topic::Everyone) => {
+            BusEvent::OnlineChanged { user, present }
+        }
+        (Published::Renamed { user, name, .. }, Topic::Everyone) if !own => {
+            BusEvent::Renamed { user, name }
+        }
+        _ => return None,
+    })
 }

@@ -1,29 +1,65 @@
-//! What nodes tell each other over Redis: the topic of each room, and the
-//! JSON payloads published there. Only what a node committed travels, and
-//! every node can read it all again from PostgreSQL: Redis holds nothing
-//! that cannot be rebuilt.
+//! What nodes tell each other over Redis: the topics, and the JSON payloads
+//! published there. A room's topic carries what its members must hear (its
+//! committed messages, arrivals and departures, typing); a user's topic
+//! their direct messages; one topic for all, who is online and what they
+//! are called. Every committed message can be read again from PostgreSQL,
+//! and presence is rebuilt by the nodes: Redis holds nothing that cannot
+//! be rebuilt.
 
 use serde::{Deserialize, Serialize};
 
-use crate::protocol::{Posted, RoomName};
+use crate::protocol::{DisplayName, Posted, RoomName, UserId};
 use crate::server::store::{Channel, StoredMessage};
 
 /// Keys and topics of one deployment start with this, so a Redis can be
 /// shared with other applications.
 const PREFIX: &str = "confab:";
 
-/// The topic a room's committed messages are published on. Room names
-/// cannot contain `:`, so a topic names exactly one room.
+/// The topic every node subscribes to: who is online, renames.
+pub const EVERYONE: &str = "confab:all";
+
+/// The topic of a room. Room names cannot contain `:`, so a topic names
+/// exactly one room.
 pub fn room_topic(room: &RoomName) -> String {
     format!("{PREFIX}r:{room}")
 }
 
-/// The room a topic names, if it names one.
-pub fn topic_room(topic: &str) -> Option<RoomName> {
-    RoomName::parse(topic.strip_prefix(PREFIX)?.strip_prefix("r:")?).ok()
+/// The topic of a user's direct messages.
+pub fn user_topic(user: UserId) -> String {
+    format!("{PREFIX}u:{user}")
 }
 
-/// One publication on a room's topic.
+/// What a topic names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Topic {
+    Room(RoomName),
+    User(UserId),
+    Everyone,
+}
+
+impl Topic {
+    pub fn parse(topic: &str) -> Option<Self> {
+        if topic == EVERYONE {
+            return Some(Self::Everyone);
+        }
+        let rest = topic.strip_prefix(PREFIX)?;
+        if let Some(room) = rest.strip_prefix("r:") {
+            return RoomName::parse(room).ok().map(Self::Room);
+        }
+        UserId::parse(rest.strip_prefix("u:")?).ok().map(Self::User)
+    }
+
+    pub fn name(&self) -> String {
+        match self {
+            Self::Room(room) => room_topic(room),
+            Self::User(user) => user_topic(*user),
+            Self::Everyone => EVERYONE.to_owned(),
+        }
+    }
+}
+
+/// One publication. `node` is the publisher's: a node skips what it
+/// published itself when it already acted on it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Published {
@@ -33,29 +69,79 @@ pub enum Published {
         room: RoomName,
         messages: Vec<Posted>,
     },
+    /// `user` is now in `room` on some node, having been on none; or (not
+    /// `present`) on none any more.
+    Presence {
+        node: String,
+        room: RoomName,
+        user: UserId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<DisplayName>,
+        present: bool,
+    },
+    Typing {
+        node: String,
+        room: RoomName,
+        user: UserId,
+        name: DisplayName,
+    },
+    /// A direct message `node` committed, on the topic of each of the two
+    /// people in the conversation.
+    Direct { node: String, message: Posted },
+    /// `user` is now connected to some node, having been to none; or (not
+    /// `present`) to none any more.
+    Online {
+        node: String,
+        user: UserId,
+        present: bool,
+    },
+    Renamed {
+        node: String,
+        user: UserId,
+        name: DisplayName,
+    },
 }
 
 impl Published {
-    pub fn committed(node: &str, room: &RoomName, messages: &[StoredMessage]) -> Self {
-        Self::Committed {
-            node: node.to_owned(),
-            room: room.clone(),
-            messages: messages.iter().map(|m| m.posted()).collect(),
-        }
-    }
-
     /// The node that published it.
     pub fn node(&self) -> &str {
         match self {
-            Self::Committed { node, .. } => node,
+            Self::Committed { node, .. }
+            | Self::Presence { node, .. }
+            | Self::Typing { node, .. }
+            | Self::Direct { node, .. }
+            | Self::Online { node, .. }
+            | Self::Renamed { node, .. } => node,
         }
+    }
+
+    /// The topic it belongs on (a direct message belongs on two: this is
+    /// the recipient's).
+    pub fn topic(&self) -> String {
+        match self {
+            Self::Committed { room, .. }
+            | Self::Presence { room, .. }
+            | Self::Typing { room, .. } => room_topic(room),
+            Self::Direct { message, .. } => user_topic(message.to.unwrap_or(message.from)),
+            Self::Online { .. } | Self::Renamed { .. } => EVERYONE.to_owned(),
+        }
+    }
+
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self)
+            .expect("a publication is strings and numbers and always encodes")
     }
 }
 
-/// A committed room message as it came over the bus, as stored.
-pub fn stored(room: &RoomName, posted: Posted) -> StoredMessage {
+/// A stored message as it travels: the room's, or the conversation's.
+pub fn posted(message: &StoredMessage) -> Posted {
+    message.posted()
+}
+
+/// A committed message as it came over the bus, as stored.
+pub fn stored(channel: Channel, posted: Posted) -> StoredMessage {
     StoredMessage {
-        channel: Channel::Room(room.clone()),
+        channel,
         seq: posted.seq,
         ts: posted.ts,
         from: posted.from,
@@ -69,15 +155,24 @@ pub fn stored(room: &RoomName, posted: Posted) -> StoredMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{MessageContent, UserId};
+    use crate::protocol::MessageContent;
 
     #[test]
-    fn a_committed_batch_round_trips_and_its_topic_names_its_room() {
+    fn topics_name_one_room_or_user_and_parse_back() {
         let room = RoomName::parse("general").unwrap();
+        let ana = UserId::new_random();
         assert_eq!(room_topic(&room), "confab:r:general");
-        assert_eq!(topic_room(&room_topic(&room)), Some(room.clone()));
-        assert_eq!(topic_room("confab:u:general"), None);
-        assert_eq!(topic_room("other:r:general"), None);
+        for topic in [Topic::Room(room), Topic::User(ana), Topic::Everyone] {
+            assert_eq!(Topic::parse(&topic.name()), Some(topic));
+        }
+        assert_eq!(Topic::parse("confab:x:general"), None);
+        assert_eq!(Topic::parse("other:r:general"), None);
+        assert_eq!(Topic::parse("confab:u:not-an-id"), None);
+    }
+
+    #[test]
+    fn a_committed_batch_round_trips() {
+        let room = RoomName::parse("general").unwrap();
         let ana = UserId::new_random();
         let message = StoredMessage {
             channel: Channel::Room(room.clone()),
@@ -89,11 +184,17 @@ mod tests {
             content: MessageContent::parse("hi").unwrap(),
             client_id: None,
         };
-        let published = Published::committed("node-a", &room, std::slice::from_ref(&message));
-        let json = serde_json::to_string(&published).unwrap();
-        let back: Published = serde_json::from_str(&json).unwrap();
+        let published = Published::Committed {
+            node: "node-a".into(),
+            room: room.clone(),
+            messages: vec![posted(&message)],
+        };
+        let back: Published = serde_json::from_str(&published.encode()).unwrap();
         assert_eq!(back.node(), "node-a");
-        let Published::Committed { messages, .. } = back;
-        assert_eq!(stored(&room, messages[0].clone()), message);
+        assert_eq!(back.topic(), "confab:r:general");
+        let Published::Committed { messages, .. } = back else {
+            panic!("{back:?}");
+        };
+        assert_eq!(stored(Channel::Room(room), messages[0].clone()), message);
     }
 }

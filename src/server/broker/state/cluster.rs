@@ -1,15 +1,19 @@
 //! What cluster mode adds to the rules: rooms loaded once the bus brings
-//! their publications, other nodes' messages put in each room's order, and
+//! their publications, other nodes' messages put in each room's order and
 //! what the bus did not bring read from storage (a gap that outlived its
-//! wait, a room behind the head storage has).
+//! wait, a room behind the head storage has); arrivals and departures
+//! announced once whatever the node (the bus's scripts decide which is
+//! first and last); typing, renames and direct messages from other nodes;
+//! who is online anywhere; the lobby of all nodes.
 
 use super::*;
 
 impl BrokerState {
     pub(super) fn on_bus(&mut self, event: BusEvent) {
         match event {
-            BusEvent::Subscribed(room) => {
-                if self.rooms.get(&room).is_some_and(|r| !r.loaded) {
+            BusEvent::Subscribed { room, members } => {
+                if let Some(loading) = self.rooms.get_mut(&room).filter(|r| !r.loaded) {
+                    loading.everywhere.extend(members);
                     self.load(room);
                 }
             }
@@ -22,7 +26,111 @@ impl BrokerState {
                     self.broadcast_all(&room, frames);
                 }
             }
+            BusEvent::Presence {
+                room,
+                user,
+                name,
+                present,
+            } => self.on_presence(room, user, name, present),
+            BusEvent::Typing { room, user, name } => {
+                let frame = encode(&ServerMessage::Typing {
+                    room: room.clone(),
+                    user,
+                    name,
+                });
+                let audience: Vec<ConnId> = self.rooms.get(&room).map_or(Vec::new(), |room| {
+                    room.members
+                        .keys()
+                        .copied()
+                        .filter(|member| {
+                            self.sessions
+                                .get(member)
+                                .is_some_and(|s| s.extended && s.user != user)
+                        })
+                        .collect()
+                });
+                // Nobody hears of someone typing before hearing that they joined.
+                self.send_announcements(&room);
+                for member in audience {
+                    self.push(member, frame.clone());
+                }
+            }
+            BusEvent::Direct { to, message } => {
+                let frame = direct_message_frame(&message);
+                for conn in self.users.conns(to).to_vec() {
+                    self.push(conn, frame.clone());
+                }
+            }
+            BusEvent::Online(users) => self.online_anywhere = users.into_iter().collect(),
+            BusEvent::OnlineChanged { user, present } => {
+                if present {
+                    self.online_anywhere.insert(user);
+                } else {
+                    self.online_anywhere.remove(&user);
+                }
+            }
+            BusEvent::Renamed { user, name } => self.on_renamed_elsewhere(user, name),
+            BusEvent::Lobby(rooms) => {
+                self.cluster_lobby = Some(rooms);
+                self.lobby.changed();
+            }
             BusEvent::Restored => self.check_heads(),
+        }
+    }
+
+    /// The bus's verdict: `user` is now in `room` on some node, having
+    /// been on none (or is on none any more). Announced here unless this
+    /// node knew already (it announced its own member's arrival itself).
+    fn on_presence(
+        &mut self,
+        name: RoomName,
+        user: UserId,
+        display: Option<DisplayName>,
+        present: bool,
+    ) {
+        let Some(room) = self.rooms.get_mut(&name) else {
+            return;
+        };
+        if present {
+            if room.everywhere.contains_key(&user) {
+                return;
+            }
+            room.everywhere.insert(user, display.clone());
+        } else if room.presence.contains_key(&user) || room.everywhere.remove(&user).is_none() {
+            // Back here meanwhile, or never known: nothing to announce.
+            return;
+        }
+        self.lobby.changed();
+        let frame = encode(&if present {
+            ServerMessage::UserJoined {
+                room: name.clone(),
+                user,
+                name: Some(display.unwrap_or_else(|| user.guest_name())),
+            }
+        } else {
+            ServerMessage::UserLeft {
+                room: name.clone(),
+                user,
+            }
+        });
+        self.announce(&name, user, present, frame);
+    }
+
+    /// A user on another node renamed: `hello` members of the rooms they
+    /// are in hear it.
+    fn on_renamed_elsewhere(&mut self, user: UserId, name: DisplayName) {
+        let mut audience: HashSet<ConnId> = HashSet::new();
+        for room in self.rooms.values_mut() {
+            if let Some(known) = room.everywhere.get_mut(&user) {
+                *known = Some(name.clone());
+                audience.extend(room.members.keys().copied());
+            }
+        }
+        let frame = encode(&ServerMessage::UserRenamed { user, name });
+        for conn in audience {
+            if self.sessions.get(&conn).is_some_and(|s| s.extended) {
+                self.push(conn, frame.clone());
+            }
         }
     }
 

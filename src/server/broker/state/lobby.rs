@@ -39,6 +39,17 @@ impl BrokerState {
     /// The lobby's list: rooms with people in them, largest first (then by
     /// name), at most [`MAX_ROOMS_LISTED`].
     pub(super) fn room_list(&self) -> ServerMessage {
+        if let Some(lobby) = &self.cluster_lobby {
+            let rooms = lobby
+                .iter()
+                .take(MAX_ROOMS_LISTED)
+                .map(|(room, members)| RoomSummary {
+                    room: room.clone(),
+                    members: u32::try_from(*members).unwrap_or(u32::MAX),
+                })
+                .collect();
+            return ServerMessage::Rooms { rooms };
+        }
         let mut rooms: Vec<RoomSummary> = self
             .rooms
             .iter()

@@ -18,6 +18,19 @@ pub(super) fn room_message_frame(room: &RoomName, message: &StoredMessage) -> Ut
     })
 }
 
+/// A stored direct message as its two people get it.
+pub(super) fn direct_message_frame(message: &StoredMessage) -> Utf8Bytes {
+    encode(&ServerMessage::DirectMessage {
+        from: message.from,
+        content: message.content.clone(),
+        to: message.to,
+        name: Some(message.name.clone()),
+        seq: Some(message.seq),
+        ts: Some(message.ts),
+        id: message.client_id.clone(),
+    })
+}
+
 /// The store's tag for a connection's message, and back.
 pub(super) fn tag(conn: ConnId) -> Tag {
     Tag(conn.0)
@@ -77,7 +90,7 @@ impl BrokerState {
             self.send_to(conn, &error);
             return;
         }
-        if !self.users.is_connected(to) {
+        if !self.users.is_connected(to) && !self.online_anywhere.contains(&to) {
             let message = format!("no connected user has id {to}");
             let error = ServerMessage::message_error(ErrorCode::UnknownUser, id, None, message);
             self.send_to(conn, &error);
@@ -140,7 +153,13 @@ impl BrokerState {
                         None => rooms.push((room.clone(), frames)),
                     }
                 }
-                Channel::Direct(..) => self.deliver_direct_message(conn_of(*conn), message),
+                Channel::Direct(..) => {
+                    self.deliver_direct_message(conn_of(*conn), message);
+                    if self.config.bus.is_some() {
+                        self.effects
+                            .push(Effect::Bus(BusRequest::PublishDirect(message.clone())));
+                    }
+                }
             }
         }
         for (room, frames) in rooms {
@@ -212,15 +231,7 @@ impl BrokerState {
     /// To every connection of the recipient, and to the sender's other
     /// connections (its tabs keep the conversation too).
     pub(super) fn deliver_direct_message(&mut self, sender_conn: ConnId, message: &StoredMessage) {
-        let frame = encode(&ServerMessage::DirectMessage {
-            from: message.from,
-            content: message.content.clone(),
-            to: message.to,
-            name: Some(message.name.clone()),
-            seq: Some(message.seq),
-            ts: Some(message.ts),
-            id: message.client_id.clone(),
-        });
+        let frame = direct_message_frame(message);
         let mut targets: Vec<ConnId> = Vec::new();
         for user in [Some(message.from), message.to].into_iter().flatten() {
             targets.extend(self.users.conns(user).iter().filter(|c| **c != sender_conn));

@@ -11,6 +11,10 @@ pub(super) struct Room {
     pub(super) announcements: Announcements,
     /// Connections per user in the room: a user is present while it has one.
     pub(super) presence: HashMap<UserId, usize>,
+    /// Cluster mode: who is in the room on any node (this one included),
+    /// with their names where known. Kept from the bus's verdicts, so that
+    /// an arrival or departure is announced once, whatever the node.
+    pub(super) everywhere: HashMap<UserId, Option<DisplayName>>,
     /// The store has answered the load; until then joiners wait.
     pub(super) loaded: bool,
     /// Joins waiting for the load: the connection and its `after`.
@@ -168,15 +172,32 @@ impl BrokerState {
         let present = room.presence.entry(user).or_default();
         *present += 1;
         if *present == 1 {
-            self.lobby.changed();
-            debug!(%conn, %user, room = %name, "join");
-            let announcement = encode(&ServerMessage::UserJoined {
-                room: name.clone(),
-                user,
-                name: Some(self.name_of(user)),
-            });
-            // Before the joiner is a member, so it is not owed its own.
-            self.announce(name, user, true, announcement);
+            let display = self.users.name_of(user);
+            // In a cluster, someone already here on another node is not
+            // announced again; the bus tells the other nodes if they are new.
+            let known = match &self.config.bus {
+                Some(_) => {
+                    let known = room.everywhere.insert(user, Some(display.clone()));
+                    self.effects.push(Effect::Bus(BusRequest::Arrive {
+                        room: Some(name.clone()),
+                        user,
+                        name: display.clone(),
+                    }));
+                    known.is_some()
+                }
+                None => false,
+            };
+            if !known {
+                self.lobby.changed();
+                debug!(%conn, %user, room = %name, "join");
+                let announcement = encode(&ServerMessage::UserJoined {
+                    room: name.clone(),
+                    user,
+                    name: Some(display),
+                });
+                // Before the joiner is a member, so it is not owed its own.
+                self.announce(name, user, true, announcement);
+            }
         }
         if let Some(room) = self.rooms.get_mut(name) {
             let number = room.announcements.admit();
@@ -197,14 +218,20 @@ impl BrokerState {
             return;
         };
         let members = extended.then(|| {
-            let mut users: Vec<UserId> = room.presence.keys().copied().collect();
+            let mut users: Vec<UserId> = room
+                .presence
+                .keys()
+                .chain(room.everywhere.keys())
+                .copied()
+                .collect();
             users.sort();
+            users.dedup();
             users.truncate(MAX_MEMBERS_LISTED);
             users
                 .into_iter()
                 .map(|user| Member {
                     user,
-                    name: self.name_of(user),
+                    name: self.member_name(room, user),
                 })
                 .collect()
         });
@@ -285,6 +312,15 @@ impl BrokerState {
             *present = present.saturating_sub(1);
             if *present == 0 {
                 room.presence.remove(&user);
+                if self.config.bus.is_some() {
+                    // Announced when the bus says the user is on no node.
+                    self.effects.push(Effect::Bus(BusRequest::Depart {
+                        room: Some(name.clone()),
+                        user,
+                    }));
+                    self.drop_room_if_empty(name);
+                    return;
+                }
                 self.lobby.changed();
                 debug!(%conn, %user, room = %name, "leave");
                 let announcement = encode(&ServerMessage::UserLeft {
@@ -295,6 +331,14 @@ impl BrokerState {
             }
         }
         self.drop_room_if_empty(name);
+    }
+
+    /// A member's name: theirs here, else as the bus last gave it.
+    pub(super) fn member_name(&self, room: &Room, user: UserId) -> DisplayName {
+        match room.everywhere.get(&user) {
+            Some(Some(name)) if !self.users.is_connected(user) => name.clone(),
+            _ => self.name_of(user),
+        }
     }
 
     /// A loaded room nobody is in leaves memory (its history stays stored).

@@ -88,17 +88,31 @@ impl BrokerState {
     }
 
     /// Adds a connection to its user; returns the user's name.
+    /// In a cluster, a user's first connection here is announced to the
+    /// other nodes, and its last one's end.
     pub(super) fn add_user_connection(
         &mut self,
         user: UserId,
         conn: ConnId,
         stored_name: Option<DisplayName>,
     ) -> DisplayName {
-        self.users.connect(user, conn, stored_name)
+        let name = self.users.connect(user, conn, stored_name);
+        if self.config.bus.is_some() && self.users.conns(user).len() == 1 {
+            self.effects.push(Effect::Bus(BusRequest::Arrive {
+                room: None,
+                user,
+                name: name.clone(),
+            }));
+        }
+        name
     }
 
     pub(super) fn remove_user_connection(&mut self, user: UserId, conn: ConnId) {
         self.users.disconnect(user, conn);
+        if self.config.bus.is_some() && !self.users.is_connected(user) {
+            self.effects
+                .push(Effect::Bus(BusRequest::Depart { room: None, user }));
+        }
     }
 
     pub(super) fn name_of(&self, user: UserId) -> DisplayName {
@@ -136,6 +150,12 @@ impl BrokerState {
             if let Some(room) = self.rooms.get(name) {
                 audience.extend(room.members.keys().copied());
             }
+        }
+        if self.config.bus.is_some() {
+            self.effects.push(Effect::Bus(BusRequest::Renamed {
+                user,
+                name: name.clone(),
+            }));
         }
         let frame = encode(&ServerMessage::UserRenamed { user, name });
         for conn in audience {

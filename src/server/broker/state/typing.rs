@@ -75,5 +75,10 @@ impl BrokerState {
         for member in audience {
             self.push(member, frame.clone());
         }
+        if self.config.bus.is_some() {
+            let name = self.name_of(user);
+            self.effects
+                .push(Effect::Bus(BusRequest::Typing { room, user, name }));
+        }
     }
 }

@@ -1,0 +1,314 @@
+//! Who is where across the cluster, kept in Redis by Lua scripts (each runs
+//! whole, so two nodes never both decide a user arrived): per room, each
+//! user and on how many nodes it is there; which users are online; the
+//! lobby's member counts. Each node also lists what it holds under a key
+//! of its own and renews a lease; when a node stops renewing (it died),
+//! the first node to notice sweeps its share out, and announces who left.
+//!
+//! Everything here is rebuilt when lost: a node whose lease or share is
+//! gone (Redis restarted, or it was swept while stalled) registers
+//! everything it holds again.
+
+use redis::{Script, aio::ConnectionManager};
+
+use crate::protocol::{DisplayName, RoomName, UserId};
+
+/// How long a node's lease lasts; renewed every [`RENEW_EVERY`]. A node
+/// that died is swept out, and its users announced gone, within
+/// `LEASE_MS` plus a renewal of another node: at most six seconds.
+pub const LEASE_MS: u64 = 5_000;
+
+/// How often a node renews its lease and looks for expired ones.
+pub const RENEW_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+const NODES: &str = "confab:nodes";
+const LOBBY: &str = "confab:lobby";
+const ONLINE: &str = "confab:online";
+const NAMES: &str = "confab:names";
+
+fn node_key(node: &str) -> String {
+    format!("confab:node:{node}")
+}
+
+fn room_key(room: &RoomName) -> String {
+    format!("confab:p:{room}")
+}
+
+/// Adds one entry of this node's (a user in a room, or a user online);
+/// 1 if the user was nowhere before, cluster-wide. KEYS: this node's set,
+/// the room's (or online) hash, the lobby (rooms only). ARGV: the entry,
+/// the user, the room.
+const ARRIVE: &str = r"
+if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
+if redis.call('HINCRBY', KEYS[2], ARGV[2], 1) ~= 1 then return 0 end
+if ARGV[3] ~= '' then redis.call('ZINCRBY', KEYS[3], 1, ARGV[3]) end
+return 1
+";
+
+/// Removes one entry of this node's; 1 if the user is now nowhere.
+const DEPART: &str = r"
+if redis.call('SREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+if redis.call('HINCRBY', KEYS[2], ARGV[2], -1) > 0 then return 0 end
+redis.call('HDEL', KEYS[2], ARGV[2])
+if ARGV[3] ~= '' and tonumber(redis.call('ZINCRBY', KEYS[3], -1, ARGV[3])) <= 0 then
+  redis.call('ZREM', KEYS[3], ARGV[3])
+end
+return 1
+";
+
+/// Renews this node's lease (Redis's clock, so nodes' clocks never
+/// matter). Returns whether the lease was still there (else Redis lost it,
+/// or another node swept this one out: everything this node holds must be
+/// registered again), then the expired nodes. KEYS: the leases. ARGV:
+/// this node, the lease in ms.
+const RENEW: &str = r"
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local had = redis.call('ZSCORE', KEYS[1], ARGV[1]) ~= false
+redis.call('ZADD', KEYS[1], now + ARGV[2], ARGV[1])
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
+return {had and 1 or 0, expired}
+";
+
+/// Sweeps out an expired node, once: what it held is removed, and the
+/// entries whose user is now nowhere are returned, `r <room> <user>` or
+/// `u <user>`. Nothing if its lease was renewed meanwhile.
+const SWEEP: &str = r"
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local lease = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not lease or tonumber(lease) > now then return {} end
+redis.call('ZREM', KEYS[1], ARGV[1])
+local set = 'confab:node:' .. ARGV[1]
+local gone = {}
+for _, entry in ipairs(redis.call('SMEMBERS', set)) do
+  local room, user = string.match(entry, '^r (%S+) (%S+)$')
+  local key = room and ('confab:p:' .. room) or KEYS[2]
+  if not room then user = string.match(entry, '^u (%S+)$') end
+  if user and redis.call('HINCRBY', key, user, -1) <= 0 then
+    redis.call('HDEL', key, user)
+    if room and tonumber(redis.call('ZINCRBY', KEYS[3], -1, room)) <= 0 then
+      redis.call('ZREM', KEYS[3], room)
+    end
+    table.insert(gone, entry)
+  end
+end
+redis.call('DEL', set)
+return gone
+";
+
+/// Where an entry is: a room, or online.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Place {
+    Room(RoomName),
+    Online,
+}
+
+/// Someone gone from a place because their node died.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gone {
+    pub place: Place,
+    pub user: UserId,
+}
+
+/// The scripts, loaded once, and this node's keys.
+pub struct Presence {
+    node: String,
+    node_key: String,
+    arrive: Script,
+    depart: Script,
+    renew: Script,
+    sweep: Script,
+}
+
+impl Presence {
+    pub fn new(node: &str) -> Self {
+        Self {
+            node: node.to_owned(),
+            node_key: node_key(node),
+            arrive: Script::new(ARRIVE),
+            depart: Script::new(DEPART),
+            renew: Script::new(RENEW),
+            sweep: Script::new(SWEEP),
+        }
+    }
+
+    fn keys(place: &Place, user: UserId) -> (String, String, String) {
+        match place {
+            Place::Room(room) => (room_key(room), format!("r {room} {user}"), room.to_string()),
+            Place::Online => (ONLINE.to_owned(), format!("u {user}"), String::new()),
+        }
+    }
+
+    /// `user` is at `place` on this node; whether they were nowhere else.
+    pub async fn arrive(
+        &self,
+        redis: &mut ConnectionManager,
+        place: &Place,
+        user: UserId,
+    ) -> redis::RedisResult<bool> {
+        let (hash, entry, room) = Self::keys(place, user);
+        let first: i64 = self
+            .arrive
+            .key(&self.node_key)
+            .key(hash)
+            .key(LOBBY)
+            .arg(entry)
+            .arg(user.to_string())
+            .arg(room)
+            .invoke_async(redis)
+            .await?;
+        Ok(first == 1)
+    }
+
+    /// `user` left `place` on this node; whether they are now nowhere.
+    pub async fn depart(
+        &self,
+        redis: &mut ConnectionManager,
+        place: &Place,
+        user: UserId,
+    ) -> redis::RedisResult<bool> {
+        let (hash, entry, room) = Self::keys(place, user);
+        let last: i64 = self
+            .depart
+            .key(&self.node_key)
+            .key(hash)
+            .key(LOBBY)
+            .arg(entry)
+            .arg(user.to_string())
+            .arg(room)
+            .invoke_async(redis)
+            .await?;
+        Ok(last == 1)
+    }
+
+    /// Whether `user` is at `place` on any node.
+    pub async fn is_anywhere(
+        &self,
+        redis: &mut ConnectionManager,
+        place: &Place,
+        user: UserId,
+    ) -> redis::RedisResult<bool> {
+        let (hash, _, _) = Self::keys(place, user);
+        redis::cmd("HEXISTS")
+            .arg(hash)
+            .arg(user.to_string())
+            .query_async(redis)
+            .await
+    }
+
+    /// Renews this node's lease; whether it held (else this node must
+    /// register everything again), and the nodes whose lease ran out.
+    pub async fn renew(
+        &self,
+        redis: &mut ConnectionManager,
+    ) -> redis::RedisResult<(bool, Vec<String>)> {
+        let (held, expired): (i64, Vec<String>) = self
+            .renew
+            .key(NODES)
+            .arg(&self.node)
+            .arg(LEASE_MS)
+            .invoke_async(redis)
+            .await?;
+        Ok((held == 1, expired))
+    }
+
+    /// Sweeps out a node whose lease ran out: who is now nowhere.
+    pub async fn sweep(
+        &self,
+        redis: &mut ConnectionManager,
+        dead: &str,
+    ) -> redis::RedisResult<Vec<Gone>> {
+        let gone: Vec<String> = self
+            .sweep
+            .key(NODES)
+            .key(ONLINE)
+            .key(LOBBY)
+            .arg(dead)
+            .invoke_async(redis)
+            .await?;
+        Ok(gone.iter().filter_map(|entry| parse_entry(entry)).collect())
+    }
+
+    /// Who is in `room`, on any node, with their names where known.
+    pub async fn members(
+        redis: &mut ConnectionManager,
+        room: &RoomName,
+    ) -> redis::RedisResult<Vec<(UserId, Option<DisplayName>)>> {
+        let users: Vec<String> = redis::cmd("HKEYS")
+            .arg(room_key(room))
+            .query_async(redis)
+            .await?;
+        let users: Vec<UserId> = users.iter().filter_map(|u| UserId::parse(u).ok()).collect();
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let names: Vec<Option<String>> = redis::cmd("HMGET")
+            .arg(NAMES)
+            .arg(users.iter().map(ToString::to_string).collect::<Vec<_>>())
+            .query_async(redis)
+            .await?;
+        Ok(users
+            .into_iter()
+            .zip(names)
+            .map(|(user, name)| (user, name.and_then(|n| DisplayName::parse(n).ok())))
+            .collect())
+    }
+
+    /// Records the name `user` goes by, for other nodes' member lists.
+    pub async fn name(
+        redis: &mut ConnectionManager,
+        user: UserId,
+        name: &DisplayName,
+    ) -> redis::RedisResult<()> {
+        redis::cmd("HSET")
+            .arg(NAMES)
+            .arg(user.to_string())
+            .arg(name.as_str())
+            .query_async(redis)
+            .await
+    }
+
+    /// Everyone online on any node.
+    pub async fn online(redis: &mut ConnectionManager) -> redis::RedisResult<Vec<UserId>> {
+        let users: Vec<String> = redis::cmd("HKEYS").arg(ONLINE).query_async(redis).await?;
+        Ok(users.iter().filter_map(|u| UserId::parse(u).ok()).collect())
+    }
+
+    /// The lobby: the `limit` rooms with the most members, and how many.
+    pub async fn lobby(
+        redis: &mut ConnectionManager,
+        limit: usize,
+    ) -> redis::RedisResult<Vec<(RoomName, usize)>> {
+        let rooms: Vec<(String, f64)> = redis::cmd("ZRANGE")
+            .arg(LOBBY)
+            .arg("+inf")
+            .arg(1)
+            .arg("BYSCORE")
+            .arg("REV")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(limit)
+            .arg("WITHSCORES")
+            .query_async(redis)
+            .await?;
+        Ok(rooms
+            .into_iter()
+            .filter_map(|(room, count)| Some((RoomName::parse(room).ok()?, count as usize)))
+            .collect())
+    }
+}
+
+/// `r <room> <user>` or `u <user>`, as the sweep returns them.
+fn parse_entry(entry: &str) -> Option<Gone> {
+    let mut parts = entry.split(' ');
+    let (place, user) = match (parts.next()?, parts.next()?, parts.next()) {
+        ("r", room, Some(user)) => (Place::Room(RoomName::parse(room).ok()?), user),
+        ("u", user, None) => (Place::Online, user),
+        _ => return None,
+    };
+    Some(Gone {
+        place,
+        user: UserId::parse(user).ok()?,
+    })
+}
