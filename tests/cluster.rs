@@ -250,6 +250,22 @@ async fn a_redis_restart_loses_nothing_and_delivery_catches_up() {
         assert_eq!(room_messages(watcher, 1).await[0].0, 1);
     }
     cluster.redis.kill();
+    // Each node notices, and says it is not ready, until Redis is back.
+    for node in [&a, &b] {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let (status, body) = common::http_get(node.addr.parse().unwrap(), "/readyz").await;
+            if status.contains("503") {
+                assert!(body.contains("Redis"), "{body}");
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "still ready: {status}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
     let mut acked = Vec::new();
     for n in 1..=4 {
         acked.push(
@@ -277,8 +293,19 @@ async fn a_redis_restart_loses_nothing_and_delivery_catches_up() {
             .collect();
         assert_eq!(seqs, (2..=9).collect::<Vec<u64>>());
     }
-    // The bus carries messages again.
+    // The bus carries messages again, and the nodes are ready.
     nothing_more_before(&mut ben, &mut [&mut watcher_a, &mut watcher_b], "general").await;
+    for node in [&a, &b] {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while !common::http_get(node.addr.parse().unwrap(), "/readyz")
+            .await
+            .0
+            .contains("200")
+        {
+            assert!(tokio::time::Instant::now() < deadline, "not ready again");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
 }
 
 /// Redis drops the nodes' subscriptions (`CLIENT KILL TYPE pubsub`),
@@ -368,6 +395,11 @@ async fn with_postgres_down_sends_fail_clearly_and_work_again_after() {
     let error = ana.recv_type("error").await;
     assert_eq!(error["code"], "storage_failed", "{error}");
     assert_eq!(error["id"], "m-2");
+    for node in [&a, &b] {
+        let (status, body) = common::http_get(node.addr.parse().unwrap(), "/readyz").await;
+        assert_eq!(status, "HTTP/1.1 503 Service Unavailable", "{body}");
+        assert!(body.contains("storage"), "{body}");
+    }
     let postgres = tokio::task::spawn_blocking(move || {
         postgres.start_again();
         postgres
@@ -395,6 +427,8 @@ async fn with_postgres_down_sends_fail_clearly_and_work_again_after() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_eq!(seq, 2, "no number was spent on the failed send");
+    let (status, _) = common::http_get(a.addr.parse().unwrap(), "/readyz").await;
+    assert_eq!(status, "HTTP/1.1 200 OK");
     let seen = room_messages(&mut ben, 2).await;
     assert_eq!(seen, [(1, "one".to_owned()), (2, "two".to_owned())]);
     drop(postgres);

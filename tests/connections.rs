@@ -9,7 +9,7 @@ use common::{
     Client, http_get, http_get_with_head, refused_upgrade, spawn_app, spawn_app_with,
     upgrade_with_origin,
 };
-use confab::server::config::Settings;
+use confab::server::config::{Settings, Storage};
 use futures_util::StreamExt;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -20,6 +20,16 @@ async fn health_answers_ok() {
     let (status, body) = http_get(app.addr, "/health").await;
     assert_eq!(status, "HTTP/1.1 200 OK");
     assert_eq!(body, "OK");
+}
+
+#[tokio::test]
+async fn a_node_whose_storage_answers_is_ready() {
+    for storage in [Storage::Sqlite, Storage::Memory] {
+        let app = spawn_app_with(|settings| settings.storage = storage).await;
+        let (status, body) = http_get(app.addr, "/readyz").await;
+        assert_eq!(status, "HTTP/1.1 200 OK");
+        assert_eq!(body, "ready\n");
+    }
 }
 
 #[tokio::test]

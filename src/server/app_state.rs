@@ -4,7 +4,10 @@
 
 use std::{
     ops::Deref,
-    sync::{Arc, atomic::AtomicU64},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64},
+    },
 };
 
 use axum::extract::FromRef;
@@ -32,6 +35,8 @@ pub struct Shared {
     /// Where browsers may open `/ws` from.
     pub(super) origins: Origins,
     pub(super) store: Store,
+    /// Cluster mode: set while the bus is disconnected.
+    pub(super) bus_lost: Option<Arc<AtomicBool>>,
     /// The last connection id handed out.
     pub(super) last_conn: AtomicU64,
 }

@@ -235,7 +235,7 @@ impl Settings {
             ));
         }
         if let Some(path) = &self.echo_path {
-            let taken = ["/", "/ws", "/health"].contains(&path.as_str())
+            let taken = ["/", "/ws", "/health", "/readyz"].contains(&path.as_str())
                 || path.starts_with("/r/")
                 || path.starts_with("/pkg/");
             let valid = path.len() > 1

@@ -1,4 +1,4 @@
-//! The HTTP server: routes (`/ws`, `/health`, the Leptos pages and `/pkg`
+//! The HTTP server: routes (`/ws`, `/health`, `/readyz`, the Leptos pages and `/pkg`
 //! assets) and [`run`], which serves them on a bound listener until a
 //! shutdown future resolves, then drains the WebSocket connections.
 //!
@@ -16,6 +16,7 @@ pub mod identity;
 mod origin;
 mod outbox;
 pub mod process;
+mod ready;
 pub mod shutdown;
 mod socket;
 mod store;
@@ -62,6 +63,7 @@ fn router(state: AppState) -> Router {
     let router = router
         .route("/ws", get(ws::upgrade::<false>))
         .route("/health", get(|| async { "OK" }))
+        .route("/readyz", get(ready::readyz))
         .route("/", get(page.clone()))
         .route("/r/{room}", get(page))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
@@ -145,6 +147,7 @@ async fn serve(
         retention: Retention::from_settings(&settings),
         bus: bus.as_ref().map(Bus::sender),
     };
+    let bus_lost = bus.as_ref().map(Bus::lost);
     let (broker, broker_task) = Broker::spawn(config, reports);
     if let Some(bus) = bus {
         bus.start(broker.downgrade());
@@ -162,6 +165,7 @@ async fn serve(
         connections: connections.clone(),
         identity,
         store,
+        bus_lost,
         last_conn: AtomicU64::default(),
     }));
     let open_files = http::open_file_limit();

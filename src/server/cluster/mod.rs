@@ -121,6 +121,12 @@ impl Bus {
         })
     }
 
+    /// Set while the bus is disconnected (until it has recovered), for the
+    /// readiness check.
+    pub fn lost(&self) -> Arc<AtomicBool> {
+        self.lost.clone()
+    }
+
     /// The queue the broker sends its requests to.
     pub fn sender(&self) -> mpsc::Sender<BusRequest> {
         self.sender.clone()

@@ -36,6 +36,12 @@ pub trait Backend: Send + Sync + 'static {
     /// history lasts, a new one when numbering starts over.
     fn epoch(&self) -> &str;
 
+    /// Whether the storage answers now (a trivial read on its readers'
+    /// connections), for the readiness check.
+    fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+
     /// The secret session tokens are signed with, if this storage keeps
     /// one for every server that shares it (the nodes of a cluster).
     fn token_secret(&self) -> Option<&[u8]> {

@@ -345,6 +345,11 @@ impl Store {
         self.backend.heads(channels).await
     }
 
+    /// Whether the storage answers now.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.backend.ping().await
+    }
+
     /// The name `user` chose, if any.
     pub async fn user_name(&self, user: UserId) -> Result<Option<DisplayName>, StoreError> {
         self.backend.user_name(user).await

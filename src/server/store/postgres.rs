@@ -379,6 +379,13 @@ impl Backend for Postgres {
         Some(self.token_secret.as_bytes())
     }
 
+    fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async {
+            sqlx::query("SELECT 1").execute(&self.readers).await?;
+            Ok(())
+        })
+    }
+
     fn append<'a>(
         &'a self,
         batch: &'a [NewMessage],

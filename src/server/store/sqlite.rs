@@ -373,6 +373,13 @@ impl Backend for Database {
         &self.epoch
     }
 
+    fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async {
+            sqlx::query("SELECT 1").execute(&self.readers).await?;
+            Ok(())
+        })
+    }
+
     fn append<'a>(
         &'a self,
         batch: &'a [NewMessage],
