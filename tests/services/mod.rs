@@ -110,10 +110,24 @@ fn watchdog(cleanup: &str) {
 pub struct Postgres {
     pub port: u16,
     dir: PathBuf,
+    /// Commits reach the disk before they return, as in production.
+    durable: bool,
 }
 
 impl Postgres {
+    /// For tests: commits skip the disk (a killed confab is what the tests
+    /// kill, not the machine), so a fresh database takes milliseconds.
     pub fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// For benchmarks: every commit is fsynced, as in production (and as
+    /// SQLite's are).
+    pub fn start_durable() -> Self {
+        Self::start_with(true)
+    }
+
+    fn start_with(durable: bool) -> Self {
         let dir = fresh_dir("pg");
         if is_root() {
             run(
@@ -132,6 +146,7 @@ impl Postgres {
         let postgres = Self {
             port: free_port(),
             dir,
+            durable,
         };
         postgres.start_again();
         let stop = format!(
@@ -153,12 +168,11 @@ impl Postgres {
 
     /// Starts the server on its port again after [`Postgres::stop`].
     pub fn start_again(&self) {
-        // Durable enough for tests: a killed confab is what they test, not a
-        // lost machine; without fsync a fresh database takes milliseconds.
         let options = format!(
-            "-p {port} -k {dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300",
+            "-p {port} -k {dir} -c listen_addresses=127.0.0.1 -c fsync={fsync} -c max_connections=300",
             port = self.port,
-            dir = self.dir.display()
+            dir = self.dir.display(),
+            fsync = if self.durable { "on" } else { "off" },
         );
         let log = self.dir.join("pg.log");
         run(
@@ -181,6 +195,37 @@ impl Postgres {
                 .stdout(Stdio::null()),
             "pg_ctl stop",
         );
+    }
+
+    /// The server's processes now: the postmaster and its children (one
+    /// per connection, and the background workers).
+    pub fn pids(&self) -> Vec<u32> {
+        let pid_file = self.dir.join("data").join("postmaster.pid");
+        let Some(postmaster) = std::fs::read_to_string(pid_file)
+            .ok()
+            .and_then(|text| text.lines().next()?.trim().parse::<u32>().ok())
+        else {
+            return Vec::new();
+        };
+        let mut pids = vec![postmaster];
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            // The parent is the second field after the command's ')'.
+            let parent = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok());
+            if parent == Some(postmaster) {
+                pids.push(pid);
+            }
+        }
+        pids
     }
 
     pub fn url(&self, database: &str) -> String {
@@ -260,6 +305,11 @@ impl Redis {
 
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// The server's process, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(std::process::Child::id)
     }
 
     /// Runs a redis-cli command against the server; its output.

@@ -4,6 +4,9 @@
 //! every message and measures its latency from the send time carried in the
 //! message. Reports latency percentiles, deliveries per second, messages
 //! lost, and with `--curve`, p50/p99 against offered load up to saturation.
+//!
+//! On several nodes (`cluster`), each room's members are spread over them
+//! in turn, so most deliveries cross from the sender's node to another.
 
 use std::{
     sync::{Arc, OnceLock},
@@ -17,7 +20,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::client::{Dialer, Socket, delivered_content, join, room_message};
 use crate::report::Report;
-use crate::server::Server;
+use crate::server::{Server, cpu_of};
 
 #[derive(clap::Args, Clone, Debug)]
 pub struct Args {
@@ -56,20 +59,37 @@ fn now_micros() -> u64 {
 const DRAIN: Duration = Duration::from_secs(2);
 
 pub async fn run(server: &Server, args: &Args) -> Result<Report> {
+    run_on("fanout", &[server], &[], args).await
+}
+
+/// Processes other than the nodes whose CPU time is reported too (Redis,
+/// PostgreSQL): a name and a way to list their pids now.
+pub type Engine<'a> = (&'static str, &'a dyn Fn() -> Vec<u32>);
+
+/// The scenario with each room's members spread over `servers` in turn.
+pub async fn run_on(
+    scenario: &'static str,
+    servers: &[&Server],
+    engines: &[Engine<'_>],
+    args: &Args,
+) -> Result<Report> {
     epoch();
-    let dialer = Dialer::new(server.addr, server.url());
+    let dialers: Vec<Dialer> = servers
+        .iter()
+        .map(|server| Dialer::new(server.addr, server.url()))
+        .collect();
     // Connect everyone once; each step of the curve reuses them.
     let mut rooms: Vec<Vec<Socket>> = Vec::with_capacity(args.rooms);
     for r in 0..args.rooms {
         let mut members = Vec::with_capacity(args.members);
-        for _ in 0..args.members {
-            let mut socket = dialer.connect().await?;
+        for m in 0..args.members {
+            let mut socket = dialers[m % dialers.len()].connect().await?;
             join(&mut socket, &room_name(r)).await?;
             members.push(socket);
         }
         rooms.push(members);
     }
-    let mut report = Report::new("fanout");
+    let mut report = Report::new(scenario);
     report.row(
         "rooms",
         format!(
@@ -82,21 +102,32 @@ pub async fn run(server: &Server, args: &Args) -> Result<Report> {
     let mut rate = args.rate;
     loop {
         let step = group
-            .step(server, rate, Duration::from_secs(args.seconds))
+            .step(servers, engines, rate, Duration::from_secs(args.seconds))
             .await?;
         let offered = rate * (args.rooms * args.senders * args.members) as f64;
         let label = format!("{offered:.0} offered deliveries/s");
+        let mut cpu = format!("server CPU {:.2} µs/delivery", step.cpu_per_delivery_us);
+        if servers.len() > 1 {
+            let nodes: Vec<String> = step
+                .node_cpu_us
+                .iter()
+                .map(|us| format!("{us:.2}"))
+                .collect();
+            cpu += &format!(" (per node: {})", nodes.join(", "));
+        }
+        for (name, us) in &step.engine_cpu_us {
+            cpu += &format!(", {name} {us:.2} µs/delivery");
+        }
         report.row(
             label,
             format!(
-                "{:.0} delivered/s, p50 {}, p99 {}, p99.9 {}, max {}, lost {}, server CPU {:.2} µs/delivery",
+                "{:.0} delivered/s, p50 {}, p99 {}, p99.9 {}, max {}, lost {}, {cpu}",
                 step.delivered_per_second,
                 ms(step.percentile(50.0)),
                 ms(step.percentile(99.0)),
                 ms(step.percentile(99.9)),
                 ms(step.percentile(100.0)),
                 step.lost,
-                step.cpu_per_delivery_us,
             ),
         );
         let saturated = step.lost > 0
@@ -135,7 +166,11 @@ struct Step {
     latencies: Vec<u32>,
     delivered_per_second: f64,
     lost: u64,
+    /// All nodes' CPU time per delivery, and each node's.
     cpu_per_delivery_us: f64,
+    node_cpu_us: Vec<f64>,
+    /// Each engine's CPU time per delivery.
+    engine_cpu_us: Vec<(&'static str, f64)>,
 }
 
 impl Step {
@@ -178,11 +213,24 @@ impl Group {
     }
 
     /// Sends at `rate` per sender for `length`, then collects what arrived.
-    async fn step(&mut self, server: &Server, rate: f64, length: Duration) -> Result<Step> {
+    async fn step(
+        &mut self,
+        servers: &[&Server],
+        engines: &[Engine<'_>],
+        rate: f64,
+        length: Duration,
+    ) -> Result<Step> {
         let period = Duration::from_secs_f64(1.0 / rate);
         let per_sender = (length.as_secs_f64() * rate).round().max(1.0) as u64;
         let count = self.senders.len();
-        let cpu_before = server.cpu()?;
+        let nodes_before = servers
+            .iter()
+            .map(|s| s.cpu())
+            .collect::<Result<Vec<_>>>()?;
+        let engines_before: Vec<Duration> = engines
+            .iter()
+            .map(|(_, pids)| cpu_of_all(&pids()))
+            .collect();
         let started = Instant::now();
         let mut sending = Vec::new();
         for (i, (room, mut sink)) in std::mem::take(&mut self.senders).into_iter().enumerate() {
@@ -202,7 +250,15 @@ impl Group {
             self.senders.push(sender.await??);
         }
         tokio::time::sleep(DRAIN).await;
-        let cpu = server.cpu()? - cpu_before;
+        let mut node_cpu = Vec::with_capacity(servers.len());
+        for (server, before) in servers.iter().zip(nodes_before) {
+            node_cpu.push(server.cpu()? - before);
+        }
+        let engine_cpu: Vec<Duration> = engines
+            .iter()
+            .zip(engines_before)
+            .map(|((_, pids), before)| cpu_of_all(&pids()).saturating_sub(before))
+            .collect();
         // Readers hand over what they have collected.
         self.collect.send_modify(|g| *g += 1);
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -212,10 +268,17 @@ impl Group {
         let expected = per_sender * count as u64 * self.members as u64;
         let delivered = latencies.len() as u64;
         let sending_time = length.as_secs_f64();
+        let per_delivery = |cpu: Duration| cpu.as_secs_f64() * 1e6 / delivered.max(1) as f64;
         Ok(Step {
             delivered_per_second: delivered as f64 / sending_time,
             lost: expected.saturating_sub(delivered),
-            cpu_per_delivery_us: cpu.as_secs_f64() * 1e6 / delivered.max(1) as f64,
+            cpu_per_delivery_us: per_delivery(node_cpu.iter().sum()),
+            node_cpu_us: node_cpu.into_iter().map(per_delivery).collect(),
+            engine_cpu_us: engines
+                .iter()
+                .zip(engine_cpu)
+                .map(|((name, _), cpu)| (*name, per_delivery(cpu)))
+                .collect(),
             latencies,
         })
     }
@@ -225,6 +288,11 @@ impl Group {
             reader.abort();
         }
     }
+}
+
+/// CPU time of several processes together (those gone count nothing).
+fn cpu_of_all(pids: &[u32]) -> Duration {
+    pids.iter().filter_map(|pid| cpu_of(*pid).ok()).sum()
 }
 
 /// Reads room messages, keeping each one's latency; hands them over when

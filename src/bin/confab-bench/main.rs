@@ -9,6 +9,7 @@
 mod burst;
 mod churn;
 mod client;
+mod cluster;
 mod fanout;
 mod idle;
 mod report;
@@ -51,6 +52,9 @@ enum Scenario {
     Fanout(fanout::Args),
     /// Connect, join, post, leave, disconnect, over and over.
     Churn(churn::Args),
+    /// Fanout across two nodes on PostgreSQL and Redis, beside one node on
+    /// SQLite.
+    Cluster(fanout::Args),
     /// Every scenario with its defaults.
     All,
 }
@@ -82,6 +86,7 @@ async fn run(cli: &Cli) -> Result<Vec<Report>> {
         Scenario::Churn(args) => {
             reports.push(churn::run(&start_with(churn::SERVER_SETTINGS)?, args).await?);
         }
+        Scenario::Cluster(args) => reports.extend(cluster::run(&cli.server_bin, args).await?),
         Scenario::All => {
             reports.push(idle::run(&start()?, &default_args()).await?);
             reports.push(burst::run(&start()?, &default_args()).await?);

@@ -21,11 +21,14 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `bin` on 127.0.0.1, port 0, with `storage` ("memory" or
-    /// "sqlite"), the load-test settings (deep send queues) and `settings`,
+    /// Starts `bin` on 127.0.0.1, port 0, with `storage` ("memory",
+    /// "sqlite" or "postgres"), the load-test settings (deep send queues) and `settings`,
     /// more `CONFAB_*` variables for this scenario.
     pub fn spawn(bin: &Path, storage: &str, settings: &[(&str, &str)]) -> Result<Server> {
-        let data_dir = std::env::temp_dir().join(format!("confab-bench-{}", std::process::id()));
+        static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let data_dir =
+            std::env::temp_dir().join(format!("confab-bench-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&data_dir)?;
         let storage_dir = data_dir.to_str().context("a temporary path in UTF-8")?;
         let mut all = vec![
@@ -75,22 +78,8 @@ impl Server {
     }
 
     /// CPU time used so far, user plus system.
-    #[allow(unsafe_code)]
     pub fn cpu(&self) -> Result<Duration> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid))?;
-        // The command name may hold spaces: fields are counted after its ')'.
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .context("/proc/<pid>/stat")?
-            .1
-            .split_whitespace()
-            .collect();
-        // utime and stime are fields 14 and 15 of the whole line; 12 and 13
-        // after the name (state is the first).
-        let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
-        // SAFETY: sysconf only reads a system constant.
-        let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
-        Ok(Duration::from_nanos(ticks * 1_000_000_000 / per_second))
+        cpu_of(self.pid)
     }
 
     /// Open sockets (the listener included).
@@ -117,4 +106,23 @@ impl Drop for Server {
             let _ = std::fs::remove_dir_all(dir);
         }
     }
+}
+
+/// CPU time process `pid` used so far, user plus system.
+#[allow(unsafe_code)]
+pub fn cpu_of(pid: u32) -> Result<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The command name may hold spaces: fields are counted after its ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .context("/proc/<pid>/stat")?
+        .1
+        .split_whitespace()
+        .collect();
+    // utime and stime are fields 14 and 15 of the whole line; 12 and 13
+    // after the name (state is the first).
+    let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
+    // SAFETY: sysconf only reads a system constant.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Ok(Duration::from_nanos(ticks * 1_000_000_000 / per_second))
 }
