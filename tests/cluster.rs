@@ -209,7 +209,13 @@ async fn a_client_resumes_on_another_node_after_its_node_is_killed() {
     }
     let seen = room_messages(&mut ana, 3).await;
     assert_eq!(seen.last().unwrap().0, 3);
+    // Acknowledged on A, which dies at once: the message is not lost.
+    assert_eq!(ana.say_acked("general", "last words", "lw").await, 4);
     a.kill_9();
+    assert_eq!(
+        room_messages(&mut ben, 4).await.last(),
+        Some(&(4, "last words".to_owned()))
+    );
     for n in 1..=5 {
         ben.say_acked("general", &format!("while away {n}"), &format!("w{n}"))
             .await;
@@ -217,7 +223,7 @@ async fn a_client_resumes_on_another_node_after_its_node_is_killed() {
     let (mut back, _, refused) = Client::connect_with_token(&b.ws_url(), Some(&token)).await;
     assert!(refused.is_none());
     assert_eq!(back.id(), welcome["user"].as_str().unwrap());
-    back.send(json!({"type": "join_room", "room": "general", "after": 3}))
+    back.send(json!({"type": "join_room", "room": "general", "after": 4}))
         .await;
     back.recv_type("joined").await;
     let history = back.recv_type("history").await;
@@ -228,7 +234,7 @@ async fn a_client_resumes_on_another_node_after_its_node_is_killed() {
         .map(message_of)
         .collect();
     let expected: Vec<(u64, String)> = (1..=5)
-        .map(|n| (3 + n, format!("while away {n}")))
+        .map(|n| (4 + n, format!("while away {n}")))
         .collect();
     assert_eq!(missed, expected);
     nothing_more_before(&mut ben, &mut [&mut back], "general").await;
