@@ -95,6 +95,49 @@ async fn nothing_more_before(poster: &mut Client, members: &mut [&mut Client], r
     }
 }
 
+/// A node that cannot reach PostgreSQL or Redis when it starts exits at
+/// once, before it listens, saying which setting to look at.
+#[test]
+fn a_node_that_cannot_reach_its_engines_exits_naming_the_setting() {
+    let closed = services::free_port();
+    let nowhere_pg = format!("postgres://confab@127.0.0.1:{closed}/confab");
+    let nowhere_redis = format!("redis://127.0.0.1:{closed}/");
+    let database = shared_postgres().new_database();
+    for (database, redis, named) in [
+        (nowhere_pg.as_str(), None, "database_url"),
+        (database.as_str(), Some(nowhere_redis.as_str()), "redis_url"),
+    ] {
+        let data = tempfile::tempdir().unwrap();
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_confab"));
+        command
+            .env("CONFAB_CONFIG", "/nonexistent/use-the-defaults.toml")
+            .env("CONFAB_SITE_ADDR", "127.0.0.1:0")
+            .env("CONFAB_DATA_DIR", data.path())
+            .env("CONFAB_STORAGE", "postgres")
+            .env("CONFAB_DATABASE_URL", database)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        if let Some(redis) = redis {
+            command.env("CONFAB_REDIS_URL", redis);
+        }
+        let mut child = command.spawn().unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                child.kill().unwrap();
+                panic!("the node kept running without {named}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let output = child.wait_with_output().unwrap();
+        assert!(!output.status.success());
+        let said = String::from_utf8_lossy(&output.stderr).into_owned()
+            + &String::from_utf8_lossy(&output.stdout);
+        assert!(said.contains(named), "{said}");
+        assert!(!said.contains(confab::server::process::LISTENING), "{said}");
+    }
+}
+
 #[tokio::test]
 async fn a_message_posted_on_one_node_reaches_members_on_the_other() {
     let mut cluster = Cluster::new();

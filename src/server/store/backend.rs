@@ -23,6 +23,11 @@ pub enum StoreError {
     },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("cannot connect to {what}: {source}")]
+    Unreachable {
+        what: &'static str,
+        source: sqlx::Error,
+    },
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("the database holds an invalid row: {0}")]

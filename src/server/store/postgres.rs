@@ -67,7 +67,11 @@ impl Postgres {
             .max_connections(1)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options.clone())
-            .await?;
+            .await
+            .map_err(|source| StoreError::Unreachable {
+                what: "PostgreSQL at database_url",
+                source,
+            })?;
         Migrator::new(MIGRATIONS).await?.run(&committer).await?;
         let epoch = meta(&committer, "epoch", super::new_epoch()).await?;
         let token_secret = meta(&committer, "token_secret", random_hex(32)?).await?;
