@@ -378,7 +378,8 @@ impl Task {
     /// is announced if the user is now nowhere (Redis may also have lost
     /// this node's entry with everything else, after a restart).
     async fn retry_departures(&mut self) {
-        for (place, user) in std::mem::take(&mut self.departed) {
+        let mut departed = std::mem::take(&mut self.departed).into_iter();
+        while let Some((place, user)) = departed.next() {
             if self.here.contains_key(&(place.clone(), user)) {
                 continue; // back meanwhile
             }
@@ -392,11 +393,13 @@ impl Task {
                     Ok(anywhere) => !anywhere,
                     Err(error) => {
                         self.departed.push((place, user));
+                        self.departed.extend(departed);
                         return self.failed("reading presence", &error);
                     }
                 },
                 Err(error) => {
                     self.departed.push((place, user));
+                    self.departed.extend(departed);
                     return self.failed("unregistering presence", &error);
                 }
             };

@@ -56,7 +56,16 @@ impl Postgres {
     /// Connects to `url`, migrates the database, and reads (or makes) its
     /// epoch: the first node to start makes it, the others read it.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
-        let options = PgConnectOptions::from_str(url)?.application_name("confab");
+        // A node frozen in the middle of a batch (paused, cut off) holds its
+        // rooms' head rows: these bound how long it can hold up the others,
+        // whose statements give up and fail their batch (`storage_failed`).
+        let options = PgConnectOptions::from_str(url)?
+            .application_name("confab")
+            .options([
+                ("lock_timeout", "5s"),
+                ("statement_timeout", "10s"),
+                ("idle_in_transaction_session_timeout", "10s"),
+            ]);
         info!(
             host = options.get_host(),
             port = options.get_port(),

@@ -117,7 +117,10 @@ impl BrokerState {
         room.recent.trim_to(ROOM_CACHE_BYTES);
         self.cached_bytes += room.recent.bytes();
         // What was committed after the load's read came meanwhile: it goes
-        // into the cache, and so to the joiners with the rest.
+        // into the cache, and so to the joiners with the rest. The head was
+        // read just before the messages: another node may have committed
+        // more in between, which the messages then hold already.
+        let head = head.max(room.recent.iter().next_back().map_or(0, |m| m.seq));
         let newer = room.sequencer.start(head, self.now.at);
         let waiting = std::mem::take(&mut room.waiting);
         self.note_gap(&name);

@@ -862,3 +862,56 @@ fn typing_goes_out_at_most_once_per_interval_per_room() {
         "a room left starts afresh"
     );
 }
+
+/// A room's load reads its head, then its latest messages: another node may
+/// commit in between, so the messages run past the head. What the bus then
+/// brings of those is not delivered a second time.
+#[tokio::test]
+async fn a_load_whose_messages_run_past_its_head_delivers_each_message_once() {
+    let mut h = Harness::new();
+    let mut ana = h.connect_hello(100, None);
+    h.send(&ana, json!({"type": "join_room", "room": "r"}));
+    let effects = h.state.take_effects();
+    assert!(
+        matches!(effects[..], [Effect::Store(Request::LoadRoom { .. })]),
+        "the join asks for a load"
+    );
+    let room = RoomName::parse("r").unwrap();
+    let ben = UserId::new_random();
+    let message = |seq: u64| StoredMessage {
+        channel: Channel::Room(room.clone()),
+        seq,
+        ts: 1,
+        from: ben,
+        name: ben.guest_name(),
+        to: None,
+        content: MessageContent::parse(&format!("m{seq}")).unwrap(),
+        client_id: None,
+    };
+    let loaded = StoreReport::RoomLoaded {
+        room: room.clone(),
+        recent: vec![message(1), message(2)],
+        head: 1,
+    };
+    h.state.on_report(loaded, h.now);
+    let published = BusEvent::Published {
+        room: room.clone(),
+        messages: vec![message(2), message(3)],
+    };
+    h.handle(Command::Bus(published));
+    let mut seqs = Vec::new();
+    for frame in ana.received() {
+        match frame["type"].as_str() {
+            Some("history") => seqs.extend(
+                frame["messages"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|m| m["seq"].as_u64().unwrap()),
+            ),
+            Some("room_message") => seqs.push(frame["seq"].as_u64().unwrap()),
+            _ => {}
+        }
+    }
+    assert_eq!(seqs, [1, 2, 3]);
+}
