@@ -348,29 +348,25 @@ impl Task {
         if let Err(error) = Presence::name(&mut self.manager, user, &name).await {
             return self.failed("recording a name", &error);
         }
-        match self.presence.arrive(&mut self.manager, &place, user).await {
-            Ok(true) => {
-                let published = self.presence_of(place, user, Some(name), true);
-                self.publish(&published);
-            }
-            Ok(false) => {}
-            Err(error) => self.failed("registering presence", &error),
+        let verdict = self.verdict(&place, user, Some(name), true);
+        let arrived = self
+            .presence
+            .arrive(&mut self.manager, &place, user, verdict);
+        if let Err(error) = arrived.await {
+            self.failed("registering presence", &error);
         }
     }
 
     /// Unregisters `user` at `place` for this node; the last node to have
     /// them there says they left.
     async fn depart(&mut self, place: Place, user: UserId) {
-        match self.presence.depart(&mut self.manager, &place, user).await {
-            Ok(true) => {
-                let published = self.presence_of(place, user, None, false);
-                self.publish(&published);
-            }
-            Ok(false) => {}
-            Err(error) => {
-                self.failed("unregistering presence", &error);
-                self.departed.push((place, user));
-            }
+        let verdict = self.verdict(&place, user, None, false);
+        let departed = self
+            .presence
+            .depart(&mut self.manager, &place, user, verdict);
+        if let Err(error) = departed.await {
+            self.failed("unregistering presence", &error);
+            self.departed.push((place, user));
         }
     }
 
@@ -383,8 +379,12 @@ impl Task {
             if self.here.contains_key(&(place.clone(), user)) {
                 continue; // back meanwhile
             }
-            let gone = match self.presence.depart(&mut self.manager, &place, user).await {
-                Ok(true) => true,
+            let verdict = self.verdict(&place, user, None, false);
+            let departure = self
+                .presence
+                .depart(&mut self.manager, &place, user, verdict);
+            let gone = match departure.await {
+                Ok(true) => false, // the script told everyone
                 Ok(false) => match self
                     .presence
                     .is_anywhere(&mut self.manager, &place, user)
@@ -404,21 +404,24 @@ impl Task {
                 }
             };
             if gone {
-                let published = self.presence_of(place, user, None, false);
-                self.publish(&published);
+                // Redis lost this node's entry (a restart): nobody was told.
+                let (topic, verdict) = self.verdict(&place, user, None, false);
+                self.pipe.publish(topic, verdict).ignore();
             }
         }
     }
 
-    fn presence_of(
+    /// The verdict that `user` is now at `place` on some node (or on
+    /// none): its topic and payload, for a presence script to publish.
+    fn verdict(
         &self,
-        place: Place,
+        place: &Place,
         user: UserId,
         name: Option<DisplayName>,
         present: bool,
-    ) -> Published {
+    ) -> (String, String) {
         let node = self.node.clone();
-        match place {
+        let published = match place.clone() {
             Place::Room(room) => Published::Presence {
                 node,
                 room,
@@ -431,7 +434,8 @@ impl Task {
                 user,
                 present,
             },
-        }
+        };
+        (published.topic(), published.encode())
     }
 
     /// Renews this node's lease, registers everything again if the lease
@@ -456,11 +460,7 @@ impl Task {
             match self.presence.sweep(&mut self.manager, &dead).await {
                 Ok(gone) => {
                     if !gone.is_empty() {
-                        warn!(node = %dead, gone = gone.len(), "a node stopped renewing its lease: its users are gone");
-                    }
-                    for gone in gone {
-                        let published = self.presence_of(gone.place, gone.user, None, false);
-                        self.publish(&published);
+                        warn!(node = %dead, gone = gone.len(), "a node stopped renewing its lease: its users are gone; the sweep told every node");
                     }
                 }
                 Err(error) => return self.failed("sweeping out a dead node", &error),

@@ -5,6 +5,12 @@
 //! of its own and renews a lease; when a node stops renewing (it died),
 //! the first node to notice sweeps its share out, and announces who left.
 //!
+//! A verdict (first arrival, last departure, a dead node's users gone) is
+//! published by the script that reached it, inside it: every node hears
+//! the verdicts about one user in the order Redis reached them. Published
+//! by the node afterwards, two nodes' verdicts could overtake each other,
+//! and a user who left and came back be shown gone.
+//!
 //! Everything here is rebuilt when lost: a node whose lease or share is
 //! gone (Redis restarted, or it was swept while stalled) registers
 //! everything it holds again.
@@ -35,17 +41,20 @@ fn room_key(room: &RoomName) -> String {
 }
 
 /// Adds one entry of this node's (a user in a room, or a user online);
-/// 1 if the user was nowhere before, cluster-wide. KEYS: this node's set,
-/// the room's (or online) hash, the lobby (rooms only). ARGV: the entry,
-/// the user, the room.
+/// if the user was nowhere before, cluster-wide, publishes the verdict and
+/// returns 1. KEYS: this node's set, the room's (or online) hash, the
+/// lobby (rooms only). ARGV: the entry, the user, the room, the verdict's
+/// topic and its payload.
 const ARRIVE: &str = r"
 if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
 if redis.call('HINCRBY', KEYS[2], ARGV[2], 1) ~= 1 then return 0 end
 if ARGV[3] ~= '' then redis.call('ZINCRBY', KEYS[3], 1, ARGV[3]) end
+redis.call('PUBLISH', ARGV[4], ARGV[5])
 return 1
 ";
 
-/// Removes one entry of this node's; 1 if the user is now nowhere.
+/// Removes one entry of this node's; if the user is now nowhere,
+/// publishes the verdict and returns 1.
 const DEPART: &str = r"
 if redis.call('SREM', KEYS[1], ARGV[1]) == 0 then return 0 end
 if redis.call('HINCRBY', KEYS[2], ARGV[2], -1) > 0 then return 0 end
@@ -53,6 +62,7 @@ redis.call('HDEL', KEYS[2], ARGV[2])
 if ARGV[3] ~= '' and tonumber(redis.call('ZINCRBY', KEYS[3], -1, ARGV[3])) <= 0 then
   redis.call('ZREM', KEYS[3], ARGV[3])
 end
+redis.call('PUBLISH', ARGV[4], ARGV[5])
 return 1
 ";
 
@@ -70,9 +80,10 @@ local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
 return {had and 1 or 0, expired}
 ";
 
-/// Sweeps out an expired node, once: what it held is removed, and the
-/// entries whose user is now nowhere are returned, `r <room> <user>` or
-/// `u <user>`. Nothing if its lease was renewed meanwhile.
+/// Sweeps out an expired node, once: what it held is removed, and for each
+/// user now nowhere the verdict is published (from node ARGV[2]) and the
+/// entry returned, `r <room> <user>` or `u <user>`. Nothing if its lease
+/// was renewed meanwhile.
 const SWEEP: &str = r"
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
@@ -89,6 +100,13 @@ for _, entry in ipairs(redis.call('SMEMBERS', set)) do
     redis.call('HDEL', key, user)
     if room and tonumber(redis.call('ZINCRBY', KEYS[3], -1, room)) <= 0 then
       redis.call('ZREM', KEYS[3], room)
+    end
+    if room then
+      redis.call('PUBLISH', 'confab:r:' .. room, cjson.encode({
+        type = 'presence', node = ARGV[2], room = room, user = user, present = false }))
+    else
+      redis.call('PUBLISH', 'confab:all', cjson.encode({
+        type = 'online', node = ARGV[2], user = user, present = false }))
     end
     table.insert(gone, entry)
   end
@@ -140,12 +158,14 @@ impl Presence {
         }
     }
 
-    /// `user` is at `place` on this node; whether they were nowhere else.
+    /// `user` is at `place` on this node; whether they were nowhere else
+    /// (then `verdict`, published on its topic, has told every node).
     pub async fn arrive(
         &self,
         redis: &mut ConnectionManager,
         place: &Place,
         user: UserId,
+        (topic, verdict): (String, String),
     ) -> redis::RedisResult<bool> {
         let (hash, entry, room) = Self::keys(place, user);
         let first: i64 = self
@@ -156,17 +176,21 @@ impl Presence {
             .arg(entry)
             .arg(user.to_string())
             .arg(room)
+            .arg(topic)
+            .arg(verdict)
             .invoke_async(redis)
             .await?;
         Ok(first == 1)
     }
 
-    /// `user` left `place` on this node; whether they are now nowhere.
+    /// `user` left `place` on this node; whether they are now nowhere
+    /// (then `verdict`, published on its topic, has told every node).
     pub async fn depart(
         &self,
         redis: &mut ConnectionManager,
         place: &Place,
         user: UserId,
+        (topic, verdict): (String, String),
     ) -> redis::RedisResult<bool> {
         let (hash, entry, room) = Self::keys(place, user);
         let last: i64 = self
@@ -177,6 +201,8 @@ impl Presence {
             .arg(entry)
             .arg(user.to_string())
             .arg(room)
+            .arg(topic)
+            .arg(verdict)
             .invoke_async(redis)
             .await?;
         Ok(last == 1)
@@ -225,6 +251,7 @@ impl Presence {
             .key(ONLINE)
             .key(LOBBY)
             .arg(dead)
+            .arg(&self.node)
             .invoke_async(redis)
             .await?;
         Ok(gone.iter().filter_map(|entry| parse_entry(entry)).collect())

@@ -885,7 +885,7 @@ async fn a_load_whose_messages_run_past_its_head_delivers_each_message_once() {
         from: ben,
         name: ben.guest_name(),
         to: None,
-        content: MessageContent::parse(&format!("m{seq}")).unwrap(),
+        content: MessageContent::parse(format!("m{seq}")).unwrap(),
         client_id: None,
     };
     let loaded = StoreReport::RoomLoaded {
