@@ -26,7 +26,7 @@ mod command;
 mod sequencer;
 mod state;
 
-use std::{pin::Pin, time::Duration};
+use std::{collections::VecDeque, pin::Pin, time::Duration};
 
 use tokio::{sync::mpsc, time::MissedTickBehavior};
 use tracing::warn;
@@ -167,9 +167,10 @@ async fn broker_loop(
     mut reports: mpsc::Receiver<StoreReport>,
     myself: WeakBroker,
 ) -> Exit {
-    let tasks = Tasks {
+    let mut tasks = Tasks {
         store: state.store().clone(),
         bus: state.bus().cloned(),
+        backlog: VecDeque::new(),
         myself,
     };
     let clustered = tasks.bus.is_some();
@@ -194,7 +195,7 @@ async fn broker_loop(
                     return Exit::StoreStopped;
                 };
                 state.on_report(report, Now::current());
-                carry_out(&mut state, &tasks);
+                carry_out(&mut state, &mut tasks);
                 // A report can fill every member's queue with a batch at once:
                 // let the writers drain it before the next.
                 tokio::task::yield_now().await;
@@ -202,12 +203,13 @@ async fn broker_loop(
             _ = lobby.tick() => state.tick(),
             _ = announce.tick() => state.send_waiting_announcements(Now::current()),
             _ = gaps.tick(), if clustered => {
+                tasks.retry_backlog();
                 state.fill_gaps(Now::current());
-                carry_out(&mut state, &tasks);
+                carry_out(&mut state, &mut tasks);
             }
             _ = heads.tick(), if clustered => {
                 state.check_heads();
-                carry_out(&mut state, &tasks);
+                carry_out(&mut state, &mut tasks);
             }
             received = commands.recv_many(&mut batch, COMMAND_BATCH) => {
                 if received == 0 {
@@ -215,7 +217,7 @@ async fn broker_loop(
                 }
                 for command in batch.drain(..) {
                     state.handle(command, Now::current());
-                    carry_out(&mut state, &tasks);
+                    carry_out(&mut state, &mut tasks);
                 }
             }
         }
@@ -226,15 +228,70 @@ async fn broker_loop(
 struct Tasks {
     store: Store,
     bus: Option<mpsc::Sender<BusRequest>>,
+    /// Requests the bus's queue could not take that must not be lost (a
+    /// room's subscription, a user's arrival or departure), tried again
+    /// each [`GAPS_EVERY`], in order, up to [`BUS_BACKLOG`]; past it they
+    /// are dropped with an error in the log.
+    backlog: VecDeque<BusRequest>,
     /// For reads whose answer comes back as a command.
     myself: WeakBroker,
+}
+
+/// Requests waiting for room in the bus's queue at most.
+const BUS_BACKLOG: usize = 65_536;
+
+impl Tasks {
+    /// Hands `request` to the bus; one its full queue cannot take waits in
+    /// the backlog, unless losing it costs nothing the other nodes cannot
+    /// make up (a publication: they read it from storage; typing).
+    fn send_to_bus(&mut self, request: BusRequest) {
+        let Some(bus) = &self.bus else {
+            return;
+        };
+        if !self.backlog.is_empty() {
+            return self.hold(request);
+        }
+        if let Err(error) = bus.try_send(request) {
+            let request = error.into_inner();
+            match request {
+                BusRequest::Publish { .. }
+                | BusRequest::PublishDirect(_)
+                | BusRequest::Typing { .. }
+                | BusRequest::Renamed { .. } => {
+                    warn!(?request, "the bus's queue is full; dropping a publication");
+                }
+                _ => self.hold(request),
+            }
+        }
+    }
+
+    fn hold(&mut self, request: BusRequest) {
+        if self.backlog.len() >= BUS_BACKLOG {
+            tracing::error!(?request, "the bus's backlog is full; dropping a request");
+        } else {
+            self.backlog.push_back(request);
+        }
+    }
+
+    /// Hands the bus what waited, in order, while its queue takes it.
+    fn retry_backlog(&mut self) {
+        let Some(bus) = &self.bus else {
+            return;
+        };
+        while let Some(request) = self.backlog.pop_front() {
+            if let Err(error) = bus.try_send(request) {
+                self.backlog.push_front(error.into_inner());
+                return;
+            }
+        }
+    }
 }
 
 /// Carries out what the state asked for: requests go to the store's queue
 /// without waiting (one it cannot take goes back to the state), and to the
 /// bus's (one it cannot take is dropped: storage makes up for it); reads
 /// run as tasks of their own.
-fn carry_out(state: &mut BrokerState, tasks: &Tasks) {
+fn carry_out(state: &mut BrokerState, tasks: &mut Tasks) {
     for effect in state.take_effects() {
         match effect {
             Effect::Store(request) => {
@@ -245,13 +302,7 @@ fn carry_out(state: &mut BrokerState, tasks: &Tasks) {
             Effect::Read(read) => {
                 tokio::spawn(read.run(tasks.store.clone()));
             }
-            Effect::Bus(request) => {
-                if let Some(bus) = &tasks.bus
-                    && let Err(error) = bus.try_send(request)
-                {
-                    warn!(request = ?error.into_inner(), "the bus's queue is full; dropping a request");
-                }
-            }
+            Effect::Bus(request) => tasks.send_to_bus(request),
             Effect::Fill { room, fill } => {
                 let (store, myself) = (tasks.store.clone(), tasks.myself.clone());
                 tokio::spawn(async move {
@@ -305,6 +356,46 @@ mod tests {
             retention: Retention::default(),
             bus: None,
         }
+    }
+
+    /// A full bus queue drops a publication (storage makes up for it) but
+    /// keeps a subscription, and hands it over, in order, once there is
+    /// room.
+    #[tokio::test]
+    async fn a_full_bus_queue_keeps_what_must_not_be_lost() {
+        let (store, _reports) = Store::in_memory(Retention::default(), usize::MAX);
+        let (bus, mut queue) = mpsc::channel(1);
+        let (commands, _) = mpsc::channel(1);
+        let mut tasks = Tasks {
+            store,
+            bus: Some(bus),
+            backlog: VecDeque::new(),
+            myself: WeakBroker {
+                commands: commands.downgrade(),
+            },
+        };
+        let room = |name: &str| crate::protocol::RoomName::parse(name).unwrap();
+        tasks.send_to_bus(BusRequest::Subscribe(room("first")));
+        tasks.send_to_bus(BusRequest::Publish {
+            room: room("first"),
+            messages: Vec::new(),
+        });
+        tasks.send_to_bus(BusRequest::Subscribe(room("second")));
+        tasks.send_to_bus(BusRequest::Unsubscribe(room("first")));
+        assert_eq!(tasks.backlog.len(), 2, "the publication was dropped");
+        let mut taken = Vec::new();
+        while let Ok(request) = queue.try_recv() {
+            taken.push(format!("{request:?}"));
+            tasks.retry_backlog();
+        }
+        assert_eq!(
+            taken,
+            [
+                r#"Subscribe(RoomName("first"))"#,
+                r#"Subscribe(RoomName("second"))"#,
+                r#"Unsubscribe(RoomName("first"))"#,
+            ]
+        );
     }
 
     #[tokio::test]

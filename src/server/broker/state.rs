@@ -98,6 +98,10 @@ pub const HISTORY_FRAME_BYTES: usize = 256 * 1024;
 /// Rooms listed in the lobby at most (the largest).
 pub const MAX_ROOMS_LISTED: usize = 200;
 
+/// Cluster mode: how long a join waits for its room's subscription before
+/// the room is loaded without it.
+pub const SUBSCRIBE_PATIENCE: Duration = Duration::from_secs(2);
+
 /// `typing` forwarded at most this often per connection and room.
 pub const TYPING_INTERVAL: Duration = Duration::from_secs(2);
 
@@ -129,6 +133,8 @@ pub(super) struct BrokerState {
     announcing: HashSet<RoomName>,
     /// Rooms holding messages that came before the ones ahead of them.
     gapped: HashSet<RoomName>,
+    /// Cluster mode: rooms waiting for their subscription, since when.
+    subscribing: HashMap<RoomName, Instant>,
     /// Cluster mode: everyone connected to any node, per the bus.
     online_anywhere: HashSet<UserId>,
     /// Cluster mode: the lobby of all nodes, per the bus.
@@ -188,6 +194,7 @@ impl BrokerState {
             lobby: Lobby::default(),
             announcing: HashSet::new(),
             gapped: HashSet::new(),
+            subscribing: HashMap::new(),
             online_anywhere: HashSet::new(),
             cluster_lobby: None,
             cached_bytes: 0,

@@ -39,10 +39,10 @@ use crate::server::store::Channel;
 use presence::{Place, Presence};
 use wire::{EVERYONE, Published, Topic};
 
-/// Requests queued for the bus task. When full (Redis is slow or gone), a
-/// request is dropped: other nodes read an unpublished message from
-/// PostgreSQL when they notice the gap, and presence is put right when
-/// the lease is next renewed.
+/// Requests queued for the bus task. When full (Redis is slow or gone), the
+/// broker drops publications (other nodes read an unpublished message from
+/// PostgreSQL) and keeps the rest (subscriptions, presence) in a backlog of
+/// its own, which it hands over as room frees up.
 const REQUEST_QUEUE: usize = 8192;
 
 /// Requests taken per wake-up; their publications go in one pipeline.

@@ -14,7 +14,9 @@ impl BrokerState {
             BusEvent::Subscribed { room, members } => {
                 if let Some(loading) = self.rooms.get_mut(&room).filter(|r| !r.loaded) {
                     loading.everywhere.extend(members);
-                    self.load(room);
+                    if self.subscribing.remove(&room).is_some() {
+                        self.load(room);
+                    }
                 }
             }
             BusEvent::Published { room, messages } => {
@@ -149,15 +151,33 @@ impl BrokerState {
     /// A room left memory: the bus stops bringing it here.
     pub(super) fn forget_room(&mut self, name: &RoomName) {
         self.gapped.remove(name);
+        self.subscribing.remove(name);
         if self.bus().is_some() {
             self.effects
                 .push(Effect::Bus(BusRequest::Unsubscribe(name.clone())));
         }
     }
 
-    /// Asks storage for each gap that has waited long enough.
+    /// Asks storage for each gap that has waited long enough, and loads
+    /// each room whose subscription has not come in [`SUBSCRIBE_PATIENCE`]
+    /// (the bus is down or behind): its joiners do not wait for it, and
+    /// what the bus would have brought is read from storage by the heads
+    /// check until it does.
     pub(in crate::server::broker) fn fill_gaps(&mut self, now: Now) {
         self.now = now;
+        let late: Vec<RoomName> = self
+            .subscribing
+            .iter()
+            .filter(|(_, since)| now.at.duration_since(**since) >= SUBSCRIBE_PATIENCE)
+            .map(|(room, _)| room.clone())
+            .collect();
+        for room in late {
+            self.subscribing.remove(&room);
+            if self.rooms.get(&room).is_some_and(|r| !r.loaded) {
+                warn!(%room, "the bus has not subscribed this node to a room yet; loading it without");
+                self.load(room);
+            }
+        }
         let gapped: Vec<RoomName> = self.gapped.iter().cloned().collect();
         for name in gapped {
             let Some(room) = self.rooms.get_mut(&name).filter(|r| r.sequencer.holds()) else {

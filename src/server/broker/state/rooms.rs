@@ -74,6 +74,7 @@ impl BrokerState {
                     // node, so nothing committed after the load is missed.
                     self.effects
                         .push(Effect::Bus(BusRequest::Subscribe(room.clone())));
+                    self.subscribing.insert(room.clone(), self.now.at);
                 } else {
                     self.load(room.clone());
                 }

@@ -16,6 +16,8 @@ struct Harness {
     store: Store,
     now: Now,
     next_conn: u64,
+    /// Cluster mode: what the state asked of the bus (nothing answers).
+    bus: Option<Vec<BusRequest>>,
 }
 
 struct Client {
@@ -77,7 +79,18 @@ impl Harness {
             store,
             now: Now::current(),
             next_conn: 0,
+            bus: None,
         }
+    }
+
+    /// A node of a cluster whose bus never answers: requests for it are
+    /// kept in `bus`.
+    fn clustered() -> Self {
+        let mut h = Self::new();
+        let (sender, _) = tokio::sync::mpsc::channel(1);
+        h.state.config.bus = Some(sender);
+        h.bus = Some(Vec::new());
+        h
     }
 
     fn handle(&mut self, command: Command) {
@@ -130,8 +143,13 @@ impl Harness {
                 match effect {
                     Effect::Store(request) => requests.push(request),
                     Effect::Read(read) => read.run(self.store.clone()).await,
-                    Effect::Bus(_) | Effect::Fill { .. } | Effect::Heads(_) => {
-                        panic!("a single node's rooms never wait on a bus or a gap")
+                    Effect::Bus(request) => self
+                        .bus
+                        .as_mut()
+                        .expect("only a node of a cluster asks a bus")
+                        .push(request),
+                    Effect::Fill { .. } | Effect::Heads(_) => {
+                        panic!("the harness's rooms never wait on a gap")
                     }
                 }
             }
@@ -914,4 +932,33 @@ async fn a_load_whose_messages_run_past_its_head_delivers_each_message_once() {
         }
     }
     assert_eq!(seqs, [1, 2, 3]);
+}
+
+/// In a cluster a room is loaded once the bus has subscribed to it; if the
+/// bus does not answer (down, or behind), the join is not left waiting.
+#[tokio::test]
+async fn in_a_cluster_a_join_whose_subscription_never_comes_is_loaded_after_a_while() {
+    let mut h = Harness::clustered();
+    let mut ana = h.connect_hello(100, None);
+    h.send(&ana, json!({"type": "join_room", "room": "r"}));
+    h.settle().await;
+    let asked = h.bus.as_ref().unwrap();
+    assert!(
+        asked
+            .iter()
+            .any(|r| matches!(r, BusRequest::Subscribe(room) if room.as_str() == "r")),
+        "{asked:?}"
+    );
+    assert!(
+        ana.received().is_empty(),
+        "the join waits for its subscription"
+    );
+    h.now.at += SUBSCRIBE_PATIENCE / 2;
+    h.state.fill_gaps(h.now);
+    h.settle().await;
+    assert!(ana.received().is_empty(), "still within its patience");
+    h.now.at += SUBSCRIBE_PATIENCE;
+    h.state.fill_gaps(h.now);
+    h.settle().await;
+    assert_eq!(ana.types(), ["joined"]);
 }
