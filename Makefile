@@ -27,7 +27,8 @@ run: build
 	target/release/confab
 
 # Every test: unit and integration (release profile, sharing the build's
-# dependencies), the Autobahn WebSocket conformance suite against the release
+# dependencies; cluster mode's start their own PostgreSQL and Redis on
+# loopback), the Autobahn WebSocket conformance suite against the release
 # binary's echo endpoint, every fuzz target for 20 s, then the browser tests
 # against the release binary.
 test: build
