@@ -218,6 +218,7 @@ async fn bus_loop(bus: Bus, broker: WeakBroker) {
                     task.tell(BusEvent::Restored).await;
                     task.online_snapshot().await;
                     task.renew().await;
+                    task.register_everything().await;
                     task.retry_departures().await;
                     task.flush().await;
                 }
@@ -357,6 +358,20 @@ impl Task {
         }
     }
 
+    /// Registers everything this node holds again, after Redis lost it or
+    /// after calls failed: an entry Redis has already is left as it is (the
+    /// script's `SADD` finds it), one it lacks is added, and announced if
+    /// its user is new anywhere.
+    async fn register_everything(&mut self) {
+        let here: Vec<_> = self.here.clone().into_iter().collect();
+        for ((place, user), name) in here {
+            self.arrive(place, user, name).await;
+            if self.lost.load(Ordering::Acquire) {
+                return; // Redis failed again: the next recovery goes on
+            }
+        }
+    }
+
     /// Unregisters `user` at `place` for this node; the last node to have
     /// them there says they left.
     async fn depart(&mut self, place: Place, user: UserId) {
@@ -451,10 +466,7 @@ impl Task {
                 entries = self.here.len(),
                 "this node's presence was not in Redis (it restarted, or took this node for dead): registering it again"
             );
-            let here: Vec<_> = self.here.clone().into_iter().collect();
-            for ((place, user), name) in here {
-                self.arrive(place, user, name).await;
-            }
+            self.register_everything().await;
         }
         for dead in expired {
             match self.presence.sweep(&mut self.manager, &dead).await {
