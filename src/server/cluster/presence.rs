@@ -165,22 +165,9 @@ impl Presence {
         redis: &mut ConnectionManager,
         place: &Place,
         user: UserId,
-        (topic, verdict): (String, String),
+        verdict: (String, String),
     ) -> redis::RedisResult<bool> {
-        let (hash, entry, room) = Self::keys(place, user);
-        let first: i64 = self
-            .arrive
-            .key(&self.node_key)
-            .key(hash)
-            .key(LOBBY)
-            .arg(entry)
-            .arg(user.to_string())
-            .arg(room)
-            .arg(topic)
-            .arg(verdict)
-            .invoke_async(redis)
-            .await?;
-        Ok(first == 1)
+        Self::change(&self.arrive, &self.node_key, redis, place, user, verdict).await
     }
 
     /// `user` left `place` on this node; whether they are now nowhere
@@ -190,12 +177,24 @@ impl Presence {
         redis: &mut ConnectionManager,
         place: &Place,
         user: UserId,
+        verdict: (String, String),
+    ) -> redis::RedisResult<bool> {
+        Self::change(&self.depart, &self.node_key, redis, place, user, verdict).await
+    }
+
+    /// Runs ARRIVE or DEPART (same keys and arguments); whether it reached
+    /// a verdict.
+    async fn change(
+        script: &Script,
+        node_key: &str,
+        redis: &mut ConnectionManager,
+        place: &Place,
+        user: UserId,
         (topic, verdict): (String, String),
     ) -> redis::RedisResult<bool> {
         let (hash, entry, room) = Self::keys(place, user);
-        let last: i64 = self
-            .depart
-            .key(&self.node_key)
+        let reached: i64 = script
+            .key(node_key)
             .key(hash)
             .key(LOBBY)
             .arg(entry)
@@ -205,7 +204,7 @@ impl Presence {
             .arg(verdict)
             .invoke_async(redis)
             .await?;
-        Ok(last == 1)
+        Ok(reached == 1)
     }
 
     /// Whether `user` is at `place` on any node.
