@@ -42,10 +42,42 @@ impl Cluster {
 
     /// Starts one more node.
     fn node(&mut self) -> Binary {
+        let redis = self.redis.url();
+        self.node_on(redis)
+    }
+
+    /// Starts one more node, connecting to Redis as a user of its own,
+    /// `user`, so that a test can cut this node off alone
+    /// ([`Cluster::cut_off`]).
+    fn node_as(&mut self, user: &str) -> Binary {
+        self.redis.cli(&[
+            "ACL",
+            "SETUSER",
+            user,
+            "on",
+            ">secret",
+            "allkeys",
+            "allchannels",
+            "+@all",
+        ]);
+        let url = format!("redis://{user}:secret@127.0.0.1:{}/", self.redis.port);
+        self.node_on(url)
+    }
+
+    /// Cuts the nodes of Redis user `user` off (`off`: its connections
+    /// are killed and cannot come back), or lets them back.
+    fn cut_off(&self, user: &str, off: bool) {
+        let state = if off { "off" } else { "on" };
+        self.redis.cli(&["ACL", "SETUSER", user, state]);
+        if off {
+            self.redis.cli(&["CLIENT", "KILL", "USER", user]);
+        }
+    }
+
+    fn node_on(&mut self, redis: String) -> Binary {
         let dir = tempfile::tempdir().unwrap();
         let path: PathBuf = dir.path().to_owned();
         self.dirs.push(dir);
-        let redis = self.redis.url();
         Binary::start_with(
             &path,
             &[
@@ -54,6 +86,24 @@ impl Cluster {
                 ("CONFAB_REDIS_URL", &redis),
             ],
         )
+    }
+}
+
+/// Waits until `node`'s `/readyz` says `ready` (200) or not (503); the
+/// body it said it with.
+async fn until_ready(node: &Binary, ready: bool) -> String {
+    let want = if ready { "200" } else { "503" };
+    let deadline = tokio::time::Instant::now() + PATIENCE * 2;
+    loop {
+        let (status, body) = common::http_get(node.addr.parse().unwrap(), "/readyz").await;
+        if status.contains(want) {
+            return body;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "/readyz still says {status}: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -301,19 +351,8 @@ async fn a_redis_restart_loses_nothing_and_delivery_catches_up() {
     cluster.redis.kill();
     // Each node notices, and says it is not ready, until Redis is back.
     for node in [&a, &b] {
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        loop {
-            let (status, body) = common::http_get(node.addr.parse().unwrap(), "/readyz").await;
-            if status.contains("503") {
-                assert!(body.contains("Redis"), "{body}");
-                break;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "still ready: {status}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let body = until_ready(node, false).await;
+        assert!(body.contains("Redis"), "{body}");
     }
     let mut acked = Vec::new();
     for n in 1..=4 {
@@ -345,15 +384,7 @@ async fn a_redis_restart_loses_nothing_and_delivery_catches_up() {
     // The bus carries messages again, and the nodes are ready.
     nothing_more_before(&mut ben, &mut [&mut watcher_a, &mut watcher_b], "general").await;
     for node in [&a, &b] {
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        while !common::http_get(node.addr.parse().unwrap(), "/readyz")
-            .await
-            .0
-            .contains("200")
-        {
-            assert!(tokio::time::Instant::now() < deadline, "not ready again");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        until_ready(node, true).await;
     }
 }
 
@@ -592,6 +623,165 @@ async fn the_lobby_counts_the_members_of_every_node() {
     // Nothing went wrong on the way, even if it was put right.
     a.assert_calm();
     b.assert_calm();
+}
+
+/// The next `count` arrivals and departures `client` hears, as (type,
+/// user), sorted: for news whose order between users does not matter.
+/// Each may take up to a lease and a renewal (six seconds), more on a
+/// loaded machine.
+async fn presence_news(client: &mut Client, count: usize) -> Vec<(String, String)> {
+    let mut news = Vec::new();
+    while news.len() < count {
+        let frame = client.recv_within(PATIENCE * 3).await;
+        if ["room_message", "typing", "rooms"].contains(&frame["type"].as_str().unwrap_or("")) {
+            continue;
+        }
+        let kind = frame["type"].as_str().unwrap().to_owned();
+        assert!(kind == "user_joined" || kind == "user_left", "{frame}");
+        news.push((kind, frame["user"].as_str().unwrap().to_owned()));
+    }
+    news.sort();
+    news
+}
+
+fn news(items: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut news: Vec<(String, String)> = items
+        .iter()
+        .map(|(kind, user)| ((*kind).to_owned(), (*user).to_owned()))
+        .collect();
+    news.sort();
+    news
+}
+
+/// `renamer` takes a new name, and `client`'s next announcement must be
+/// that: nothing else was on its way (say, a member flapping).
+async fn rename_is_the_next_news(renamer: &mut Client, client: &mut Client, name: &str) {
+    renamer
+        .send(json!({"type": "set_name", "name": name}))
+        .await;
+    let next = next_announcement(client).await;
+    assert_eq!(next["type"], "user_renamed", "{next}");
+    assert_eq!(next["name"], name, "{next}");
+}
+
+/// Ana on `a`, Ben and Carl on `b`, all in "general", having heard of each
+/// other.
+async fn ana_on_one_ben_and_carl_on_the_other(a: &Binary, b: &Binary) -> (Client, Client, Client) {
+    let mut ana = member(a, "general").await;
+    let mut ben = member(b, "general").await;
+    let carl = member(b, "general").await;
+    let expected = news(&[("user_joined", ben.id()), ("user_joined", carl.id())]);
+    assert_eq!(presence_news(&mut ana, 2).await, expected);
+    let expected = news(&[("user_joined", carl.id())]);
+    assert_eq!(presence_news(&mut ben, 1).await, expected);
+    (ana, ben, carl)
+}
+
+/// One node's connection to Redis is cut off while, on the other, one
+/// member leaves and another arrives: the verdicts are published while
+/// the node cannot hear them. Once it is back it reads presence back from
+/// Redis, and its members hear who left and who came, once each, and
+/// nothing about who stayed.
+#[tokio::test]
+async fn presence_missed_while_a_node_was_cut_off_is_put_right() {
+    let mut cluster = Cluster::new();
+    let a = cluster.node_as("node-a");
+    let b = cluster.node();
+    let (mut ana, mut ben, carl) = ana_on_one_ben_and_carl_on_the_other(&a, &b).await;
+
+    cluster.cut_off("node-a", true);
+    until_ready(&a, false).await;
+    let carl_id = carl.id().to_owned();
+    carl.close().await;
+    let dave = member(&b, "general").await;
+    let heard = presence_news(&mut ben, 2).await;
+    let expected = news(&[("user_joined", dave.id()), ("user_left", &carl_id)]);
+    assert_eq!(heard, expected, "B heard the verdicts");
+    cluster.cut_off("node-a", false);
+    until_ready(&a, true).await;
+    assert_eq!(presence_news(&mut ana, 2).await, expected, "A put right");
+    rename_is_the_next_news(&mut ben, &mut ana, "Ben").await;
+    b.assert_calm();
+}
+
+/// Redis restarts empty while, on one node, one member leaves and another
+/// arrives: nobody could publish a verdict, and the leaver's entry is
+/// gone with the rest. Once Redis is back every node registers its share
+/// again and reads presence back: every member hears who left and who
+/// came, once each, and nothing about who stayed.
+#[tokio::test]
+async fn presence_across_a_redis_restart_is_rebuilt_without_flapping() {
+    let mut cluster = Cluster::new();
+    let (a, b) = (cluster.node(), cluster.node());
+    let (mut ana, mut ben, carl) = ana_on_one_ben_and_carl_on_the_other(&a, &b).await;
+
+    cluster.redis.kill();
+    until_ready(&a, false).await;
+    until_ready(&b, false).await;
+    let carl_id = carl.id().to_owned();
+    carl.close().await;
+    let dave = member(&b, "general").await;
+    // An arrival on B is news on B at once. A departure waits for Redis,
+    // which alone knows whether the user is still on another node.
+    assert_eq!(
+        presence_news(&mut ben, 1).await,
+        news(&[("user_joined", dave.id())]),
+    );
+    cluster.redis.start_again();
+    for node in [&a, &b] {
+        until_ready(node, true).await;
+    }
+    let expected = news(&[("user_joined", dave.id()), ("user_left", &carl_id)]);
+    assert_eq!(presence_news(&mut ana, 2).await, expected, "A put right");
+    let expected = news(&[("user_left", &carl_id)]);
+    assert_eq!(presence_news(&mut ben, 1).await, expected, "B put right");
+    rename_is_the_next_news(&mut ben, &mut ana, "Ben").await;
+    // The lobby counts what Redis has again.
+    ana.send(json!({"type": "list_rooms"})).await;
+    let deadline = tokio::time::Instant::now() + PATIENCE * 2;
+    loop {
+        let rooms = ana.recv_type("rooms").await;
+        if rooms["rooms"] == json!([{"room": "general", "members": 3}]) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "last list: {rooms}");
+    }
+}
+
+/// A node stalled (SIGSTOP) past its lease is taken for dead: the other
+/// node's members hear its users leave. Once it runs again it finds its
+/// lease gone and registers everything again: its users are back, and
+/// what they say is delivered.
+#[tokio::test]
+async fn a_node_stalled_past_its_lease_comes_back_with_its_members() {
+    let mut cluster = Cluster::new();
+    let (a, b) = (cluster.node(), cluster.node());
+    let mut ana = member(&a, "general").await;
+    let mut ben = member(&b, "general").await;
+    assert_eq!(
+        presence_news(&mut ana, 1).await,
+        news(&[("user_joined", ben.id())])
+    );
+    b.signal("-STOP");
+    let stopped = std::time::Instant::now();
+    assert_eq!(
+        presence_news(&mut ana, 1).await,
+        news(&[("user_left", ben.id())]),
+        "taken for dead"
+    );
+    eprintln!(
+        "a stalled node's member was gone after {:?}",
+        stopped.elapsed()
+    );
+    b.signal("-CONT");
+    assert_eq!(
+        presence_news(&mut ana, 1).await,
+        news(&[("user_joined", ben.id())]),
+        "back"
+    );
+    ben.say("general", "still here").await;
+    let (_, content) = message_of(&ana.recv_type("room_message").await);
+    assert_eq!(content, "still here");
 }
 
 /// A node killed with SIGKILL says nothing; its lease runs out, another

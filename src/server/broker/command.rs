@@ -62,15 +62,15 @@ pub enum Command {
     Heads(Vec<(RoomName, u64)>),
 }
 
+/// Who is in a room on every node, with their names where known.
+pub type Members = Vec<(UserId, Option<DisplayName>)>;
+
 /// What cluster mode's bus (`cluster/`) tells the broker.
 #[derive(Debug)]
 pub enum BusEvent {
     /// What is published in `room` reaches this node now, and these are
     /// its members on every node: it can be loaded.
-    Subscribed {
-        room: RoomName,
-        members: Vec<(UserId, Option<DisplayName>)>,
-    },
+    Subscribed { room: RoomName, members: Members },
     /// Messages another node committed in `room`, in its order.
     Published {
         room: RoomName,
@@ -105,6 +105,9 @@ pub enum BusEvent {
     /// The bus lost its connection and has it back: anything may have been
     /// missed meanwhile, so every room is checked against storage.
     Restored,
+    /// Who is in each of these rooms on every node, as Redis has it now:
+    /// presence put right after verdicts were missed.
+    Members(Vec<(RoomName, Members)>),
 }
 
 /// What the broker asks of cluster mode's bus.

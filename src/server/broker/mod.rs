@@ -33,7 +33,7 @@ use tracing::warn;
 
 use crate::server::store::{Channel, Retention, Store, StoreReport};
 
-pub use command::{BusEvent, BusRequest, Command, ConnId};
+pub use command::{BusEvent, BusRequest, Command, ConnId, Members};
 
 use state::{BrokerState, Effect, Now};
 

@@ -37,6 +37,9 @@ pub struct Sequencer<T> {
     filling: bool,
     /// The head storage had at the last check ([`Sequencer::behind`]).
     stored_head: Option<u64>,
+    /// The end of a range whose last fill came back a full page: storage
+    /// has more of it, read next without waiting.
+    unfinished: Option<u64>,
 }
 
 /// What to read from storage to close a gap: the messages numbered above
@@ -55,6 +58,7 @@ impl<T> Default for Sequencer<T> {
             gap_since: None,
             filling: false,
             stored_head: None,
+            unfinished: None,
         }
     }
 }
@@ -131,12 +135,23 @@ impl<T> Sequencer<T> {
     }
 
     /// The read that would close the current gap, if it has waited
-    /// [`GAP_WAIT`] and no fill is under way; the caller runs it and
-    /// answers with [`Sequencer::filled`] (or [`Sequencer::fill_failed`]).
+    /// [`GAP_WAIT`] (or storage has said it has more) and no fill is under
+    /// way; the caller runs it and answers with [`Sequencer::filled`] (or
+    /// [`Sequencer::fill_failed`]).
     pub fn due_fill(&mut self, now: Instant) -> Option<Fill> {
         let head = self.head?;
+        if self.filling {
+            return None;
+        }
+        if let Some(before) = self.unfinished.filter(|&before| head + 1 < before) {
+            self.filling = true;
+            return Some(Fill {
+                after: head,
+                before: Some(before),
+            });
+        }
         let since = self.gap_since?;
-        if self.filling || now.duration_since(since) < GAP_WAIT {
+        if now.duration_since(since) < GAP_WAIT {
             return None;
         }
         self.filling = true;
@@ -146,9 +161,10 @@ impl<T> Sequencer<T> {
         })
     }
 
-    /// Whether messages are held, waiting for earlier ones.
-    pub fn holds(&self) -> bool {
-        !self.held.is_empty()
+    /// Whether a fill will be due: messages are held, waiting for earlier
+    /// ones, or storage has more of a range being read.
+    pub fn wants_fill(&self) -> bool {
+        !self.held.is_empty() || self.unfinished.is_some()
     }
 
     /// Checked periodically against the head storage has now: a fill for
@@ -177,6 +193,7 @@ impl<T> Sequencer<T> {
     /// skipped. Returns what goes out now, in order.
     pub fn filled(&mut self, fill: Fill, found: Vec<(u64, T)>, now: Instant) -> Vec<T> {
         self.filling = false;
+        self.unfinished = None;
         let complete = found.len() < FILL_PAGE;
         let mut out = Vec::new();
         for (seq, item) in found {
@@ -192,7 +209,13 @@ impl<T> Sequencer<T> {
                 out.extend(self.release(now));
             }
         }
-        // A gap still open waits its turn again from now.
+        // A full page: the rest of the range is read at once. Another gap
+        // still open waits its turn again from now.
+        if let (false, Some(before)) = (complete, fill.before)
+            && self.head.is_some_and(|head| head + 1 < before)
+        {
+            self.unfinished = Some(before);
+        }
         if !self.held.is_empty() {
             self.gap_since = Some(now);
         }
@@ -203,6 +226,7 @@ impl<T> Sequencer<T> {
     /// for again after another wait.
     pub fn fill_failed(&mut self, now: Instant) {
         self.filling = false;
+        self.unfinished = None;
         if !self.held.is_empty() {
             self.gap_since = Some(now);
         }
@@ -284,8 +308,35 @@ mod tests {
         let out = s.filled(fill, page, now + GAP_WAIT);
         assert_eq!(out.len(), FILL_PAGE, "a full page skips nothing");
         assert_eq!(s.head(), Some(FILL_PAGE as u64));
-        let again = s.due_fill(now + GAP_WAIT * 2).expect("the rest");
+        let again = s
+            .due_fill(now + GAP_WAIT)
+            .expect("the rest, without waiting");
         assert_eq!(again.after, FILL_PAGE as u64);
+    }
+
+    #[test]
+    fn a_channel_far_behind_storage_is_read_page_after_page() {
+        let now = Instant::now();
+        let mut s = Sequencer::new(0);
+        let stored = 2 * FILL_PAGE as u64 + 50;
+        assert_eq!(s.behind(stored), None);
+        let mut fill = s.behind(stored).expect("behind a check apart");
+        let mut released = 0;
+        loop {
+            let page: Vec<(u64, u64)> = (fill.after + 1..fill.before.unwrap())
+                .take(FILL_PAGE)
+                .map(|n| (n, n))
+                .collect();
+            released += s.filled(fill, page, now).len();
+            assert!(s.wants_fill() || released == stored as usize);
+            match s.due_fill(now) {
+                Some(next) => fill = next,
+                None => break,
+            }
+        }
+        assert_eq!(released, stored as usize, "all of it, at once");
+        assert_eq!(s.head(), Some(stored));
+        assert!(!s.wants_fill());
     }
 
     #[test]

@@ -46,7 +46,7 @@ use crate::server::store::{
 
 use super::announcements::Announcements;
 use super::sequencer::{Fill, Sequencer};
-use super::{BrokerConfig, BusEvent, BusRequest, Command, ConnId};
+use super::{BrokerConfig, BusEvent, BusRequest, Command, ConnId, Members};
 use crate::server::close::CloseReason;
 
 mod cluster;

@@ -33,7 +33,7 @@ use redis::{
 use tokio::{sync::mpsc, time::MissedTickBehavior};
 use tracing::{debug, error, info, warn};
 
-use crate::protocol::{DisplayName, UserId};
+use crate::protocol::{DisplayName, RoomName, UserId};
 use crate::server::broker::{BusEvent, BusRequest, Command, WeakBroker};
 use crate::server::store::Channel;
 use presence::{Place, Presence};
@@ -61,6 +61,15 @@ const RETRY_EVERY: Duration = Duration::from_millis(250);
 
 /// Rooms the lobby lists at most, as on a single node.
 const LOBBY_ROOMS: usize = 200;
+
+/// How often a node reads who is in its rooms and online from Redis, to
+/// put right verdicts it missed (the push queue was full): a missed
+/// departure shows for this long at most. Verdicts missed while the
+/// connection was down are put right as soon as it is back.
+const RECONCILE_EVERY: Duration = Duration::from_secs(30);
+
+/// Rooms whose members one read asks Redis for.
+const RECONCILE_BATCH: usize = 256;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
@@ -149,11 +158,19 @@ struct Task {
     topics: HashSet<String>,
     /// Where this node's users are: what its share of presence must say.
     here: HashMap<(Place, UserId), DisplayName>,
-    /// Departures Redis did not take (it was unreachable): tried again
-    /// once it answers, so nobody stays present for good.
-    departed: Vec<(Place, UserId)>,
+    /// Topics whose unsubscribe failed, unsubscribed again once Redis
+    /// answers.
+    stale: HashSet<String>,
+    /// An arrival found this node without a lease: everything it holds is
+    /// registered again.
+    reregister: bool,
+    /// When presence is next read back from Redis ([`Task::reconcile`]).
+    next_reconcile: tokio::time::Instant,
+    /// Not before then: Redis lost presence, and the nodes are registering
+    /// theirs again.
+    settled: tokio::time::Instant,
     /// The lobby as last told to the broker.
-    lobby: Vec<(crate::protocol::RoomName, usize)>,
+    lobby: Vec<(RoomName, usize)>,
     /// Publications of the requests being carried out.
     pipe: redis::Pipeline,
 }
@@ -176,21 +193,28 @@ async fn bus_loop(bus: Bus, broker: WeakBroker) {
         lost,
         topics: HashSet::new(),
         here: HashMap::new(),
-        departed: Vec::new(),
+        stale: HashSet::new(),
+        reregister: false,
+        next_reconcile: tokio::time::Instant::now() + RECONCILE_EVERY,
+        settled: tokio::time::Instant::now(),
         lobby: Vec::new(),
         pipe: redis::pipe(),
     };
     // The lease first: what this node registers from now on is its own.
     task.renew().await;
     task.online_snapshot().await;
+    // The lease is renewed by a task of its own, so that a bus task held
+    // up (a broker far behind) does not get its live node swept out.
+    let (lease_sender, mut leases) = mpsc::channel(1);
+    tokio::spawn(keep_lease(
+        task.manager.clone(),
+        task.presence.clone(),
+        task.lost.clone(),
+        lease_sender,
+    ));
     let mut batch = Vec::with_capacity(REQUEST_BATCH);
-    let every = |period| {
-        let mut interval = tokio::time::interval(period);
-        interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        interval
-    };
-    let mut retry = every(RETRY_EVERY);
-    let mut renew = every(presence::RENEW_EVERY);
+    let mut retry = tokio::time::interval(RETRY_EVERY);
+    retry.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             received = requests.recv_many(&mut batch, REQUEST_BATCH) => {
@@ -207,8 +231,14 @@ async fn bus_loop(bus: Bus, broker: WeakBroker) {
                     task.tell(event).await;
                 }
             }
-            _ = renew.tick(), if !task.lost.load(Ordering::Acquire) => {
-                task.renew().await;
+            Some((held, expired)) = leases.recv() => {
+                task.on_lease(held, expired).await;
+                let now = tokio::time::Instant::now();
+                if now >= task.next_reconcile && now >= task.settled {
+                    task.next_reconcile = now + RECONCILE_EVERY;
+                    task.reconcile().await;
+                    task.online_snapshot().await;
+                }
                 task.flush().await;
             }
             _ = retry.tick(), if task.lost.load(Ordering::Acquire) => {
@@ -216,11 +246,54 @@ async fn bus_loop(bus: Bus, broker: WeakBroker) {
                     task.lost.store(false, Ordering::Release);
                     info!(topics = task.topics.len(), "the bus is back: catching every room up from PostgreSQL");
                     task.tell(BusEvent::Restored).await;
-                    task.online_snapshot().await;
+                    // Verdicts may have been missed meanwhile: presence is
+                    // read back at the next renewal, or, if Redis lost it
+                    // (the renewal says), once every node has had time to
+                    // register its share again.
+                    task.next_reconcile = tokio::time::Instant::now();
                     task.renew().await;
-                    task.register_everything().await;
-                    task.retry_departures().await;
+                    task.put_share_right().await;
                     task.flush().await;
+                }
+            }
+        }
+        if std::mem::take(&mut task.reregister) {
+            warn!(
+                entries = task.here.len(),
+                "this node had no lease in Redis (it was taken for dead, or Redis lost it): registering its presence again"
+            );
+            task.lost_everything();
+            task.register_everything().await;
+            task.flush().await;
+        }
+    }
+}
+
+/// Renews this node's lease every [`presence::RENEW_EVERY`] on a task of
+/// its own, and hands the bus task what the renewal found (one report at
+/// a time: while the bus task is behind, the newest waits and the rest are
+/// dropped). Ends with the bus task.
+async fn keep_lease(
+    mut manager: ConnectionManager,
+    presence: Presence,
+    lost: Arc<AtomicBool>,
+    reports: mpsc::Sender<(bool, Vec<String>)>,
+) {
+    let mut every = tokio::time::interval(presence::RENEW_EVERY);
+    every.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    every.tick().await; // the bus task renewed as it started
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            () = reports.closed() => return,
+        }
+        match presence.renew(&mut manager).await {
+            Ok(renewed) => {
+                let _ = reports.try_send(renewed);
+            }
+            Err(error) => {
+                if !lost.swap(true, Ordering::AcqRel) {
+                    warn!(%error, "renewing this node's lease failed; presence is put right once Redis answers again");
                 }
             }
         }
@@ -300,8 +373,11 @@ impl Task {
             BusRequest::Subscribe(room) => {
                 let topic = Topic::Room(room.clone()).name();
                 self.subscribe(topic).await;
-                let members = match Presence::members(&mut self.manager, &room).await {
-                    Ok(members) => members,
+                // Read after subscribing, so the verdicts that follow the
+                // read come over the bus.
+                let rooms = std::slice::from_ref(&room);
+                let members = match Presence::members(&mut self.manager, rooms).await {
+                    Ok(mut members) => members.pop().unwrap_or_default(),
                     Err(error) => {
                         self.failed("reading a room's members", &error);
                         Vec::new()
@@ -339,7 +415,8 @@ impl Task {
     async fn unsubscribe(&mut self, topic: String) {
         self.topics.remove(&topic);
         if let Err(error) = self.manager.unsubscribe(&topic).await {
-            debug!(%error, "unsubscribing failed");
+            debug!(%error, "unsubscribing failed; again once Redis answers");
+            self.stale.insert(topic);
         }
     }
 
@@ -353,8 +430,9 @@ impl Task {
         let arrived = self
             .presence
             .arrive(&mut self.manager, &place, user, verdict);
-        if let Err(error) = arrived.await {
-            self.failed("registering presence", &error);
+        match arrived.await {
+            Ok(arrival) => self.reregister |= arrival.lease_lost,
+            Err(error) => self.failed("registering presence", &error),
         }
     }
 
@@ -373,7 +451,8 @@ impl Task {
     }
 
     /// Unregisters `user` at `place` for this node; the last node to have
-    /// them there says they left.
+    /// them there says they left. If Redis fails, the departure is made
+    /// once it answers again ([`Task::put_share_right`]).
     async fn depart(&mut self, place: Place, user: UserId) {
         let verdict = self.verdict(&place, user, None, false);
         let departed = self
@@ -381,49 +460,45 @@ impl Task {
             .depart(&mut self.manager, &place, user, verdict);
         if let Err(error) = departed.await {
             self.failed("unregistering presence", &error);
-            self.departed.push((place, user));
         }
     }
 
-    /// Departures made while Redis was unreachable, once it answers: each
-    /// is announced if the user is now nowhere (Redis may also have lost
-    /// this node's entry with everything else, after a restart).
-    async fn retry_departures(&mut self) {
-        let mut departed = std::mem::take(&mut self.departed).into_iter();
-        while let Some((place, user)) = departed.next() {
-            if self.here.contains_key(&(place.clone(), user)) {
-                continue; // back meanwhile
-            }
-            let verdict = self.verdict(&place, user, None, false);
-            let departure = self
-                .presence
-                .depart(&mut self.manager, &place, user, verdict);
-            let gone = match departure.await {
-                Ok(true) => false, // the script told everyone
-                Ok(false) => match self
-                    .presence
-                    .is_anywhere(&mut self.manager, &place, user)
-                    .await
-                {
-                    Ok(anywhere) => !anywhere,
-                    Err(error) => {
-                        self.departed.push((place, user));
-                        self.departed.extend(departed);
-                        return self.failed("reading presence", &error);
-                    }
-                },
-                Err(error) => {
-                    self.departed.push((place, user));
-                    self.departed.extend(departed);
-                    return self.failed("unregistering presence", &error);
-                }
-            };
-            if gone {
-                // Redis lost this node's entry (a restart): nobody was told.
-                let (topic, verdict) = self.verdict(&place, user, None, false);
-                self.pipe.publish(topic, verdict).ignore();
+    /// Once Redis answers again after a failure: what this node's share in
+    /// Redis holds and the node does not any more (departures that failed
+    /// meanwhile) is removed, and announced if its user is now nowhere;
+    /// what the node holds and the share lacks is registered again.
+    async fn put_share_right(&mut self) {
+        let share = match self.presence.share(&mut self.manager).await {
+            Ok(share) => share,
+            Err(error) => return self.failed("reading this node's presence", &error),
+        };
+        let left: Vec<(Place, UserId)> = share
+            .into_iter()
+            .filter(|entry| !self.here.contains_key(entry))
+            .collect();
+        if !left.is_empty() {
+            info!(
+                departures = left.len(),
+                "making the departures Redis did not take while it failed"
+            );
+        }
+        for (place, user) in left {
+            self.depart(place, user).await;
+            if self.lost.load(Ordering::Acquire) {
+                return; // Redis failed again: the next recovery goes on
             }
         }
+        self.register_everything().await;
+    }
+
+    /// This node's presence is not in Redis (it was swept out, or Redis
+    /// lost everything): the other nodes register theirs again too, so
+    /// presence is read back only once they have had the time to.
+    fn lost_everything(&mut self) {
+        let settled = tokio::time::Instant::now()
+            + Duration::from_millis(presence::LEASE_MS)
+            + presence::RENEW_EVERY;
+        self.settled = self.settled.max(settled);
     }
 
     /// The verdict that `user` is now at `place` on some node (or on
@@ -453,20 +528,28 @@ impl Task {
         (published.topic(), published.encode())
     }
 
-    /// Renews this node's lease, registers everything again if the lease
-    /// was lost, sweeps out nodes whose lease ran out, and passes on the
-    /// lobby if it changed.
+    /// Renews this node's lease here and now, then acts on it as on a
+    /// report of the lease's task.
     async fn renew(&mut self) {
-        let (held, expired) = match self.presence.renew(&mut self.manager).await {
-            Ok(renewed) => renewed,
-            Err(error) => return self.failed("renewing this node's lease", &error),
-        };
-        if !held && !self.here.is_empty() {
-            warn!(
-                entries = self.here.len(),
-                "this node's presence was not in Redis (it restarted, or took this node for dead): registering it again"
-            );
-            self.register_everything().await;
+        match self.presence.renew(&mut self.manager).await {
+            Ok((held, expired)) => self.on_lease(held, expired).await,
+            Err(error) => self.failed("renewing this node's lease", &error),
+        }
+    }
+
+    /// What a renewal of the lease found: registers everything again if
+    /// the lease was lost, sweeps out nodes whose lease ran out, and
+    /// passes on the lobby if it changed.
+    async fn on_lease(&mut self, held: bool, expired: Vec<String>) {
+        if !held {
+            self.lost_everything();
+            if !self.here.is_empty() {
+                warn!(
+                    entries = self.here.len(),
+                    "this node's presence was not in Redis (it restarted, or took this node for dead): registering it again"
+                );
+                self.register_everything().await;
+            }
         }
         for dead in expired {
             match self.presence.sweep(&mut self.manager, &dead).await {
@@ -485,6 +568,31 @@ impl Task {
             }
             Ok(_) => {}
             Err(error) => self.failed("reading the lobby", &error),
+        }
+    }
+
+    /// Reads who is in each room this node is subscribed to, and hands it
+    /// to the broker, which puts right the arrivals and departures it
+    /// missed. Consistent without a transaction: a verdict this task took
+    /// in before asking was reached before the read, and one it has not
+    /// is handed over after the read, which applied in order ends right.
+    async fn reconcile(&mut self) {
+        let rooms: Vec<RoomName> = self
+            .topics
+            .iter()
+            .filter_map(|topic| match Topic::parse(topic) {
+                Some(Topic::Room(room)) => Some(room),
+                _ => None,
+            })
+            .collect();
+        for chunk in rooms.chunks(RECONCILE_BATCH) {
+            match Presence::members(&mut self.manager, chunk).await {
+                Ok(members) => {
+                    let rooms = chunk.iter().cloned().zip(members).collect();
+                    self.tell(BusEvent::Members(rooms)).await;
+                }
+                Err(error) => return self.failed("reading rooms' members", &error),
+            }
         }
     }
 
@@ -514,6 +622,13 @@ impl Task {
                 warn!(%error, "subscribing again failed; trying again");
                 return false;
             }
+        }
+        let stale: Vec<String> = std::mem::take(&mut self.stale)
+            .into_iter()
+            .filter(|topic| !self.topics.contains(topic))
+            .collect();
+        if !stale.is_empty() && self.manager.unsubscribe(&stale).await.is_err() {
+            self.stale.extend(stale);
         }
         true
     }

@@ -18,6 +18,7 @@
 use redis::{Script, aio::ConnectionManager};
 
 use crate::protocol::{DisplayName, RoomName, UserId};
+use crate::server::broker::Members;
 
 /// How long a node's lease lasts; renewed every [`RENEW_EVERY`]. A node
 /// that died is swept out, and its users announced gone, within
@@ -41,20 +42,30 @@ fn room_key(room: &RoomName) -> String {
 }
 
 /// Adds one entry of this node's (a user in a room, or a user online);
-/// if the user was nowhere before, cluster-wide, publishes the verdict and
-/// returns 1. KEYS: this node's set, the room's (or online) hash, the
-/// lobby (rooms only). ARGV: the entry, the user, the room, the verdict's
-/// topic and its payload.
+/// if the user was nowhere before, cluster-wide, publishes the verdict.
+/// Returns 1 for a verdict, plus 2 if this node had no lease (it was swept
+/// out while stalled, or Redis lost it): it gets one here, so that the
+/// entry is swept if the node dies before it renews, and the node must
+/// register everything again. KEYS: this node's set, the room's (or
+/// online) hash, the lobby, the leases. ARGV: the entry, the user, the
+/// room (empty when online), the verdict's topic and its payload, this
+/// node, the lease in ms.
 const ARRIVE: &str = r"
-if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
-if redis.call('HINCRBY', KEYS[2], ARGV[2], 1) ~= 1 then return 0 end
+local code = 0
+if not redis.call('ZSCORE', KEYS[4], ARGV[6]) then
+  local t = redis.call('TIME')
+  redis.call('ZADD', KEYS[4], t[1] * 1000 + math.floor(t[2] / 1000) + ARGV[7], ARGV[6])
+  code = 2
+end
+if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return code end
+if redis.call('HINCRBY', KEYS[2], ARGV[2], 1) ~= 1 then return code end
 if ARGV[3] ~= '' then redis.call('ZINCRBY', KEYS[3], 1, ARGV[3]) end
 redis.call('PUBLISH', ARGV[4], ARGV[5])
-return 1
+return code + 1
 ";
 
 /// Removes one entry of this node's; if the user is now nowhere,
-/// publishes the verdict and returns 1.
+/// publishes the verdict and returns 1. Same keys and arguments as ARRIVE.
 const DEPART: &str = r"
 if redis.call('SREM', KEYS[1], ARGV[1]) == 0 then return 0 end
 if redis.call('HINCRBY', KEYS[2], ARGV[2], -1) > 0 then return 0 end
@@ -122,14 +133,18 @@ pub enum Place {
     Online,
 }
 
-/// Someone gone from a place because their node died.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Gone {
-    pub place: Place,
-    pub user: UserId,
+/// What [`Presence::arrive`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Arrival {
+    /// The user was nowhere else: the verdict told every node.
+    pub first: bool,
+    /// This node had no lease: everything it holds must be registered
+    /// again.
+    pub lease_lost: bool,
 }
 
 /// The scripts, loaded once, and this node's keys.
+#[derive(Clone)]
 pub struct Presence {
     node: String,
     node_key: String,
@@ -159,15 +174,22 @@ impl Presence {
     }
 
     /// `user` is at `place` on this node; whether they were nowhere else
-    /// (then `verdict`, published on its topic, has told every node).
+    /// (then `verdict`, published on its topic, has told every node), and
+    /// whether this node's lease was gone.
     pub async fn arrive(
         &self,
         redis: &mut ConnectionManager,
         place: &Place,
         user: UserId,
         verdict: (String, String),
-    ) -> redis::RedisResult<bool> {
-        Self::change(&self.arrive, &self.node_key, redis, place, user, verdict).await
+    ) -> redis::RedisResult<Arrival> {
+        let code = self
+            .change(&self.arrive, redis, place, user, verdict)
+            .await?;
+        Ok(Arrival {
+            first: code & 1 == 1,
+            lease_lost: code & 2 == 2,
+        })
     }
 
     /// `user` left `place` on this node; whether they are now nowhere
@@ -179,47 +201,51 @@ impl Presence {
         user: UserId,
         verdict: (String, String),
     ) -> redis::RedisResult<bool> {
-        Self::change(&self.depart, &self.node_key, redis, place, user, verdict).await
+        let code = self
+            .change(&self.depart, redis, place, user, verdict)
+            .await?;
+        Ok(code == 1)
     }
 
-    /// Runs ARRIVE or DEPART (same keys and arguments); whether it reached
-    /// a verdict.
+    /// Runs ARRIVE or DEPART (same keys and arguments): what it returned.
     async fn change(
+        &self,
         script: &Script,
-        node_key: &str,
         redis: &mut ConnectionManager,
         place: &Place,
         user: UserId,
         (topic, verdict): (String, String),
-    ) -> redis::RedisResult<bool> {
+    ) -> redis::RedisResult<i64> {
         let (hash, entry, room) = Self::keys(place, user);
-        let reached: i64 = script
-            .key(node_key)
+        script
+            .key(&self.node_key)
             .key(hash)
             .key(LOBBY)
+            .key(NODES)
             .arg(entry)
             .arg(user.to_string())
             .arg(room)
             .arg(topic)
             .arg(verdict)
+            .arg(&self.node)
+            .arg(LEASE_MS)
             .invoke_async(redis)
-            .await?;
-        Ok(reached == 1)
+            .await
     }
 
-    /// Whether `user` is at `place` on any node.
-    pub async fn is_anywhere(
+    /// What this node's share in Redis says it holds.
+    pub async fn share(
         &self,
         redis: &mut ConnectionManager,
-        place: &Place,
-        user: UserId,
-    ) -> redis::RedisResult<bool> {
-        let (hash, _, _) = Self::keys(place, user);
-        redis::cmd("HEXISTS")
-            .arg(hash)
-            .arg(user.to_string())
+    ) -> redis::RedisResult<Vec<(Place, UserId)>> {
+        let entries: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(&self.node_key)
             .query_async(redis)
-            .await
+            .await?;
+        Ok(entries
+            .iter()
+            .filter_map(|entry| parse_entry(entry))
+            .collect())
     }
 
     /// Renews this node's lease; whether it held (else this node must
@@ -243,7 +269,7 @@ impl Presence {
         &self,
         redis: &mut ConnectionManager,
         dead: &str,
-    ) -> redis::RedisResult<Vec<Gone>> {
+    ) -> redis::RedisResult<Vec<(Place, UserId)>> {
         let gone: Vec<String> = self
             .sweep
             .key(NODES)
@@ -256,28 +282,45 @@ impl Presence {
         Ok(gone.iter().filter_map(|entry| parse_entry(entry)).collect())
     }
 
-    /// Who is in `room`, on any node, with their names where known.
+    /// Who is in each of `rooms`, on any node, with their names where
+    /// known: two round trips whatever the number of rooms.
     pub async fn members(
         redis: &mut ConnectionManager,
-        room: &RoomName,
-    ) -> redis::RedisResult<Vec<(UserId, Option<DisplayName>)>> {
-        let users: Vec<String> = redis::cmd("HKEYS")
-            .arg(room_key(room))
-            .query_async(redis)
-            .await?;
-        let users: Vec<UserId> = users.iter().filter_map(|u| UserId::parse(u).ok()).collect();
+        rooms: &[RoomName],
+    ) -> redis::RedisResult<Vec<Members>> {
+        let mut pipe = redis::pipe();
+        for room in rooms {
+            pipe.cmd("HKEYS").arg(room_key(room));
+        }
+        let listed: Vec<Vec<String>> = pipe.query_async(redis).await?;
+        let listed: Vec<Vec<UserId>> = listed
+            .iter()
+            .map(|users| users.iter().filter_map(|u| UserId::parse(u).ok()).collect())
+            .collect();
+        let mut users: Vec<UserId> = listed.iter().flatten().copied().collect();
+        users.sort_unstable();
+        users.dedup();
         if users.is_empty() {
-            return Ok(Vec::new());
+            return Ok(listed.into_iter().map(|_| Vec::new()).collect());
         }
         let names: Vec<Option<String>> = redis::cmd("HMGET")
             .arg(NAMES)
             .arg(users.iter().map(ToString::to_string).collect::<Vec<_>>())
             .query_async(redis)
             .await?;
-        Ok(users
+        let names: std::collections::HashMap<UserId, DisplayName> = users
             .into_iter()
             .zip(names)
-            .map(|(user, name)| (user, name.and_then(|n| DisplayName::parse(n).ok())))
+            .filter_map(|(user, name)| Some((user, DisplayName::parse(name?).ok()?)))
+            .collect();
+        Ok(listed
+            .into_iter()
+            .map(|users| {
+                users
+                    .into_iter()
+                    .map(|user| (user, names.get(&user).cloned()))
+                    .collect()
+            })
             .collect())
     }
 
@@ -325,16 +368,13 @@ impl Presence {
     }
 }
 
-/// `r <room> <user>` or `u <user>`, as the sweep returns them.
-fn parse_entry(entry: &str) -> Option<Gone> {
+/// `r <room> <user>` or `u <user>`, as a node's share lists them.
+fn parse_entry(entry: &str) -> Option<(Place, UserId)> {
     let mut parts = entry.split(' ');
     let (place, user) = match (parts.next()?, parts.next()?, parts.next()) {
         ("r", room, Some(user)) => (Place::Room(RoomName::parse(room).ok()?), user),
         ("u", user, None) => (Place::Online, user),
         _ => return None,
     };
-    Some(Gone {
-        place,
-        user: UserId::parse(user).ok()?,
-    })
+    Some((place, UserId::parse(user).ok()?))
 }

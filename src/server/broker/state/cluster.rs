@@ -77,6 +77,43 @@ impl BrokerState {
                 self.lobby.changed();
             }
             BusEvent::Restored => self.check_heads(),
+            BusEvent::Members(rooms) => {
+                for (room, members) in rooms {
+                    self.reconcile(room, members);
+                }
+            }
+        }
+    }
+
+    /// Who Redis says is in `room` now, read after every verdict this
+    /// node has taken in and before any it has not: whoever this node
+    /// still counts and Redis does not left (a verdict it missed while its
+    /// connection was down, or that Redis lost), and whoever Redis counts
+    /// and this node does not arrived. This node's own members stay: Redis
+    /// gets them again from the bus.
+    fn reconcile(&mut self, name: RoomName, members: Members) {
+        let Some(room) = self.rooms.get(&name).filter(|room| room.loaded) else {
+            return;
+        };
+        let listed: HashSet<UserId> = members.iter().map(|(user, _)| *user).collect();
+        let gone: Vec<UserId> = room
+            .everywhere
+            .keys()
+            .filter(|user| !listed.contains(user))
+            .copied()
+            .collect();
+        let came: Vec<(UserId, Option<DisplayName>)> = members
+            .into_iter()
+            .filter(|(user, _)| !room.everywhere.contains_key(user))
+            .collect();
+        if !gone.is_empty() || !came.is_empty() {
+            info!(room = %name, gone = gone.len(), came = came.len(), "presence put right from Redis");
+        }
+        for user in gone {
+            self.on_presence(name.clone(), user, None, false);
+        }
+        for (user, display) in came {
+            self.on_presence(name.clone(), user, display, true);
         }
     }
 
@@ -136,13 +173,13 @@ impl BrokerState {
         }
     }
 
-    /// Notes whether `name` holds messages behind a gap, for
+    /// Notes whether `name` has a gap to fill, for
     /// [`BrokerState::fill_gaps`].
     pub(super) fn note_gap(&mut self, name: &RoomName) {
         if self
             .rooms
             .get(name)
-            .is_some_and(|room| room.sequencer.holds())
+            .is_some_and(|room| room.sequencer.wants_fill())
         {
             self.gapped.insert(name.clone());
         }
@@ -180,7 +217,11 @@ impl BrokerState {
         }
         let gapped: Vec<RoomName> = self.gapped.iter().cloned().collect();
         for name in gapped {
-            let Some(room) = self.rooms.get_mut(&name).filter(|r| r.sequencer.holds()) else {
+            let Some(room) = self
+                .rooms
+                .get_mut(&name)
+                .filter(|r| r.sequencer.wants_fill())
+            else {
                 self.gapped.remove(&name);
                 continue;
             };

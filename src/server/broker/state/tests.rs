@@ -962,3 +962,68 @@ async fn in_a_cluster_a_join_whose_subscription_never_comes_is_loaded_after_a_wh
     h.settle().await;
     assert_eq!(ana.types(), ["joined"]);
 }
+
+/// Redis's member lists put presence right after verdicts were missed
+/// (the bus was cut off): whoever left meanwhile is announced gone, whoever
+/// came is announced, this node's own members stay, and a second identical
+/// list changes nothing.
+#[tokio::test]
+async fn in_a_cluster_redis_member_lists_put_missed_arrivals_and_departures_right() {
+    let mut h = Harness::clustered();
+    let mut ana = h.connect_hello(100, None);
+    h.send(&ana, json!({"type": "join_room", "room": "r"}));
+    h.settle().await;
+    let room = RoomName::parse("r").unwrap();
+    let (ben, carl, dave) = (
+        UserId::new_random(),
+        UserId::new_random(),
+        UserId::new_random(),
+    );
+    let subscribed = BusEvent::Subscribed {
+        room: room.clone(),
+        members: vec![(ben, None), (carl, None)],
+    };
+    h.handle(Command::Bus(subscribed));
+    h.settle().await;
+    let joined = ana.received();
+    let mut listed: Vec<&str> = joined[0]["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["user"].as_str().unwrap())
+        .collect();
+    listed.sort_unstable();
+    let mut expected = [ana.user, ben, carl].map(|u| u.to_string());
+    expected.sort_unstable();
+    assert_eq!(listed, expected);
+
+    // Ana's own entry is missing (her arrival failed): she stays.
+    let dave_name = DisplayName::parse("dave").unwrap();
+    let members = vec![(ben, None), (dave, Some(dave_name.clone()))];
+    h.handle(Command::Bus(BusEvent::Members(vec![(
+        room.clone(),
+        members.clone(),
+    )])));
+    h.settle().await;
+    let frames = ana.received();
+    let summary: Vec<(String, String)> = frames
+        .iter()
+        .map(|f| {
+            (
+                f["type"].as_str().unwrap().to_owned(),
+                f["user"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("user_left".to_owned(), carl.to_string()),
+            ("user_joined".to_owned(), dave.to_string())
+        ]
+    );
+    assert_eq!(frames[1]["name"], "dave");
+    h.handle(Command::Bus(BusEvent::Members(vec![(room, members)])));
+    h.settle().await;
+    assert!(ana.received().is_empty(), "nothing changed");
+}
