@@ -16,7 +16,7 @@
 //! budget), `lobby.rs`, `typing.rs`, `delivery.rs` (outboxes,
 //! announcements, eviction, the shutdown notice), and `cluster.rs` (what
 //! cluster mode adds: the bus, and the gaps storage fills). Each shares the state's
-//! names through `use super::*`. Tests are in `tests.rs`.
+//! names through `use super::*`. Tests are in `tests/`.
 
 use std::{
     collections::{HashMap, HashSet, VecDeque},
@@ -218,6 +218,7 @@ impl BrokerState {
                     outbox,
                     rooms: ListSet::default(),
                     extended: false,
+                    online: false,
                     extras: None,
                     held: None,
                 };
@@ -240,6 +241,7 @@ impl BrokerState {
             }
             Command::Client { conn, message } => {
                 if self.sessions.contains_key(&conn) && !self.shutting_down {
+                    self.go_online(conn);
                     self.client_message(conn, message);
                 }
             }

@@ -11,6 +11,11 @@ pub(super) struct Session {
     pub(super) rooms: ListSet<RoomName>,
     /// Said `hello`: may receive the protocol's additions.
     pub(super) extended: bool,
+    /// Cluster mode: its user is counted online across the cluster through
+    /// it, from its `hello` or its first message. A connection that says
+    /// nothing costs Redis nothing (and nobody can know its id to write
+    /// to it).
+    pub(super) online: bool,
     /// What only some connections need: made at the first history request
     /// or `typing`. An idle connection holds a null pointer.
     pub(super) extras: Option<Box<Extras>>,
@@ -67,6 +72,7 @@ impl BrokerState {
         session.extended = true;
         self.remove_user_connection(guest, conn);
         let name = self.add_user_connection(user, conn, stored_name);
+        self.go_online(conn);
         debug!(%conn, %user, %name, "hello");
         if token_refused {
             self.send_to(
@@ -96,23 +102,56 @@ impl BrokerState {
         conn: ConnId,
         stored_name: Option<DisplayName>,
     ) -> DisplayName {
-        let name = self.users.connect(user, conn, stored_name);
-        if self.config.bus.is_some() && self.users.conns(user).len() == 1 {
+        self.users.connect(user, conn, stored_name)
+    }
+
+    /// Takes `conn` from `user` (counted offline first, if it was online).
+    pub(super) fn remove_user_connection(&mut self, user: UserId, conn: ConnId) {
+        self.go_offline(conn, user);
+        self.users.disconnect(user, conn);
+    }
+
+    /// Cluster mode: `conn` said something, so its user is counted online
+    /// through it; the bus registers the user if it is their first such
+    /// connection here.
+    pub(super) fn go_online(&mut self, conn: ConnId) {
+        if self.bus().is_none() {
+            return;
+        }
+        let Some(session) = self.sessions.get_mut(&conn).filter(|s| !s.online) else {
+            return;
+        };
+        session.online = true;
+        let user = session.user;
+        if self.online_connections(user) == 1 {
+            let name = self.name_of(user);
             self.effects.push(Effect::Bus(BusRequest::Arrive {
                 room: None,
                 user,
-                name: name.clone(),
+                name,
             }));
         }
-        name
     }
 
-    pub(super) fn remove_user_connection(&mut self, user: UserId, conn: ConnId) {
-        self.users.disconnect(user, conn);
-        if self.config.bus.is_some() && !self.users.is_connected(user) {
+    /// Cluster mode: `conn` no longer counts `user` online; the bus
+    /// unregisters them if it was their last such connection here.
+    fn go_offline(&mut self, conn: ConnId, user: UserId) {
+        let Some(session) = self.sessions.get_mut(&conn).filter(|s| s.online) else {
+            return;
+        };
+        session.online = false;
+        if self.online_connections(user) == 0 {
             self.effects
                 .push(Effect::Bus(BusRequest::Depart { room: None, user }));
         }
+    }
+
+    fn online_connections(&self, user: UserId) -> usize {
+        let conns = self.users.conns(user);
+        conns
+            .iter()
+            .filter(|conn| self.sessions.get(conn).is_some_and(|s| s.online))
+            .count()
     }
 
     pub(super) fn name_of(&self, user: UserId) -> DisplayName {
@@ -187,9 +226,10 @@ impl BrokerState {
         for room in &rooms {
             self.remove_member(conn, room);
         }
+        let user = self.sessions.get(&conn)?.user;
+        self.remove_user_connection(user, conn);
         let session = self.sessions.remove(&conn)?;
         self.lobby.forget(conn);
-        self.remove_user_connection(session.user, conn);
         Some(session.outbox)
     }
 }
