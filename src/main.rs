@@ -12,14 +12,24 @@ fn main() -> anyhow::Result<()> {
 
 #[cfg(feature = "ssr")]
 async fn serve(files: Option<(u64, u64)>) -> anyhow::Result<()> {
-    use confab::server::{self, config::Settings};
+    use confab::server::{
+        self,
+        config::{LogFormat, Settings},
+    };
     use tracing_subscriber::EnvFilter;
 
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
+    // Settings first: they say how to log. An error in them is printed
+    // before any log, as the error `main` returns.
+    let settings = Settings::load()?;
+    let log = tracing_subscriber::fmt().with_env_filter(
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+    );
+    match settings.log_format {
+        LogFormat::Text => log.init(),
+        // One object per line, the event's fields (conn, user, room...) at
+        // its top level.
+        LogFormat::Json => log.json().flatten_event(true).init(),
+    }
     match files {
         Some((was, now)) if was < now => {
             tracing::info!(was, now, "raised the limit of open files to the hard limit")
@@ -27,7 +37,6 @@ async fn serve(files: Option<(u64, u64)>) -> anyhow::Result<()> {
         Some(_) => {}
         None => tracing::warn!("the limit of open files could not be read or raised"),
     }
-    let settings = Settings::load()?;
     let site_addr = settings.site_addr;
     // Storage first: a server that cannot keep history never says it listens.
     let server = server::Server::open(settings).await?;

@@ -486,6 +486,9 @@ async fn with_postgres_down_sends_fail_clearly_and_work_again_after() {
     })
     .await
     .unwrap();
+    // Ready again once PostgreSQL takes writes, with no message sent to
+    // find out (the last commit failed: readiness tries a write).
+    until_ready(&a, true).await;
     // The pool reconnects on its own; the client sends again.
     let deadline = tokio::time::Instant::now() + PATIENCE * 4;
     let seq = loop {

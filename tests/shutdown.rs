@@ -49,6 +49,78 @@ async fn the_binary_exits_zero_on_sigterm_after_notifying_clients() {
     assert_eq!(server.exit_code().await, Some(0));
 }
 
+/// `/readyz`'s status line and body.
+async fn readyz(server: &Binary) -> (String, String) {
+    common::http_get(server.addr.parse().unwrap(), "/readyz").await
+}
+
+/// On SIGTERM the binary drains: `/readyz` answers 503 at once, while
+/// everything is still served for `drain_delay_ms` (`/healthz`, an open
+/// connection chatting, a new one joining); only then does every client get
+/// the notice and 1012, and the process exits 0.
+#[tokio::test]
+async fn on_sigterm_readiness_goes_first_and_clients_are_told_after_the_drain() {
+    const DRAIN: Duration = Duration::from_millis(1500);
+    let data = tempfile::tempdir().unwrap();
+    let mut server = Binary::start_with(data.path(), &[("CONFAB_DRAIN_DELAY_MS", "1500")]);
+    let mut ana = Client::connect(&server.ws_url()).await;
+    ana.join("general").await;
+    assert_eq!(readyz(&server).await.0, "HTTP/1.1 200 OK");
+    server.signal("-TERM");
+    let signalled = std::time::Instant::now();
+    loop {
+        let (status, body) = readyz(&server).await;
+        if status.contains("503") {
+            assert!(body.contains("draining"), "{body}");
+            break;
+        }
+        assert!(signalled.elapsed() < DRAIN, "still ready: {status}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (status, _) = common::http_get(server.addr.parse().unwrap(), "/healthz").await;
+    assert_eq!(status, "HTTP/1.1 200 OK", "alive while draining");
+    let mut ben = Client::connect(&server.ws_url()).await;
+    ben.join("general").await;
+    ben.say("general", "still served").await;
+    assert_eq!(
+        ana.recv_type("room_message").await["content"],
+        "still served"
+    );
+    let (texts, code, _) = ana.recv_close().await;
+    assert_eq!(code, 1012);
+    assert!(texts.contains(&shutdown_notice()), "{texts:?}");
+    assert!(
+        signalled.elapsed() >= DRAIN,
+        "told to go after {:?}, before the drain ended",
+        signalled.elapsed()
+    );
+    assert_eq!(ben.recv_close().await.1, 1012);
+    assert_eq!(server.exit_code().await, Some(0));
+}
+
+/// SIGINT (someone at a terminal) stops at once, and so does a second
+/// SIGTERM during a drain.
+#[tokio::test]
+async fn sigint_and_a_second_sigterm_skip_the_drain() {
+    for signals in [&["-INT"][..], &["-TERM", "-TERM"][..]] {
+        let data = tempfile::tempdir().unwrap();
+        let mut server = Binary::start_with(data.path(), &[("CONFAB_DRAIN_DELAY_MS", "60000")]);
+        let mut client = Client::connect(&server.ws_url()).await;
+        client.join("general").await;
+        for (n, signal) in signals.iter().enumerate() {
+            server.signal(signal);
+            // The first SIGTERM has begun the drain before the second.
+            while n + 1 < signals.len() && readyz(&server).await.0.contains("200") {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        // Within the client's patience, not the minute's drain.
+        let (_, code, _) = client.recv_close().await;
+        assert_eq!(code, 1012, "{signals:?}");
+        assert_eq!(server.exit_code().await, Some(0));
+    }
+}
+
 #[tokio::test]
 async fn a_half_sent_http_request_does_not_hold_up_shutdown() {
     let app = spawn_app_with(|s| s.shutdown_grace_ms = 300).await;

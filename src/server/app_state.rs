@@ -37,6 +37,8 @@ pub struct Shared {
     pub(super) store: Store,
     /// Cluster mode: set while the bus is disconnected.
     pub(super) bus_lost: Option<Arc<AtomicBool>>,
+    /// Set once a drain has begun: `/readyz` answers 503 from then on.
+    pub(super) draining: AtomicBool,
     /// The last connection id handed out.
     pub(super) last_conn: AtomicU64,
 }

@@ -43,7 +43,9 @@ pub struct Settings {
     #[serde(deserialize_with = "list_or_comma_separated")]
     pub public_origins: Vec<String>,
     pub shutdown_grace_ms: u64,
+    pub drain_delay_ms: u64,
     pub http_header_timeout_ms: u64,
+    pub log_format: LogFormat,
     pub storage: Storage,
     pub data_dir: PathBuf,
     /// With `storage = "postgres"`: `postgres://user@host:port/database`.
@@ -61,6 +63,16 @@ pub struct Settings {
     /// same connection code as `/ws`, for conformance suites; unset, there
     /// is none.
     pub echo_path: Option<String>,
+}
+
+/// How the log is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// One line per event, for people.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
 }
 
 /// Where messages and names are kept.
@@ -89,7 +101,9 @@ impl Default for Settings {
             allowed_origins: Vec::new(),
             public_origins: Vec::new(),
             shutdown_grace_ms: 3_000,
+            drain_delay_ms: 5_000,
             http_header_timeout_ms: 10_000,
+            log_format: LogFormat::Text,
             storage: Storage::Sqlite,
             data_dir: PathBuf::from("data"),
             database_url: None,
@@ -268,6 +282,10 @@ impl Settings {
 
     pub fn http_header_timeout(&self) -> Duration {
         Duration::from_millis(self.http_header_timeout_ms)
+    }
+
+    pub fn drain_delay(&self) -> Duration {
+        Duration::from_millis(self.drain_delay_ms)
     }
 
     pub fn shutdown_grace(&self) -> Duration {

@@ -86,7 +86,7 @@ pub async fn serve(
             let connection = Connection::new(socket, permit, app, service);
             // The peer is in this line only: the id names the connection in
             // the lines after it.
-            info!(id = %connection.id, %peer, "connected");
+            info!(conn = %connection.id, %peer, "connected");
             tokio::spawn(connection.run());
         }
         Err(error) => info!(%peer, %error, "WebSocket upgrade failed"),
@@ -356,7 +356,7 @@ impl Connection {
             // The writer sends 1013 and stops; the broker learns of it as a
             // disconnect, below.
             Ending::QueueFull => {
-                info!(%id, "closing a slow consumer");
+                info!(conn = %id, "closing a slow consumer");
                 outbox.kick(CloseReason::SlowConsumer);
                 finish_writing(socket, &mut writer).await;
                 await_close_reply(socket).await;
@@ -387,7 +387,7 @@ impl Connection {
                 await_close_reply(socket).await;
             }
         }
-        info!(%id, ?ending, "disconnected");
+        info!(conn = %id, ?ending, "disconnected");
     }
 }
 
@@ -459,13 +459,13 @@ impl Connection {
                     // serde's text can quote the input: it is clipped for the
                     // client and kept out of the log (no message bodies there).
                     let (kind, line, column) = (error.classify(), error.line(), error.column());
-                    info!(id = %self.id, ?kind, line, column, "refused an invalid message");
+                    info!(conn = %self.id, ?kind, line, column, "refused an invalid message");
                     let text = format!("invalid message: {}", clip(&error.to_string()));
                     self.reply_error(ErrorCode::InvalidMessage, text).into()
                 }
             },
             Message::Binary(_) => {
-                info!(id = %self.id, "refused a binary frame");
+                info!(conn = %self.id, "refused a binary frame");
                 self.reply_error(
                     ErrorCode::BinaryFrame,
                     "binary frames are not supported: send JSON as a text frame",
@@ -501,7 +501,7 @@ impl Connection {
             .and_then(|token| self.app.identity.verify(token));
         let token_refused = token.is_some() && verified.is_none();
         if token_refused {
-            info!(id = %self.id, "refused a session token; issuing a new identity");
+            info!(conn = %self.id, "refused a session token; issuing a new identity");
         }
         let user = verified.unwrap_or(self.guest);
         let stored_name = match verified {
@@ -511,7 +511,7 @@ impl Connection {
                 .user_name(user)
                 .await
                 .unwrap_or_else(|error| {
-                    warn!(id = %self.id, %error, "reading a display name failed");
+                    warn!(conn = %self.id, %error, "reading a display name failed");
                     None
                 }),
             None => None,
@@ -556,7 +556,7 @@ impl Connection {
                 return Ending::ConnectionLost(error.to_string());
             }
             WsError::Protocol(violation) => {
-                info!(id = %self.id, %violation, "closing a connection that broke the protocol");
+                info!(conn = %self.id, %violation, "closing a connection that broke the protocol");
                 CloseReason::ProtocolError
             }
             error => return Ending::ConnectionLost(error.to_string()),

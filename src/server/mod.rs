@@ -1,6 +1,7 @@
-//! The HTTP server: routes (`/ws`, `/health`, `/readyz`, the Leptos pages and `/pkg`
-//! assets) and [`run`], which serves them on a bound listener until a
-//! shutdown future resolves, then drains the WebSocket connections.
+//! The HTTP server: routes (`/ws`, `/health`, `/healthz`, `/readyz`, the
+//! Leptos pages and `/pkg` assets) and [`run`], which serves them on a bound
+//! listener until a shutdown future resolves, then drains: readiness off
+//! first (on SIGTERM), then the WebSocket connections told to go.
 //!
 //! `run` takes an already bound listener so tests can bind port 0.
 
@@ -25,7 +26,10 @@ mod ws;
 
 use std::{
     future::Future,
-    sync::{Arc, OnceLock, atomic::AtomicU64},
+    sync::{
+        Arc, OnceLock,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
 };
 
 use axum::{Router, routing::get};
@@ -43,6 +47,7 @@ use cluster::Bus;
 use config::Settings;
 use identity::Identity;
 use origin::Origins;
+use shutdown::Stop;
 use store::{Retention, Store};
 
 fn router(state: AppState) -> Router {
@@ -63,6 +68,7 @@ fn router(state: AppState) -> Router {
     let router = router
         .route("/ws", get(ws::upgrade::<false>))
         .route("/health", get(|| async { "OK" }))
+        .route("/healthz", get(ready::healthz))
         .route("/readyz", get(ready::readyz))
         .route("/", get(page.clone()))
         .route("/r/{room}", get(page))
@@ -71,13 +77,15 @@ fn router(state: AppState) -> Router {
     headers::secure(router)
 }
 
-/// Opens the storage, then serves until `shutdown` resolves. Then it stops
-/// accepting, sends every client the shutdown notice and a 1012 close frame,
-/// and waits up to `shutdown_grace_ms` for the connections to close.
+/// Opens the storage, then serves until `shutdown` resolves. Then, if it
+/// says [`Stop::Drain`], `/readyz` answers 503 for `drain_delay_ms` while
+/// everything is still served; then the server stops accepting, sends every
+/// client the shutdown notice and a 1012 close frame, and waits up to
+/// `shutdown_grace_ms` for the connections to close.
 pub async fn run(
     listener: TcpListener,
     settings: Settings,
-    shutdown: impl Future<Output = ()> + Send + 'static,
+    shutdown: impl Future<Output = Stop> + Send + 'static,
 ) -> anyhow::Result<()> {
     Server::open(settings)
         .await?
@@ -119,7 +127,7 @@ impl Server {
     pub async fn serve(
         self,
         listener: TcpListener,
-        shutdown: impl Future<Output = ()> + Send + 'static,
+        shutdown: impl Future<Output = Stop> + Send + 'static,
     ) -> anyhow::Result<()> {
         serve(listener, self, shutdown).await
     }
@@ -128,7 +136,7 @@ impl Server {
 async fn serve(
     listener: TcpListener,
     server: Server,
-    shutdown: impl Future<Output = ()> + Send + 'static,
+    shutdown: impl Future<Output = Stop> + Send + 'static,
 ) -> anyhow::Result<()> {
     let Server {
         settings,
@@ -139,6 +147,7 @@ async fn serve(
     } = server;
     let max_connections = settings.max_connections;
     let grace = settings.shutdown_grace();
+    let drain_delay = settings.drain_delay();
     let connections = Arc::new(Semaphore::new(max_connections));
     let config = BrokerConfig {
         store: store.clone(),
@@ -166,8 +175,10 @@ async fn serve(
         identity,
         store,
         bus_lost,
+        draining: AtomicBool::default(),
         last_conn: AtomicU64::default(),
     }));
+    let ready = state.clone();
     let open_files = http::open_file_limit();
     let sockets = http::http_socket_budget(open_files.unwrap_or(1024));
     info!(address = %listener.local_addr()?, ?open_files, http_sockets = sockets, max_connections, "serving");
@@ -194,7 +205,18 @@ async fn serve(
         sockets,
         async move {
             tokio::select! {
-                () = shutdown => broker.send(Command::Shutdown).await,
+                stop = shutdown => {
+                    if let Stop::Drain { cut_short } = stop {
+                        ready.draining.store(true, Ordering::Release);
+                        info!(drain_delay_ms = drain_delay.as_millis() as u64, "draining: /readyz answers 503 while everything is still served");
+                        tokio::select! {
+                            () = tokio::time::sleep(drain_delay) => {}
+                            () = cut_short => {}
+                        }
+                    }
+                    info!("stopping: telling every client to go");
+                    broker.send(Command::Shutdown).await;
+                }
                 why = broker_ended(broker_task) => {
                     error!(why, "stopping: nothing can be delivered any more");
                     let _ = failed.set(why);

@@ -45,6 +45,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let (shutdown, stop) = oneshot::channel::<()>();
     let server = tokio::spawn(server::run(listener, settings, async {
         let _ = stop.await;
+        server::shutdown::Stop::Now
     }));
     // Serving starts once the database is open; a request made earlier
     // waits in the listen queue, so this returns once the server is up.
@@ -398,7 +399,12 @@ impl Binary {
     fn start_command(command: Command, data_dir: &Path, settings: &[(&str, &str)]) -> Self {
         let log = data_dir.join("confab.log");
         let data_dir = data_dir.to_str().expect("a temporary path in UTF-8");
-        let mut all = vec![("CONFAB_DATA_DIR", data_dir), ("RUST_LOG", "info")];
+        // SIGTERM stops at once unless a test asks for a drain.
+        let mut all = vec![
+            ("CONFAB_DATA_DIR", data_dir),
+            ("RUST_LOG", "info"),
+            ("CONFAB_DRAIN_DELAY_MS", "0"),
+        ];
         all.extend_from_slice(settings);
         let (child, addr) = server::process::spawn_logged(command, &all, Some(&log))
             .expect("the confab binary starts and listens");

@@ -50,6 +50,8 @@ export function startServer(
       CONFAB_DATA_DIR: options.dataDir ?? tempDataDir(),
       LEPTOS_SITE_ROOT: path.join(repo, "target/site"),
       RUST_LOG: process.env.RUST_LOG ?? "warn",
+      // SIGTERM stops at once: the drain is tested in tests/shutdown.rs.
+      CONFAB_DRAIN_DELAY_MS: "0",
       ...options.env,
     },
     stdio: ["ignore", "pipe", "inherit"],

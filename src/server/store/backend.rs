@@ -34,6 +34,8 @@ pub enum StoreError {
     Corrupt(String),
     #[error("no random numbers from the operating system: {0}")]
     Random(getrandom::Error),
+    #[error("the database is read-only (a standby, or a replica after a failover)")]
+    ReadOnly,
 }
 
 pub trait Backend: Send + Sync + 'static {
@@ -44,6 +46,13 @@ pub trait Backend: Send + Sync + 'static {
     /// Whether the storage answers now (a trivial read on its readers'
     /// connections), for the readiness check.
     fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    /// Writes something that changes nothing, committed as a message
+    /// would be: whether storage takes writes again after a commit failed
+    /// (a full disk, a database that was down), with no message to try.
+    fn probe_write(&self) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(std::future::ready(Ok(())))
     }
 

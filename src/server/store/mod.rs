@@ -26,7 +26,10 @@ mod sqlite;
 pub mod window;
 
 use std::{
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
@@ -234,6 +237,9 @@ impl Retention {
 pub struct Store {
     requests: mpsc::Sender<Request>,
     backend: Arc<dyn Backend>,
+    /// Set while the last batch the committer tried failed (until one
+    /// commits): storage does not take writes, whatever a ping says.
+    writes_failing: Arc<AtomicBool>,
 }
 
 impl Store {
@@ -284,8 +290,20 @@ impl Store {
     ) -> (Self, mpsc::Receiver<StoreReport>) {
         let (requests, receiver) = mpsc::channel(REQUEST_QUEUE);
         let (reports, report_receiver) = mpsc::channel(REPORT_QUEUE);
-        tokio::spawn(store_loop(backend.clone(), retention, receiver, reports));
-        (Self { requests, backend }, report_receiver)
+        let writes_failing = Arc::new(AtomicBool::new(false));
+        tokio::spawn(store_loop(
+            backend.clone(),
+            retention,
+            writes_failing.clone(),
+            receiver,
+            reports,
+        ));
+        let store = Self {
+            requests,
+            backend,
+            writes_failing,
+        };
+        (store, report_receiver)
     }
 
     /// The id of this history's numbering: it changes only when the
@@ -346,8 +364,18 @@ impl Store {
     }
 
     /// Whether the storage answers now.
+    /// Whether storage answers and takes writes. After a failed commit
+    /// (and until one succeeds) that is tried with a write that changes
+    /// nothing, so a node whose storage is back is ready again with no
+    /// message to send; otherwise a read suffices (a write would cost a
+    /// commit, and delay messages behind it, at every poll).
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.backend.ping().await
+        self.backend.ping().await?;
+        if self.writes_failing.load(Ordering::Relaxed) {
+            self.backend.probe_write().await?;
+            self.writes_failing.store(false, Ordering::Relaxed);
+        }
+        Ok(())
     }
 
     /// The name `user` chose, if any.
@@ -359,6 +387,7 @@ impl Store {
 async fn store_loop(
     backend: Arc<dyn Backend>,
     retention: Retention,
+    writes_failing: Arc<AtomicBool>,
     mut requests: mpsc::Receiver<Request>,
     reports: mpsc::Sender<StoreReport>,
 ) {
@@ -397,6 +426,11 @@ async fn store_loop(
             }
         }
         for report in carry_out(&*backend, &mut batch, now_ms()).await {
+            match &report {
+                StoreReport::Appended(_) => writes_failing.store(false, Ordering::Relaxed),
+                StoreReport::AppendFailed(_) => writes_failing.store(true, Ordering::Relaxed),
+                _ => {}
+            }
             if reports.send(report).await.is_err() {
                 return; // the broker is gone: the server is exiting
             }

@@ -392,9 +392,24 @@ impl Backend for Postgres {
         Some(self.token_secret.as_bytes())
     }
 
+    /// Answers, and takes writes: a standby (`pg_is_in_recovery`) does not.
     fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(async {
-            sqlx::query("SELECT 1").execute(&self.readers).await?;
+            let standby: bool = sqlx::query_scalar("SELECT pg_is_in_recovery()")
+                .fetch_one(&self.readers)
+                .await?;
+            if standby {
+                return Err(StoreError::ReadOnly);
+            }
+            Ok(())
+        })
+    }
+
+    fn probe_write(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async {
+            sqlx::query("UPDATE meta SET value = value WHERE key = 'epoch'")
+                .execute(&self.committer)
+                .await?;
             Ok(())
         })
     }

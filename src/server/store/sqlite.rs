@@ -380,6 +380,15 @@ impl Backend for Database {
         })
     }
 
+    fn probe_write(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async {
+            sqlx::query("UPDATE meta SET value = value WHERE key = 'epoch'")
+                .execute(&self.committer)
+                .await?;
+            Ok(())
+        })
+    }
+
     fn append<'a>(
         &'a self,
         batch: &'a [NewMessage],

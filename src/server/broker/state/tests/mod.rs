@@ -192,4 +192,3 @@ impl Harness {
         self.settle().await;
     }
 }
-
