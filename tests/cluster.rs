@@ -606,9 +606,9 @@ async fn a_user_on_two_nodes_is_one_member_announced_once() {
 async fn the_lobby_counts_the_members_of_every_node() {
     let mut cluster = Cluster::new();
     let (a, b) = (cluster.node(), cluster.node());
-    let _ana = member(&a, "general").await;
-    let _ben = member(&b, "general").await;
-    let _cy = member(&b, "other").await;
+    let ana = member(&a, "general").await;
+    let ben = member(&b, "general").await;
+    let cy = member(&b, "other").await;
     let mut watcher = a.connect_with_hello().await;
     watcher.send(json!({"type": "list_rooms"})).await;
     let expected = json!([
@@ -622,6 +622,23 @@ async fn the_lobby_counts_the_members_of_every_node() {
             break;
         }
         assert!(tokio::time::Instant::now() < deadline, "last list: {rooms}");
+    }
+    // Once everyone has gone, Redis keeps nothing about them: no lobby
+    // entry, no presence, no name (guests come and go by the million).
+    for client in [ana, ben, cy, watcher] {
+        client.close().await;
+    }
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let keys = cluster.redis.cli(&["KEYS", "confab:*"]);
+        let mut keys: Vec<&str> = keys.lines().collect();
+        keys.sort_unstable();
+        // The nodes' leases stay, and nothing else.
+        if keys == ["confab:nodes"] {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "still in Redis: {keys:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // Nothing went wrong on the way, even if it was put right.
     a.assert_calm();

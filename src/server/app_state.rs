@@ -35,8 +35,8 @@ pub struct Shared {
     /// Where browsers may open `/ws` from.
     pub(super) origins: Origins,
     pub(super) store: Store,
-    /// Cluster mode: set while the bus is disconnected.
-    pub(super) bus_lost: Option<Arc<AtomicBool>>,
+    /// Cluster mode: whether the bus is usable.
+    pub(super) bus: Option<Arc<super::cluster::Health>>,
     /// Set once a drain has begun: `/readyz` answers 503 from then on.
     pub(super) draining: AtomicBool,
     /// The last connection id handed out.

@@ -156,7 +156,7 @@ async fn serve(
         retention: Retention::from_settings(&settings),
         bus: bus.as_ref().map(Bus::sender),
     };
-    let bus_lost = bus.as_ref().map(Bus::lost);
+    let bus_health = bus.as_ref().map(Bus::health);
     let (broker, broker_task) = Broker::spawn(config, reports);
     if let Some(bus) = bus {
         bus.start(broker.downgrade());
@@ -174,7 +174,7 @@ async fn serve(
         connections: connections.clone(),
         identity,
         store,
-        bus_lost,
+        bus: bus_health,
         draining: AtomicBool::default(),
         last_conn: AtomicU64::default(),
     }));

@@ -24,11 +24,7 @@ pub(super) async fn readyz(State(state): State<AppState>) -> (StatusCode, &'stat
     if state.draining.load(Ordering::Acquire) {
         return unavailable("not ready: draining, the server is stopping\n");
     }
-    if state
-        .bus_lost
-        .as_ref()
-        .is_some_and(|lost| lost.load(Ordering::Acquire))
-    {
+    if state.bus.as_ref().is_some_and(|bus| bus.is_lost()) {
         return unavailable("not ready: Redis (the bus between nodes) is unreachable\n");
     }
     match tokio::time::timeout(STORAGE_PATIENCE, state.store.ping()).await {

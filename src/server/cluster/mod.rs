@@ -14,15 +14,14 @@
 //! everything once more, puts this node's presence right, and tells the
 //! broker, which catches each room up from PostgreSQL.
 
+mod health;
+mod lease;
 mod presence;
 pub mod wire;
 
 use std::{
     collections::{HashMap, HashSet},
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
+    sync::Arc,
     time::Duration,
 };
 
@@ -36,6 +35,7 @@ use tracing::{debug, error, info, warn};
 use crate::protocol::{DisplayName, RoomName, UserId};
 use crate::server::broker::{BusEvent, BusRequest, Command, WeakBroker};
 use crate::server::store::Channel;
+pub use health::Health;
 use presence::{Place, Presence};
 use wire::{EVERYONE, Published, Topic};
 
@@ -85,8 +85,7 @@ pub struct Bus {
     requests: mpsc::Receiver<BusRequest>,
     sender: mpsc::Sender<BusRequest>,
     pushes: mpsc::Receiver<PushInfo>,
-    /// Set when the connection dropped, until the bus has recovered.
-    lost: Arc<AtomicBool>,
+    health: Arc<Health>,
     /// This node's id, in what it publishes, so it can skip its own.
     node: String,
 }
@@ -101,8 +100,8 @@ impl Bus {
             .set_protocol(ProtocolVersion::RESP3);
         let client = Client::open(info.set_redis_settings(settings))?;
         let (push_sender, pushes) = mpsc::channel(PUSH_QUEUE);
-        let lost = Arc::new(AtomicBool::new(false));
-        let flag = lost.clone();
+        let health = Arc::new(Health::default());
+        let flag = health.clone();
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(RESPONSE_TIMEOUT))
             .set_response_timeout(Some(RESPONSE_TIMEOUT))
@@ -110,7 +109,7 @@ impl Bus {
             .set_automatic_resubscription()
             .set_push_sender(move |push: PushInfo| {
                 if push.kind == PushKind::Disconnection {
-                    flag.store(true, Ordering::Release);
+                    flag.fail();
                 }
                 // Full: what this push carried is read from PostgreSQL.
                 push_sender.try_send(push)
@@ -125,15 +124,14 @@ impl Bus {
             requests,
             sender,
             pushes,
-            lost,
+            health,
             node,
         })
     }
 
-    /// Set while the bus is disconnected (until it has recovered), for the
-    /// readiness check.
-    pub fn lost(&self) -> Arc<AtomicBool> {
-        self.lost.clone()
+    /// Whether the bus is usable, for the readiness check.
+    pub fn health(&self) -> Arc<Health> {
+        self.health.clone()
     }
 
     /// The queue the broker sends its requests to.
@@ -153,7 +151,7 @@ struct Task {
     presence: Presence,
     node: String,
     broker: WeakBroker,
-    lost: Arc<AtomicBool>,
+    health: Arc<Health>,
     /// What this node is subscribed to, besides [`EVERYONE`].
     topics: HashSet<String>,
     /// Where this node's users are: what its share of presence must say.
@@ -161,9 +159,6 @@ struct Task {
     /// Topics whose unsubscribe failed, unsubscribed again once Redis
     /// answers.
     stale: HashSet<String>,
-    /// An arrival found this node without a lease: everything it holds is
-    /// registered again.
-    reregister: bool,
     /// When presence is next read back from Redis ([`Task::reconcile`]).
     next_reconcile: tokio::time::Instant,
     /// Not before then: Redis lost presence, and the nodes are registering
@@ -181,7 +176,7 @@ async fn bus_loop(bus: Bus, broker: WeakBroker) {
         mut requests,
         sender,
         mut pushes,
-        lost,
+        health,
         node,
     } = bus;
     drop(sender);
@@ -190,11 +185,10 @@ async fn bus_loop(bus: Bus, broker: WeakBroker) {
         presence: Presence::new(&node),
         node,
         broker,
-        lost,
+        health,
         topics: HashSet::new(),
         here: HashMap::new(),
         stale: HashSet::new(),
-        reregister: false,
         next_reconcile: tokio::time::Instant::now() + RECONCILE_EVERY,
         settled: tokio::time::Instant::now(),
         lobby: Vec::new(),
@@ -202,15 +196,14 @@ async fn bus_loop(bus: Bus, broker: WeakBroker) {
     };
     // The lease first: what this node registers from now on is its own.
     task.renew().await;
+    task.health.take_lease_lost(); // a new node has none yet
     task.online_snapshot().await;
-    // The lease is renewed by a task of its own, so that a bus task held
-    // up (a broker far behind) does not get its live node swept out.
-    let (lease_sender, mut leases) = mpsc::channel(1);
-    tokio::spawn(keep_lease(
+    let (wake, mut renewed) = mpsc::channel(1);
+    tokio::spawn(lease::keep(
         task.manager.clone(),
         task.presence.clone(),
-        task.lost.clone(),
-        lease_sender,
+        task.health.clone(),
+        wake,
     ));
     let mut batch = Vec::with_capacity(REQUEST_BATCH);
     let mut retry = tokio::time::interval(RETRY_EVERY);
@@ -231,19 +224,13 @@ async fn bus_loop(bus: Bus, broker: WeakBroker) {
                     task.tell(event).await;
                 }
             }
-            Some((held, expired)) = leases.recv() => {
-                task.on_lease(held, expired).await;
-                let now = tokio::time::Instant::now();
-                if now >= task.next_reconcile && now >= task.settled {
-                    task.next_reconcile = now + RECONCILE_EVERY;
-                    task.reconcile().await;
-                    task.online_snapshot().await;
-                }
+            Some(()) = renewed.recv() => {
+                task.after_renewal().await;
                 task.flush().await;
             }
-            _ = retry.tick(), if task.lost.load(Ordering::Acquire) => {
-                if task.restore().await {
-                    task.lost.store(false, Ordering::Release);
+            _ = retry.tick(), if task.health.is_lost() => {
+                let seen = task.health.failures();
+                if task.restore().await && task.health.recovered(seen) {
                     info!(topics = task.topics.len(), "the bus is back: catching every room up from PostgreSQL");
                     task.tell(BusEvent::Restored).await;
                     // Verdicts may have been missed meanwhile: presence is
@@ -252,49 +239,24 @@ async fn bus_loop(bus: Bus, broker: WeakBroker) {
                     // register its share again.
                     task.next_reconcile = tokio::time::Instant::now();
                     task.renew().await;
+                    if task.health.take_lease_lost() {
+                        task.lost_everything();
+                    }
+                    // Registers everything too.
                     task.put_share_right().await;
                     task.flush().await;
                 }
             }
         }
-        if std::mem::take(&mut task.reregister) {
-            warn!(
-                entries = task.here.len(),
-                "this node had no lease in Redis (it was taken for dead, or Redis lost it): registering its presence again"
-            );
+        if !task.health.is_lost() && task.health.take_lease_lost() {
             task.lost_everything();
-            task.register_everything().await;
-            task.flush().await;
-        }
-    }
-}
-
-/// Renews this node's lease every [`presence::RENEW_EVERY`] on a task of
-/// its own, and hands the bus task what the renewal found (one report at
-/// a time: while the bus task is behind, the newest waits and the rest are
-/// dropped). Ends with the bus task.
-async fn keep_lease(
-    mut manager: ConnectionManager,
-    presence: Presence,
-    lost: Arc<AtomicBool>,
-    reports: mpsc::Sender<(bool, Vec<String>)>,
-) {
-    let mut every = tokio::time::interval(presence::RENEW_EVERY);
-    every.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    every.tick().await; // the bus task renewed as it started
-    loop {
-        tokio::select! {
-            _ = every.tick() => {}
-            () = reports.closed() => return,
-        }
-        match presence.renew(&mut manager).await {
-            Ok(renewed) => {
-                let _ = reports.try_send(renewed);
-            }
-            Err(error) => {
-                if !lost.swap(true, Ordering::AcqRel) {
-                    warn!(%error, "renewing this node's lease failed; presence is put right once Redis answers again");
-                }
+            if !task.here.is_empty() {
+                warn!(
+                    entries = task.here.len(),
+                    "this node had no lease in Redis (it was taken for dead, or Redis lost it): registering its presence again"
+                );
+                task.register_everything().await;
+                task.flush().await;
             }
         }
     }
@@ -315,22 +277,35 @@ impl Task {
             .ignore();
     }
 
-    /// Sends the publications gathered, in one pipeline.
+    /// Sends the publications gathered, in one pipeline; while the bus is
+    /// lost they are dropped (other nodes read the messages from
+    /// PostgreSQL; typing is not worth keeping).
     async fn flush(&mut self) {
         let pipe = std::mem::replace(&mut self.pipe, redis::pipe());
-        if pipe.is_empty() {
+        if pipe.is_empty() || self.lost() {
             return;
         }
-        if let Err(error) = pipe.query_async::<()>(&mut self.manager).await {
+        if let Err(error) = pipe.query_async::<()>(&mut self.manager).await
+            && self.health.fail()
+        {
             warn!(%error, "publishing to Redis failed; other nodes read these messages from PostgreSQL");
-            self.lost.store(true, Ordering::Release);
         }
+    }
+
+    /// Whether the bus is lost: then requests change only what this node
+    /// keeps (what it holds, what it should be subscribed to), and no
+    /// Redis call is made (each would wait for a reconnection that does
+    /// not come, and the queue behind it fill up); the recovery puts Redis
+    /// right from that.
+    fn lost(&self) -> bool {
+        self.health.is_lost()
     }
 
     /// A Redis call failed: the bus counts as lost until it answers again.
     fn failed(&self, what: &str, error: &redis::RedisError) {
-        warn!(%error, "{what} failed; it is put right once Redis answers again");
-        self.lost.store(true, Ordering::Release);
+        if self.health.fail() {
+            warn!(%error, "{what} failed; it is put right once Redis answers again");
+        }
     }
 
     async fn carry_out(&mut self, request: BusRequest) {
@@ -365,6 +340,9 @@ impl Task {
                         *known = name.clone();
                     }
                 }
+                if self.lost() {
+                    return; // registered again with the new name once back
+                }
                 if let Err(error) = Presence::name(&mut self.manager, user, &name).await {
                     self.failed("recording a name", &error);
                 }
@@ -373,6 +351,12 @@ impl Task {
             BusRequest::Subscribe(room) => {
                 let topic = Topic::Room(room.clone()).name();
                 self.subscribe(topic).await;
+                if self.lost() {
+                    // The room loads now; its members are read back once
+                    // the bus is.
+                    let members = Vec::new();
+                    return self.tell(BusEvent::Subscribed { room, members }).await;
+                }
                 // Read after subscribing, so the verdicts that follow the
                 // read come over the bus.
                 let rooms = std::slice::from_ref(&room);
@@ -406,7 +390,10 @@ impl Task {
     }
 
     async fn subscribe(&mut self, topic: String) {
-        if let Err(error) = self.manager.subscribe(&topic).await {
+        self.stale.remove(&topic);
+        if !self.lost()
+            && let Err(error) = self.manager.subscribe(&topic).await
+        {
             self.failed("subscribing", &error);
         }
         self.topics.insert(topic);
@@ -414,15 +401,33 @@ impl Task {
 
     async fn unsubscribe(&mut self, topic: String) {
         self.topics.remove(&topic);
-        if let Err(error) = self.manager.unsubscribe(&topic).await {
-            debug!(%error, "unsubscribing failed; again once Redis answers");
+        if self.lost() {
             self.stale.insert(topic);
+        } else if let Err(error) = self.manager.unsubscribe(&topic).await {
+            debug!(%error, "unsubscribing failed; again after the next renewal");
+            self.stale.insert(topic);
+        }
+    }
+
+    /// Unsubscribes what failed to be, or was left while the bus was
+    /// lost.
+    async fn unsubscribe_stale(&mut self) {
+        if self.stale.is_empty() || self.lost() {
+            return;
+        }
+        let stale: Vec<String> = std::mem::take(&mut self.stale).into_iter().collect();
+        if let Err(error) = self.manager.unsubscribe(&stale).await {
+            debug!(%error, "unsubscribing failed; again after the next renewal");
+            self.stale.extend(stale);
         }
     }
 
     /// Registers `user` at `place` for this node; the first node to have
     /// them there says so to all.
     async fn arrive(&mut self, place: Place, user: UserId, name: DisplayName) {
+        if self.lost() {
+            return; // registered once the bus is back
+        }
         if let Err(error) = Presence::name(&mut self.manager, user, &name).await {
             return self.failed("recording a name", &error);
         }
@@ -431,7 +436,11 @@ impl Task {
             .presence
             .arrive(&mut self.manager, &place, user, verdict);
         match arrived.await {
-            Ok(arrival) => self.reregister |= arrival.lease_lost,
+            Ok(arrival) => {
+                if arrival.lease_lost {
+                    self.health.lose_lease();
+                }
+            }
             Err(error) => self.failed("registering presence", &error),
         }
     }
@@ -444,7 +453,7 @@ impl Task {
         let here: Vec<_> = self.here.clone().into_iter().collect();
         for ((place, user), name) in here {
             self.arrive(place, user, name).await;
-            if self.lost.load(Ordering::Acquire) {
+            if self.lost() {
                 return; // Redis failed again: the next recovery goes on
             }
         }
@@ -454,6 +463,9 @@ impl Task {
     /// them there says they left. If Redis fails, the departure is made
     /// once it answers again ([`Task::put_share_right`]).
     async fn depart(&mut self, place: Place, user: UserId) {
+        if self.lost() {
+            return; // made from this node's share once the bus is back
+        }
         let verdict = self.verdict(&place, user, None, false);
         let departed = self
             .presence
@@ -484,7 +496,7 @@ impl Task {
         }
         for (place, user) in left {
             self.depart(place, user).await;
-            if self.lost.load(Ordering::Acquire) {
+            if self.lost() {
                 return; // Redis failed again: the next recovery goes on
             }
         }
@@ -528,38 +540,20 @@ impl Task {
         (published.topic(), published.encode())
     }
 
-    /// Renews this node's lease here and now, then acts on it as on a
-    /// report of the lease's task.
+    /// Renews this node's lease here and now (at the start, and once the
+    /// bus is back), as the lease's task does every second.
     async fn renew(&mut self) {
-        match self.presence.renew(&mut self.manager).await {
-            Ok((held, expired)) => self.on_lease(held, expired).await,
-            Err(error) => self.failed("renewing this node's lease", &error),
+        let renewed = lease::renew(&mut self.manager, &self.presence, &self.health).await;
+        if let Err(error) = renewed {
+            self.failed("renewing this node's lease", &error);
         }
     }
 
-    /// What a renewal of the lease found: registers everything again if
-    /// the lease was lost, sweeps out nodes whose lease ran out, and
-    /// passes on the lobby if it changed.
-    async fn on_lease(&mut self, held: bool, expired: Vec<String>) {
-        if !held {
-            self.lost_everything();
-            if !self.here.is_empty() {
-                warn!(
-                    entries = self.here.len(),
-                    "this node's presence was not in Redis (it restarted, or took this node for dead): registering it again"
-                );
-                self.register_everything().await;
-            }
-        }
-        for dead in expired {
-            match self.presence.sweep(&mut self.manager, &dead).await {
-                Ok(gone) => {
-                    if !gone.is_empty() {
-                        warn!(node = %dead, gone = gone.len(), "a node stopped renewing its lease: its users are gone; the sweep told every node");
-                    }
-                }
-                Err(error) => return self.failed("sweeping out a dead node", &error),
-            }
+    /// After each renewal of the lease: the lobby passed on if it changed,
+    /// stale subscriptions dropped, and presence read back when due.
+    async fn after_renewal(&mut self) {
+        if self.lost() {
+            return;
         }
         match Presence::lobby(&mut self.manager, LOBBY_ROOMS).await {
             Ok(lobby) if lobby != self.lobby => {
@@ -567,7 +561,14 @@ impl Task {
                 self.tell(BusEvent::Lobby(lobby)).await;
             }
             Ok(_) => {}
-            Err(error) => self.failed("reading the lobby", &error),
+            Err(error) => return self.failed("reading the lobby", &error),
+        }
+        self.unsubscribe_stale().await;
+        let now = tokio::time::Instant::now();
+        if now >= self.next_reconcile && now >= self.settled {
+            self.next_reconcile = now + RECONCILE_EVERY;
+            self.reconcile().await;
+            self.online_snapshot().await;
         }
     }
 
@@ -622,13 +623,6 @@ impl Task {
                 warn!(%error, "subscribing again failed; trying again");
                 return false;
             }
-        }
-        let stale: Vec<String> = std::mem::take(&mut self.stale)
-            .into_iter()
-            .filter(|topic| !self.topics.contains(topic))
-            .collect();
-        if !stale.is_empty() && self.manager.unsubscribe(&stale).await.is_err() {
-            self.stale.extend(stale);
         }
         true
     }

@@ -47,7 +47,7 @@ fn room_key(room: &RoomName) -> String {
 /// out while stalled, or Redis lost it): it gets one here, so that the
 /// entry is swept if the node dies before it renews, and the node must
 /// register everything again. KEYS: this node's set, the room's (or
-/// online) hash, the lobby, the leases. ARGV: the entry, the user, the
+/// online) hash, the lobby, the leases, the names. ARGV: the entry, the user, the
 /// room (empty when online), the verdict's topic and its payload, this
 /// node, the lease in ms.
 const ARRIVE: &str = r"
@@ -65,11 +65,14 @@ return code + 1
 ";
 
 /// Removes one entry of this node's; if the user is now nowhere,
-/// publishes the verdict and returns 1. Same keys and arguments as ARRIVE.
+/// publishes the verdict and returns 1. A user now online nowhere (so in
+/// no room either) loses their name too: names are kept for those online.
+/// Same keys and arguments as ARRIVE.
 const DEPART: &str = r"
 if redis.call('SREM', KEYS[1], ARGV[1]) == 0 then return 0 end
 if redis.call('HINCRBY', KEYS[2], ARGV[2], -1) > 0 then return 0 end
 redis.call('HDEL', KEYS[2], ARGV[2])
+if ARGV[3] == '' then redis.call('HDEL', KEYS[5], ARGV[2]) end
 if ARGV[3] ~= '' and tonumber(redis.call('ZINCRBY', KEYS[3], -1, ARGV[3])) <= 0 then
   redis.call('ZREM', KEYS[3], ARGV[3])
 end
@@ -116,6 +119,7 @@ for _, entry in ipairs(redis.call('SMEMBERS', set)) do
       redis.call('PUBLISH', 'confab:r:' .. room, cjson.encode({
         type = 'presence', node = ARGV[2], room = room, user = user, present = false }))
     else
+      redis.call('HDEL', KEYS[4], user)
       redis.call('PUBLISH', 'confab:all', cjson.encode({
         type = 'online', node = ARGV[2], user = user, present = false }))
     end
@@ -222,6 +226,7 @@ impl Presence {
             .key(hash)
             .key(LOBBY)
             .key(NODES)
+            .key(NAMES)
             .arg(entry)
             .arg(user.to_string())
             .arg(room)
@@ -275,6 +280,7 @@ impl Presence {
             .key(NODES)
             .key(ONLINE)
             .key(LOBBY)
+            .key(NAMES)
             .arg(dead)
             .arg(&self.node)
             .invoke_async(redis)

@@ -11,14 +11,18 @@ use super::*;
 impl BrokerState {
     pub(super) fn on_bus(&mut self, event: BusEvent) {
         match event {
-            BusEvent::Subscribed { room, members } => {
-                if let Some(loading) = self.rooms.get_mut(&room).filter(|r| !r.loaded) {
+            BusEvent::Subscribed { room, members } => match self.rooms.get_mut(&room) {
+                Some(loading) if !loading.loaded => {
                     loading.everywhere.extend(members);
                     if self.subscribing.remove(&room).is_some() {
                         self.load(room);
                     }
                 }
-            }
+                // Loaded without waiting for it (the bus was slow): its
+                // members are news now.
+                Some(_) => self.reconcile(room, members),
+                None => {}
+            },
             BusEvent::Published { room, messages } => {
                 let mut frames = Vec::new();
                 for message in messages {
