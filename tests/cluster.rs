@@ -206,6 +206,12 @@ async fn a_message_posted_on_one_node_reaches_members_on_the_other() {
         room_messages(&mut ana, 1).await,
         [(2, "hello from b".to_owned())]
     );
+    // Each node published its message, and timed the other's arrival.
+    for node in [&a, &b] {
+        let (text, samples) = common::scrape(node).await;
+        assert!(samples["confab_bus_publishes_total"] >= 1.0, "{text}");
+        assert!(samples["confab_bus_lag_seconds_count"] >= 1.0, "{text}");
+    }
     // Nothing went wrong on the way, even if it was put right.
     a.assert_calm();
     b.assert_calm();
@@ -637,7 +643,10 @@ async fn the_lobby_counts_the_members_of_every_node() {
         if keys == ["confab:nodes"] {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "still in Redis: {keys:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still in Redis: {keys:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // Nothing went wrong on the way, even if it was put right.

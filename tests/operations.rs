@@ -1,7 +1,9 @@
 //! Running confab in production, from outside: the real binary's
-//! structured logs.
+//! structured logs and its metrics.
 
 mod common;
+
+use std::collections::HashMap;
 
 use common::{Binary, Client};
 use serde_json::{Value, json};
@@ -67,4 +69,84 @@ async fn json_logs_are_one_object_a_line_with_conn_user_and_room_and_no_secrets(
     assert_eq!(named("disconnected")["conn"], conn.as_str());
     assert!(!log.contains(secret_text), "a message's text was logged");
     assert!(!log.contains(&token), "a session token was logged");
+}
+
+/// Every family moves when its thing happens, over the real binary: a
+/// connection opened and closed, messages received by type, an error sent
+/// by code, deliveries and their bytes, a commit, a history request, a
+/// resume, rooms and users in memory. No label names a room or a user.
+#[tokio::test]
+async fn metrics_move_when_things_happen_and_never_name_a_room_or_user() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Binary::start(data.path());
+    let (_, before) = common::scrape(&server).await;
+    let at = |samples: &HashMap<String, f64>, name: &str| samples.get(name).copied().unwrap_or(0.0);
+
+    let (mut ana, welcome, _) = Client::connect_with_token(&server.ws_url(), None).await;
+    ana.send(json!({"type": "join_room", "room": "metered", "after": 0}))
+        .await;
+    ana.recv_type("joined").await;
+    ana.say_acked("metered", "one", "m-1").await;
+    ana.send(json!({"type": "history", "room": "metered"}))
+        .await;
+    ana.recv_type("history").await;
+    ana.send_raw(tokio_tungstenite::tungstenite::Message::text("not json"))
+        .await;
+    assert_eq!(ana.recv_type("error").await["code"], "invalid_message");
+    let mut ben = Client::connect(&server.ws_url()).await;
+    ben.join("metered").await;
+    ana.say_acked("metered", "two", "m-2").await;
+    ben.recv_type("room_message").await;
+    ben.close().await;
+
+    // The close is counted once the server has seen it.
+    let deadline = std::time::Instant::now() + common::PATIENCE;
+    let (text, after) = loop {
+        let (text, after) = common::scrape(&server).await;
+        if at(&after, "confab_connections_closed_total{how=\"client\"}") >= 1.0 {
+            break (text, after);
+        }
+        assert!(std::time::Instant::now() < deadline, "{text}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let moved = |name: &str| at(&after, name) - at(&before, name);
+    assert_eq!(moved("confab_connections_opened_total"), 2.0);
+    assert_eq!(at(&after, "confab_connections_open"), 1.0);
+    assert_eq!(moved("confab_messages_received_total{type=\"hello\"}"), 1.0);
+    assert_eq!(
+        moved("confab_messages_received_total{type=\"join_room\"}"),
+        2.0
+    );
+    assert_eq!(
+        moved("confab_messages_received_total{type=\"room_message\"}"),
+        2.0
+    );
+    assert_eq!(
+        moved("confab_messages_received_total{type=\"history\"}"),
+        1.0
+    );
+    assert_eq!(
+        moved("confab_messages_received_total{type=\"invalid\"}"),
+        1.0
+    );
+    assert_eq!(
+        moved("confab_errors_sent_total{code=\"invalid_message\"}"),
+        1.0
+    );
+    assert_eq!(moved("confab_history_requests_total"), 1.0);
+    assert_eq!(moved("confab_resumes_total"), 1.0);
+    assert_eq!(moved("confab_store_commit_duration_seconds_count"), 2.0);
+    assert_eq!(moved("confab_store_commit_batch_messages_sum"), 2.0);
+    // welcome, joined, the echoes, acks, history, the error, Ben's join...
+    assert!(moved("confab_deliveries_total") >= 10.0, "{text}");
+    assert!(moved("confab_sent_bytes_total") > 500.0, "{text}");
+    assert_eq!(at(&after, "confab_rooms"), 1.0);
+    assert_eq!(at(&after, "confab_users"), 1.0);
+    for gauge in ["confab_broker_queue_depth", "confab_store_queue_depth"] {
+        assert!(after.contains_key(gauge), "{gauge} in {text}");
+    }
+    assert!(text.contains("confab_build_info{version=\""), "{text}");
+    assert!(!text.contains("metered"), "a room named in a label: {text}");
+    let user = welcome["user"].as_str().unwrap();
+    assert!(!text.contains(user), "a user named in a label: {text}");
 }

@@ -93,6 +93,24 @@ pub enum ClientMessage {
     },
 }
 
+impl ClientMessage {
+    /// Its `type` on the wire.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ClientMessage::JoinRoom { .. } => "join_room",
+            ClientMessage::LeaveRoom { .. } => "leave_room",
+            ClientMessage::RoomMessage { .. } => "room_message",
+            ClientMessage::DirectMessage { .. } => "direct_message",
+            ClientMessage::Hello { .. } => "hello",
+            ClientMessage::SetName { .. } => "set_name",
+            ClientMessage::ListRooms => "list_rooms",
+            ClientMessage::Typing { .. } => "typing",
+            ClientMessage::History { .. } => "history",
+            ClientMessage::DirectHistory { .. } => "direct_history",
+        }
+    }
+}
+
 /// A history request's `limit`: at least 1 (a larger one than a page holds
 /// gets a full page).
 fn page_limit<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {

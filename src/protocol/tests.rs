@@ -602,3 +602,22 @@ fn display_names_are_trimmed_and_free_of_control_characters() {
         );
     }
 }
+
+#[test]
+fn a_client_messages_kind_is_its_type_on_the_wire() {
+    let ana = "67e55044-10b1-426f-9247-bb680e5fe0c8";
+    for wire in [
+        json!({"type": "join_room", "room": "general"}),
+        json!({"type": "leave_room", "room": "general"}),
+        json!({"type": "room_message", "room": "general", "content": "hi"}),
+        json!({"type": "direct_message", "to": ana, "content": "hi"}),
+        json!({"type": "hello"}),
+        json!({"type": "set_name", "name": "Ana"}),
+        json!({"type": "list_rooms"}),
+        json!({"type": "typing", "room": "general"}),
+        json!({"type": "history", "room": "general"}),
+        json!({"type": "direct_history", "with": ana}),
+    ] {
+        assert_eq!(client(wire.clone()).kind(), wire["type"], "{wire}");
+    }
+}

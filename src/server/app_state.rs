@@ -37,6 +37,8 @@ pub struct Shared {
     pub(super) store: Store,
     /// Cluster mode: whether the bus is usable.
     pub(super) bus: Option<Arc<super::cluster::Health>>,
+    /// What the server counts, for `/metrics`.
+    pub(super) metrics: Arc<super::metrics::Metrics>,
     /// Set once a drain has begun: `/readyz` answers 503 from then on.
     pub(super) draining: AtomicBool,
     /// The last connection id handed out.

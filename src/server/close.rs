@@ -28,6 +28,18 @@ pub enum CloseReason {
 }
 
 impl CloseReason {
+    /// The close code, as a metric's label.
+    pub fn label(self) -> &'static str {
+        match self {
+            CloseReason::MessageTooBig { .. } => "1009",
+            CloseReason::HeartbeatTimeout => "4408",
+            CloseReason::SlowConsumer => "1013",
+            CloseReason::Restarting => "1012",
+            CloseReason::ProtocolError => "1002",
+            CloseReason::InvalidUtf8 => "1007",
+        }
+    }
+
     pub fn code(self) -> u16 {
         match self {
             CloseReason::MessageTooBig { .. } => close_code::MESSAGE_TOO_BIG,

@@ -83,6 +83,8 @@ pub async fn serve(
 ) {
     match socket::open(on_upgrade, app.settings.max_message_bytes).await {
         Ok(socket) => {
+            app.metrics.connections_opened.inc();
+            app.metrics.connections_open.inc();
             let connection = Connection::new(socket, permit, app, service);
             // The peer is in this line only: the id names the connection in
             // the lines after it.
@@ -187,9 +189,16 @@ impl Connection {
                     socket,
                     writer,
                     clock,
+                    app,
                     ..
                 } = &mut *self;
-                if let Poll::Ready(result) = writer.poll_write(socket, cx) {
+                let written = writer.poll_write(socket, cx);
+                let (delivered, bytes) = writer.take_sent();
+                if delivered > 0 || bytes > 0 {
+                    app.metrics.deliveries.inc_by(u64::from(delivered));
+                    app.metrics.sent_bytes.inc_by(u64::from(bytes));
+                }
+                if let Poll::Ready(result) = written {
                     return Poll::Ready(Event::WriterStopped(result));
                 }
                 if writer.take_kick() {
@@ -387,6 +396,18 @@ impl Connection {
                 await_close_reply(socket).await;
             }
         }
+        let how = match &ending {
+            Ending::ClientClosed => "client",
+            Ending::ConnectionLost(_) => "lost",
+            Ending::Closed(reason) => reason.label(),
+            Ending::QueueFull => CloseReason::SlowConsumer.label(),
+            Ending::WriterStopped => writer.closed_with().map_or("lost", CloseReason::label),
+        };
+        if how == CloseReason::SlowConsumer.label() {
+            app.metrics.slow_consumers.inc();
+        }
+        app.metrics.closed(how);
+        app.metrics.connections_open.dec();
         info!(conn = %id, ?ending, "disconnected");
     }
 }
@@ -446,9 +467,13 @@ impl Connection {
                 self.queue(Outbound::Binary(bytes))
             }
             Message::Text(text) => match serde_json::from_str::<ClientMessage>(text.as_str()) {
-                Ok(ClientMessage::Hello { token, .. }) => Step::Hello(token),
+                Ok(ClientMessage::Hello { token, .. }) => {
+                    self.app.metrics.received("hello");
+                    Step::Hello(token)
+                }
                 Ok(message) => {
                     self.spoke = true;
+                    self.app.metrics.received(message.kind());
                     Step::Forward(Command::Client {
                         conn: self.id,
                         message,
@@ -456,6 +481,7 @@ impl Connection {
                 }
                 Err(error) => {
                     self.spoke = true;
+                    self.app.metrics.received("invalid");
                     // serde's text can quote the input: it is clipped for the
                     // client and kept out of the log (no message bodies there).
                     let (kind, line, column) = (error.classify(), error.line(), error.column());
@@ -465,6 +491,7 @@ impl Connection {
                 }
             },
             Message::Binary(_) => {
+                self.app.metrics.received("binary");
                 info!(conn = %self.id, "refused a binary frame");
                 self.reply_error(
                     ErrorCode::BinaryFrame,
@@ -536,6 +563,7 @@ impl Connection {
     }
 
     fn reply_error(&self, code: ErrorCode, message: impl Into<String>) -> Option<Ending> {
+        self.app.metrics.error_sent(code.name());
         let frame = serde_json::to_string(&ServerMessage::error(code, message))
             .expect("an error message always encodes");
         match self.outbox.push(Outbound::Text(frame.into())) {

@@ -14,6 +14,7 @@ mod connection;
 mod headers;
 mod http;
 pub mod identity;
+mod metrics;
 mod origin;
 mod outbox;
 pub mod process;
@@ -46,9 +47,26 @@ use broker::{Broker, BrokerConfig, Command, Exit};
 use cluster::Bus;
 use config::Settings;
 use identity::Identity;
+use metrics::Metrics;
 use origin::Origins;
 use shutdown::Stop;
 use store::{Retention, Store};
+
+/// `GET /metrics`: the queue depths read now, then everything counted.
+async fn metrics_page(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> impl axum::response::IntoResponse {
+    let metrics = &state.metrics;
+    metrics.broker_queue.set(state.broker.queue_depth() as i64);
+    metrics.store_queue.set(state.store.queue_depth() as i64);
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        metrics.encode(),
+    )
+}
 
 fn router(state: AppState) -> Router {
     // Server rendering spawns on tokio (a second call, from another server
@@ -70,6 +88,7 @@ fn router(state: AppState) -> Router {
         .route("/health", get(|| async { "OK" }))
         .route("/healthz", get(ready::healthz))
         .route("/readyz", get(ready::readyz))
+        .route("/metrics", get(metrics_page))
         .route("/", get(page.clone()))
         .route("/r/{room}", get(page))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
@@ -104,11 +123,13 @@ pub struct Server {
     reports: tokio::sync::mpsc::Receiver<store::StoreReport>,
     /// Cluster mode's bus, connected.
     bus: Option<Bus>,
+    metrics: Arc<Metrics>,
 }
 
 impl Server {
     pub async fn open(settings: Settings) -> anyhow::Result<Self> {
-        let (store, reports) = Store::open(&settings).await?;
+        let metrics = Metrics::new(settings.redis_url.is_some());
+        let (store, reports) = Store::open(&settings, metrics.clone()).await?;
         let identity = Identity::load(&settings, store.token_secret())?;
         let bus = match &settings.redis_url {
             Some(url) => Some(Bus::connect(url).await?),
@@ -120,6 +141,7 @@ impl Server {
             store,
             reports,
             bus,
+            metrics,
         })
     }
 
@@ -144,6 +166,7 @@ async fn serve(
         store,
         reports,
         bus,
+        metrics,
     } = server;
     let max_connections = settings.max_connections;
     let grace = settings.shutdown_grace();
@@ -155,11 +178,12 @@ async fn serve(
         cache_max_bytes: settings.cache_max_bytes,
         retention: Retention::from_settings(&settings),
         bus: bus.as_ref().map(Bus::sender),
+        metrics: metrics.clone(),
     };
     let bus_health = bus.as_ref().map(Bus::health);
     let (broker, broker_task) = Broker::spawn(config, reports);
     if let Some(bus) = bus {
-        bus.start(broker.downgrade());
+        bus.start(broker.downgrade(), metrics.clone());
     }
     let origins = Origins::new(
         &settings.public_origins,
@@ -175,6 +199,7 @@ async fn serve(
         identity,
         store,
         bus: bus_health,
+        metrics,
         draining: AtomicBool::default(),
         last_conn: AtomicU64::default(),
     }));

@@ -24,6 +24,7 @@ use tokio_tungstenite::tungstenite::{
     },
 };
 
+use super::close::CloseReason;
 use super::outbox::{Outbound, OutboxReceiver, QueueFull};
 
 /// Items the writer takes from its outbox per flush. Writing a batch with
@@ -50,6 +51,12 @@ pub struct Writer {
     pongs_owed: bool,
     /// Set by a kick, for the task: the close frame must go out quickly.
     kick_seen: bool,
+    /// The close frame's reason, once one is on its way.
+    closed_with: Option<CloseReason>,
+    /// Messages and payload bytes handed to the socket, since the task
+    /// last took them for the metrics.
+    delivered: u32,
+    sent_bytes: u32,
 }
 
 /// A writer's life: it takes from the queue until it takes the last item (a
@@ -197,6 +204,9 @@ impl Writer {
             ping_due: false,
             pongs_owed: false,
             kick_seen: false,
+            closed_with: None,
+            delivered: 0,
+            sent_bytes: 0,
         }
     }
 
@@ -236,6 +246,7 @@ impl Writer {
             if !self.sending.is_empty() {
                 ready!(socket.poll_ready_unpin(cx))?;
                 if let Some(frame) = self.sending.next_frame() {
+                    self.sent_bytes = self.sent_bytes.saturating_add(frame.len() as u32);
                     socket.start_send_unpin(frame)?;
                     self.unflushed = true;
                 }
@@ -250,6 +261,7 @@ impl Writer {
             if self.taken < WRITE_BATCH {
                 match self.frames.poll_recv(cx) {
                     Poll::Ready(Some(item)) => {
+                        self.count(&item);
                         let last;
                         (self.sending, last) = Sending::from(item);
                         if last {
@@ -284,6 +296,34 @@ impl Writer {
         }
     }
 
+    /// Notes what an item taken delivers.
+    fn count(&mut self, item: &Outbound) {
+        let messages = match item {
+            Outbound::Text(_) | Outbound::Binary(_) => 1,
+            Outbound::Batch { frames, skip } | Outbound::Announcements { frames, skip } => {
+                frames.len().saturating_sub(*skip) as u32
+            }
+            Outbound::Close(reason) => {
+                self.closed_with = Some(*reason);
+                0
+            }
+        };
+        self.delivered = self.delivered.saturating_add(messages);
+    }
+
+    /// Messages and bytes handed to the socket since the last call.
+    pub fn take_sent(&mut self) -> (u32, u32) {
+        (
+            std::mem::take(&mut self.delivered),
+            std::mem::take(&mut self.sent_bytes),
+        )
+    }
+
+    /// The reason of the close frame sent or on its way, if any.
+    pub fn closed_with(&self) -> Option<CloseReason> {
+        self.closed_with
+    }
+
     /// A kick drops what is queued and in hand: the close frame goes next,
     /// and last.
     fn poll_kick(&mut self, cx: &mut Context<'_>) {
@@ -294,6 +334,7 @@ impl Writer {
             return;
         };
         self.phase = Phase::Kicked;
+        self.closed_with = Some(kick);
         self.sending = Sending::Control(Box::new(kick.message()));
         self.ping_due = false;
         self.kick_seen = true;

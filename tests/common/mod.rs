@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses its own part of this module
 
 use std::{
+    collections::HashMap,
     net::SocketAddr,
     path::Path,
     process::{Child, Command},
@@ -361,6 +362,23 @@ pub async fn http_get_with_head(addr: SocketAddr, path: &str) -> (String, String
     stream.read_to_string(&mut response).await.unwrap();
     let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
     (head.to_owned(), body.to_owned())
+}
+
+/// `GET /metrics`, as Prometheus scrapes it: each sample's value by its
+/// name and labels (`confab_rooms`, `confab_errors_sent_total{code="busy"}`).
+pub async fn scrape(server: &Binary) -> (String, HashMap<String, f64>) {
+    let (status, body) = http_get_with_head(server.addr.parse().unwrap(), "/metrics").await;
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    assert!(status.contains("application/openmetrics-text"), "{status}");
+    let samples = body
+        .lines()
+        .filter(|line| !line.starts_with('#') && !line.is_empty())
+        .map(|line| {
+            let (name, value) = line.rsplit_once(' ').unwrap();
+            (name.to_owned(), value.parse().unwrap())
+        })
+        .collect();
+    (body, samples)
 }
 
 /// The real `confab` binary, on 127.0.0.1 port 0 with its own data directory.

@@ -26,11 +26,12 @@ mod command;
 mod sequencer;
 mod state;
 
-use std::{collections::VecDeque, pin::Pin, time::Duration};
+use std::{collections::VecDeque, pin::Pin, sync::Arc, time::Duration};
 
 use tokio::{sync::mpsc, time::MissedTickBehavior};
 use tracing::warn;
 
+use crate::server::metrics::Metrics;
 use crate::server::store::{Channel, Retention, Store, StoreReport};
 
 pub use command::{BusEvent, BusRequest, Command, ConnId, Members};
@@ -69,12 +70,20 @@ pub struct BrokerConfig {
     /// Cluster mode: the bus's queue. When it is full a request is dropped
     /// (the other nodes read what was not published from storage).
     pub bus: Option<mpsc::Sender<BusRequest>>,
+    pub metrics: Arc<Metrics>,
 }
 
 /// The handle every connection holds.
 #[derive(Debug, Clone)]
 pub struct Broker {
     commands: mpsc::Sender<Command>,
+}
+
+impl Broker {
+    /// Commands waiting in the queue now.
+    pub fn queue_depth(&self) -> usize {
+        self.commands.max_capacity() - self.commands.capacity()
+    }
 }
 
 /// A handle that does not keep the broker running: the bus's, and the
@@ -355,6 +364,7 @@ mod tests {
             cache_max_bytes: 1 << 20,
             retention: Retention::default(),
             bus: None,
+            metrics: Metrics::new(false),
         }
     }
 

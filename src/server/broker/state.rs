@@ -254,6 +254,8 @@ impl BrokerState {
             Command::Heads(heads) => self.on_heads(heads),
         }
         self.evict_slow_consumers();
+        self.config.metrics.rooms.set(self.rooms.len() as i64);
+        self.config.metrics.users.set(self.users.len() as i64);
     }
 
     pub(super) fn on_report(&mut self, report: StoreReport, now: Now) {

@@ -34,6 +34,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::protocol::{DisplayName, RoomName, UserId};
 use crate::server::broker::{BusEvent, BusRequest, Command, WeakBroker};
+use crate::server::metrics::Metrics;
 use crate::server::store::Channel;
 pub use health::Health;
 use presence::{Place, Presence};
@@ -140,8 +141,8 @@ impl Bus {
     }
 
     /// Starts the bus task; it ends when the broker drops its sender.
-    pub fn start(self, broker: WeakBroker) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(bus_loop(self, broker))
+    pub fn start(self, broker: WeakBroker, metrics: Arc<Metrics>) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(bus_loop(self, broker, metrics))
     }
 }
 
@@ -152,6 +153,7 @@ struct Task {
     node: String,
     broker: WeakBroker,
     health: Arc<Health>,
+    metrics: Arc<Metrics>,
     /// What this node is subscribed to, besides [`EVERYONE`].
     topics: HashSet<String>,
     /// Where this node's users are: what its share of presence must say.
@@ -170,7 +172,7 @@ struct Task {
     pipe: redis::Pipeline,
 }
 
-async fn bus_loop(bus: Bus, broker: WeakBroker) {
+async fn bus_loop(bus: Bus, broker: WeakBroker, metrics: Arc<Metrics>) {
     let Bus {
         manager,
         mut requests,
@@ -186,6 +188,7 @@ async fn bus_loop(bus: Bus, broker: WeakBroker) {
         node,
         broker,
         health,
+        metrics,
         topics: HashSet::new(),
         here: HashMap::new(),
         stale: HashSet::new(),
@@ -285,6 +288,7 @@ impl Task {
         if pipe.is_empty() || self.lost() {
             return;
         }
+        self.metrics.bus_publishes.inc_by(pipe.len() as u64);
         if let Err(error) = pipe.query_async::<()>(&mut self.manager).await
             && self.health.fail()
         {

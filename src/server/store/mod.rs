@@ -42,6 +42,7 @@ pub use sqlite::Database;
 
 use crate::protocol::{ClientId, DisplayName, MessageContent, Posted, RoomName, UserId};
 use crate::server::config::{Settings, Storage};
+use crate::server::metrics::Metrics;
 pub use memory::Memory;
 
 /// Requests queued for the committer before the broker refuses new messages
@@ -247,6 +248,7 @@ impl Store {
     /// one place a backend is chosen.
     pub async fn open(
         settings: &Settings,
+        metrics: Arc<Metrics>,
     ) -> Result<(Self, mpsc::Receiver<StoreReport>), StoreError> {
         let retention = Retention::from_settings(settings);
         let backend: Arc<dyn Backend> = match settings.storage {
@@ -264,12 +266,12 @@ impl Store {
                 Arc::new(Postgres::open(url).await?)
             }
         };
-        Ok(Self::start(backend, retention))
+        Ok(Self::start(backend, retention, metrics))
     }
 
     #[cfg(test)]
     pub fn sqlite(database: Database, retention: Retention) -> (Self, mpsc::Receiver<StoreReport>) {
-        Self::start(Arc::new(database), retention)
+        Self::start(Arc::new(database), retention, Metrics::new(false))
     }
 
     /// History in memory, at most `max_bytes` of it (see [`memory`]).
@@ -278,7 +280,8 @@ impl Store {
         retention: Retention,
         max_bytes: usize,
     ) -> (Self, mpsc::Receiver<StoreReport>) {
-        Self::start(Arc::new(Memory::new(max_bytes, new_epoch())), retention)
+        let memory = Arc::new(Memory::new(max_bytes, new_epoch()));
+        Self::start(memory, retention, Metrics::new(false))
     }
 
     /// Starts the committer task over `backend`. Its reports come out of the
@@ -287,17 +290,18 @@ impl Store {
     pub fn start(
         backend: Arc<dyn Backend>,
         retention: Retention,
+        metrics: Arc<Metrics>,
     ) -> (Self, mpsc::Receiver<StoreReport>) {
         let (requests, receiver) = mpsc::channel(REQUEST_QUEUE);
         let (reports, report_receiver) = mpsc::channel(REPORT_QUEUE);
         let writes_failing = Arc::new(AtomicBool::new(false));
-        tokio::spawn(store_loop(
-            backend.clone(),
+        let committer = Committer {
+            backend: backend.clone(),
             retention,
-            writes_failing.clone(),
-            receiver,
-            reports,
-        ));
+            writes_failing: writes_failing.clone(),
+            metrics,
+        };
+        tokio::spawn(store_loop(committer, receiver, reports));
         let store = Self {
             requests,
             backend,
@@ -364,6 +368,11 @@ impl Store {
     }
 
     /// Whether the storage answers now.
+    /// Requests waiting in the queue now.
+    pub fn queue_depth(&self) -> usize {
+        self.requests.max_capacity() - self.requests.capacity()
+    }
+
     /// Whether storage answers and takes writes. After a failed commit
     /// (and until one succeeds) that is tried with a write that changes
     /// nothing, so a node whose storage is back is ready again with no
@@ -384,13 +393,26 @@ impl Store {
     }
 }
 
-async fn store_loop(
+/// What the committer task owns besides its queues.
+struct Committer {
     backend: Arc<dyn Backend>,
     retention: Retention,
+    /// Set while the last batch failed (see [`Store::ping`]).
     writes_failing: Arc<AtomicBool>,
+    metrics: Arc<Metrics>,
+}
+
+async fn store_loop(
+    committer: Committer,
     mut requests: mpsc::Receiver<Request>,
     reports: mpsc::Sender<StoreReport>,
 ) {
+    let Committer {
+        backend,
+        retention,
+        writes_failing,
+        metrics,
+    } = committer;
     let mut batch = Vec::with_capacity(REQUEST_BATCH);
     let mut prune_timer = tokio::time::interval(PRUNE_EVERY);
     prune_timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -425,7 +447,7 @@ async fn store_loop(
                 continue;
             }
         }
-        for report in carry_out(&*backend, &mut batch, now_ms()).await {
+        for report in carry_out(&*backend, &mut batch, now_ms(), Some(&metrics)).await {
             match &report {
                 StoreReport::Appended(_) => writes_failing.store(false, Ordering::Relaxed),
                 StoreReport::AppendFailed(_) => writes_failing.store(true, Ordering::Relaxed),
@@ -447,6 +469,7 @@ pub async fn carry_out(
     backend: &dyn Backend,
     batch: &mut Vec<Request>,
     now_ms: i64,
+    metrics: Option<&Metrics>,
 ) -> Vec<StoreReport> {
     let mut reports = Vec::new();
     let mut appends = Vec::new();
@@ -455,7 +478,7 @@ pub async fn carry_out(
             Request::Append(message) => appends.push(message),
             Request::LoadRoom { room, recent } => {
                 // A load must see every append requested before it.
-                reports.extend(commit(backend, &mut appends, now_ms).await);
+                reports.extend(commit(backend, &mut appends, now_ms, metrics).await);
                 let channel = Channel::Room(room.clone());
                 let loaded = match backend.head(&channel).await {
                     Ok(head) => backend
@@ -480,7 +503,7 @@ pub async fn carry_out(
             }
         }
     }
-    reports.extend(commit(backend, &mut appends, now_ms).await);
+    reports.extend(commit(backend, &mut appends, now_ms, metrics).await);
     reports
 }
 
@@ -488,11 +511,20 @@ async fn commit(
     backend: &dyn Backend,
     appends: &mut Vec<NewMessage>,
     now_ms: i64,
+    metrics: Option<&Metrics>,
 ) -> Option<StoreReport> {
     if appends.is_empty() {
         return None;
     }
-    Some(match backend.append(appends, now_ms).await {
+    let started = std::time::Instant::now();
+    let appended = backend.append(appends, now_ms).await;
+    if let (Ok(_), Some(metrics)) = (&appended, metrics) {
+        metrics
+            .commit_seconds
+            .observe(started.elapsed().as_secs_f64());
+        metrics.commit_messages.observe(appends.len() as f64);
+    }
+    Some(match appended {
         Ok(stored) => StoreReport::Appended(
             appends
                 .drain(..)

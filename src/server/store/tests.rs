@@ -93,7 +93,7 @@ async fn backends() -> Vec<(Store, mpsc::Receiver<StoreReport>, tempfile::TempDi
         .await
         .into_iter()
         .map(|(backend, dir)| {
-            let (store, reports) = Store::start(backend, Retention::default());
+            let (store, reports) = Store::start(backend, Retention::default(), Metrics::new(false));
             (store, reports, dir)
         })
         .collect()

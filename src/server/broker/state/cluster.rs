@@ -26,6 +26,11 @@ impl BrokerState {
             BusEvent::Published { room, messages } => {
                 let mut frames = Vec::new();
                 for message in messages {
+                    let lag_ms = (self.now.ms - message.ts).max(0);
+                    self.config
+                        .metrics
+                        .bus_lag_seconds
+                        .observe(lag_ms as f64 / 1000.0);
                     frames.extend(self.sequence(&room, message));
                 }
                 if !frames.is_empty() {
@@ -231,6 +236,7 @@ impl BrokerState {
             };
             if let Some(fill) = room.sequencer.due_fill(now.at) {
                 info!(room = %name, after = fill.after, before = ?fill.before, "a gap outlived its wait; reading it from storage");
+                self.config.metrics.gap_fills.inc();
                 self.effects.push(Effect::Fill { room: name, fill });
             }
         }
@@ -286,6 +292,7 @@ impl BrokerState {
                 && let Some(fill) = room.sequencer.behind(head)
             {
                 info!(room = %name, after = fill.after, head, "messages the bus did not bring; reading them from storage");
+                self.config.metrics.gap_fills.inc();
                 self.effects.push(Effect::Fill { room: name, fill });
             }
         }

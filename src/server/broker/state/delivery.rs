@@ -181,6 +181,12 @@ impl BrokerState {
     }
 
     pub(super) fn send_to(&mut self, conn: ConnId, message: &ServerMessage) {
+        if let ServerMessage::Error {
+            code: Some(code), ..
+        } = message
+        {
+            self.config.metrics.error_sent(code.name());
+        }
         self.push(conn, encode(message));
     }
 

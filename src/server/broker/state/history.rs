@@ -108,6 +108,7 @@ impl BrokerState {
         let limit = limit
             .map_or(HISTORY_PAGE_DEFAULT, |l| l as usize)
             .clamp(1, HISTORY_PAGE_MAX);
+        self.config.metrics.history_requests.inc();
         self.effects.push(Effect::Read(HistoryRead {
             conn,
             outbox,

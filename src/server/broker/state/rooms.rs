@@ -40,6 +40,9 @@ impl BrokerState {
     /// `joined` again (and what it missed, if it says), so a client that
     /// retried its join still hears back.
     pub(super) fn join(&mut self, conn: ConnId, room: RoomName, after: Option<u64>) {
+        if after.is_some() {
+            self.config.metrics.resumes.inc();
+        }
         let Some(session) = self.sessions.get_mut(&conn) else {
             return;
         };

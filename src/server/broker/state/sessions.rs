@@ -243,6 +243,11 @@ pub(super) struct Users {
 }
 
 impl Users {
+    /// Users connected.
+    pub(super) fn len(&self) -> usize {
+        self.users.len()
+    }
+
     /// Adds a connection to its user; returns the user's name: the one its
     /// other connections already use, else the stored one, else a guest name.
     fn connect(&mut self, user: UserId, conn: ConnId, stored: Option<DisplayName>) -> DisplayName {

@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use super::*;
+use crate::server::metrics::Metrics;
 use crate::server::outbox::OutboxReceiver;
 use crate::server::store::{self, Backend, Memory, Retention, Store};
 
@@ -71,13 +72,14 @@ impl Harness {
     fn with(retention: Retention, cache_max_bytes: usize) -> Self {
         let backend: Arc<dyn Backend> = Arc::new(Memory::new(usize::MAX, "test".into()));
         // Its committer task gets nothing: `settle` carries out the requests.
-        let (store, _reports) = Store::start(backend.clone(), retention);
+        let (store, _reports) = Store::start(backend.clone(), retention, Metrics::new(false));
         let config = BrokerConfig {
             store: store.clone(),
             history_on_join: 3,
             cache_max_bytes,
             retention,
             bus: None,
+            metrics: Metrics::new(false),
         };
         Self {
             state: BrokerState::new(config),
@@ -159,7 +161,8 @@ impl Harness {
                     }
                 }
             }
-            for report in store::carry_out(&*self.backend, &mut requests, self.now.ms).await {
+            let done = store::carry_out(&*self.backend, &mut requests, self.now.ms, None).await;
+            for report in done {
                 self.state.on_report(report, self.now);
             }
         }
