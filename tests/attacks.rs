@@ -85,6 +85,23 @@ async fn a_client_that_pings_without_reading_is_closed_as_a_slow_consumer() {
     };
     assert_eq!(code, 1013, "closed as a slow consumer");
     assert!(pongs < sent, "{pongs} of {sent} pings answered");
+    drop(socket);
+    // Counted once its task has ended.
+    let deadline = std::time::Instant::now() + common::PATIENCE;
+    loop {
+        let (text, samples) = common::scrape(app.addr).await;
+        let count = |name: &str| samples.get(name).copied().unwrap_or(0.0);
+        if count("confab_slow_consumers_evicted_total") == 1.0 {
+            assert_eq!(
+                count("confab_connections_closed_total{how=\"1013\"}"),
+                1.0,
+                "{text}"
+            );
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{text}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test]

@@ -208,7 +208,7 @@ async fn a_message_posted_on_one_node_reaches_members_on_the_other() {
     );
     // Each node published its message, and timed the other's arrival.
     for node in [&a, &b] {
-        let (text, samples) = common::scrape(node).await;
+        let (text, samples) = common::scrape(&node.addr).await;
         assert!(samples["confab_bus_publishes_total"] >= 1.0, "{text}");
         assert!(samples["confab_bus_lag_seconds_count"] >= 1.0, "{text}");
     }

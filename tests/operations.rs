@@ -79,7 +79,7 @@ async fn json_logs_are_one_object_a_line_with_conn_user_and_room_and_no_secrets(
 async fn metrics_move_when_things_happen_and_never_name_a_room_or_user() {
     let data = tempfile::tempdir().unwrap();
     let server = Binary::start(data.path());
-    let (_, before) = common::scrape(&server).await;
+    let (_, before) = common::scrape(&server.addr).await;
     let at = |samples: &HashMap<String, f64>, name: &str| samples.get(name).copied().unwrap_or(0.0);
 
     let (mut ana, welcome, _) = Client::connect_with_token(&server.ws_url(), None).await;
@@ -102,7 +102,7 @@ async fn metrics_move_when_things_happen_and_never_name_a_room_or_user() {
     // The close is counted once the server has seen it.
     let deadline = std::time::Instant::now() + common::PATIENCE;
     let (text, after) = loop {
-        let (text, after) = common::scrape(&server).await;
+        let (text, after) = common::scrape(&server.addr).await;
         if at(&after, "confab_connections_closed_total{how=\"client\"}") >= 1.0 {
             break (text, after);
         }
@@ -149,4 +149,22 @@ async fn metrics_move_when_things_happen_and_never_name_a_room_or_user() {
     assert!(!text.contains("metered"), "a room named in a label: {text}");
     let user = welcome["user"].as_str().unwrap();
     assert!(!text.contains(user), "a user named in a label: {text}");
+}
+
+/// With `metrics_addr`, `/metrics` is served there, and not beside the app
+/// (where the public could read it).
+#[tokio::test]
+async fn metrics_addr_serves_metrics_there_and_not_beside_the_app() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let metrics_addr = format!("127.0.0.1:{port}");
+    let data = tempfile::tempdir().unwrap();
+    let server = Binary::start_with(data.path(), &[("CONFAB_METRICS_ADDR", &metrics_addr)]);
+    let (text, _) = common::scrape(&metrics_addr).await;
+    assert!(text.contains("confab_build_info"), "{text}");
+    let (status, _) = common::http_get(server.addr.parse().unwrap(), "/metrics").await;
+    assert!(status.contains("404"), "{status}");
 }

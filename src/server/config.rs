@@ -63,6 +63,9 @@ pub struct Settings {
     /// same connection code as `/ws`, for conformance suites; unset, there
     /// is none.
     pub echo_path: Option<String>,
+    /// Where `GET /metrics` is served instead of on `site_addr` (an
+    /// address only the monitoring network reaches); unset: on `site_addr`.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 /// How the log is written.
@@ -115,6 +118,7 @@ impl Default for Settings {
             retention_max_age_days: 0,
             token_secret: None,
             echo_path: None,
+            metrics_addr: None,
         }
     }
 }

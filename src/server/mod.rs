@@ -83,12 +83,14 @@ fn router(state: AppState) -> Router {
     if let Some(path) = &state.settings.echo_path {
         router = router.route(path, get(ws::upgrade::<true>));
     }
+    if state.settings.metrics_addr.is_none() {
+        router = router.route("/metrics", get(metrics_page));
+    }
     let router = router
         .route("/ws", get(ws::upgrade::<false>))
         .route("/health", get(|| async { "OK" }))
         .route("/healthz", get(ready::healthz))
         .route("/readyz", get(ready::readyz))
-        .route("/metrics", get(metrics_page))
         .route("/", get(page.clone()))
         .route("/r/{room}", get(page))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
@@ -124,6 +126,8 @@ pub struct Server {
     /// Cluster mode's bus, connected.
     bus: Option<Bus>,
     metrics: Arc<Metrics>,
+    /// Bound at `metrics_addr`, when set.
+    metrics_listener: Option<TcpListener>,
 }
 
 impl Server {
@@ -135,6 +139,12 @@ impl Server {
             Some(url) => Some(Bus::connect(url).await?),
             None => None,
         };
+        let metrics_listener = match settings.metrics_addr {
+            Some(addr) => Some(TcpListener::bind(addr).await.map_err(|error| {
+                anyhow::anyhow!("cannot listen on metrics_addr {addr}: {error}")
+            })?),
+            None => None,
+        };
         Ok(Self {
             settings,
             identity,
@@ -142,6 +152,7 @@ impl Server {
             reports,
             bus,
             metrics,
+            metrics_listener,
         })
     }
 
@@ -167,6 +178,7 @@ async fn serve(
         reports,
         bus,
         metrics,
+        metrics_listener,
     } = server;
     let max_connections = settings.max_connections;
     let grace = settings.shutdown_grace();
@@ -204,6 +216,14 @@ async fn serve(
         last_conn: AtomicU64::default(),
     }));
     let ready = state.clone();
+    // `/metrics` on an address of its own: served until the server ends.
+    let metrics_server = metrics_listener.map(|listener| {
+        let router = Router::new()
+            .route("/metrics", get(metrics_page))
+            .with_state(state.clone());
+        info!(address = ?listener.local_addr().ok(), "serving /metrics");
+        tokio::spawn(async move { axum::serve(listener, router).await })
+    });
     let open_files = http::open_file_limit();
     let sockets = http::http_socket_budget(open_files.unwrap_or(1024));
     info!(address = %listener.local_addr()?, ?open_files, http_sockets = sockets, max_connections, "serving");
@@ -261,6 +281,9 @@ async fn serve(
         () = deadline => warn!("HTTP requests still open after the shutdown grace period; dropping them"),
     }
 
+    if let Some(server) = metrics_server {
+        server.abort();
+    }
     if let Some(why) = failure.get() {
         // The clients were told to come back (1012) if the broker could.
         anyhow::bail!("{why}; exiting");

@@ -366,8 +366,9 @@ pub async fn http_get_with_head(addr: SocketAddr, path: &str) -> (String, String
 
 /// `GET /metrics`, as Prometheus scrapes it: each sample's value by its
 /// name and labels (`confab_rooms`, `confab_errors_sent_total{code="busy"}`).
-pub async fn scrape(server: &Binary) -> (String, HashMap<String, f64>) {
-    let (status, body) = http_get_with_head(server.addr.parse().unwrap(), "/metrics").await;
+pub async fn scrape(addr: impl ToString) -> (String, HashMap<String, f64>) {
+    let addr = addr.to_string().parse().unwrap();
+    let (status, body) = http_get_with_head(addr, "/metrics").await;
     assert!(status.starts_with("HTTP/1.1 200"), "{status}");
     assert!(status.contains("application/openmetrics-text"), "{status}");
     let samples = body
