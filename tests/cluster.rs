@@ -523,6 +523,41 @@ async fn with_postgres_down_sends_fail_clearly_and_work_again_after() {
     drop(postgres);
 }
 
+/// A database that answers but takes no writes (made read-only, as a
+/// standby is): a send fails with `storage_failed` and the node is not
+/// ready, though every read works; once it takes writes again the node is
+/// ready, with no message sent to find out, and sends work.
+#[tokio::test]
+async fn a_database_that_takes_no_writes_makes_the_node_not_ready_until_it_does() {
+    let postgres = shared_postgres();
+    let url = postgres.new_database();
+    let database = url.rsplit('/').next().unwrap().to_owned();
+    let mut cluster = Cluster::on(url);
+    let a = cluster.node();
+    let mut ana = member(&a, "general").await;
+    assert_eq!(ana.say_acked("general", "one", "m-1").await, 1);
+    // New sessions are read-only; the node's are ended, so its pools
+    // open new ones.
+    let read_only = |on: &str| {
+        postgres.sql(&format!(
+            "ALTER DATABASE {database} SET default_transaction_read_only = {on}"
+        ));
+        postgres.sql(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}'"
+        ));
+    };
+    read_only("on");
+    ana.send(json!({"type": "room_message", "room": "general", "content": "refused", "id": "m-2"}))
+        .await;
+    let error = ana.recv_type("error").await;
+    assert_eq!(error["code"], "storage_failed", "{error}");
+    let body = until_ready(&a, false).await;
+    assert!(body.contains("storage"), "{body}");
+    read_only("off");
+    until_ready(&a, true).await;
+    assert_eq!(ana.say_acked("general", "two", "m-3").await, 2);
+}
+
 /// The next frame of `client` other than the room messages, typing and
 /// the lobby.
 async fn next_announcement(client: &mut Client) -> Value {

@@ -232,6 +232,16 @@ impl Postgres {
         format!("postgres://confab@127.0.0.1:{}/{database}", self.port)
     }
 
+    /// Runs `sql` as the tests' role, in the `postgres` database.
+    pub fn sql(&self, sql: &str) {
+        run(
+            Command::new(format!("{PG_BIN}/psql"))
+                .args(["-q", "-d", &self.url("postgres")])
+                .args(["-c", sql]),
+            "psql",
+        );
+    }
+
     /// A new, empty database; its URL.
     pub fn new_database(&self) -> String {
         static COUNT: AtomicU32 = AtomicU32::new(0);
