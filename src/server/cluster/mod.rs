@@ -72,6 +72,9 @@ const RECONCILE_EVERY: Duration = Duration::from_secs(30);
 /// Rooms whose members one read asks Redis for.
 const RECONCILE_BATCH: usize = 256;
 
+/// Entries one pipeline registers again at most.
+const REGISTER_BATCH: usize = 512;
+
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
     #[error("cannot connect to Redis at redis_url: {0}")]
@@ -454,11 +457,25 @@ impl Task {
     /// script's `SADD` finds it), one it lacks is added, and announced if
     /// its user is new anywhere.
     async fn register_everything(&mut self) {
-        let here: Vec<_> = self.here.clone().into_iter().collect();
-        for ((place, user), name) in here {
-            self.arrive(place, user, name).await;
+        let here: Vec<_> = self
+            .here
+            .iter()
+            .map(|((place, user), name)| {
+                let verdict = self.verdict(place, *user, Some(name.clone()), true);
+                (place.clone(), *user, name.clone(), verdict)
+            })
+            .collect();
+        for chunk in here.chunks(REGISTER_BATCH) {
             if self.lost() {
                 return; // Redis failed again: the next recovery goes on
+            }
+            match self.presence.arrive_all(&mut self.manager, chunk).await {
+                Ok(lease_lost) => {
+                    if lease_lost {
+                        self.health.lose_lease();
+                    }
+                }
+                Err(error) => return self.failed("registering presence", &error),
             }
         }
     }

@@ -15,7 +15,7 @@
 //! gone (Redis restarted, or it was swept while stalled) registers
 //! everything it holds again.
 
-use redis::{Script, aio::ConnectionManager};
+use redis::{Script, ScriptInvocation, aio::ConnectionManager};
 
 use crate::protocol::{DisplayName, RoomName, UserId};
 use crate::server::broker::Members;
@@ -218,10 +218,24 @@ impl Presence {
         redis: &mut ConnectionManager,
         place: &Place,
         user: UserId,
-        (topic, verdict): (String, String),
+        verdict: (String, String),
     ) -> redis::RedisResult<i64> {
+        self.invocation(script, place, user, verdict)
+            .invoke_async(redis)
+            .await
+    }
+
+    /// ARRIVE or DEPART with its keys and arguments.
+    fn invocation<'a>(
+        &'a self,
+        script: &'a Script,
+        place: &Place,
+        user: UserId,
+        (topic, verdict): (String, String),
+    ) -> ScriptInvocation<'a> {
         let (hash, entry, room) = Self::keys(place, user);
-        script
+        let mut invocation = script.prepare_invoke();
+        invocation
             .key(&self.node_key)
             .key(hash)
             .key(LOBBY)
@@ -233,9 +247,34 @@ impl Presence {
             .arg(topic)
             .arg(verdict)
             .arg(&self.node)
-            .arg(LEASE_MS)
-            .invoke_async(redis)
-            .await
+            .arg(LEASE_MS);
+        invocation
+    }
+
+    /// Registers many entries at once, in one pipeline (after Redis lost
+    /// them, a node may hold thousands): each with its name and the
+    /// verdict to publish if it is the user's first. Whether this node's
+    /// lease was gone.
+    pub async fn arrive_all(
+        &self,
+        redis: &mut ConnectionManager,
+        entries: &[(Place, UserId, DisplayName, (String, String))],
+    ) -> redis::RedisResult<bool> {
+        if entries.is_empty() {
+            return Ok(false);
+        }
+        let mut pipe = redis::pipe();
+        pipe.load_script(&self.arrive).ignore();
+        let names = pipe.cmd("HSET").arg(NAMES);
+        for (_, user, name, _) in entries {
+            names.arg(user.to_string()).arg(name.as_str());
+        }
+        names.ignore();
+        for (place, user, _, verdict) in entries {
+            pipe.invoke_script(&self.invocation(&self.arrive, place, *user, verdict.clone()));
+        }
+        let codes: Vec<i64> = pipe.query_async(redis).await?;
+        Ok(codes.iter().any(|code| code & 2 == 2))
     }
 
     /// What this node's share in Redis says it holds.
