@@ -51,10 +51,8 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn new(clustered: bool) -> Arc<Self> {
-        let mut registry = Registry::with_prefix("confab");
-        let build = Info::new([("version", env!("CARGO_PKG_VERSION"))]);
-        registry.register("build", "The running build", build);
-        let metrics = Self {
+        let mut metrics = Self {
+            registry: Registry::with_prefix("confab"),
             connections_open: Gauge::default(),
             connections_opened: Counter::default(),
             connections_closed: Family::default(),
@@ -76,9 +74,10 @@ impl Metrics {
             gap_fills: Counter::default(),
             // 1 ms to 16 s.
             bus_lag_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 15)),
-            registry: Registry::default(),
         };
-        let r = &mut registry;
+        let r = &mut metrics.registry;
+        let build = Info::new([("version", env!("CARGO_PKG_VERSION"))]);
+        r.register("build", "The running build", build);
         r.register(
             "connections_open",
             "WebSocket connections open now",
@@ -171,10 +170,7 @@ impl Metrics {
                 metrics.bus_lag_seconds.clone(),
             );
         }
-        Arc::new(Self {
-            registry,
-            ..metrics
-        })
+        Arc::new(metrics)
     }
 
     pub fn closed(&self, how: &'static str) {
