@@ -111,6 +111,30 @@ impl ClientMessage {
     }
 }
 
+impl ClientMessage {
+    /// The room it is about, if any: what an `error` about it names.
+    pub fn room(&self) -> Option<&RoomName> {
+        match self {
+            ClientMessage::JoinRoom { room, .. }
+            | ClientMessage::LeaveRoom { room }
+            | ClientMessage::RoomMessage { room, .. }
+            | ClientMessage::Typing { room }
+            | ClientMessage::History { room, .. } => Some(room),
+            _ => None,
+        }
+    }
+
+    /// The client's id for the message, if it gave one.
+    pub fn id(&self) -> Option<&ClientId> {
+        match self {
+            ClientMessage::RoomMessage { id, .. } | ClientMessage::DirectMessage { id, .. } => {
+                id.as_ref()
+            }
+            _ => None,
+        }
+    }
+}
+
 /// A history request's `limit`: at least 1 (a larger one than a page holds
 /// gets a full page).
 fn page_limit<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {

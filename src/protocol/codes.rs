@@ -26,10 +26,13 @@ pub enum ErrorCode {
     StorageFailed,
     /// The server is too busy to take the message now; send it again later.
     Busy,
+    /// Too many requests of this kind: wait `retry_after_ms`, then send it
+    /// again. The connection stays open.
+    RateLimited,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 9] = [
+    pub const ALL: [ErrorCode; 10] = [
         ErrorCode::InvalidMessage,
         ErrorCode::BinaryFrame,
         ErrorCode::NotAMember,
@@ -39,6 +42,7 @@ impl ErrorCode {
         ErrorCode::InvalidToken,
         ErrorCode::StorageFailed,
         ErrorCode::Busy,
+        ErrorCode::RateLimited,
     ];
 
     /// The name on the wire (what serde writes, checked by a test).
@@ -53,6 +57,7 @@ impl ErrorCode {
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::StorageFailed => "storage_failed",
             ErrorCode::Busy => "busy",
+            ErrorCode::RateLimited => "rate_limited",
         }
     }
 
@@ -67,6 +72,9 @@ pub mod close_code {
     pub const PROTOCOL_ERROR: u16 = 1002;
     /// A text message that is not UTF-8 (RFC 6455).
     pub const INVALID_PAYLOAD: u16 = 1007;
+    /// The client kept sending past its rate limits after being told to
+    /// wait (RFC 6455 "policy violation").
+    pub const POLICY_VIOLATION: u16 = 1008;
     /// The message was larger than the configured limit (RFC 6455).
     pub const MESSAGE_TOO_BIG: u16 = 1009;
     /// The server is restarting: reconnect after a short, jittered wait.

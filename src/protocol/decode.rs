@@ -202,6 +202,7 @@ impl ServerMessage {
                 code: text(json, "code")?.and_then(|code| ErrorCode::from_name(&code)),
                 room: room()?,
                 id: id()?,
+                retry_after_ms: integer(json, "retry_after_ms")?,
             },
             "welcome" => Self::Welcome {
                 user: user()?,

@@ -94,8 +94,10 @@ pub enum ServerMessage {
         #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<ClientId>,
     },
-    /// `code`, `room` and `id` are additions: a machine-readable cause, and
-    /// the room or the message the failed request was about.
+    /// `code`, `room`, `id` and `retry_after_ms` are additions: a
+    /// machine-readable cause, the room or the message the failed request
+    /// was about, and (with `rate_limited`) how long to wait before asking
+    /// again.
     Error {
         message: String,
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -104,6 +106,8 @@ pub enum ServerMessage {
         room: Option<RoomName>,
         #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<ClientId>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
     },
     /// The answer to `hello`: who this connection is, and the token that
     /// brings the same identity back on the next connection. `epoch` names
@@ -163,6 +167,7 @@ impl ServerMessage {
             code: Some(code),
             room: None,
             id: None,
+            retry_after_ms: None,
         }
     }
 
@@ -172,6 +177,7 @@ impl ServerMessage {
             code: Some(code),
             room: Some(room),
             id: None,
+            retry_after_ms: None,
         }
     }
 
@@ -187,6 +193,24 @@ impl ServerMessage {
             code: Some(code),
             room,
             id,
+            retry_after_ms: None,
+        }
+    }
+
+    /// A request refused for its rate: the room or message it was about, and
+    /// how long to wait before sending it again.
+    pub fn rate_limited(
+        id: Option<ClientId>,
+        room: Option<RoomName>,
+        retry_after_ms: u64,
+        message: impl Into<String>,
+    ) -> Self {
+        Self::Error {
+            message: message.into(),
+            code: Some(ErrorCode::RateLimited),
+            room,
+            id,
+            retry_after_ms: Some(retry_after_ms),
         }
     }
 

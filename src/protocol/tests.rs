@@ -190,6 +190,7 @@ fn server_messages_have_the_articles_exact_json() {
             code: None,
             room: None,
             id: None,
+            retry_after_ms: None,
         },
         json!({"type": "error", "message": "server shutting down"}),
     );
@@ -284,6 +285,16 @@ fn server_additions_are_optional_fields_and_new_types() {
         json!({"type": "error", "message": "join first", "code": "not_a_member", "room": "general"}),
     );
     assert_wire(
+        ServerMessage::rate_limited(
+            Some(ClientId::parse("m-7").unwrap()),
+            Some(room("general")),
+            1500,
+            "slow down",
+        ),
+        json!({"type": "error", "message": "slow down", "code": "rate_limited",
+               "room": "general", "id": "m-7", "retry_after_ms": 1500}),
+    );
+    assert_wire(
         ServerMessage::Welcome {
             user: user(ALICE),
             name: ana,
@@ -313,6 +324,7 @@ fn every_error_code_has_a_snake_case_name() {
             "invalid_token",
             "storage_failed",
             "busy",
+            "rate_limited",
         ]
     );
     for (code, name) in ErrorCode::ALL.into_iter().zip(&names) {
@@ -450,7 +462,8 @@ fn decoding_names_a_broken_field_and_tolerates_what_a_newer_server_adds() {
             message: "m".into(),
             code: None,
             room: None,
-            id: None
+            id: None,
+            retry_after_ms: None,
         }))
     );
     let history = json!({"type": "history", "room": "general", "messages": [

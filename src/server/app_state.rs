@@ -39,6 +39,10 @@ pub struct Shared {
     pub(super) bus: Option<Arc<super::cluster::Health>>,
     /// What the server counts, for `/metrics`.
     pub(super) metrics: Arc<super::metrics::Metrics>,
+    /// Rate limits, and the counts kept for them.
+    pub(super) limits: Arc<super::limits::Limits>,
+    /// `trusted_proxies`, parsed.
+    pub(super) trusted_proxies: Vec<ipnet::IpNet>,
     /// Set once a drain has begun: `/readyz` answers 503 from then on.
     pub(super) draining: AtomicBool,
     /// The last connection id handed out.

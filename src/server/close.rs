@@ -25,6 +25,8 @@ pub enum CloseReason {
     ProtocolError,
     /// A text message that is not UTF-8.
     InvalidUtf8,
+    /// The client kept sending past its rate limits after being told to wait.
+    PolicyViolation,
 }
 
 impl CloseReason {
@@ -37,6 +39,7 @@ impl CloseReason {
             CloseReason::Restarting => "1012",
             CloseReason::ProtocolError => "1002",
             CloseReason::InvalidUtf8 => "1007",
+            CloseReason::PolicyViolation => "1008",
         }
     }
 
@@ -48,6 +51,7 @@ impl CloseReason {
             CloseReason::Restarting => close_code::SERVICE_RESTART,
             CloseReason::ProtocolError => close_code::PROTOCOL_ERROR,
             CloseReason::InvalidUtf8 => close_code::INVALID_PAYLOAD,
+            CloseReason::PolicyViolation => close_code::POLICY_VIOLATION,
         }
     }
 
@@ -62,6 +66,9 @@ impl CloseReason {
             CloseReason::Restarting => Utf8Bytes::from_static("server restarting"),
             CloseReason::ProtocolError => Utf8Bytes::from_static("protocol error"),
             CloseReason::InvalidUtf8 => Utf8Bytes::from_static("text message is not UTF-8"),
+            CloseReason::PolicyViolation => {
+                Utf8Bytes::from_static("rate limits exceeded after being told to wait")
+            }
         }
     }
 
@@ -87,6 +94,7 @@ mod tests {
             (CloseReason::Restarting, 1012),
             (CloseReason::ProtocolError, 1002),
             (CloseReason::InvalidUtf8, 1007),
+            (CloseReason::PolicyViolation, 1008),
         ];
         for (reason, code) in reasons {
             assert_eq!(reason.code(), code, "{reason:?}");

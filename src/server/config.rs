@@ -6,7 +6,7 @@
 //! is consulted on a hot path.
 
 use std::{
-    net::SocketAddr,
+    net::{IpAddr, SocketAddr},
     path::{Path, PathBuf},
     time::Duration,
 };
@@ -15,8 +15,13 @@ use figment::{
     Figment,
     providers::{Env, Format, Serialized, Toml},
 };
+use ipnet::IpNet;
 use leptos::config::LeptosOptions;
 use serde::{Deserialize, Deserializer, Serialize};
+
+mod rate;
+
+pub use rate::{Rate, RateLimits};
 
 /// A hundred years: more is a typo, and would overflow the arithmetic.
 const MAX_RETENTION_DAYS: u64 = 36_500;
@@ -66,6 +71,12 @@ pub struct Settings {
     /// Where `GET /metrics` is served instead of on `site_addr` (an
     /// address only the monitoring network reaches); unset: on `site_addr`.
     pub metrics_addr: Option<SocketAddr>,
+    /// Reverse proxies (addresses or CIDR blocks) whose `X-Forwarded-For`
+    /// names the client; empty: the peer is the client.
+    #[serde(deserialize_with = "list_or_comma_separated")]
+    pub trusted_proxies: Vec<String>,
+    #[serde(deserialize_with = "rate::limits_or_off")]
+    pub rate_limits: RateLimits,
 }
 
 /// How the log is written.
@@ -119,6 +130,8 @@ impl Default for Settings {
             token_secret: None,
             echo_path: None,
             metrics_addr: None,
+            trusted_proxies: Vec::new(),
+            rate_limits: RateLimits::default(),
         }
     }
 }
@@ -133,6 +146,10 @@ pub enum SettingsError {
         "invalid settings: {0:?} is not an origin such as https://chat.example.com (scheme, host and port, nothing else)"
     )]
     NotAnOrigin(String),
+    #[error(
+        "invalid settings: trusted_proxies: {0:?} is neither an IP address nor a CIDR block such as 10.0.0.0/8"
+    )]
+    NotANetwork(String),
     #[error("invalid settings: the environment variable CONFAB_ names no setting")]
     EmptyKey,
 }
@@ -156,7 +173,8 @@ impl Settings {
             Figment::from(Serialized::defaults(Settings::default()))
                 .merge(Toml::file(file))
                 .merge(Env::prefixed("LEPTOS_").only(&["site_addr", "site_root"]))
-                .merge(Env::prefixed("CONFAB_").ignore(&["config"])),
+                // `CONFAB_RATE_LIMITS__MESSAGES` sets `rate_limits.messages`.
+                .merge(Env::prefixed("CONFAB_").ignore(&["config"]).split("__")),
         )
     }
 
@@ -252,6 +270,13 @@ impl Settings {
                 "redis_url (cluster mode) needs storage = \"postgres\": the nodes share their history there",
             ));
         }
+        if let Some(bad) = self
+            .trusted_proxies
+            .iter()
+            .find(|proxy| parse_network(proxy).is_none())
+        {
+            return Err(SettingsError::NotANetwork(bad.clone()));
+        }
         if let Some(path) = &self.echo_path {
             let taken = ["/", "/ws", "/health", "/readyz"].contains(&path.as_str())
                 || path.starts_with("/r/")
@@ -296,6 +321,14 @@ impl Settings {
         Duration::from_millis(self.shutdown_grace_ms)
     }
 
+    /// The proxies whose `X-Forwarded-For` is believed.
+    pub fn trusted_proxies(&self) -> Vec<IpNet> {
+        self.trusted_proxies
+            .iter()
+            .filter_map(|proxy| parse_network(proxy))
+            .collect()
+    }
+
     /// What Leptos needs to render pages and serve `/pkg`.
     pub fn leptos_options(&self) -> LeptosOptions {
         LeptosOptions::builder()
@@ -305,6 +338,14 @@ impl Settings {
             .site_addr(self.site_addr)
             .build()
     }
+}
+
+/// `10.0.0.0/8`, or one address (`10.0.0.1`, a network of one).
+fn parse_network(text: &str) -> Option<IpNet> {
+    let text = text.trim();
+    text.parse()
+        .ok()
+        .or_else(|| text.parse::<IpAddr>().ok().map(IpNet::from))
 }
 
 /// `["a", "b"]` from a file, or `a,b` from an environment variable.

@@ -13,7 +13,7 @@
 //! Its state is one box beside the task's future (see [`Connection`]), so
 //! that the future holds little more than its timer.
 
-use std::{future::poll_fn, net::SocketAddr, sync::atomic::Ordering, task::Poll, time::Duration};
+use std::{future::poll_fn, net::IpAddr, sync::atomic::Ordering, task::Poll, time::Duration};
 
 use futures_util::{Stream, StreamExt, stream::FusedStream};
 use hyper::upgrade::OnUpgrade;
@@ -28,6 +28,7 @@ use tracing::{debug, info, warn};
 use super::app_state::AppState;
 use super::broker::{Command, ConnId, Waiting};
 use super::close::CloseReason;
+use super::limits::{Action, AddressSlot, ConnectionLimits, Verdict};
 use super::outbox::{Outbound, Outbox, QueueFull};
 use super::socket::{self, WebSocket};
 use super::writer::Writer;
@@ -68,16 +69,33 @@ pub enum Service {
     Echo,
 }
 
-/// Serves a connection from its upgrade until it closes. `permit` is its
-/// place under the connection limit, released when it ends.
+/// A connection's places under the limits on connections open, released
+/// when it ends, however it ends.
+pub struct Places {
+    /// Under `max_connections`.
+    _permit: OwnedSemaphorePermit,
+    /// Under its client address's `open_per_ip`.
+    _slot: AddressSlot,
+}
+
+impl Places {
+    pub fn new(permit: OwnedSemaphorePermit, slot: AddressSlot) -> Self {
+        Self {
+            _permit: permit,
+            _slot: slot,
+        }
+    }
+}
+
+/// Serves a connection from its upgrade until it closes.
 ///
 /// The connection's loop is a task of its own, spawned once the socket is
 /// open: in one future with the opening it would have kept the opening's
 /// state for its whole life.
 pub async fn serve(
     on_upgrade: OnUpgrade,
-    peer: SocketAddr,
-    permit: OwnedSemaphorePermit,
+    peer: IpAddr,
+    places: Places,
     app: AppState,
     service: Service,
 ) {
@@ -85,7 +103,7 @@ pub async fn serve(
         Ok(socket) => {
             app.metrics.connections_opened.inc();
             app.metrics.connections_open.inc();
-            let connection = Connection::new(socket, permit, app, service);
+            let connection = Connection::new(socket, places, app, service);
             // The peer is in this line only: the id names the connection in
             // the lines after it.
             info!(conn = %connection.id, %peer, "connected");
@@ -107,22 +125,19 @@ struct Connection {
     outbox: Outbox,
     app: AppState,
     id: ConnId,
-    /// The identity the connection started with: a guest, until a `hello`
-    /// with a token says otherwise.
-    guest: UserId,
+    /// Who the connection is: a guest, until a `hello` with a token says
+    /// otherwise.
+    user: UserId,
     /// A message has come already: `hello` is only allowed first.
     spoke: bool,
     service: Service,
-    _permit: OwnedSemaphorePermit,
+    /// Its rate limits' counts, from its first limited request on.
+    limits: Option<Box<ConnectionLimits>>,
+    _places: Places,
 }
 
 impl Connection {
-    fn new(
-        socket: WebSocket,
-        permit: OwnedSemaphorePermit,
-        app: AppState,
-        service: Service,
-    ) -> Box<Self> {
+    fn new(socket: WebSocket, places: Places, app: AppState, service: Service) -> Box<Self> {
         let settings = &app.settings;
         let (outbox, frames) =
             Outbox::channel(settings.send_queue_frames, settings.send_queue_bytes);
@@ -132,11 +147,12 @@ impl Connection {
             clock: Clock::new(settings.heartbeat_timeout(), settings.heartbeat_interval()),
             outbox,
             id: ConnId(app.last_conn.fetch_add(1, Ordering::Relaxed) + 1),
-            guest: UserId::new_random(),
+            user: UserId::new_random(),
             spoke: false,
             service,
+            limits: None,
             app,
-            _permit: permit,
+            _places: places,
         })
     }
 
@@ -144,7 +160,7 @@ impl Connection {
         if self.service == Service::Chat {
             let connect = Command::Connect {
                 conn: self.id,
-                user: self.guest,
+                user: self.user,
                 outbox: self.outbox.clone(),
             };
             self.app.broker.send(connect).await;
@@ -474,14 +490,36 @@ impl Connection {
                 Ok(message) => {
                     self.spoke = true;
                     self.app.metrics.received(message.kind());
-                    Step::Forward(Command::Client {
-                        conn: self.id,
-                        message,
-                    })
+                    match Action::of(&message).map(|action| (action, self.admit(action))) {
+                        None | Some((_, Verdict::Pass)) => Step::Forward(Command::Client {
+                            conn: self.id,
+                            message,
+                        }),
+                        Some((action, Verdict::Wait(refused))) => {
+                            let scope = refused.scope.label();
+                            self.app.metrics.rate_limited(action.label(), scope);
+                            debug!(conn = %self.id, action = action.label(), scope, "rate limited");
+                            let wait = refused.retry_after;
+                            let text = format!(
+                                "slow down: too many {} (try again in {:.1} s)",
+                                action.plural(),
+                                wait.as_secs_f64()
+                            );
+                            let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+                            let id = message.id().cloned();
+                            let room = message.room().cloned();
+                            self.reply(ServerMessage::rate_limited(id, room, ms, text))
+                                .into()
+                        }
+                        Some((_, Verdict::Close)) => self.keeps_hammering(),
+                    }
                 }
                 Err(error) => {
                     self.spoke = true;
                     self.app.metrics.received("invalid");
+                    if !self.refuse() {
+                        return self.keeps_hammering();
+                    }
                     // serde's text can quote the input: it is clipped for the
                     // client and kept out of the log (no message bodies there).
                     let (kind, line, column) = (error.classify(), error.line(), error.column());
@@ -492,6 +530,9 @@ impl Connection {
             },
             Message::Binary(_) => {
                 self.app.metrics.received("binary");
+                if !self.refuse() {
+                    return self.keeps_hammering();
+                }
                 info!(conn = %self.id, "refused a binary frame");
                 self.reply_error(
                     ErrorCode::BinaryFrame,
@@ -530,7 +571,8 @@ impl Connection {
         if token_refused {
             info!(conn = %self.id, "refused a session token; issuing a new identity");
         }
-        let user = verified.unwrap_or(self.guest);
+        let user = verified.unwrap_or(self.user);
+        self.user = user;
         let stored_name = match verified {
             Some(user) => self
                 .app
@@ -563,13 +605,46 @@ impl Connection {
     }
 
     fn reply_error(&self, code: ErrorCode, message: impl Into<String>) -> Option<Ending> {
-        self.app.metrics.error_sent(code.name());
-        let frame = serde_json::to_string(&ServerMessage::error(code, message))
-            .expect("an error message always encodes");
+        self.reply(ServerMessage::error(code, message))
+    }
+
+    fn reply(&self, error: ServerMessage) -> Option<Ending> {
+        if let ServerMessage::Error {
+            code: Some(code), ..
+        } = &error
+        {
+            self.app.metrics.error_sent(code.name());
+        }
+        let frame = serde_json::to_string(&error).expect("an error message always encodes");
         match self.outbox.push(Outbound::Text(frame.into())) {
             Ok(()) => None,
             Err(QueueFull) => Some(Ending::QueueFull),
         }
+    }
+
+    /// Whether the connection may do `action` now, by its own limits and
+    /// its user's.
+    fn admit(&mut self, action: Action) -> Verdict {
+        let limits = &self.app.limits;
+        let counts = self
+            .limits
+            .get_or_insert_with(|| Box::new(limits.connection()));
+        limits.admit(counts, self.user, action)
+    }
+
+    /// Counts a refusal (an invalid message); false once there were too many.
+    fn refuse(&mut self) -> bool {
+        let limits = &self.app.limits;
+        let counts = self
+            .limits
+            .get_or_insert_with(|| Box::new(limits.connection()));
+        limits.refuse(counts)
+    }
+
+    /// A client that keeps going after being told to wait is closed.
+    fn keeps_hammering(&self) -> Step {
+        info!(conn = %self.id, "closing a connection that keeps exceeding its rate limits");
+        Step::End(Ending::Closed(CloseReason::PolicyViolation))
     }
 
     /// How a read error ends the connection: RFC 6455 wants a close frame

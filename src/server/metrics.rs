@@ -33,6 +33,7 @@ pub struct Metrics {
     connections_closed: Family<Label, Counter>,
     messages_received: Family<Label, Counter>,
     errors_sent: Family<Label, Counter>,
+    rate_limited: Family<[(&'static str, &'static str); 2], Counter>,
     pub deliveries: Counter,
     pub sent_bytes: Counter,
     pub slow_consumers: Counter,
@@ -58,6 +59,7 @@ impl Metrics {
             connections_closed: Family::default(),
             messages_received: Family::default(),
             errors_sent: Family::default(),
+            rate_limited: Family::default(),
             deliveries: Counter::default(),
             sent_bytes: Counter::default(),
             slow_consumers: Counter::default(),
@@ -102,6 +104,11 @@ impl Metrics {
             "errors_sent",
             "Protocol errors sent to clients, by code",
             metrics.errors_sent.clone(),
+        );
+        r.register(
+            "rate_limited",
+            "Requests refused for their rate, by what was asked (message, typing, join, history, rename; connect and open at upgrade) and whose limit it was (connection, user, ip)",
+            metrics.rate_limited.clone(),
         );
         r.register(
             "deliveries",
@@ -187,6 +194,12 @@ impl Metrics {
         self.errors_sent.get_or_create(&[("code", code)]).inc();
     }
 
+    pub fn rate_limited(&self, kind: &'static str, scope: &'static str) {
+        self.rate_limited
+            .get_or_create(&[("kind", kind), ("scope", scope)])
+            .inc();
+    }
+
     /// Everything, as `GET /metrics` serves it.
     pub fn encode(&self) -> String {
         let mut text = String::with_capacity(8 * 1024);
@@ -205,6 +218,7 @@ mod tests {
         metrics.closed("client");
         metrics.received("join_room");
         metrics.error_sent("busy");
+        metrics.rate_limited("message", "user");
         let text = metrics.encode();
         assert!(text.contains("confab_build_info{version=\""), "{text}");
         for line in [
@@ -212,6 +226,7 @@ mod tests {
             "confab_connections_closed_total{how=\"client\"} 1",
             "confab_messages_received_total{type=\"join_room\"} 1",
             "confab_errors_sent_total{code=\"busy\"} 1",
+            "confab_rate_limited_total{kind=\"message\",scope=\"user\"} 1",
             "confab_sent_bytes_total 0",
             "# TYPE confab_store_commit_duration_seconds histogram",
             "# TYPE confab_bus_lag_seconds histogram",

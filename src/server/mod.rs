@@ -7,6 +7,7 @@
 
 mod app_state;
 mod broker;
+mod client_addr;
 mod close;
 mod cluster;
 pub mod config;
@@ -14,6 +15,7 @@ mod connection;
 mod headers;
 mod http;
 pub mod identity;
+mod limits;
 mod metrics;
 mod origin;
 mod outbox;
@@ -47,6 +49,7 @@ use broker::{Broker, BrokerConfig, Command, Exit};
 use cluster::Bus;
 use config::Settings;
 use identity::Identity;
+use limits::Limits;
 use metrics::Metrics;
 use origin::Origins;
 use shutdown::Stop;
@@ -202,7 +205,24 @@ async fn serve(
         &settings.allowed_origins,
         listener.local_addr()?,
     );
+    let limits = Arc::new(Limits::new(&settings.rate_limits));
+    // The counts of users and addresses not heard from lately go; the task
+    // ends with the server (it holds the last reference but one).
+    let tidied = Arc::downgrade(&limits);
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+        every.tick().await;
+        loop {
+            every.tick().await;
+            match tidied.upgrade() {
+                Some(limits) => limits.forget_idle(),
+                None => break,
+            }
+        }
+    });
     let state = AppState(Arc::new(Shared {
+        trusted_proxies: settings.trusted_proxies(),
+        limits,
         origins,
         leptos: settings.leptos_options(),
         settings,

@@ -18,8 +18,10 @@ pub const LISTENING: &str = "confab listening on http://";
 /// For measuring throughput: room for the load generator's connections
 /// (the file limit here is 20,000), and deep send queues, because the
 /// readers share the cores with the server and now and then one is not
-/// scheduled for a while; the slow-consumer rule must not end a run.
+/// scheduled for a while; the slow-consumer rule must not end a run. No
+/// rate limits: a load generator sends as fast as it can on purpose.
 pub const LOAD_TEST_SETTINGS: &[(&str, &str)] = &[
+    ("CONFAB_RATE_LIMITS", "off"),
     ("CONFAB_MAX_CONNECTIONS", "19000"),
     ("CONFAB_SEND_QUEUE_FRAMES", "8192"),
     ("CONFAB_SEND_QUEUE_BYTES", "33554432"),

@@ -1,5 +1,6 @@
 //! `GET /ws`: the last place that sees HTTP. Checks the origin, the
-//! handshake (RFC 6455 §4.2.1) and the connection limit, answers 101, and
+//! handshake (RFC 6455 §4.2.1), the client address's rate limits and the
+//! connection limit, answers 101, and
 //! spawns [`connection::serve`](super::connection::serve) on the upgraded
 //! socket, which `socket::open` sets up.
 //!
@@ -19,6 +20,7 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tracing::{info, warn};
 
 use super::app_state::AppState;
+use super::client_addr::client_addr;
 use super::connection::{self, Service};
 
 /// Seconds a client refused for the connection limit is asked to wait.
@@ -46,6 +48,22 @@ pub async fn upgrade<const ECHO: bool>(
             return refusal.into_response();
         }
     };
+    let client = client_addr(peer.ip(), headers, &app.trusted_proxies);
+    let slot = match app.limits.connect(client) {
+        Ok(slot) => slot,
+        Err(refused) => {
+            app.metrics.rate_limited(refused.label(), "ip");
+            info!(%client, why = refused.label(), "refused a WebSocket upgrade: too many from this address");
+            let wait = refused.retry_after();
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, seconds.to_string())],
+                "too many connections from this address, retry later\n",
+            )
+                .into_response();
+        }
+    };
     // The permit travels with the connection and is released when its task
     // ends, however it ends, so the count cannot drift.
     let Ok(permit) = app.connections.clone().try_acquire_owned() else {
@@ -59,7 +77,8 @@ pub async fn upgrade<const ECHO: bool>(
     };
     // Resolves once hyper has sent the 101 below and handed the socket over.
     let on_upgrade = hyper::upgrade::on(&mut request);
-    tokio::spawn(connection::serve(on_upgrade, peer, permit, app, service));
+    let places = connection::Places::new(permit, slot);
+    tokio::spawn(connection::serve(on_upgrade, client, places, app, service));
     Response::builder()
         .status(StatusCode::SWITCHING_PROTOCOLS)
         .header(header::CONNECTION, "upgrade")

@@ -11,7 +11,10 @@ use std::{
     time::Duration,
 };
 
-use confab::server::{self, config::Settings};
+use confab::server::{
+    self,
+    config::{RateLimits, Settings},
+};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::{net::TcpStream, sync::oneshot, task::JoinHandle};
@@ -33,11 +36,14 @@ pub struct TestApp {
 }
 
 /// Starts a server with the default settings (and a fresh data directory)
-/// changed by `configure`.
+/// changed by `configure`. Without rate limits: many tests send hundreds
+/// of requests at once on purpose. The limits have tests of their own
+/// (tests/limits.rs), and the browser tests run with the defaults.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let data = tempfile::tempdir().unwrap();
     let mut settings = Settings {
         data_dir: data.path().to_owned(),
+        rate_limits: RateLimits::off(),
         ..Settings::default()
     };
     configure(&mut settings);
@@ -170,6 +176,27 @@ impl Client {
                 return frame;
             }
         }
+    }
+
+    /// The next frame of one of these types, skipping others.
+    pub async fn recv_type_of(&mut self, kinds: &[&str]) -> Value {
+        loop {
+            let frame = self.recv().await;
+            if kinds.iter().any(|kind| frame["type"] == *kind) {
+                return frame;
+            }
+        }
+    }
+
+    /// The next `count` frames of these types, skipping others: replies
+    /// that come by different paths (the connection's own refusals, the
+    /// broker's answers) in whichever order they arrive.
+    pub async fn recv_each_of(&mut self, kinds: &[&str], count: usize) -> Vec<Value> {
+        let mut frames = Vec::with_capacity(count);
+        while frames.len() < count {
+            frames.push(self.recv_type_of(kinds).await);
+        }
+        frames
     }
 
     /// Posts with a client id and waits for the ack; returns its seq.
@@ -418,12 +445,19 @@ impl Binary {
     fn start_command(command: Command, data_dir: &Path, settings: &[(&str, &str)]) -> Self {
         let log = data_dir.join("confab.log");
         let data_dir = data_dir.to_str().expect("a temporary path in UTF-8");
-        // SIGTERM stops at once unless a test asks for a drain.
+        // SIGTERM stops at once unless a test asks for a drain; no rate
+        // limits unless a test sets some (see `spawn_app_with`).
         let mut all = vec![
             ("CONFAB_DATA_DIR", data_dir),
             ("RUST_LOG", "info"),
             ("CONFAB_DRAIN_DELAY_MS", "0"),
         ];
+        if !settings
+            .iter()
+            .any(|(key, _)| key.starts_with("CONFAB_RATE_LIMITS"))
+        {
+            all.push(("CONFAB_RATE_LIMITS", "off"));
+        }
         all.extend_from_slice(settings);
         let (child, addr) = server::process::spawn_logged(command, &all, Some(&log))
             .expect("the confab binary starts and listens");

@@ -189,6 +189,7 @@ impl HistoryRead {
                     code: Some(ErrorCode::StorageFailed),
                     room,
                     id: None,
+                    retry_after_ms: None,
                 }
             }
         };
