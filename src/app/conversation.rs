@@ -419,13 +419,17 @@ impl Anchor {
 }
 
 /// "Ana is typing…" under the messages of the open room; empty (but kept,
-/// so nothing jumps) when nobody is.
+/// so nothing jumps) when nobody is. While the server asks the user to wait
+/// (a rate limit), it says so instead.
 #[component]
 fn TypingLine() -> impl IntoView {
     let client = expect_context::<ChatClient>();
     let (state, clock) = (client.state, client.clock);
     let label = move || {
         state.with(|s| match &s.active {
+            _ if s.slow_until.is_some() => {
+                Some("Slow down: your messages go out in a moment".to_owned())
+            }
             Some(Conversation::Room(room)) => s.typing_label(room, clock.get()),
             _ => None,
         })

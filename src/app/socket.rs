@@ -36,7 +36,7 @@ impl ChatClient {
         {
             let (outgoing, queued) = futures_channel::mpsc::unbounded();
             leptos::task::spawn_local(browser::connection_loop(state, queued));
-            leptos::task::spawn_local(browser::tick(clock));
+            leptos::task::spawn_local(browser::tick(clock, state, outgoing.clone()));
             Self {
                 state,
                 clock,
@@ -116,7 +116,7 @@ fn new_client_id() -> ClientId {
 mod browser {
     use std::cell::Cell;
 
-    use futures_channel::mpsc::UnboundedReceiver;
+    use futures_channel::mpsc::{UnboundedReceiver, UnboundedSender};
     use futures_util::{SinkExt, StreamExt, future::Either};
     use gloo_net::websocket::{Message, WebSocketError, futures::WebSocket};
     use leptos::prelude::*;
@@ -258,11 +258,24 @@ mod browser {
         }
     }
 
-    /// Sets `clock` to the time every second, while anyone reads it.
-    pub(super) async fn tick(clock: RwSignal<i64>) {
+    /// Sets `clock` to the time every second, while anyone reads it; and
+    /// once a wait the server asked for (a rate limit) is over, sends the
+    /// first message held for it.
+    pub(super) async fn tick(
+        clock: RwSignal<i64>,
+        state: RwSignal<ChatState>,
+        outgoing: UnboundedSender<ClientMessage>,
+    ) {
         loop {
-            if clock.try_set(js_sys::Date::now() as i64).is_some() {
+            let now = js_sys::Date::now() as i64;
+            if clock.try_set(now).is_some() {
                 return; // the page that owned the signal is gone
+            }
+            // Checked first: an update every second would redraw the page.
+            let due = state.with_untracked(|s| s.slow_until.is_some_and(|until| until <= now));
+            if due && let Some(Some(message)) = state.try_update(|s| s.release(now)) {
+                save(state);
+                let _ = outgoing.unbounded_send(message);
             }
             gloo_timers::future::TimeoutFuture::new(1_000).await;
         }

@@ -86,6 +86,10 @@ pub struct Unsent {
     pub content: MessageContent,
     #[serde(skip)]
     pub failed: bool,
+    /// Waiting for the server's rate limit: goes out after the wait, one
+    /// at a time, each after the last's ack.
+    #[serde(skip)]
+    pub held: bool,
 }
 
 impl Unsent {
@@ -152,6 +156,9 @@ pub struct ChatState {
     names: HashMap<UserId, DisplayName>,
     /// Own messages not acknowledged yet, oldest first.
     pub unsent: Vec<Unsent>,
+    /// Until when (client clock, ms) the server asked the user to wait
+    /// before sending more (`rate_limited`).
+    pub slow_until: Option<i64>,
     /// Rooms the user left whose late `joined` (from a join still in flight)
     /// must not bring them back.
     left: ListSet<RoomName>,
@@ -382,6 +389,7 @@ impl ChatState {
                     };
                     replies.extend(self.file(conversation, vec![posted], true));
                 }
+                replies.extend(self.next_held(&|_| true));
             }
             ServerMessage::History {
                 room,
@@ -442,10 +450,23 @@ impl ChatState {
                 self.typing.push((room, user, now_ms + TYPING_SHOWN_MS));
             }
             ServerMessage::Error {
+                code: Some(ErrorCode::RateLimited),
+                id,
+                retry_after_ms,
+                ..
+            } => {
+                // No notice: the composer says to slow down, and the
+                // message goes again by itself.
+                let wait = retry_after_ms.unwrap_or(1_000).min(60_000) as i64;
+                self.slow_until = Some(self.slow_until.unwrap_or(0).max(now_ms + wait));
+                if let Some(pending) = self.unsent_mut(id) {
+                    pending.held = true;
+                }
+            }
+            ServerMessage::Error {
                 message, code, id, ..
             } => {
-                if let Some(pending) = id.and_then(|id| self.unsent.iter_mut().find(|o| o.id == id))
-                {
+                if let Some(pending) = self.unsent_mut(id) {
                     pending.failed = true;
                 }
                 if code == Some(ErrorCode::InvalidToken) {
@@ -526,16 +547,47 @@ impl ChatState {
         Some(self.unsent.remove(index))
     }
 
-    /// The unsent messages going to matching conversations, in order.
+    /// The unsent messages going to matching conversations, in order (but
+    /// those held for a rate limit: the first of them follows, when allowed).
     fn resend(&mut self, to: impl Fn(&Conversation) -> bool) -> Vec<ClientMessage> {
-        self.unsent
+        let mut messages: Vec<ClientMessage> = self
+            .unsent
             .iter_mut()
-            .filter(|o| to(&o.to))
+            .filter(|o| to(&o.to) && !o.held)
             .map(|o| {
                 o.failed = false;
                 o.message()
             })
-            .collect()
+            .collect();
+        messages.extend(self.next_held(&to));
+        messages
+    }
+
+    fn unsent_mut(&mut self, id: Option<ClientId>) -> Option<&mut Unsent> {
+        let id = id?;
+        self.unsent.iter_mut().find(|o| o.id == id)
+    }
+
+    /// The first message held for a rate limit to a matching conversation,
+    /// once the wait is over.
+    fn next_held(&mut self, to: &dyn Fn(&Conversation) -> bool) -> Option<ClientMessage> {
+        if self.slow_until.is_some() || self.status != ConnectionStatus::Connected {
+            return None;
+        }
+        let held = self.unsent.iter_mut().find(|o| o.held && to(&o.to))?;
+        held.held = false;
+        held.failed = false;
+        Some(held.message())
+    }
+
+    /// The wait the server asked for is over at `now_ms`: the first held
+    /// message goes again (each ack sends the next).
+    pub fn release(&mut self, now_ms: i64) -> Option<ClientMessage> {
+        if self.slow_until.is_some_and(|until| until > now_ms) {
+            return None;
+        }
+        self.slow_until = None;
+        self.next_held(&|_| true)
     }
 
     /// The user wrote a message: it is pending until acknowledged. Returns
@@ -546,14 +598,18 @@ impl ChatState {
         content: MessageContent,
         id: ClientId,
     ) -> Option<ClientMessage> {
+        // Behind messages held for a rate limit, it waits its turn.
+        let held = self.slow_until.is_some() || self.unsent.iter().any(|o| o.held);
         let outgoing = Unsent {
             id,
             to,
             content,
             failed: false,
+            held,
         };
         let message = outgoing.message();
-        let ready = self.status == ConnectionStatus::Connected
+        let ready = !held
+            && self.status == ConnectionStatus::Connected
             && match &outgoing.to {
                 Conversation::Room(room) => self.room(room).is_some(),
                 Conversation::Direct(_) => true,
@@ -651,6 +707,8 @@ impl ChatState {
     pub fn disconnected(&mut self) {
         self.status = ConnectionStatus::Disconnected;
         self.me = None;
+        // A new connection starts with new counts: what is held goes then.
+        self.slow_until = None;
         // Joins in flight are lost with the connection: asked for again.
         self.pending_joins.clear();
         // A gap fill under way is kept: it resumes after the next greeting.

@@ -39,6 +39,7 @@ impl Saved {
                 to,
                 content: required(checked(item, "content")?, "content")?,
                 failed: false,
+                held: false,
             })
         };
         Ok(Self {
