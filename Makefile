@@ -5,7 +5,7 @@ SHELL := /bin/bash
 # binaryen's wasm-opt from npm must shadow any older one on the system.
 export PATH := $(CURDIR)/tools/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup build run dev test test-rust test-e2e test-autobahn test-fuzz bench bench-persistence
+.PHONY: setup build run dev test test-rust test-e2e test-autobahn test-api test-fuzz bench bench-persistence
 
 setup:
 	@scripts/setup.sh
@@ -29,14 +29,16 @@ run: build
 # Every test: unit and integration (release profile, sharing the build's
 # dependencies; cluster mode's start their own PostgreSQL and Redis on
 # loopback), the Autobahn WebSocket conformance suite against the release
-# binary's echo endpoint, every fuzz target for 20 s, then the browser tests
-# against the release binary.
+# binary's echo endpoint, Schemathesis against the HTTP API's OpenAPI
+# document, every fuzz target for 20 s, then the browser tests against the
+# release binary.
 test: build
 	node scripts/bundle.mjs --check
 	scripts/module-graph.py
 	cargo test --release --no-default-features --features ssr
 	cargo test --release --no-default-features --features bench --bin confab-bench
 	scripts/autobahn.sh
+	scripts/api-check.sh
 	scripts/fuzz.sh
 	cd end2end && npx playwright test
 
@@ -51,6 +53,10 @@ test-e2e: build
 # The Autobahn|Testsuite alone (installs it on first use).
 test-autobahn: build
 	scripts/autobahn.sh
+
+# Schemathesis against the HTTP API alone (installs it on first use).
+test-api: build
+	scripts/api-check.sh
 
 # The fuzz targets alone, each for FUZZ_SECONDS (default 20).
 test-fuzz: setup

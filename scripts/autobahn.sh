@@ -12,7 +12,6 @@ cd "$(dirname "$0")/.."
 
 PYTHON27=${PYTHON27:-/root/.pyenv/versions/2.7.18/bin/python}
 VENV=target/autobahn-venv
-BIN=target/release/confab
 
 if [ ! -x "$VENV/bin/wstest" ]; then
   echo "==> installing the Autobahn test suite (Python 2.7) into $VENV"
@@ -23,36 +22,18 @@ if [ ! -x "$VENV/bin/wstest" ]; then
   "$VENV/bin/pip" install --quiet autobahntestsuite
 fi
 
-work=$(mktemp -d)
-server_pid=
-cleanup() {
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+. scripts/release-server.sh
 
 # Large limits for the 9.* cases (messages of up to 16 MiB, echoed whole),
 # no pings of ours in the middle of a case, and no rate limits: the suite
 # opens some 500 connections from one address in a few minutes.
-CONFAB_SITE_ADDR=127.0.0.1:0 \
-CONFAB_CONFIG=/nonexistent/use-the-defaults.toml \
-CONFAB_STORAGE=memory \
-CONFAB_DATA_DIR="$work/data" \
-CONFAB_ECHO_PATH=/echo \
-CONFAB_MAX_MESSAGE_BYTES=$((20 * 1024 * 1024)) \
-CONFAB_SEND_QUEUE_BYTES=$((64 * 1024 * 1024)) \
-CONFAB_HEARTBEAT_INTERVAL_MS=600000 \
-CONFAB_HEARTBEAT_TIMEOUT_MS=1200000 \
-CONFAB_RATE_LIMITS=off \
-RUST_LOG=warn \
-  "$BIN" > "$work/server.out" 2> "$work/server.err" &
-server_pid=$!
-for _ in $(seq 100); do
-  grep -q '^confab listening on http://' "$work/server.out" 2>/dev/null && break
-  sleep 0.1
-done
-addr=$(sed -n 's|^confab listening on http://||p' "$work/server.out")
-[ -n "$addr" ] || { echo "autobahn: the server did not start" >&2; cat "$work/server.err" >&2; exit 1; }
+start_release_server \
+  CONFAB_ECHO_PATH=/echo \
+  CONFAB_MAX_MESSAGE_BYTES=$((20 * 1024 * 1024)) \
+  CONFAB_SEND_QUEUE_BYTES=$((64 * 1024 * 1024)) \
+  CONFAB_HEARTBEAT_INTERVAL_MS=600000 \
+  CONFAB_HEARTBEAT_TIMEOUT_MS=1200000 \
+  CONFAB_RATE_LIMITS=off
 
 cat > "$work/spec.json" <<EOF
 {

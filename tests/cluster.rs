@@ -12,6 +12,25 @@ use common::{Binary, Client, PATIENCE};
 use serde_json::{Value, json};
 use services::{Postgres, Redis};
 
+/// The HTTP API's key on every node.
+const API_KEY: &str = "cluster-api-key-0123456789abcdef012";
+
+/// An HTTP API call to `node`: its status and JSON body.
+async fn api(node: &Binary, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let auth = format!("Authorization: Bearer {API_KEY}");
+    let body = body.map(|body| body.to_string());
+    let (head, text) = common::http_request(
+        node.addr.parse().unwrap(),
+        method,
+        path,
+        &[&auth],
+        body.as_deref(),
+    )
+    .await;
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, serde_json::from_str(&text).unwrap())
+}
+
 /// One PostgreSQL for the tests that do not stop it; each test takes a
 /// fresh database of it.
 fn shared_postgres() -> &'static Postgres {
@@ -84,6 +103,7 @@ impl Cluster {
                 ("CONFAB_STORAGE", "postgres"),
                 ("CONFAB_DATABASE_URL", &self.database_url),
                 ("CONFAB_REDIS_URL", &redis),
+                ("CONFAB_API_KEYS", API_KEY),
             ],
         )
     }
@@ -954,6 +974,59 @@ async fn typing_and_renames_reach_the_other_node() {
         .unwrap();
     assert_eq!(listed["name"], "Ana Lima");
     // Nothing went wrong on the way, even if it was put right.
+    a.assert_calm();
+    b.assert_calm();
+}
+
+/// The HTTP API through either node: a bot's post on one reaches members
+/// on the other and is idempotent across nodes; rooms and members count
+/// every node (members read from Redis where the asked node has nobody);
+/// a disconnect on one node closes the user's connections on the other.
+#[tokio::test]
+async fn the_http_api_works_the_same_through_either_node() {
+    let mut cluster = Cluster::new();
+    let (a, b) = (cluster.node(), cluster.node());
+    let (mut ben, welcome, _) = Client::connect_with_token(&b.ws_url(), None).await;
+    let ben_id = welcome["user"].as_str().unwrap().to_owned();
+    ben.join("general").await;
+
+    let post = json!({"bot": "ci", "name": "CI", "content": "build 7 passed", "id": "build-7"});
+    let (status, stored) = api(
+        &a,
+        "POST",
+        "/api/rooms/general/messages",
+        Some(post.clone()),
+    )
+    .await;
+    assert_eq!(status, 201, "{stored}");
+    let seen = ben.recv_type("room_message").await;
+    assert_eq!(message_of(&seen), (1, "build 7 passed".to_owned()));
+    assert_eq!(seen["name"], "CI");
+    let (status, again) = api(&b, "POST", "/api/rooms/general/messages", Some(post)).await;
+    assert_eq!((status, again["seq"].as_u64()), (200, Some(1)));
+
+    // Node A has nobody in the room: its answers come from every node.
+    let (status, members) = api(&a, "GET", "/api/rooms/general/members", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(members["members"][0]["user"], ben_id.as_str());
+    let deadline = tokio::time::Instant::now() + PATIENCE * 2;
+    loop {
+        let (_, rooms) = api(&a, "GET", "/api/rooms", None).await;
+        if rooms == json!({"rooms": [{"room": "general", "members": 1}]}) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{rooms}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (_, page) = api(&a, "GET", "/api/rooms/general/messages", None).await;
+    assert_eq!(page["messages"][0]["content"], "build 7 passed");
+
+    // Disconnected through node A, closed on node B.
+    let path = format!("/api/users/{ben_id}/connections");
+    let (status, _) = api(&a, "DELETE", &path, None).await;
+    assert_eq!(status, 200);
+    let (_, code, _) = ben.recv_close().await;
+    assert_eq!(code, 4001);
     a.assert_calm();
     b.assert_calm();
 }

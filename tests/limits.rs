@@ -265,15 +265,12 @@ async fn a_client_that_does_not_wait_is_closed_with_1008_and_the_room_goes_on() 
     // Bo saw the one message that passed, and goes on.
     assert_eq!(bo.recv_type("room_message").await["id"], "h-0");
     bo.say_acked("general", "still here", "b-1").await;
-    let closed = "confab_connections_closed_total{how=\"1008\"}";
-    let deadline = tokio::time::Instant::now() + common::PATIENCE;
-    while scrape(&server.addr).await.1.get(closed) != Some(&2.0) {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{closed} never reached 2"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    common::until_sample(
+        &server.addr,
+        "confab_connections_closed_total{how=\"1008\"}",
+        2.0,
+    )
+    .await;
 }
 
 /// An upgrade with `X-Forwarded-For`, or the HTTP refusal it got.

@@ -82,6 +82,9 @@ pub mod close_code {
     /// The client did not read fast enough and its send queue filled up:
     /// reconnect later (RFC 6455 "try again later").
     pub const SLOW_CONSUMER: u16 = 1013;
+    /// An operator disconnected the user (the HTTP API). A private-use
+    /// code; the client may connect again.
+    pub const DISCONNECTED: u16 = 4001;
     /// No frame (not even a pong) arrived within the heartbeat timeout.
     /// A private-use code: RFC 6455 has none for an idle peer.
     pub const HEARTBEAT_TIMEOUT: u16 = 4408;

@@ -141,7 +141,7 @@ impl MessageContent {
     }
 }
 
-/// A connected user, a UUID v4 on the wire (`user`, `from`, `to` fields).
+/// A connected user, a UUID on the wire (v4 for people, v8 for bots) (`user`, `from`, `to` fields).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct UserId(Uuid);
@@ -151,6 +151,13 @@ impl UserId {
     #[cfg(feature = "ssr")]
     pub fn new_random() -> Self {
         Self(Uuid::new_v4())
+    }
+
+    /// An id made from 16 bytes of the server's choosing (a bot's, from
+    /// its handle), marked as a custom UUID (version 8): never a guest's.
+    #[cfg(feature = "ssr")]
+    pub fn from_custom_bytes(bytes: [u8; 16]) -> Self {
+        Self(uuid::Builder::from_custom_bytes(bytes).into_uuid())
     }
 
     pub fn parse(text: &str) -> Result<Self, InvalidInput> {

@@ -41,12 +41,26 @@ pub struct Shared {
     pub(super) metrics: Arc<super::metrics::Metrics>,
     /// Rate limits, and the counts kept for them.
     pub(super) limits: Arc<super::limits::Limits>,
+    /// The HTTP API's keys.
+    pub(super) api_keys: super::api_keys::ApiKeys,
     /// `trusted_proxies`, parsed.
     pub(super) trusted_proxies: Vec<ipnet::IpNet>,
     /// Set once a drain has begun: `/readyz` answers 503 from then on.
     pub(super) draining: AtomicBool,
     /// The last connection id handed out.
     pub(super) last_conn: AtomicU64,
+}
+
+impl Shared {
+    /// A new connection's id (also what an API post is stored under, so
+    /// that the two never meet).
+    pub(super) fn next_conn_id(&self) -> super::broker::ConnId {
+        super::broker::ConnId(
+            self.last_conn
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                + 1,
+        )
+    }
 }
 
 impl Deref for AppState {

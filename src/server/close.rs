@@ -27,6 +27,9 @@ pub enum CloseReason {
     InvalidUtf8,
     /// The client kept sending past its rate limits after being told to wait.
     PolicyViolation,
+    /// An operator disconnected the user (the HTTP API); they may connect
+    /// again.
+    Disconnected,
 }
 
 impl CloseReason {
@@ -40,6 +43,7 @@ impl CloseReason {
             CloseReason::ProtocolError => "1002",
             CloseReason::InvalidUtf8 => "1007",
             CloseReason::PolicyViolation => "1008",
+            CloseReason::Disconnected => "4001",
         }
     }
 
@@ -52,6 +56,7 @@ impl CloseReason {
             CloseReason::ProtocolError => close_code::PROTOCOL_ERROR,
             CloseReason::InvalidUtf8 => close_code::INVALID_PAYLOAD,
             CloseReason::PolicyViolation => close_code::POLICY_VIOLATION,
+            CloseReason::Disconnected => close_code::DISCONNECTED,
         }
     }
 
@@ -69,6 +74,7 @@ impl CloseReason {
             CloseReason::PolicyViolation => {
                 Utf8Bytes::from_static("rate limits exceeded after being told to wait")
             }
+            CloseReason::Disconnected => Utf8Bytes::from_static("disconnected by the operator"),
         }
     }
 
@@ -95,6 +101,7 @@ mod tests {
             (CloseReason::ProtocolError, 1002),
             (CloseReason::InvalidUtf8, 1007),
             (CloseReason::PolicyViolation, 1008),
+            (CloseReason::Disconnected, 4001),
         ];
         for (reason, code) in reasons {
             assert_eq!(reason.code(), code, "{reason:?}");

@@ -77,6 +77,10 @@ pub struct Settings {
     pub trusted_proxies: Vec<String>,
     #[serde(deserialize_with = "rate::limits_or_off")]
     pub rate_limits: RateLimits,
+    /// Keys for the HTTP API (`Authorization: Bearer <key>`), at least 32
+    /// characters each; none: every API request is refused.
+    #[serde(deserialize_with = "list_or_comma_separated")]
+    pub api_keys: Vec<String>,
 }
 
 /// How the log is written.
@@ -132,6 +136,7 @@ impl Default for Settings {
             metrics_addr: None,
             trusted_proxies: Vec::new(),
             rate_limits: RateLimits::default(),
+            api_keys: Vec::new(),
         }
     }
 }
@@ -268,6 +273,15 @@ impl Settings {
         if self.redis_url.is_some() && self.storage != Storage::Postgres {
             return Err(SettingsError::Inconsistent(
                 "redis_url (cluster mode) needs storage = \"postgres\": the nodes share their history there",
+            ));
+        }
+        if self
+            .api_keys
+            .iter()
+            .any(|key| key.len() < 32 || !key.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            return Err(SettingsError::Inconsistent(
+                "each of api_keys must be at least 32 printable ASCII characters, without spaces",
             ));
         }
         if let Some(bad) = self

@@ -13,7 +13,7 @@
 //! Its state is one box beside the task's future (see [`Connection`]), so
 //! that the future holds little more than its timer.
 
-use std::{future::poll_fn, net::IpAddr, sync::atomic::Ordering, task::Poll, time::Duration};
+use std::{future::poll_fn, net::IpAddr, task::Poll, time::Duration};
 
 use futures_util::{Stream, StreamExt, stream::FusedStream};
 use hyper::upgrade::OnUpgrade;
@@ -146,7 +146,7 @@ impl Connection {
             writer: Writer::new(frames),
             clock: Clock::new(settings.heartbeat_timeout(), settings.heartbeat_interval()),
             outbox,
-            id: ConnId(app.last_conn.fetch_add(1, Ordering::Relaxed) + 1),
+            id: app.next_conn_id(),
             user: UserId::new_random(),
             spoke: false,
             service,

@@ -136,6 +136,8 @@ pub struct Limits<C: Clock = DefaultClock> {
     refusals: Option<Quota>,
     users: [Option<Keyed<UserId, C>>; Action::COUNT],
     connects: Option<Keyed<IpAddr, C>>,
+    /// HTTP API requests, by the key's place in `api_keys`.
+    api: Option<Keyed<usize, C>>,
     open_per_ip: u32,
     open: OpenCounts,
     clock: C,
@@ -188,6 +190,7 @@ impl<C: Clock + Clone> Limits<C> {
             refusals: quota(settings.refusals),
             users: per_user.map(|rate| keyed(rate, &clock)),
             connects: keyed(settings.connects_per_ip, &clock),
+            api: keyed(settings.api, &clock),
             open_per_ip: settings.open_per_ip,
             open: Arc::default(),
             clock,
@@ -265,6 +268,19 @@ impl<C: Clock + Clone> Limits<C> {
         }
         *count += 1;
         Ok(AddressSlot(Some((Arc::clone(&self.open), address))))
+    }
+
+    /// Whether the API key at `key` may make another request now; if not,
+    /// how long until it may.
+    pub fn api(&self, key: usize) -> Result<(), Duration> {
+        match &self.api {
+            Some(limiter) => limiter.check_key(&key).map_err(|not_until| {
+                not_until
+                    .wait_time_from(self.clock.now())
+                    .max(Duration::from_millis(1))
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Forgets the users and addresses whose counts are back to where a
@@ -475,6 +491,17 @@ mod tests {
             limits.open.lock().unwrap().is_empty(),
             "nothing kept for closed connections"
         );
+    }
+
+    #[test]
+    fn each_api_key_has_its_own_rate() {
+        let (limits, clock) = limits(|s| s.api = rate("2/1s"));
+        assert_eq!(limits.api(0), Ok(()));
+        assert_eq!(limits.api(0), Ok(()));
+        assert_eq!(limits.api(0), Err(Duration::from_millis(500)));
+        assert_eq!(limits.api(1), Ok(()), "another key is unaffected");
+        clock.advance(Duration::from_millis(500));
+        assert_eq!(limits.api(0), Ok(()));
     }
 
     #[test]

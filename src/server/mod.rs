@@ -1,10 +1,13 @@
-//! The HTTP server: routes (`/ws`, `/health`, `/healthz`, `/readyz`, the
-//! Leptos pages and `/pkg` assets) and [`run`], which serves them on a bound
+//! The HTTP server: routes (`/ws`, `/health`, `/healthz`, `/readyz`,
+//! `/metrics`, the HTTP API under `/api`, the Leptos pages and `/pkg`
+//! assets) and [`run`], which serves them on a bound
 //! listener until a shutdown future resolves, then drains: readiness off
 //! first (on SIGTERM), then the WebSocket connections told to go.
 //!
 //! `run` takes an already bound listener so tests can bind port 0.
 
+mod api;
+mod api_keys;
 mod app_state;
 mod broker;
 mod client_addr;
@@ -90,6 +93,7 @@ fn router(state: AppState) -> Router {
         router = router.route("/metrics", get(metrics_page));
     }
     let router = router
+        .nest("/api", api::router(state.clone()))
         .route("/ws", get(ws::upgrade::<false>))
         .route("/health", get(|| async { "OK" }))
         .route("/healthz", get(ready::healthz))
@@ -221,6 +225,7 @@ async fn serve(
         }
     });
     let state = AppState(Arc::new(Shared {
+        api_keys: api_keys::ApiKeys::new(&settings.api_keys),
         trusted_proxies: settings.trusted_proxies(),
         limits,
         origins,

@@ -381,9 +381,33 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> (String, String) {
 /// A minimal HTTP/1.1 GET: the whole head (status line and headers) and
 /// the body.
 pub async fn http_get_with_head(addr: SocketAddr, path: &str) -> (String, String) {
+    http_request(addr, "GET", path, &[], None).await
+}
+
+/// A minimal HTTP/1.1 request with extra header lines (`"Authorization:
+/// Bearer …"`) and a JSON body: the whole head of the response and its body.
+pub async fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[&str],
+    body: Option<&str>,
+) -> (String, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for header in headers {
+        request.push_str(header);
+        request.push_str("\r\n");
+    }
+    if let Some(body) = body {
+        request.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    request.push_str("\r\n");
+    request.push_str(body.unwrap_or_default());
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).await.unwrap();
@@ -407,6 +431,25 @@ pub async fn scrape(addr: impl ToString) -> (String, HashMap<String, f64>) {
         })
         .collect();
     (body, samples)
+}
+
+/// Scrapes until the sample `name` reads `value` (what a connection's end
+/// counts comes a moment after the client saw the close).
+pub async fn until_sample(addr: impl ToString, name: &str, value: f64) {
+    let addr = addr.to_string();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let (_, samples) = scrape(&addr).await;
+        if samples.get(name) == Some(&value) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{name} is {:?}, not {value}",
+            samples.get(name)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// The real `confab` binary, on 127.0.0.1 port 0 with its own data directory.

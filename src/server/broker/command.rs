@@ -1,7 +1,12 @@
 //! What connections (and, in cluster mode, the bus) ask of the broker, how
 //! it names a connection, and what it asks of the bus.
 
-use crate::protocol::{ClientMessage, DisplayName, RoomName, UserId};
+use tokio::sync::oneshot;
+
+use crate::protocol::{
+    ClientId, ClientMessage, DisplayName, ErrorCode, Member, MessageContent, RoomName, RoomSummary,
+    UserId,
+};
 use crate::server::outbox::Outbox;
 use crate::server::store::StoredMessage;
 
@@ -60,6 +65,50 @@ pub enum Command {
     /// Cluster mode: the last number storage has handed out in each room
     /// in memory, to catch up what the bus did not bring.
     Heads(Vec<(RoomName, u64)>),
+    /// The HTTP API: an order or a question, answered on its own channel.
+    Api(ApiCommand),
+}
+
+/// What the HTTP API asks of the broker. A reply channel whose receiver
+/// is gone (the request was abandoned) is simply not answered.
+#[derive(Debug)]
+pub enum ApiCommand {
+    /// Post as `from` (a bot, named `name`) into `room`: stored, numbered,
+    /// delivered and published like any message, without joining. `conn`
+    /// names the post to the store (taken from the connections' counter,
+    /// so it is no connection's).
+    Post {
+        conn: ConnId,
+        room: RoomName,
+        from: UserId,
+        name: DisplayName,
+        content: MessageContent,
+        id: Option<ClientId>,
+        reply: oneshot::Sender<PostOutcome>,
+    },
+    /// The lobby's rooms.
+    Rooms(oneshot::Sender<Vec<RoomSummary>>),
+    /// Who is in `room`, on every node (in cluster mode, read from Redis
+    /// when nobody here is in it); `None` when Redis cannot say.
+    Members {
+        room: RoomName,
+        reply: oneshot::Sender<Option<Vec<Member>>>,
+    },
+    /// Close every connection of `user` here (and, in cluster mode, have
+    /// every node close theirs); how many were here.
+    Disconnect {
+        user: UserId,
+        reply: oneshot::Sender<usize>,
+    },
+}
+
+/// How an API post ended.
+#[derive(Debug)]
+pub enum PostOutcome {
+    /// Stored now (`new`), or earlier under the same id.
+    Stored { message: StoredMessage, new: bool },
+    /// Not stored (`storage_failed`, `busy`, `shutting_down`): post again.
+    Refused(ErrorCode),
 }
 
 /// Who is in a room on every node, with their names where known.
@@ -108,6 +157,8 @@ pub enum BusEvent {
     /// Who is in each of these rooms on every node, as Redis has it now:
     /// presence put right after verdicts were missed.
     Members(Vec<(RoomName, Members)>),
+    /// Another node was asked to disconnect `user` everywhere.
+    Disconnect(UserId),
 }
 
 /// What the broker asks of cluster mode's bus.
@@ -144,5 +195,13 @@ pub enum BusRequest {
     Renamed {
         user: UserId,
         name: DisplayName,
+    },
+    /// Every node closes `user`'s connections (the HTTP API's disconnect).
+    Disconnect(UserId),
+    /// Who is in `room` on every node, as Redis has it (for the HTTP API,
+    /// when nobody here is in it); `None` if Redis cannot say.
+    Members {
+        room: RoomName,
+        reply: oneshot::Sender<Option<Vec<Member>>>,
     },
 }

@@ -34,7 +34,7 @@ use tracing::warn;
 use crate::server::metrics::Metrics;
 use crate::server::store::{Channel, Retention, Store, StoreReport};
 
-pub use command::{BusEvent, BusRequest, Command, ConnId, Members};
+pub use command::{ApiCommand, BusEvent, BusRequest, Command, ConnId, Members, PostOutcome};
 
 use state::{BrokerState, Effect, Now};
 

@@ -27,7 +27,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, oneshot};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tracing::{debug, info, warn};
 
@@ -46,9 +46,12 @@ use crate::server::store::{
 
 use super::announcements::Announcements;
 use super::sequencer::{Fill, Sequencer};
-use super::{BrokerConfig, BusEvent, BusRequest, Command, ConnId, Members};
+use super::{
+    ApiCommand, BrokerConfig, BusEvent, BusRequest, Command, ConnId, Members, PostOutcome,
+};
 use crate::server::close::CloseReason;
 
+mod api;
 mod cluster;
 mod delivery;
 mod history;
@@ -62,7 +65,7 @@ use delivery::encode;
 pub(super) use history::HistoryRead;
 use history::{Keep, ReadQuota, within_budget};
 use lobby::Lobby;
-use messages::{conn_of, direct_message_frame, room_message_frame};
+use messages::{conn_of, direct_message_frame, room_message_frame, tag};
 use rooms::{Room, Seat};
 use sessions::{Held, Session, Users};
 use typing::TypingGate;
@@ -141,6 +144,9 @@ pub(super) struct BrokerState {
     cluster_lobby: Option<Vec<(RoomName, usize)>>,
     /// What the rooms' caches hold together, against `cache_max_bytes`.
     cached_bytes: usize,
+    /// The HTTP API's posts on their way to the store, by the name they
+    /// were stored under, with where their outcome goes.
+    posts: HashMap<ConnId, oneshot::Sender<PostOutcome>>,
     /// The time of the step being taken, as the task passed it in.
     now: Now,
     /// What the task must carry out after this step, in order.
@@ -198,6 +204,7 @@ impl BrokerState {
             online_anywhere: HashSet::new(),
             cluster_lobby: None,
             cached_bytes: 0,
+            posts: HashMap::new(),
             now: Now::current(),
             effects: Vec::new(),
         }
@@ -252,6 +259,7 @@ impl BrokerState {
             Command::Bus(event) => self.on_bus(event),
             Command::Filled { room, fill, found } => self.on_filled(room, fill, found),
             Command::Heads(heads) => self.on_heads(heads),
+            Command::Api(command) => self.api(command),
         }
         self.evict_slow_consumers();
         self.config.metrics.rooms.set(self.rooms.len() as i64);
@@ -264,6 +272,10 @@ impl BrokerState {
             StoreReport::Appended(appended) => self.on_appended(appended),
             StoreReport::AppendFailed(messages) => {
                 for message in messages {
+                    if let Some(reply) = self.posts.remove(&conn_of(message.conn)) {
+                        let _ = reply.send(PostOutcome::Refused(ErrorCode::StorageFailed));
+                        continue;
+                    }
                     let room = match message.channel {
                         Channel::Room(room) => Some(room),
                         Channel::Direct(..) => None,
@@ -306,17 +318,21 @@ impl BrokerState {
             Request::Append(message) => {
                 let conn = conn_of(message.conn);
                 warn!(%conn, "the store's queue is full; refusing a message");
-                let room = match message.channel {
-                    Channel::Room(room) => Some(room),
-                    Channel::Direct(..) => None,
-                };
-                let error = ServerMessage::message_error(
-                    ErrorCode::Busy,
-                    message.client_id,
-                    room,
-                    "the server is busy; send the message again in a moment",
-                );
-                self.send_to(conn, &error);
+                if let Some(reply) = self.posts.remove(&conn) {
+                    let _ = reply.send(PostOutcome::Refused(ErrorCode::Busy));
+                } else {
+                    let room = match message.channel {
+                        Channel::Room(room) => Some(room),
+                        Channel::Direct(..) => None,
+                    };
+                    let error = ServerMessage::message_error(
+                        ErrorCode::Busy,
+                        message.client_id,
+                        room,
+                        "the server is busy; send the message again in a moment",
+                    );
+                    self.send_to(conn, &error);
+                }
             }
             Request::LoadRoom { room, .. } => {
                 let text = "the server is busy; join again in a moment";

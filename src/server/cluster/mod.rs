@@ -32,7 +32,7 @@ use redis::{
 use tokio::{sync::mpsc, time::MissedTickBehavior};
 use tracing::{debug, error, info, warn};
 
-use crate::protocol::{DisplayName, RoomName, UserId};
+use crate::protocol::{DisplayName, Member, RoomName, UserId};
 use crate::server::broker::{BusEvent, BusRequest, Command, WeakBroker};
 use crate::server::metrics::Metrics;
 use crate::server::store::Channel;
@@ -354,6 +354,32 @@ impl Task {
                     self.failed("recording a name", &error);
                 }
                 self.publish(&Published::Renamed { node, user, name });
+            }
+            BusRequest::Disconnect(user) => self.publish(&Published::Disconnect { node, user }),
+            BusRequest::Members { room, reply } => {
+                let members = if self.lost() {
+                    None
+                } else {
+                    match Presence::members(&mut self.manager, std::slice::from_ref(&room)).await {
+                        Ok(mut members) => Some(members.pop().unwrap_or_default()),
+                        Err(error) => {
+                            self.failed("reading a room's members", &error);
+                            None
+                        }
+                    }
+                };
+                let listed = members.map(|members| {
+                    let mut listed: Vec<Member> = members
+                        .into_iter()
+                        .map(|(user, name)| Member {
+                            user,
+                            name: name.unwrap_or_else(|| user.guest_name()),
+                        })
+                        .collect();
+                    listed.sort_by_key(|member| member.user);
+                    listed
+                });
+                let _ = reply.send(listed);
             }
             BusRequest::Subscribe(room) => {
                 let topic = Topic::Room(room.clone()).name();
@@ -720,6 +746,7 @@ fn received(push: PushInfo, node: &str) -> Option<BusEvent> {
         (Published::Renamed { user, name, .. }, Topic::Everyone) if !own => {
             BusEvent::Renamed { user, name }
         }
+        (Published::Disconnect { user, .. }, Topic::Everyone) if !own => BusEvent::Disconnect(user),
         _ => return None,
     })
 }

@@ -100,6 +100,8 @@ pub enum Published {
         user: UserId,
         name: DisplayName,
     },
+    /// Every node closes `user`'s connections (the HTTP API's disconnect).
+    Disconnect { node: String, user: UserId },
 }
 
 impl Published {
@@ -111,7 +113,8 @@ impl Published {
             | Self::Typing { node, .. }
             | Self::Direct { node, .. }
             | Self::Online { node, .. }
-            | Self::Renamed { node, .. } => node,
+            | Self::Renamed { node, .. }
+            | Self::Disconnect { node, .. } => node,
         }
     }
 
@@ -123,7 +126,9 @@ impl Published {
             | Self::Presence { room, .. }
             | Self::Typing { room, .. } => room_topic(room),
             Self::Direct { message, .. } => user_topic(message.to.unwrap_or(message.from)),
-            Self::Online { .. } | Self::Renamed { .. } => EVERYONE.to_owned(),
+            Self::Online { .. } | Self::Renamed { .. } | Self::Disconnect { .. } => {
+                EVERYONE.to_owned()
+            }
         }
     }
 

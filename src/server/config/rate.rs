@@ -57,6 +57,8 @@ pub struct RateLimits {
     pub connects_per_ip: Rate,
     /// Connections one client address may hold open; 0: no limit.
     pub open_per_ip: u32,
+    /// HTTP API requests per API key.
+    pub api: Rate,
 }
 
 impl Default for RateLimits {
@@ -75,6 +77,7 @@ impl Default for RateLimits {
             refusals: Rate::per(50, 10),
             connects_per_ip: Rate::per(60, 10),
             open_per_ip: 256,
+            api: Rate::per(600, 60),
         }
     }
 }
@@ -97,6 +100,7 @@ impl RateLimits {
             refusals: Rate::Off,
             connects_per_ip: Rate::Off,
             open_per_ip: 0,
+            api: Rate::Off,
         }
     }
 }

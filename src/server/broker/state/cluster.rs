@@ -81,6 +81,9 @@ impl BrokerState {
                 }
             }
             BusEvent::Renamed { user, name } => self.on_renamed_elsewhere(user, name),
+            BusEvent::Disconnect(user) => {
+                self.disconnect_user(user);
+            }
             BusEvent::Lobby(rooms) => {
                 self.cluster_lobby = Some(rooms);
                 self.lobby.changed();

@@ -170,9 +170,14 @@ impl BrokerState {
         }
     }
 
-    /// Tells a `hello` sender its message is stored, under which number.
-    pub(super) fn acknowledge(&mut self, Appended { conn, message, .. }: Appended) {
+    /// Tells a `hello` sender (or the API) its message is stored, under
+    /// which number.
+    pub(super) fn acknowledge(&mut self, Appended { conn, message, new }: Appended) {
         let conn = conn_of(conn);
+        if let Some(reply) = self.posts.remove(&conn) {
+            let _ = reply.send(PostOutcome::Stored { message, new });
+            return;
+        }
         let wants_ack = self.sessions.get(&conn).is_some_and(|s| s.extended);
         if let (true, Some(id)) = (wants_ack, message.client_id.clone()) {
             let (room, to) = match message.channel {

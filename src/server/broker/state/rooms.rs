@@ -224,24 +224,7 @@ impl BrokerState {
         let Some(room) = self.rooms.get(name) else {
             return;
         };
-        let members = extended.then(|| {
-            let mut users: Vec<UserId> = room
-                .presence
-                .keys()
-                .chain(room.everywhere.keys())
-                .copied()
-                .collect();
-            users.sort();
-            users.dedup();
-            users.truncate(MAX_MEMBERS_LISTED);
-            users
-                .into_iter()
-                .map(|user| Member {
-                    user,
-                    name: self.member_name(room, user),
-                })
-                .collect()
-        });
+        let members = extended.then(|| self.member_list(room));
         let cutoff = self.config.retention.cutoff_ms(self.now.ms);
         let owed: Vec<&StoredMessage> = room
             .recent
@@ -341,6 +324,27 @@ impl BrokerState {
     }
 
     /// A member's name: theirs here, else as the bus last gave it.
+    /// Everyone in `room` (on every node, in cluster mode), with their
+    /// names, at most [`MAX_MEMBERS_LISTED`].
+    pub(super) fn member_list(&self, room: &Room) -> Vec<Member> {
+        let mut users: Vec<UserId> = room
+            .presence
+            .keys()
+            .chain(room.everywhere.keys())
+            .copied()
+            .collect();
+        users.sort();
+        users.dedup();
+        users.truncate(MAX_MEMBERS_LISTED);
+        users
+            .into_iter()
+            .map(|user| Member {
+                user,
+                name: self.member_name(room, user),
+            })
+            .collect()
+    }
+
     pub(super) fn member_name(&self, room: &Room, user: UserId) -> DisplayName {
         match room.everywhere.get(&user) {
             Some(Some(name)) if !self.users.is_connected(user) => name.clone(),
