@@ -338,6 +338,14 @@ async fn bad_requests_get_a_problem_that_says_what_to_fix() {
             404,
             "no such API route",
         ),
+        ("GET", "/api/".into(), None, 404, "no such API route"),
+        (
+            "PUT",
+            "/api/rooms".into(),
+            None,
+            405,
+            "does not take that method",
+        ),
     ];
     for (method, path, body, expected, says) in cases {
         let (status, head, problem) = call(&server, method, &path, Some(KEY), body).await;

@@ -262,13 +262,22 @@ async fn a_client_that_does_not_wait_is_closed_with_1008_and_the_room_goes_on() 
     assert_eq!(code, 1008);
     assert_eq!(texts.len(), 3, "{texts:?}");
 
+    // So is a `hello` after the first.
+    let (mut again, _, _) = Client::connect_with_token(&server.ws_url(), None).await;
+    for _ in 0..4 {
+        again.send(json!({"type": "hello"})).await;
+    }
+    let (texts, code, _) = again.recv_close().await;
+    assert_eq!(code, 1008);
+    assert_eq!(texts.len(), 3, "{texts:?}");
+
     // Bo saw the one message that passed, and goes on.
     assert_eq!(bo.recv_type("room_message").await["id"], "h-0");
     bo.say_acked("general", "still here", "b-1").await;
     common::until_sample(
         &server.addr,
         "confab_connections_closed_total{how=\"1008\"}",
-        2.0,
+        3.0,
     )
     .await;
 }
@@ -386,5 +395,49 @@ async fn behind_a_trusted_proxy_each_forwarded_client_counts_apart() {
             .await
             .err()
             .expect("refused"),
+    );
+}
+
+/// A client that takes a fresh guest identity on each connection escapes
+/// the per-connection and per-user limits, not the per-address one.
+#[tokio::test]
+async fn a_new_identity_per_connection_is_still_one_client() {
+    let (server, _data) = start(&[("CONFAB_RATE_LIMITS__ADDRESS_MESSAGES", "5/60s")]);
+    let mut watcher = server.connect_with_hello().await;
+    watcher.join("general").await;
+    let mut refused = 0;
+    for n in 0..4 {
+        // Knows only the article: no hello, a new guest each time.
+        let mut guest = Client::connect(&server.ws_url()).await;
+        guest
+            .send(json!({"type": "join_room", "room": "general"}))
+            .await;
+        assert_eq!(guest.recv().await["type"], "joined");
+        for m in 0..3 {
+            guest.send(message("general", &format!("g{n}-{m}"))).await;
+        }
+        // Each of its messages is either delivered to the room (the join
+        // replayed earlier guests' first) or refused.
+        let own = format!("text of g{n}-");
+        let mut outcomes = 0;
+        while outcomes < 3 {
+            let frame = guest.recv_type_of(&["room_message", "error"]).await;
+            if frame["type"] == "error" {
+                assert_rate_limited(&frame);
+                refused += 1;
+                outcomes += 1;
+            } else if frame["content"].as_str().unwrap().starts_with(&own) {
+                outcomes += 1;
+            }
+        }
+    }
+    assert_eq!(refused, 7, "twelve sent, five allowed");
+    for _ in 0..5 {
+        watcher.recv_type("room_message").await;
+    }
+    let (_, samples) = scrape(&server.addr).await;
+    assert_eq!(
+        samples.get("confab_rate_limited_total{kind=\"message\",scope=\"ip\"}"),
+        Some(&7.0)
     );
 }

@@ -13,29 +13,42 @@ use ipnet::IpNet;
 /// untrusted one were written by the client and prove nothing. A header
 /// that does not parse leaves the peer as the client.
 pub fn client_addr(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    // An IPv4 peer on a socket listening on `[::]` comes as `::ffff:a.b.c.d`.
+    let peer = peer.to_canonical();
     let is_trusted = |address: &IpAddr| trusted.iter().any(|net| net.contains(address));
     if !is_trusted(&peer) {
         return peer;
     }
-    let mut hops = Vec::new();
+    let mut hops: Vec<&str> = Vec::new();
     for value in headers.get_all("x-forwarded-for") {
+        // A header that is not text names nobody: the proxy is the client.
         let Ok(value) = value.to_str() else {
             return peer;
         };
-        for hop in value.split(',') {
-            match hop.trim().parse::<IpAddr>() {
-                Ok(address) => hops.push(address.to_canonical()),
-                Err(_) => return peer,
-            }
+        hops.extend(value.split(','));
+    }
+    // From the right: our proxies' entries, then the client's. A hop that
+    // does not parse ends the walk (what is left of it proves nothing).
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        match parse_hop(hop) {
+            Some(address) if is_trusted(&address) => client = address,
+            Some(address) => return address,
+            None => break,
         }
     }
-    hops.iter()
-        .rev()
-        .find(|address| !is_trusted(address))
-        // Every hop a proxy of ours: the first one heard from the client.
-        .or(hops.first())
-        .copied()
-        .unwrap_or(peer)
+    client
+}
+
+/// One `X-Forwarded-For` entry: an address, as some proxies write it with
+/// a port (`203.0.113.9:5555`, `[2001:db8::1]:443`).
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim();
+    let address = hop
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| hop.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()))?;
+    Some(address.to_canonical())
 }
 
 #[cfg(test)]

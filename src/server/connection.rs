@@ -65,7 +65,8 @@ pub enum Service {
     /// confab's chat protocol, through the broker.
     Chat,
     /// Every message sent straight back (`echo_path`, for conformance
-    /// suites): the same reading, writing, limits and closing, no broker.
+    /// suites): the same reading, writing, size limits and closing, no
+    /// broker (and so no rate limits on what is sent).
     Echo,
 }
 
@@ -103,7 +104,7 @@ pub async fn serve(
         Ok(socket) => {
             app.metrics.connections_opened.inc();
             app.metrics.connections_open.inc();
-            let connection = Connection::new(socket, places, app, service);
+            let connection = Connection::new(socket, peer, places, app, service);
             // The peer is in this line only: the id names the connection in
             // the lines after it.
             info!(conn = %connection.id, %peer, "connected");
@@ -133,11 +134,19 @@ struct Connection {
     service: Service,
     /// Its rate limits' counts, from its first limited request on.
     limits: Option<Box<ConnectionLimits>>,
+    /// The client's address (behind trusted proxies, the forwarded one).
+    address: IpAddr,
     _places: Places,
 }
 
 impl Connection {
-    fn new(socket: WebSocket, places: Places, app: AppState, service: Service) -> Box<Self> {
+    fn new(
+        socket: WebSocket,
+        address: IpAddr,
+        places: Places,
+        app: AppState,
+        service: Service,
+    ) -> Box<Self> {
         let settings = &app.settings;
         let (outbox, frames) =
             Outbox::channel(settings.send_queue_frames, settings.send_queue_bytes);
@@ -151,6 +160,7 @@ impl Connection {
             spoke: false,
             service,
             limits: None,
+            address,
             app,
             _places: places,
         })
@@ -505,7 +515,9 @@ impl Connection {
                                 action.plural(),
                                 wait.as_secs_f64()
                             );
-                            let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+                            // Rounded up: a client that waits this long passes.
+                            let ms = u64::try_from(wait.as_nanos().div_ceil(1_000_000))
+                                .unwrap_or(u64::MAX);
                             let id = message.id().cloned();
                             let room = message.room().cloned();
                             self.reply(ServerMessage::rate_limited(id, room, ms, text))
@@ -559,6 +571,9 @@ impl Connection {
     /// reader reads nothing more until the broker has the answer queued.
     async fn hello(&mut self, token: Option<String>) -> Option<Ending> {
         if std::mem::replace(&mut self.spoke, true) {
+            if !self.refuse() {
+                return Some(Ending::Closed(CloseReason::PolicyViolation));
+            }
             return self.reply_error(
                 ErrorCode::InvalidMessage,
                 "hello must be the first message of a connection",
@@ -629,7 +644,7 @@ impl Connection {
         let counts = self
             .limits
             .get_or_insert_with(|| Box::new(limits.connection()));
-        limits.admit(counts, self.user, action)
+        limits.admit(counts, self.user, self.address, action)
     }
 
     /// Counts a refusal (an invalid message); false once there were too many.

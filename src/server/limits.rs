@@ -93,6 +93,8 @@ impl Action {
 pub enum Scope {
     Connection,
     User,
+    /// The client address, over all its connections and identities.
+    Address,
 }
 
 impl Scope {
@@ -100,6 +102,7 @@ impl Scope {
         match self {
             Scope::Connection => "connection",
             Scope::User => "user",
+            Scope::Address => "ip",
         }
     }
 }
@@ -135,6 +138,9 @@ pub struct Limits<C: Clock = DefaultClock> {
     quotas: [Option<Quota>; Action::COUNT],
     refusals: Option<Quota>,
     users: [Option<Keyed<UserId, C>>; Action::COUNT],
+    /// Per client address (see [`address_key`]): messages and joins.
+    address_messages: Option<Keyed<IpAddr, C>>,
+    address_joins: Option<Keyed<IpAddr, C>>,
     connects: Option<Keyed<IpAddr, C>>,
     /// HTTP API requests, by the key's place in `api_keys`.
     api: Option<Keyed<usize, C>>,
@@ -189,6 +195,8 @@ impl<C: Clock + Clone> Limits<C> {
             quotas: per_connection.map(quota),
             refusals: quota(settings.refusals),
             users: per_user.map(|rate| keyed(rate, &clock)),
+            address_messages: keyed(settings.address_messages, &clock),
+            address_joins: keyed(settings.address_joins, &clock),
             connects: keyed(settings.connects_per_ip, &clock),
             api: keyed(settings.api, &clock),
             open_per_ip: settings.open_per_ip,
@@ -208,13 +216,14 @@ impl<C: Clock + Clone> Limits<C> {
         }
     }
 
-    /// Whether `user`, on the connection with these counts, may do
-    /// `action` now. A pass is counted against both limits; a refusal
-    /// against the connection's refusals.
+    /// Whether `user`, on the connection with these counts from `address`,
+    /// may do `action` now. A pass is counted against every limit; a
+    /// refusal against the connection's refusals.
     pub fn admit(
         &self,
         connection: &mut ConnectionLimits<C>,
         user: UserId,
+        address: IpAddr,
         action: Action,
     ) -> Verdict {
         let index = action.index();
@@ -230,6 +239,18 @@ impl<C: Clock + Clone> Limits<C> {
         .or_else(|| match &self.users[index] {
             Some(limiter) => limiter.check_key(&user).err().map(|n| over(Scope::User, n)),
             None => None,
+        })
+        .or_else(|| {
+            let limiter = match action {
+                Action::Message => self.address_messages.as_ref(),
+                Action::Join => self.address_joins.as_ref(),
+                _ => None,
+            }?;
+            let key = address_key(address);
+            limiter
+                .check_key(&key)
+                .err()
+                .map(|n| over(Scope::Address, n))
         });
         match refused {
             None => Verdict::Pass,
@@ -251,6 +272,7 @@ impl<C: Clock + Clone> Limits<C> {
     /// Whether `address` may open another connection now: its place among
     /// the connections open, held until the returned slot is dropped.
     pub fn connect(&self, address: IpAddr) -> Result<AddressSlot, AddressRefused> {
+        let address = address_key(address);
         if let Some(limiter) = &self.connects
             && let Err(not_until) = limiter.check_key(&address)
         {
@@ -292,14 +314,34 @@ impl<C: Clock + Clone> Limits<C> {
             limiter.shrink_to_fit();
         }
         self.users.iter().flatten().for_each(tidy);
-        self.connects.iter().for_each(tidy);
+        let by_address = [&self.connects, &self.address_messages, &self.address_joins];
+        by_address.into_iter().flatten().for_each(tidy);
     }
 
     /// Users and addresses with counts kept.
     #[cfg(test)]
     fn tracked(&self) -> usize {
         let users: usize = self.users.iter().flatten().map(Keyed::len).sum();
-        users + self.connects.as_ref().map_or(0, Keyed::len)
+        let by_address = [&self.connects, &self.address_messages, &self.address_joins];
+        users
+            + by_address
+                .into_iter()
+                .flatten()
+                .map(Keyed::len)
+                .sum::<usize>()
+    }
+}
+
+/// What counts as one client address: an IPv4 address, or an IPv6 /64 (a
+/// single host or home is usually given a whole /64, and could otherwise
+/// take a fresh address per connection).
+pub fn address_key(address: IpAddr) -> IpAddr {
+    match address.to_canonical() {
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(bits.into())
+        }
+        v4 => v4,
     }
 }
 
@@ -365,6 +407,8 @@ mod tests {
         (Limits::with_clock(&settings, clock.clone()), clock)
     }
 
+    const HOME: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1));
+
     fn rate(text: &str) -> Rate {
         text.parse().unwrap()
     }
@@ -376,12 +420,12 @@ mod tests {
         let user = UserId::new_random();
         for _ in 0..4 {
             assert_eq!(
-                limits.admit(&mut conn, user, Action::Message),
+                limits.admit(&mut conn, user, HOME, Action::Message),
                 Verdict::Pass
             );
         }
         assert_eq!(
-            limits.admit(&mut conn, user, Action::Message),
+            limits.admit(&mut conn, user, HOME, Action::Message),
             Verdict::Wait(Refused {
                 scope: Scope::Connection,
                 retry_after: Duration::from_millis(500)
@@ -389,17 +433,20 @@ mod tests {
         );
         clock.advance(Duration::from_millis(499));
         assert!(matches!(
-            limits.admit(&mut conn, user, Action::Message),
+            limits.admit(&mut conn, user, HOME, Action::Message),
             Verdict::Wait(Refused { retry_after, .. }) if retry_after == Duration::from_millis(1)
         ));
         clock.advance(Duration::from_millis(1));
         assert_eq!(
-            limits.admit(&mut conn, user, Action::Message),
+            limits.admit(&mut conn, user, HOME, Action::Message),
             Verdict::Pass
         );
         // Other actions have limits of their own (here none).
         for _ in 0..100 {
-            assert_eq!(limits.admit(&mut conn, user, Action::Typing), Verdict::Pass);
+            assert_eq!(
+                limits.admit(&mut conn, user, HOME, Action::Typing),
+                Verdict::Pass
+            );
         }
     }
 
@@ -416,18 +463,27 @@ mod tests {
             limits.connection(),
         );
         for _ in 0..3 {
-            assert_eq!(limits.admit(&mut tab1, ana, Action::Message), Verdict::Pass);
+            assert_eq!(
+                limits.admit(&mut tab1, ana, HOME, Action::Message),
+                Verdict::Pass
+            );
         }
-        assert_eq!(limits.admit(&mut tab2, ana, Action::Message), Verdict::Pass);
+        assert_eq!(
+            limits.admit(&mut tab2, ana, HOME, Action::Message),
+            Verdict::Pass
+        );
         assert!(matches!(
-            limits.admit(&mut tab2, ana, Action::Message),
+            limits.admit(&mut tab2, ana, HOME, Action::Message),
             Verdict::Wait(Refused {
                 scope: Scope::User,
                 ..
             })
         ));
         for _ in 0..3 {
-            assert_eq!(limits.admit(&mut other, bo, Action::Message), Verdict::Pass);
+            assert_eq!(
+                limits.admit(&mut other, bo, HOME, Action::Message),
+                Verdict::Pass
+            );
         }
     }
 
@@ -439,22 +495,29 @@ mod tests {
         });
         let mut conn = limits.connection();
         let user = UserId::new_random();
-        assert_eq!(limits.admit(&mut conn, user, Action::Join), Verdict::Pass);
+        assert_eq!(
+            limits.admit(&mut conn, user, HOME, Action::Join),
+            Verdict::Pass
+        );
         for _ in 0..3 {
             assert!(matches!(
-                limits.admit(&mut conn, user, Action::Join),
+                limits.admit(&mut conn, user, HOME, Action::Join),
                 Verdict::Wait(_)
             ));
         }
-        assert_eq!(limits.admit(&mut conn, user, Action::Join), Verdict::Close);
+        assert_eq!(
+            limits.admit(&mut conn, user, HOME, Action::Join),
+            Verdict::Close
+        );
         // A client that waits as told is never closed.
         let mut patient = limits.connection();
         for _ in 0..20 {
             assert_eq!(
-                limits.admit(&mut patient, user, Action::Join),
+                limits.admit(&mut patient, user, HOME, Action::Join),
                 Verdict::Pass
             );
-            let Verdict::Wait(refused) = limits.admit(&mut patient, user, Action::Join) else {
+            let Verdict::Wait(refused) = limits.admit(&mut patient, user, HOME, Action::Join)
+            else {
                 panic!("a second join within the period is refused");
             };
             clock.advance(refused.retry_after);
@@ -494,6 +557,35 @@ mod tests {
     }
 
     #[test]
+    fn one_address_is_limited_over_every_identity_it_takes() {
+        let (limits, _clock) = limits(|s| s.address_messages = rate("3/10s"));
+        let office: IpAddr = "2001:db8:1:2::10".parse().unwrap();
+        // A fresh guest on a fresh connection each time, even from another
+        // address of the same /64: one client.
+        let mut passed = 0;
+        for n in 0..5u16 {
+            let mut conn = limits.connection();
+            let from = IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 1, 2, 0, 0, 0, n));
+            let address = if n % 2 == 0 { office } else { from };
+            match limits.admit(&mut conn, UserId::new_random(), address, Action::Message) {
+                Verdict::Pass => passed += 1,
+                Verdict::Wait(refused) => assert_eq!(refused.scope, Scope::Address),
+                Verdict::Close => panic!("one refusal does not close"),
+            }
+        }
+        assert_eq!(passed, 3);
+        let elsewhere: IpAddr = "2001:db8:1:3::10".parse().unwrap();
+        let mut conn = limits.connection();
+        let verdict = limits.admit(&mut conn, UserId::new_random(), elsewhere, Action::Message);
+        assert_eq!(verdict, Verdict::Pass, "the next /64 is another client");
+        // Typing is not counted per address.
+        assert_eq!(
+            limits.admit(&mut conn, UserId::new_random(), office, Action::Typing),
+            Verdict::Pass
+        );
+    }
+
+    #[test]
     fn each_api_key_has_its_own_rate() {
         let (limits, clock) = limits(|s| s.api = rate("2/1s"));
         assert_eq!(limits.api(0), Ok(()));
@@ -512,7 +604,7 @@ mod tests {
         });
         let mut conn = limits.connection();
         for _ in 0..10 {
-            limits.admit(&mut conn, UserId::new_random(), Action::Message);
+            limits.admit(&mut conn, UserId::new_random(), HOME, Action::Message);
         }
         drop(limits.connect("192.0.2.1".parse().unwrap()));
         assert_eq!(limits.tracked(), 11);

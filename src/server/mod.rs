@@ -94,6 +94,7 @@ fn router(state: AppState) -> Router {
     }
     let router = router
         .nest("/api", api::router(state.clone()))
+        .route("/api/", get(api::not_found))
         .route("/ws", get(ws::upgrade::<false>))
         .route("/health", get(|| async { "OK" }))
         .route("/healthz", get(ready::healthz))

@@ -38,7 +38,8 @@ pub async fn upgrade<const ECHO: bool>(
     let headers = request.headers();
     if !app.origins.allow(headers) {
         let origin = headers.get(header::ORIGIN);
-        warn!(%peer, ?origin, "refused a WebSocket upgrade from a foreign origin");
+        // Not a warning: anyone can send this, as often as they like.
+        info!(%peer, ?origin, "refused a WebSocket upgrade from a foreign origin");
         return (StatusCode::FORBIDDEN, "origin not allowed\n").into_response();
     }
     let accept = match accept_key(request.method(), headers) {

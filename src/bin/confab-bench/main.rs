@@ -6,6 +6,7 @@
 //! `cargo run --release --features bench --bin confab-bench -- all`
 //! (`make bench` does that against a fresh release build).
 
+mod baseline;
 mod burst;
 mod churn;
 mod client;
@@ -14,6 +15,7 @@ mod fanout;
 mod idle;
 mod report;
 mod server;
+mod steady;
 
 use std::path::PathBuf;
 
@@ -55,12 +57,21 @@ enum Scenario {
     /// Fanout across two nodes on PostgreSQL and Redis, beside one node on
     /// SQLite.
     Cluster(fanout::Args),
+    /// Fanout against the baseline broker, then confab in memory and on
+    /// SQLite: the steady state's cost, compared in one run.
+    Steady(fanout::Args),
+    /// Runs the baseline broker (what `steady` starts; not a scenario).
+    #[command(hide = true)]
+    BaselineServer,
     /// Every scenario with its defaults.
     All,
 }
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
+    if let Scenario::BaselineServer = cli.scenario {
+        return baseline::serve();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -87,6 +98,8 @@ async fn run(cli: &Cli) -> Result<Vec<Report>> {
             reports.push(churn::run(&start_with(churn::SERVER_SETTINGS)?, args).await?);
         }
         Scenario::Cluster(args) => reports.extend(cluster::run(&cli.server_bin, args).await?),
+        Scenario::Steady(args) => reports.extend(steady::run(&cli.server_bin, args).await?),
+        Scenario::BaselineServer => unreachable!("served before the runtime starts"),
         Scenario::All => {
             reports.push(idle::run(&start()?, &default_args()).await?);
             reports.push(burst::run(&start()?, &default_args()).await?);

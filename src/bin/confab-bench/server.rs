@@ -46,6 +46,21 @@ impl Server {
         })
     }
 
+    /// The baseline broker (`baseline.rs`): this binary, run as
+    /// `confab-bench baseline-server`, in a process of its own so its CPU
+    /// time is its own.
+    pub fn spawn_baseline() -> Result<Server> {
+        let mut command = std::process::Command::new(std::env::current_exe()?);
+        command.arg("baseline-server");
+        let (child, addr) = process::spawn_command(command, &[])?;
+        Ok(Server {
+            addr,
+            pid: child.id(),
+            child: Some(child),
+            data_dir: None,
+        })
+    }
+
     /// A server started elsewhere.
     pub fn attach(addr: std::net::SocketAddr, pid: u32) -> Server {
         Server {

@@ -68,12 +68,21 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(move || async move { ([("content-type", "application/json")], document) }),
         )
         .merge(guarded)
-        .fallback(|| async {
+        .method_not_allowed_fallback(|| async {
             Problem::new(
-                axum::http::StatusCode::NOT_FOUND,
-                "no such API route; see /api/openapi.json",
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "this route does not take that method; see /api/openapi.json",
             )
         })
+        .fallback(not_found)
+}
+
+/// Anything under `/api` that is no route.
+pub async fn not_found() -> Problem {
+    Problem::new(
+        axum::http::StatusCode::NOT_FOUND,
+        "no such API route; see /api/openapi.json",
+    )
 }
 
 /// Lets a request through with a valid key, within the key's rate.

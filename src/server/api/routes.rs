@@ -293,6 +293,7 @@ pub async fn read_messages(
     responses(
         (status = 201, description = "Stored now", body = Posted),
         (status = 200, description = "Stored before, with the same id", body = Posted),
+        (status = 413, description = "A body over 2 MB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "A body without the JSON content type", body = Problem, content_type = "application/problem+json"),
         Problems,
     ),
@@ -307,7 +308,7 @@ pub async fn post_message(
     // JSON content type).
     let Json(body) = body.map_err(|r| {
         let status = match r.status() {
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            status @ (StatusCode::UNSUPPORTED_MEDIA_TYPE | StatusCode::PAYLOAD_TOO_LARGE) => status,
             _ => StatusCode::BAD_REQUEST,
         };
         Problem::new(status, r.body_text())

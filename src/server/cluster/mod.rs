@@ -377,6 +377,8 @@ impl Task {
                         })
                         .collect();
                     listed.sort_by_key(|member| member.user);
+                    // As many as `joined` lists, at most.
+                    listed.truncate(1000);
                     listed
                 });
                 let _ = reply.send(listed);

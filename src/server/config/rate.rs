@@ -50,6 +50,11 @@ pub struct RateLimits {
     /// `set_name`.
     pub renames: Rate,
     pub user_renames: Rate,
+    /// Messages and joins from one client address (an IPv6 /64), over all
+    /// its connections and identities: a client that takes a new guest
+    /// identity per connection is still one client.
+    pub address_messages: Rate,
+    pub address_joins: Rate,
     /// Refusals a connection may draw (rate-limited requests, invalid
     /// messages) before it is closed with 1008.
     pub refusals: Rate,
@@ -74,6 +79,8 @@ impl Default for RateLimits {
             user_history: Rate::per(240, 60),
             renames: Rate::per(5, 60),
             user_renames: Rate::per(10, 60),
+            address_messages: Rate::per(200, 10),
+            address_joins: Rate::per(1000, 60),
             refusals: Rate::per(50, 10),
             connects_per_ip: Rate::per(60, 10),
             open_per_ip: 256,
@@ -97,6 +104,8 @@ impl RateLimits {
             user_history: Rate::Off,
             renames: Rate::Off,
             user_renames: Rate::Off,
+            address_messages: Rate::Off,
+            address_joins: Rate::Off,
             refusals: Rate::Off,
             connects_per_ip: Rate::Off,
             open_per_ip: 0,
