@@ -70,7 +70,10 @@ async fn broker(mut queue: mpsc::UnboundedReceiver<Command>) {
     while let Some(command) = queue.recv().await {
         match command {
             Command::Join { conn, room, writer } => {
-                let joined = format!(r#"{{"type":"joined","room":"{room}"}}"#);
+                let joined = format!(
+                    r#"{{"type":"joined","room":{}}}"#,
+                    serde_json::Value::from(room.as_str())
+                );
                 let _ = writer.send(Message::text(joined));
                 rooms.entry(room).or_default().push((conn, writer));
             }
@@ -82,10 +85,13 @@ async fn broker(mut queue: mpsc::UnboundedReceiver<Command>) {
                 let Some(members) = rooms.get(&room) else {
                     continue;
                 };
-                let frame = serde_json::json!({
-                    "type": "room_message", "room": room, "from": conn.to_string(), "content": content,
-                });
-                let frame = Message::Text(Utf8Bytes::from(frame.to_string()));
+                // The article's field order, `type` first, as confab writes it.
+                let frame = format!(
+                    r#"{{"type":"room_message","room":{},"from":"{conn}","content":{}}}"#,
+                    serde_json::Value::from(room.as_str()),
+                    serde_json::Value::from(content),
+                );
+                let frame = Message::Text(Utf8Bytes::from(frame));
                 for (_, writer) in members {
                     let _ = writer.send(frame.clone());
                 }
