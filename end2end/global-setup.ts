@@ -6,7 +6,11 @@ import { startServer } from "./tests/support/server";
 // server of their own in limits.spec.ts.
 export default async function globalSetup() {
   const server = await startServer({
-    env: { CONFAB_RATE_LIMITS__MESSAGES: "off", CONFAB_RATE_LIMITS__USER_MESSAGES: "off" },
+    env: {
+      CONFAB_RATE_LIMITS__MESSAGES: "off",
+      CONFAB_RATE_LIMITS__USER_MESSAGES: "off",
+      CONFAB_RATE_LIMITS__ADDRESS_MESSAGES: "off",
+    },
   });
   process.env.E2E_BASE_URL = server.url;
   return async () => {

@@ -509,15 +509,14 @@ impl Connection {
                             let scope = refused.scope.label();
                             self.app.metrics.rate_limited(action.label(), scope);
                             debug!(conn = %self.id, action = action.label(), scope, "rate limited");
-                            let wait = refused.retry_after;
+                            // Rounded up: a client that waits this long passes.
+                            let wait = refused.retry_after.as_nanos().div_ceil(1_000_000);
+                            let ms = u64::try_from(wait).unwrap_or(u64::MAX);
                             let text = format!(
                                 "slow down: too many {} (try again in {:.1} s)",
                                 action.plural(),
-                                wait.as_secs_f64()
+                                ms.div_ceil(100) as f64 / 10.0
                             );
-                            // Rounded up: a client that waits this long passes.
-                            let ms = u64::try_from(wait.as_nanos().div_ceil(1_000_000))
-                                .unwrap_or(u64::MAX);
                             let id = message.id().cloned();
                             let room = message.room().cloned();
                             self.reply(ServerMessage::rate_limited(id, room, ms, text))
