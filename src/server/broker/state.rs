@@ -272,21 +272,9 @@ impl BrokerState {
             StoreReport::Appended(appended) => self.on_appended(appended),
             StoreReport::AppendFailed(messages) => {
                 for message in messages {
-                    if let Some(reply) = self.posts.remove(&conn_of(message.conn)) {
-                        let _ = reply.send(PostOutcome::Refused(ErrorCode::StorageFailed));
-                        continue;
-                    }
-                    let room = match message.channel {
-                        Channel::Room(room) => Some(room),
-                        Channel::Direct(..) => None,
-                    };
-                    let error = ServerMessage::message_error(
-                        ErrorCode::StorageFailed,
-                        message.client_id,
-                        room,
-                        "the message could not be stored and was not delivered; send it again",
-                    );
-                    self.send_to(conn_of(message.conn), &error);
+                    let text =
+                        "the message could not be stored and was not delivered; send it again";
+                    self.message_refused(message, ErrorCode::StorageFailed, text);
                 }
             }
             StoreReport::RoomLoaded { room, recent, head } => {
@@ -318,21 +306,8 @@ impl BrokerState {
             Request::Append(message) => {
                 let conn = conn_of(message.conn);
                 warn!(%conn, "the store's queue is full; refusing a message");
-                if let Some(reply) = self.posts.remove(&conn) {
-                    let _ = reply.send(PostOutcome::Refused(ErrorCode::Busy));
-                } else {
-                    let room = match message.channel {
-                        Channel::Room(room) => Some(room),
-                        Channel::Direct(..) => None,
-                    };
-                    let error = ServerMessage::message_error(
-                        ErrorCode::Busy,
-                        message.client_id,
-                        room,
-                        "the server is busy; send the message again in a moment",
-                    );
-                    self.send_to(conn, &error);
-                }
+                let text = "the server is busy; send the message again in a moment";
+                self.message_refused(message, ErrorCode::Busy, text);
             }
             Request::LoadRoom { room, .. } => {
                 let text = "the server is busy; join again in a moment";
@@ -343,6 +318,22 @@ impl BrokerState {
             }
         }
         self.evict_slow_consumers();
+    }
+
+    /// A message that was not stored: its sender is told, a connection with
+    /// an `error` naming it, an API post with its outcome.
+    fn message_refused(&mut self, message: NewMessage, code: ErrorCode, text: &str) {
+        let conn = conn_of(message.conn);
+        if let Some(reply) = self.posts.remove(&conn) {
+            let _ = reply.send(PostOutcome::Refused(code));
+            return;
+        }
+        let room = match message.channel {
+            Channel::Room(room) => Some(room),
+            Channel::Direct(..) => None,
+        };
+        let error = ServerMessage::message_error(code, message.client_id, room, text);
+        self.send_to(conn, &error);
     }
 
     fn client_message(&mut self, conn: ConnId, message: ClientMessage) {
