@@ -254,6 +254,55 @@ async fn a_client_that_answers_pings_outlives_the_heartbeat_timeout() {
     assert_eq!(client.recv().await["content"], "alive");
 }
 
+/// Pings received on `socket` over `window`, sending a frame of our own
+/// every `talk_every` if given (a client ping, which proves life as well
+/// as any message).
+async fn pings_received(
+    mut socket: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    window: Duration,
+    talk_every: Option<Duration>,
+) -> usize {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let deadline = tokio::time::Instant::now() + window;
+    let mut talk = tokio::time::interval(talk_every.unwrap_or(window * 2));
+    let mut pings = 0;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => return pings,
+            _ = talk.tick(), if talk_every.is_some() => {
+                socket.send(Message::Ping(b"here".to_vec().into())).await.unwrap();
+            }
+            frame = socket.next() => match frame {
+                Some(Ok(Message::Ping(_))) => pings += 1,
+                Some(Ok(Message::Pong(_))) => {}
+                other => panic!("expected pings and pongs only, got {other:?}"),
+            },
+        }
+    }
+}
+
+#[tokio::test]
+async fn only_a_client_that_stays_silent_is_pinged() {
+    let app = spawn_app_with(fast_heartbeat).await;
+    let silent = app.connect().await.into_inner();
+    let talker = app.connect().await.into_inner();
+    // Six ping intervals, side by side: the silent client's pings show the
+    // server was pinging while the talker, heard every 40 ms, got none.
+    let window = Duration::from_millis(600);
+    let (silent_pings, talker_pings) = tokio::join!(
+        pings_received(silent, window, None),
+        pings_received(talker, window, Some(Duration::from_millis(40))),
+    );
+    assert!(
+        silent_pings >= 3,
+        "the silent client got {silent_pings} pings"
+    );
+    assert_eq!(talker_pings, 0, "a client that talks needs no ping");
+}
+
 /// A client that stops reading while its room is busy is let go once its
 /// send queue is full, and announced as gone; meanwhile the sender and the
 /// others carry on and get everything, and the socket of the one let go

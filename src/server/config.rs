@@ -110,8 +110,8 @@ impl Default for Settings {
         Self {
             site_addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
             site_root: "target/site".into(),
-            heartbeat_interval_ms: 5_000,
-            heartbeat_timeout_ms: 10_000,
+            heartbeat_interval_ms: 25_000,
+            heartbeat_timeout_ms: 45_000,
             max_connections: 10_000,
             max_message_bytes: 64 * 1024,
             send_queue_frames: 512,

@@ -28,6 +28,7 @@ use tracing::{debug, info, warn};
 use super::app_state::AppState;
 use super::broker::{Command, ConnId, Waiting};
 use super::close::CloseReason;
+use super::heartbeat::{Due, Heartbeat};
 use super::limits::{Action, AddressSlot, ConnectionLimits, Verdict};
 use super::outbox::{Outbound, Outbox, QueueFull};
 use super::socket::{self, WebSocket};
@@ -122,7 +123,7 @@ pub async fn serve(
 struct Connection {
     socket: WebSocket,
     writer: Writer,
-    clock: Clock,
+    heartbeat: Heartbeat,
     outbox: Outbox,
     app: AppState,
     id: ConnId,
@@ -153,7 +154,11 @@ impl Connection {
         Box::new(Self {
             socket,
             writer: Writer::new(frames),
-            clock: Clock::new(settings.heartbeat_timeout(), settings.heartbeat_interval()),
+            heartbeat: Heartbeat::new(
+                Instant::now(),
+                settings.heartbeat_timeout(),
+                settings.heartbeat_interval(),
+            ),
             outbox,
             id: app.next_conn_id(),
             user: UserId::new_random(),
@@ -207,14 +212,14 @@ impl From<Option<Ending>> for Step {
 impl Connection {
     /// Reads and writes until the connection is over, and says why.
     async fn serve_frames(&mut self) -> Ending {
-        let timer = sleep_until(self.clock.next_deadline());
+        let timer = sleep_until(self.heartbeat.next_deadline());
         tokio::pin!(timer);
         loop {
             let event = poll_fn(|cx| {
                 let Connection {
                     socket,
                     writer,
-                    clock,
+                    heartbeat,
                     app,
                     ..
                 } = &mut *self;
@@ -229,8 +234,8 @@ impl Connection {
                 }
                 if writer.take_kick() {
                     // The close frame gets a little time, then the socket goes.
-                    clock.close_by(Instant::now() + CLOSE_TIMEOUT);
-                    timer.as_mut().reset(clock.next_deadline());
+                    heartbeat.close_by(Instant::now() + CLOSE_TIMEOUT);
+                    timer.as_mut().reset(heartbeat.next_deadline());
                 }
                 if let Poll::Ready(frame) = socket.poll_next_unpin(cx) {
                     return Poll::Ready(Event::Frame(frame));
@@ -243,7 +248,7 @@ impl Connection {
             // and the reader's step are larger.
             let wait = match event {
                 Event::Frame(frame) => {
-                    self.clock.heard();
+                    self.heartbeat.heard(Instant::now());
                     let message = match frame {
                         Some(Ok(message)) => message,
                         Some(Err(error)) => return self.on_error(error),
@@ -261,13 +266,13 @@ impl Connection {
                     }
                 }
                 Event::Tick => {
-                    match self.clock.tick(Instant::now()) {
+                    match self.heartbeat.tick(Instant::now()) {
                         Due::Nothing => {}
                         Due::Ping => self.writer.ping(),
                         Due::Silent => return Ending::Closed(CloseReason::HeartbeatTimeout),
                         Due::CloseTimedOut => return Ending::WriterStopped,
                     }
-                    timer.as_mut().reset(self.clock.next_deadline());
+                    timer.as_mut().reset(self.heartbeat.next_deadline());
                     Wait::Nothing
                 }
                 Event::WriterStopped(result) => {
@@ -299,73 +304,6 @@ enum Wait {
     Broker(Waiting),
     /// The `hello` settled.
     Hello(Option<String>),
-}
-
-/// The connection's deadlines, kept by one timer: the heartbeat (the client
-/// has been silent too long), the next ping, and a kicked connection's
-/// close. A frame moves the heartbeat's deadline, but the timer is only
-/// re-armed when it fires: resetting a timer per frame would cost more.
-struct Clock {
-    heard: Instant,
-    next_ping: Instant,
-    close_by: Option<Instant>,
-    /// Milliseconds (a `Duration` is four times the size, in every
-    /// connection).
-    silent_after_ms: u32,
-    ping_every_ms: u32,
-}
-
-/// What a [`Clock`] tick found due.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Due {
-    Nothing,
-    Ping,
-    Silent,
-    CloseTimedOut,
-}
-
-impl Clock {
-    fn new(silent_after: Duration, ping_every: Duration) -> Self {
-        let now = Instant::now();
-        let millis = |duration: Duration| u32::try_from(duration.as_millis()).unwrap_or(u32::MAX);
-        Self {
-            heard: now,
-            next_ping: now + ping_every,
-            close_by: None,
-            silent_after_ms: millis(silent_after),
-            ping_every_ms: millis(ping_every),
-        }
-    }
-
-    fn silent_at(&self) -> Instant {
-        self.heard + Duration::from_millis(self.silent_after_ms.into())
-    }
-
-    fn heard(&mut self) {
-        self.heard = Instant::now();
-    }
-
-    fn close_by(&mut self, deadline: Instant) {
-        self.close_by = Some(deadline);
-    }
-
-    fn next_deadline(&self) -> Instant {
-        let next = self.silent_at().min(self.next_ping);
-        self.close_by.map_or(next, |close| next.min(close))
-    }
-
-    fn tick(&mut self, now: Instant) -> Due {
-        if self.close_by.is_some_and(|close| now >= close) {
-            Due::CloseTimedOut
-        } else if now >= self.silent_at() {
-            Due::Silent
-        } else if now >= self.next_ping {
-            self.next_ping = now + Duration::from_millis(self.ping_every_ms.into());
-            Due::Ping
-        } else {
-            Due::Nothing
-        }
-    }
 }
 
 impl Connection {

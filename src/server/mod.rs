@@ -16,6 +16,7 @@ mod cluster;
 pub mod config;
 mod connection;
 mod headers;
+mod heartbeat;
 mod http;
 pub mod identity;
 mod limits;
