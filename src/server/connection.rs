@@ -29,7 +29,7 @@ use super::app_state::AppState;
 use super::broker::{Command, ConnId, Waiting};
 use super::close::CloseReason;
 use super::heartbeat::{Due, Heartbeat};
-use super::limits::{Action, AddressSlot, ConnectionLimits, Verdict};
+use super::limits::{Action, AddressSlot, ConnectionLimits, Limits, Verdict};
 use super::outbox::{Outbound, Outbox, QueueFull};
 use super::socket::{self, WebSocket};
 use super::writer::Writer;
@@ -577,20 +577,28 @@ impl Connection {
     /// Whether the connection may do `action` now, by its own limits and
     /// its user's.
     fn admit(&mut self, action: Action) -> Verdict {
-        let limits = &self.app.limits;
-        let counts = self
-            .limits
-            .get_or_insert_with(|| Box::new(limits.connection()));
-        limits.admit(counts, self.user, self.address, action)
+        let (user, address) = (self.user, self.address);
+        self.with_counts(|limits, counts| limits.admit(counts, user, address, action))
     }
 
     /// Counts a refusal (an invalid message); false once there were too many.
     fn refuse(&mut self) -> bool {
+        self.with_counts(|limits, counts| limits.refuse(counts))
+    }
+
+    /// Runs `f` on the connection's counts, made on its first limited
+    /// request. With no limit kept per connection there is nothing to count
+    /// and nothing is kept (the counts' 240 B were most of what a listening
+    /// connection that joined a room held beyond one that did not).
+    fn with_counts<T>(&mut self, f: impl FnOnce(&Limits, &mut ConnectionLimits) -> T) -> T {
         let limits = &self.app.limits;
+        if !limits.counts_connections() {
+            return f(limits, &mut limits.connection());
+        }
         let counts = self
             .limits
             .get_or_insert_with(|| Box::new(limits.connection()));
-        limits.refuse(counts)
+        f(limits, counts)
     }
 
     /// A client that keeps going after being told to wait is closed.

@@ -205,6 +205,12 @@ impl<C: Clock + Clone> Limits<C> {
         }
     }
 
+    /// Whether any limit is kept per connection (else a connection's counts
+    /// hold nothing, and need not be kept).
+    pub fn counts_connections(&self) -> bool {
+        self.refusals.is_some() || self.quotas.iter().any(Option::is_some)
+    }
+
     /// A new connection's counts.
     pub fn connection(&self) -> ConnectionLimits<C> {
         let direct = |quota: Option<Quota>| {
@@ -522,6 +528,21 @@ mod tests {
             };
             clock.advance(refused.retry_after);
         }
+    }
+
+    #[test]
+    fn connections_are_counted_only_when_a_limit_is_kept_per_connection() {
+        assert!(!limits(|_| {}).0.counts_connections());
+        // Per user or per address only: still nothing per connection.
+        let (per_user, _) = limits(|s| {
+            s.user_messages = rate("5/1s");
+            s.address_joins = rate("5/1s");
+        });
+        assert!(!per_user.counts_connections());
+        assert!(limits(|s| s.typing = rate("5/1s")).0.counts_connections());
+        assert!(limits(|s| s.refusals = rate("5/1s")).0.counts_connections());
+        let defaults = Limits::new(&RateLimits::default());
+        assert!(defaults.counts_connections());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! committer task calls the writing ones, request handlers the reading ones.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::HashMap,
     path::Path,
     str::FromStr,
     sync::{Arc, Mutex, MutexGuard},
@@ -12,9 +12,13 @@ use std::{
 
 use futures_util::future::BoxFuture;
 use sqlx::{
-    AssertSqlSafe, SqlitePool,
+    AssertSqlSafe, Sqlite, SqlitePool,
     migrate::Migrator,
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+    query::Query,
+    sqlite::{
+        SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions,
+        SqliteSynchronous,
+    },
 };
 
 use super::backend::Backend;
@@ -33,6 +37,11 @@ const MIGRATIONS: Embedded = Embedded(&[
         2,
         "epoch",
         include_str!("../../../migrations/0002_epoch.sql"),
+    ),
+    (
+        3,
+        "head trigger",
+        include_str!("../../../migrations/0003_head_trigger.sql"),
     ),
 ]);
 
@@ -72,6 +81,9 @@ impl Database {
             .busy_timeout(Duration::from_secs(5));
         let committer = SqlitePoolOptions::new()
             .max_connections(1)
+            // A ping before each use would be one more round trip to the
+            // worker thread per commit, for a file that cannot hang up.
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await?;
         Migrator::new(MIGRATIONS).await?.run(&committer).await?;
@@ -108,10 +120,69 @@ impl Database {
         result
     }
 
-    /// A handful of statements per batch, not per message: every statement
-    /// is a round trip to sqlx's SQLite thread, which costs far more than
-    /// the insert itself.
+    /// Every statement is a round trip to sqlx's SQLite thread, which costs
+    /// far more than the insert itself: a batch takes one statement in the
+    /// usual case ([`Self::append_fresh`]), a handful otherwise, never one
+    /// per message.
     async fn append_with(
+        &self,
+        batch: &[NewMessage],
+        heads: &mut HashMap<Channel, u64>,
+        now_ms: i64,
+    ) -> Result<Vec<(StoredMessage, bool)>, StoreError> {
+        if let Some(stored) = self.append_fresh(batch, heads, now_ms).await? {
+            return Ok(stored);
+        }
+        self.append_checked(batch, heads, now_ms).await
+    }
+
+    /// The usual batch: every channel's head known, and every message new.
+    /// It is numbered from the heads and inserted by one statement on its
+    /// own (its own transaction: the trigger of migration 3 raises the
+    /// heads in it). A client id already stored, or repeated in the batch,
+    /// fails the statement as a whole on the unique index, and nothing is
+    /// written: `None` then, and [`Self::append_checked`] answers resends
+    /// with their originals. So do batches of channels not seen yet, or too
+    /// large for one statement.
+    async fn append_fresh(
+        &self,
+        batch: &[NewMessage],
+        heads: &mut HashMap<Channel, u64>,
+        now_ms: i64,
+    ) -> Result<Option<Vec<(StoredMessage, bool)>>, StoreError> {
+        if batch.len() > ROWS_PER_STATEMENT
+            || batch
+                .iter()
+                .any(|message| !heads.contains_key(&message.channel))
+        {
+            return Ok(None);
+        }
+        let mut next = HashMap::new();
+        let rows: Vec<StoredMessage> = batch
+            .iter()
+            .map(|message| {
+                let head = next
+                    .entry(&message.channel)
+                    .or_insert_with(|| heads[&message.channel]);
+                *head += 1;
+                message.stored(*head, now_ms)
+            })
+            .collect();
+        match insert_rows(&rows).execute(&self.committer).await {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(error)) if error.is_unique_violation() => return Ok(None),
+            Err(error) => return Err(error.into()),
+        }
+        for (channel, head) in next {
+            heads.insert(channel.clone(), head);
+        }
+        Ok(Some(rows.into_iter().map(|row| (row, true)).collect()))
+    }
+
+    /// Any batch, in a transaction: the originals of resends looked up,
+    /// heads read for channels not seen yet, then the new messages
+    /// numbered and inserted.
+    async fn append_checked(
         &self,
         batch: &[NewMessage],
         heads: &mut HashMap<Channel, u64>,
@@ -158,7 +229,6 @@ impl Database {
         // is answered with its first occurrence.
         let mut results = Vec::with_capacity(batch.len());
         let mut rows = Vec::with_capacity(batch.len());
-        let mut touched = HashSet::new();
         for message in batch {
             let key = message
                 .client_id
@@ -174,44 +244,12 @@ impl Database {
             if let Some(key) = key {
                 originals.insert(key, stored.clone());
             }
-            touched.insert(&message.channel);
             rows.push(stored.clone());
             results.push((stored, true));
         }
 
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "INSERT INTO messages ({}) VALUES {}",
-                columns!(),
-                placeholders(chunk.len(), 8)
-            );
-            let mut query = sqlx::query(AssertSqlSafe(sql));
-            for row in chunk {
-                query = query
-                    .bind(row.channel.key())
-                    .bind(clamp(row.seq))
-                    .bind(row.from.to_string())
-                    .bind(row.name.as_str().to_owned())
-                    .bind(row.to.map(|to| to.to_string()))
-                    .bind(row.content.as_str().to_owned())
-                    .bind(row.ts)
-                    .bind(row.client_id.as_ref().map(|id| id.as_str().to_owned()));
-            }
-            query.execute(&mut *tx).await?;
-        }
-
-        let touched: Vec<&Channel> = touched.into_iter().collect();
-        for chunk in touched.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "INSERT INTO channels (channel, head) VALUES {} \
-                 ON CONFLICT (channel) DO UPDATE SET head = excluded.head",
-                placeholders(chunk.len(), 2)
-            );
-            let mut query = sqlx::query(AssertSqlSafe(sql));
-            for channel in chunk {
-                query = query.bind(channel.key()).bind(clamp(heads[*channel]));
-            }
-            query.execute(&mut *tx).await?;
+            insert_rows(chunk).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(results)
@@ -456,6 +494,28 @@ const ROWS_PER_STATEMENT: usize = 128;
 fn placeholders(rows: usize, width: usize) -> String {
     let tuple = format!("({})", vec!["?"; width].join(", "));
     vec![tuple; rows].join(", ")
+}
+
+/// One statement inserting `rows` (at most [`ROWS_PER_STATEMENT`]).
+fn insert_rows(rows: &[StoredMessage]) -> Query<'_, Sqlite, SqliteArguments> {
+    let sql = format!(
+        "INSERT INTO messages ({}) VALUES {}",
+        columns!(),
+        placeholders(rows.len(), 8)
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for row in rows {
+        query = query
+            .bind(row.channel.key())
+            .bind(clamp(row.seq))
+            .bind(row.from.to_string())
+            .bind(row.name.as_str().to_owned())
+            .bind(row.to.map(|to| to.to_string()))
+            .bind(row.content.as_str().to_owned())
+            .bind(row.ts)
+            .bind(row.client_id.as_ref().map(|id| id.as_str().to_owned()));
+    }
+    query
 }
 
 /// The stored messages matching `keys` (channel, sender, client id) triples.

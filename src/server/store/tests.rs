@@ -214,9 +214,23 @@ async fn a_client_id_repeated_within_one_batch_is_stored_once() {
         // And across batches, from what is stored.
         let again = backend.append(&batch[..1], 6).await.unwrap();
         assert_eq!((again[0].0.seq, again[0].1), (1, false));
+        // In a room whose head is known (SQLite's one-statement append,
+        // which a repeat makes fall back): the same, and no number spent.
+        let repeated = [
+            message(&a, ben, "y", Some("y")),
+            message(&a, ben, "y", Some("y")),
+        ];
+        let stored = backend.append(&repeated, 7).await.unwrap();
+        let summary: Vec<_> = stored.iter().map(|(m, new)| (m.seq, *new)).collect();
+        assert_eq!(summary, [(4, true), (4, false)]);
+        let next = backend
+            .append(&[message(&a, ben, "z", Some("z"))], 8)
+            .await
+            .unwrap();
+        assert_eq!((next[0].0.seq, next[0].1), (5, true));
         assert_eq!(
             seqs(&backend.page(&a, None, None, 10).await.unwrap()),
-            [1, 2, 3]
+            [1, 2, 3, 4, 5]
         );
     }
 }
