@@ -13,6 +13,7 @@
 //!
 //! This module must stay free of tokio, axum and web-sys: it is plain data.
 
+mod changes;
 mod client;
 mod codes;
 pub(crate) mod decode;
@@ -20,12 +21,13 @@ mod server;
 mod text;
 mod values;
 
-pub use client::ClientMessage;
+pub use changes::{Change, Extras, MAX_REACTIONS, PostedChange, Reaction};
+pub use client::{ClientMessage, MAX_MENTIONS};
 pub use codes::{ErrorCode, close_code};
 pub use decode::{DecodeError, JsonValue};
 pub use server::{Member, Posted, RoomSummary, ServerMessage};
 pub(crate) use text::{is_bidi_control, is_hidden};
-pub use values::{ClientId, DisplayName, InvalidInput, MessageContent, RoomName, UserId};
+pub use values::{ClientId, DisplayName, Emoji, InvalidInput, MessageContent, RoomName, UserId};
 
 /// The protocol revision a `hello` announces and a `welcome` answers with.
 pub const PROTOCOL_VERSION: u32 = 2;

@@ -1030,3 +1030,83 @@ async fn the_http_api_works_the_same_through_either_node() {
     a.assert_calm();
     b.assert_calm();
 }
+
+/// Edits, reactions and deletions are checked and numbered in PostgreSQL
+/// whichever node takes them, reach the members of every node, and a
+/// client resuming on the other node gets those made while it was away.
+#[tokio::test]
+async fn changes_to_messages_cross_nodes_and_resume_on_either() {
+    let mut cluster = Cluster::new();
+    let (a, b) = (cluster.node(), cluster.node());
+    let (mut ana, welcome, _) = Client::connect_with_token(&a.ws_url(), None).await;
+    let token = welcome["token"].as_str().unwrap().to_owned();
+    ana.join("general").await;
+    let mut ben = member(&b, "general").await;
+    assert_eq!(ana.say_acked("general", "helo", "a-1").await, 1);
+    room_messages(&mut ben, 1).await;
+    let changed = |frame: Value| {
+        (
+            frame["seq"].as_u64().unwrap(),
+            frame["target"].as_u64().unwrap(),
+            frame["change"].as_str().unwrap().to_owned(),
+        )
+    };
+    ana.send(json!({"type": "edit_message", "room": "general", "seq": 1, "content": "hello"}))
+        .await;
+    let edit = ben.recv_type("message_changed").await;
+    assert_eq!(edit["content"], "hello");
+    assert_eq!(changed(edit), (2, 1, "edit".to_owned()));
+    assert_eq!(
+        changed(ana.recv_type("message_changed").await),
+        (2, 1, "edit".to_owned()),
+        "the author hears of it too"
+    );
+    ben.send(json!({"type": "react", "room": "general", "seq": 1, "emoji": "👍", "on": true}))
+        .await;
+    assert_eq!(
+        changed(ana.recv_type("message_changed").await),
+        (3, 1, "react".to_owned())
+    );
+    // Node B checks Ana's message in PostgreSQL: not Ben's to delete.
+    ben.send(json!({"type": "delete_message", "room": "general", "seq": 1}))
+        .await;
+    assert_eq!(ben.recv_type("error").await["code"], "not_allowed");
+
+    drop(ana.into_inner());
+    ben.recv_type("user_left").await;
+    ben.send(json!({"type": "react", "room": "general", "seq": 1, "emoji": "🎉", "on": true}))
+        .await;
+    ben.recv_type("message_changed").await;
+    let seq = ben.say_acked("general", "mine", "b-1").await;
+    assert_eq!(seq, 5);
+    ben.send(json!({"type": "edit_message", "room": "general", "seq": 5, "content": "mine!"}))
+        .await;
+    ben.recv_type("message_changed").await;
+
+    let (mut back, _, _) = Client::connect_with_token(&b.ws_url(), Some(&token)).await;
+    back.send(json!({"type": "join_room", "room": "general", "after": 3}))
+        .await;
+    back.recv_type("joined").await;
+    let replay = back.recv_type("history").await;
+    let messages: Vec<(u64, String)> = replay["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(message_of)
+        .collect();
+    assert_eq!(messages, [(5, "mine!".to_owned())]);
+    let changes: Vec<_> = replay["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .cloned()
+        .map(changed)
+        .collect();
+    assert_eq!(
+        changes,
+        [(4, 1, "react".to_owned()), (6, 5, "edit".to_owned())]
+    );
+    nothing_more_before(&mut ben, &mut [&mut back], "general").await;
+    a.assert_calm();
+    b.assert_calm();
+}

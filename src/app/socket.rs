@@ -321,6 +321,10 @@ mod browser {
                     .collect()
             })
         }
+
+        fn as_flag(&self) -> Option<bool> {
+            self.0.as_bool()
+        }
     }
 
     fn encode(message: &ClientMessage) -> Message {

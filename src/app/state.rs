@@ -22,8 +22,8 @@ use serde::Serialize;
 
 use crate::list_set::ListSet;
 use crate::protocol::{
-    ClientId, ClientMessage, DisplayName, ErrorCode, Member, MessageContent, PROTOCOL_VERSION,
-    Posted, RoomName, RoomSummary, ServerMessage, UserId,
+    ClientId, ClientMessage, DisplayName, ErrorCode, Extras, Member, MessageContent,
+    PROTOCOL_VERSION, Posted, RoomName, RoomSummary, ServerMessage, UserId,
 };
 pub use saved::Saved;
 #[cfg(test)]
@@ -99,11 +99,14 @@ impl Unsent {
                 room: room.clone(),
                 content: self.content.clone(),
                 id: Some(self.id.clone()),
+                reply_to: None,
+                mentions: Vec::new(),
             },
             Conversation::Direct(to) => ClientMessage::DirectMessage {
                 to: *to,
                 content: self.content.clone(),
                 id: Some(self.id.clone()),
+                reply_to: None,
             },
         }
     }
@@ -315,6 +318,8 @@ impl ChatState {
                 seq,
                 ts,
                 id,
+                reply_to,
+                mentions,
             } => {
                 let name = name.unwrap_or_else(|| self.name_of(from));
                 self.names.insert(from, name.clone());
@@ -329,6 +334,11 @@ impl ChatState {
                     content,
                     to: None,
                     id: id.clone(),
+                    extras: Extras {
+                        reply_to,
+                        mentions,
+                        ..Extras::default()
+                    },
                 };
                 self.settle(id.as_ref());
                 replies.extend(self.file(Conversation::Room(room), vec![posted], true));
@@ -341,6 +351,7 @@ impl ChatState {
                 seq,
                 ts,
                 id,
+                reply_to,
             } => {
                 let name = name.unwrap_or_else(|| self.name_of(from));
                 self.names.insert(from, name.clone());
@@ -357,6 +368,10 @@ impl ChatState {
                     content,
                     to,
                     id: id.clone(),
+                    extras: Extras {
+                        reply_to,
+                        ..Extras::default()
+                    },
                 };
                 self.settle(id.as_ref());
                 self.direct_entry(peer);
@@ -386,6 +401,7 @@ impl ChatState {
                         content: sent.content,
                         to: None,
                         id: Some(id),
+                        extras: Extras::default(),
                     };
                     replies.extend(self.file(conversation, vec![posted], true));
                 }
@@ -395,6 +411,7 @@ impl ChatState {
                 room,
                 with,
                 messages,
+                ..
             } => {
                 for posted in &messages {
                     self.names
@@ -442,6 +459,9 @@ impl ChatState {
                 self.names.insert(user, name);
             }
             ServerMessage::Rooms { rooms } => self.lobby = rooms,
+            // Shown from issue 15's next step (the web client's edits,
+            // deletions and reactions); until then the text stays as sent.
+            ServerMessage::MessageChanged { .. } => {}
             ServerMessage::Typing { room, user, name } => {
                 self.names.insert(user, name);
                 self.typing.retain(|(place, who, until)| {

@@ -3,12 +3,20 @@
 use serde::{Deserialize, Serialize};
 
 use super::PROTOCOL_VERSION;
-use super::values::{ClientId, DisplayName, MessageContent, RoomName, UserId};
+use super::values::{ClientId, DisplayName, Emoji, MessageContent, RoomName, UserId};
+
+/// Users one message may mention at most.
+pub const MAX_MENTIONS: usize = 20;
 
 /// What a client sends, one JSON text frame each.
 ///
-/// Optional fields (`after`, `id`, `token`) and the types `hello`,
-/// `set_name`, `history` and `direct_history` are confab's additions.
+/// Optional fields (`after`, `id`, `token`, `reply_to`, `mentions`) and the
+/// types `hello`, `set_name`, `history`, `direct_history`, `edit_message`,
+/// `delete_message` and `react` are confab's additions.
+///
+/// A change to a message (`edit_message`, `delete_message`, `react`) names
+/// it by its channel, `room` or `with` (the other person of a direct
+/// conversation), and its `seq` there.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMessage {
@@ -26,12 +34,25 @@ pub enum ClientMessage {
     },
     /// `id`: the client's own id for the message. A resend with the same id
     /// (after a reconnect) is acknowledged again but stored only once.
+    ///
+    /// `reply_to`: the `seq` of the message (in the same room) this one
+    /// answers. `mentions`: the ids of the users it names (at most
+    /// [`MAX_MENTIONS`]); the text says `@name` as it likes, the ids are
+    /// what highlights and notifies.
     RoomMessage {
         room: RoomName,
         #[serde(deserialize_with = "MessageContent::deserialize_new")]
         content: MessageContent,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<ClientId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<u64>,
+        #[serde(
+            default,
+            deserialize_with = "mention_list",
+            skip_serializing_if = "Vec::is_empty"
+        )]
+        mentions: Vec<UserId>,
     },
     DirectMessage {
         to: UserId,
@@ -39,6 +60,8 @@ pub enum ClientMessage {
         content: MessageContent,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<ClientId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<u64>,
     },
     /// Opts in to the additions, and must be the first message. `token`
     /// (from an earlier `welcome`) restores the same user and name.
@@ -91,6 +114,39 @@ pub enum ClientMessage {
         )]
         limit: Option<u32>,
     },
+    /// Replaces the text of one of the sender's own messages.
+    EditMessage {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<RoomName>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        with: Option<UserId>,
+        seq: u64,
+        #[serde(deserialize_with = "MessageContent::deserialize_new")]
+        content: MessageContent,
+    },
+    /// Deletes one of the sender's own messages: its text is removed from
+    /// storage, and everyone sees a placeholder.
+    DeleteMessage {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<RoomName>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        with: Option<UserId>,
+        seq: u64,
+    },
+    /// Puts `emoji` on a message (`on: true`) or takes it off (`false`).
+    /// Without `on` it toggles: a second identical `react` takes it back.
+    /// Setting is idempotent, toggling is not: a client that may send a
+    /// request twice (a resend after a reconnect) should say `on`.
+    React {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<RoomName>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        with: Option<UserId>,
+        seq: u64,
+        emoji: Emoji,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        on: Option<bool>,
+    },
 }
 
 impl ClientMessage {
@@ -107,6 +163,9 @@ impl ClientMessage {
             ClientMessage::Typing { .. } => "typing",
             ClientMessage::History { .. } => "history",
             ClientMessage::DirectHistory { .. } => "direct_history",
+            ClientMessage::EditMessage { .. } => "edit_message",
+            ClientMessage::DeleteMessage { .. } => "delete_message",
+            ClientMessage::React { .. } => "react",
         }
     }
 }
@@ -120,6 +179,9 @@ impl ClientMessage {
             | ClientMessage::RoomMessage { room, .. }
             | ClientMessage::Typing { room }
             | ClientMessage::History { room, .. } => Some(room),
+            ClientMessage::EditMessage { room, .. }
+            | ClientMessage::DeleteMessage { room, .. }
+            | ClientMessage::React { room, .. } => room.as_ref(),
             _ => None,
         }
     }
@@ -142,6 +204,20 @@ fn page_limit<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Optio
         Some(0) => Err(serde::de::Error::custom("limit must be at least 1")),
         limit => Ok(limit),
     }
+}
+
+/// A message's `mentions`: at most [`MAX_MENTIONS`], each named once.
+fn mention_list<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<UserId>, D::Error> {
+    let mut users = Vec::<UserId>::deserialize(deserializer)?;
+    users.sort_unstable();
+    users.dedup();
+    if users.len() > MAX_MENTIONS {
+        let why = format!("a message may mention at most {MAX_MENTIONS} users");
+        return Err(serde::de::Error::custom(why));
+    }
+    Ok(users)
 }
 
 fn default_protocol() -> u32 {

@@ -29,10 +29,16 @@ pub enum ErrorCode {
     /// Too many requests of this kind: wait `retry_after_ms`, then send it
     /// again. The connection stays open.
     RateLimited,
+    /// An edit, deletion or reaction (or a reply) named a message that is
+    /// not there: no such number in that room or conversation.
+    NoSuchMessage,
+    /// The change is not allowed: someone else's message, one deleted, too
+    /// old to edit, or one with as many kinds of reaction as it may have.
+    NotAllowed,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 10] = [
+    pub const ALL: [ErrorCode; 12] = [
         ErrorCode::InvalidMessage,
         ErrorCode::BinaryFrame,
         ErrorCode::NotAMember,
@@ -43,6 +49,8 @@ impl ErrorCode {
         ErrorCode::StorageFailed,
         ErrorCode::Busy,
         ErrorCode::RateLimited,
+        ErrorCode::NoSuchMessage,
+        ErrorCode::NotAllowed,
     ];
 
     /// The name on the wire (what serde writes, checked by a test).
@@ -58,6 +66,8 @@ impl ErrorCode {
             ErrorCode::StorageFailed => "storage_failed",
             ErrorCode::Busy => "busy",
             ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::NoSuchMessage => "no_such_message",
+            ErrorCode::NotAllowed => "not_allowed",
         }
     }
 

@@ -17,8 +17,8 @@
 //! code this build does not know reads as no code.
 
 use super::{
-    ClientId, DisplayName, ErrorCode, InvalidInput, Member, MessageContent, Posted, RoomName,
-    RoomSummary, ServerMessage, UserId,
+    Change, ClientId, DisplayName, ErrorCode, Extras, InvalidInput, Member, MessageContent, Posted,
+    PostedChange, Reaction, RoomName, RoomSummary, ServerMessage, UserId,
 };
 
 /// Parsed JSON, read-only: what [`ServerMessage::from_json`] reads.
@@ -31,6 +31,7 @@ pub trait JsonValue: Sized {
     /// number is a double: one within ±2⁵³).
     fn as_integer(&self) -> Option<i64>;
     fn elements(&self) -> Option<Vec<Self>>;
+    fn as_flag(&self) -> Option<bool>;
 }
 
 /// Why a server message could not be read.
@@ -139,6 +140,59 @@ fn posted<V: JsonValue>(object: &V) -> Result<Posted, DecodeError> {
         content: required(checked(object, "content")?, "content")?,
         to: checked(object, "to")?,
         id: checked(object, "id")?,
+        extras: Extras {
+            reply_to: integer(object, "reply_to")?,
+            mentions: users(object, "mentions")?,
+            edited: integer(object, "edited")?,
+            deleted: flag(object, "deleted")?.unwrap_or(false),
+            reactions: list(object, "reactions", reaction)?.unwrap_or_default(),
+            rev: integer(object, "rev")?,
+        },
+    })
+}
+
+fn users<V: JsonValue>(object: &V, key: &str) -> Result<Vec<UserId>, DecodeError> {
+    Ok(list(object, key, |user| parsed(user, key))?.unwrap_or_default())
+}
+
+fn flag<V: JsonValue>(object: &V, key: &str) -> Result<Option<bool>, DecodeError> {
+    object
+        .get(key)
+        .map(|value| {
+            value
+                .as_flag()
+                .ok_or_else(|| DecodeError::invalid(key, "expected true or false"))
+        })
+        .transpose()
+}
+
+fn reaction<V: JsonValue>(object: &V) -> Result<Reaction, DecodeError> {
+    Ok(Reaction {
+        emoji: required(checked(object, "emoji")?, "emoji")?,
+        users: users(object, "users")?,
+    })
+}
+
+/// A change, from the fields of a `message_changed` or of one of
+/// `history`'s `changes`.
+fn posted_change<V: JsonValue>(object: &V) -> Result<PostedChange, DecodeError> {
+    let change = match required(text(object, "change")?, "change")?.as_str() {
+        "edit" => Change::Edit,
+        "delete" => Change::Delete,
+        "react" => Change::React {
+            emoji: required(checked(object, "emoji")?, "emoji")?,
+            on: required(flag(object, "on")?, "on")?,
+        },
+        other => return Err(DecodeError::invalid("change", format!("unknown: {other}"))),
+    };
+    Ok(PostedChange {
+        seq: required(integer(object, "seq")?, "seq")?,
+        ts: required(integer(object, "ts")?, "ts")?,
+        from: required(checked(object, "from")?, "from")?,
+        name: required(checked(object, "name")?, "name")?,
+        target: required(integer(object, "target")?, "target")?,
+        change,
+        content: checked(object, "content")?,
     })
 }
 
@@ -187,6 +241,8 @@ impl ServerMessage {
                 seq: seq()?,
                 ts: ts()?,
                 id: id()?,
+                reply_to: integer(json, "reply_to")?,
+                mentions: users(json, "mentions")?,
             },
             "direct_message" => Self::DirectMessage {
                 from: from()?,
@@ -196,6 +252,12 @@ impl ServerMessage {
                 seq: seq()?,
                 ts: ts()?,
                 id: id()?,
+                reply_to: integer(json, "reply_to")?,
+            },
+            "message_changed" => Self::MessageChanged {
+                room: room()?,
+                to: checked(json, "to")?,
+                change: posted_change(json)?,
             },
             "error" => Self::Error {
                 message: required(text(json, "message")?, "message")?,
@@ -222,6 +284,7 @@ impl ServerMessage {
                 room: room()?,
                 with: checked(json, "with")?,
                 messages: required(list(json, "messages", posted)?, "messages")?,
+                changes: list(json, "changes", posted_change)?.unwrap_or_default(),
             },
             "user_renamed" => Self::UserRenamed {
                 user: user()?,
@@ -256,6 +319,10 @@ impl JsonValue for &serde_json::Value {
 
     fn elements(&self) -> Option<Vec<Self>> {
         self.as_array().map(|array| array.iter().collect())
+    }
+
+    fn as_flag(&self) -> Option<bool> {
+        self.as_bool()
     }
 }
 

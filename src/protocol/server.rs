@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::changes::{Extras, PostedChange};
 use super::codes::ErrorCode;
 use super::decode::DecodeError;
 use super::values::{ClientId, DisplayName, MessageContent, RoomName, UserId};
@@ -23,7 +24,8 @@ pub struct RoomSummary {
 }
 
 /// A stored message, as it comes in `history`: numbered within its room (or
-/// direct conversation) and timestamped by the server.
+/// direct conversation) and timestamped by the server, as it is now (see
+/// [`Extras`]: a reply, mentions, edited, deleted, reactions).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Posted {
     pub seq: u64,
@@ -36,6 +38,8 @@ pub struct Posted {
     pub to: Option<UserId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<ClientId>,
+    #[serde(flatten)]
+    pub extras: Extras,
 }
 
 /// What the server sends, one JSON text frame each.
@@ -78,6 +82,10 @@ pub enum ServerMessage {
         ts: Option<i64>,
         #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<ClientId>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reply_to: Option<u64>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        mentions: Vec<UserId>,
     },
     /// `to` is set on the copy a sender's other connections receive.
     DirectMessage {
@@ -93,6 +101,19 @@ pub enum ServerMessage {
         ts: Option<i64>,
         #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<ClientId>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reply_to: Option<u64>,
+    },
+    /// A message of `room` (or of the direct conversation between `from`
+    /// and `to`) was edited, deleted, or reacted to: numbered in the same
+    /// sequence as the messages (see [`PostedChange`]).
+    MessageChanged {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        room: Option<RoomName>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        to: Option<UserId>,
+        #[serde(flatten)]
+        change: PostedChange,
     },
     /// `code`, `room`, `id` and `retry_after_ms` are additions: a
     /// machine-readable cause, the room or the message the failed request
@@ -134,14 +155,18 @@ pub enum ServerMessage {
         ts: i64,
     },
     /// Stored messages of a room (or, with `with`, of a direct
-    /// conversation), oldest first: after `joined`, as the replay of a
-    /// resume, or as the answer to a history request.
+    /// conversation), oldest first, as they are now: after `joined`, as the
+    /// replay of a resume, or as the answer to a history request. A replay
+    /// or a page forwards (`after`) also brings the `changes` numbered in
+    /// it, oldest first: those to messages the client had before.
     History {
         #[serde(skip_serializing_if = "Option::is_none")]
         room: Option<RoomName>,
         #[serde(skip_serializing_if = "Option::is_none")]
         with: Option<UserId>,
         messages: Vec<Posted>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        changes: Vec<PostedChange>,
     },
     /// A user in one of this client's rooms changed their display name.
     UserRenamed {
@@ -236,5 +261,6 @@ impl ServerMessage {
         "user_renamed",
         "typing",
         "rooms",
+        "message_changed",
     ];
 }

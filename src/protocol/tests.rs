@@ -62,6 +62,8 @@ fn client_messages_have_the_articles_exact_json() {
             room: room("general"),
             content: content("Hello everyone!"),
             id: None,
+            mentions: Vec::new(),
+            reply_to: None,
         },
         json!({"type": "room_message", "room": "general", "content": "Hello everyone!"}),
     );
@@ -70,6 +72,7 @@ fn client_messages_have_the_articles_exact_json() {
             to: user(BOB),
             content: content("psst"),
             id: None,
+            reply_to: None,
         },
         json!({"type": "direct_message", "to": BOB, "content": "psst"}),
     );
@@ -107,6 +110,8 @@ fn client_additions_are_optional_fields_and_new_types() {
             room: room("general"),
             content: content("hi"),
             id: Some(ClientId::parse("m-1").unwrap()),
+            mentions: Vec::new(),
+            reply_to: None,
         },
         json!({"type": "room_message", "room": "general", "content": "hi", "id": "m-1"}),
     );
@@ -169,6 +174,8 @@ fn server_messages_have_the_articles_exact_json() {
             seq: None,
             ts: None,
             id: None,
+            mentions: Vec::new(),
+            reply_to: None,
         },
         json!({"type": "room_message", "room": "general", "from": ALICE, "content": "hi"}),
     );
@@ -181,6 +188,7 @@ fn server_messages_have_the_articles_exact_json() {
             seq: None,
             ts: None,
             id: None,
+            reply_to: None,
         },
         json!({"type": "direct_message", "from": ALICE, "content": "psst"}),
     );
@@ -218,6 +226,8 @@ fn server_additions_are_optional_fields_and_new_types() {
             seq: Some(7),
             ts: Some(1_700_000_000_000),
             id: Some(ClientId::parse("m-1").unwrap()),
+            mentions: Vec::new(),
+            reply_to: None,
         },
         json!({"type": "room_message", "room": "general", "from": ALICE, "content": "hi",
                "name": "Ana", "seq": 7, "ts": 1_700_000_000_000_i64, "id": "m-1"}),
@@ -244,7 +254,9 @@ fn server_additions_are_optional_fields_and_new_types() {
                 content: content("psst"),
                 to: Some(user(BOB)),
                 id: None,
+                extras: Default::default(),
             }],
+            changes: Vec::new(),
         },
         json!({"type": "history", "with": BOB, "messages": [
             {"seq": 1, "ts": 5, "from": ALICE, "name": "Ana", "content": "psst", "to": BOB}]}),
@@ -307,6 +319,241 @@ fn server_additions_are_optional_fields_and_new_types() {
 }
 
 #[test]
+fn changes_to_messages_have_exact_json_both_ways() {
+    let emoji = |e: &str| Emoji::parse(e).unwrap();
+    assert_wire(
+        ClientMessage::RoomMessage {
+            room: room("general"),
+            content: content("@Ben yes"),
+            id: Some(ClientId::parse("m-9").unwrap()),
+            reply_to: Some(41),
+            mentions: vec![user(BOB)],
+        },
+        json!({"type": "room_message", "room": "general", "content": "@Ben yes", "id": "m-9",
+               "reply_to": 41, "mentions": [BOB]}),
+    );
+    assert_wire(
+        ClientMessage::DirectMessage {
+            to: user(BOB),
+            content: content("sure"),
+            id: None,
+            reply_to: Some(3),
+        },
+        json!({"type": "direct_message", "to": BOB, "content": "sure", "reply_to": 3}),
+    );
+    assert_wire(
+        ClientMessage::EditMessage {
+            room: Some(room("general")),
+            with: None,
+            seq: 41,
+            content: content("fixed"),
+        },
+        json!({"type": "edit_message", "room": "general", "seq": 41, "content": "fixed"}),
+    );
+    assert_wire(
+        ClientMessage::DeleteMessage {
+            room: None,
+            with: Some(user(BOB)),
+            seq: 2,
+        },
+        json!({"type": "delete_message", "with": BOB, "seq": 2}),
+    );
+    assert_wire(
+        ClientMessage::React {
+            room: Some(room("general")),
+            with: None,
+            seq: 41,
+            emoji: emoji("👍"),
+            on: None,
+        },
+        json!({"type": "react", "room": "general", "seq": 41, "emoji": "👍"}),
+    );
+    assert_wire(
+        ClientMessage::React {
+            room: Some(room("general")),
+            with: None,
+            seq: 41,
+            emoji: emoji("🎉"),
+            on: Some(false),
+        },
+        json!({"type": "react", "room": "general", "seq": 41, "emoji": "🎉", "on": false}),
+    );
+    // The server's side: a change as it happens, and in a history.
+    let edit = PostedChange {
+        seq: 42,
+        ts: 1_700_000_000_500,
+        from: user(ALICE),
+        name: DisplayName::parse("Ana").unwrap(),
+        target: 41,
+        change: Change::Edit,
+        content: Some(content("fixed")),
+    };
+    assert_wire(
+        ServerMessage::MessageChanged {
+            room: Some(room("general")),
+            to: None,
+            change: edit.clone(),
+        },
+        json!({"type": "message_changed", "room": "general", "seq": 42, "ts": 1_700_000_000_500i64,
+               "from": ALICE, "name": "Ana", "target": 41, "change": "edit", "content": "fixed"}),
+    );
+    let reaction = PostedChange {
+        seq: 43,
+        change: Change::React {
+            emoji: emoji("👍"),
+            on: true,
+        },
+        content: None,
+        ..edit.clone()
+    };
+    assert_wire(
+        ServerMessage::MessageChanged {
+            room: None,
+            to: Some(user(BOB)),
+            change: reaction.clone(),
+        },
+        json!({"type": "message_changed", "to": BOB, "seq": 43, "ts": 1_700_000_000_500i64,
+               "from": ALICE, "name": "Ana", "target": 41, "change": "react", "emoji": "👍",
+               "on": true}),
+    );
+    let deleted = PostedChange {
+        seq: 44,
+        change: Change::Delete,
+        content: None,
+        ..edit.clone()
+    };
+    let message = Posted {
+        seq: 41,
+        ts: 1_700_000_000_000,
+        from: user(ALICE),
+        name: DisplayName::parse("Ana").unwrap(),
+        content: MessageContent::removed(),
+        to: None,
+        id: None,
+        extras: Extras {
+            reply_to: Some(40),
+            deleted: true,
+            edited: Some(1_700_000_000_500),
+            reactions: vec![Reaction {
+                emoji: emoji("👍"),
+                users: vec![user(BOB)],
+            }],
+            rev: Some(44),
+            ..Extras::default()
+        },
+    };
+    assert_wire(
+        ServerMessage::History {
+            room: Some(room("general")),
+            with: None,
+            messages: vec![message],
+            changes: vec![edit, reaction, deleted],
+        },
+        json!({"type": "history", "room": "general",
+               "messages": [{"seq": 41, "ts": 1_700_000_000_000i64, "from": ALICE, "name": "Ana",
+                             "content": "", "reply_to": 40, "edited": 1_700_000_000_500i64,
+                             "deleted": true, "reactions": [{"emoji": "👍", "users": [BOB]}],
+                             "rev": 44}],
+               "changes": [
+                   {"seq": 42, "ts": 1_700_000_000_500i64, "from": ALICE, "name": "Ana",
+                    "target": 41, "change": "edit", "content": "fixed"},
+                   {"seq": 43, "ts": 1_700_000_000_500i64, "from": ALICE, "name": "Ana",
+                    "target": 41, "change": "react", "emoji": "👍", "on": true},
+                   {"seq": 44, "ts": 1_700_000_000_500i64, "from": ALICE, "name": "Ana",
+                    "target": 41, "change": "delete"}]}),
+    );
+}
+
+#[test]
+fn changes_are_refused_when_malformed_and_mentions_are_bounded() {
+    for (text, why) in [
+        (
+            r#"{"type":"react","room":"general","seq":1,"emoji":"no spaces"}"#,
+            "a reaction is one emoji",
+        ),
+        (
+            r#"{"type":"react","room":"general","seq":1,"emoji":""}"#,
+            "a reaction is one emoji",
+        ),
+        (
+            r#"{"type":"edit_message","room":"general","seq":1,"content":"  "}"#,
+            "must not be empty",
+        ),
+        (r#"{"type":"delete_message","room":"general"}"#, "seq"),
+    ] {
+        let error = client_error(text);
+        assert!(error.contains(why), "{text}: {error}");
+    }
+    let many: Vec<String> = (0..=MAX_MENTIONS)
+        .map(|_| UserId::new_random().to_string())
+        .collect();
+    let text = json!({"type": "room_message", "room": "r", "content": "hi", "mentions": many});
+    let error = client_error(&text.to_string());
+    assert!(error.contains("at most 20"), "{error}");
+    // The same user twice is one mention.
+    let twice = client(json!({"type": "room_message", "room": "r", "content": "hi",
+                              "mentions": [BOB, BOB]}));
+    let ClientMessage::RoomMessage { mentions, .. } = twice else {
+        panic!("{twice:?}");
+    };
+    assert_eq!(mentions, [user(BOB)]);
+    // What a client decodes: a change of a kind it does not know is an
+    // error that names the field, a known one reads.
+    let unknown = json!({"type": "message_changed", "room": "r", "seq": 2, "ts": 1,
+                         "from": ALICE, "name": "Ana", "target": 1, "change": "pin"});
+    let error = ServerMessage::decode(&unknown.to_string()).unwrap_err();
+    assert!(error.to_string().contains("change"), "{error}");
+}
+
+#[test]
+fn a_change_applies_once_and_reactions_are_set_not_toggled() {
+    let (ana, ben) = (user(ALICE), user(BOB));
+    let thumbs = Change::React {
+        emoji: Emoji::parse("👍").unwrap(),
+        on: true,
+    };
+    let mut text = content("helo");
+    let mut extras = Extras::default();
+    assert!(extras.apply(&mut text, &thumbs, None, (ben, 2, 10)));
+    assert!(
+        !extras.apply(&mut text, &thumbs, None, (ben, 2, 10)),
+        "seen"
+    );
+    assert!(extras.apply(&mut text, &thumbs, None, (ana, 3, 11)));
+    assert!(
+        extras.apply(&mut text, &thumbs, None, (ben, 4, 12)),
+        "set again"
+    );
+    assert_eq!(extras.reactions[0].users, [ben, ana]);
+    assert!(extras.apply(
+        &mut text,
+        &Change::Edit,
+        Some(&content("hello")),
+        (ana, 5, 13)
+    ));
+    assert_eq!((text.as_str(), extras.edited), ("hello", Some(13)));
+    let off = Change::React {
+        emoji: Emoji::parse("👍").unwrap(),
+        on: false,
+    };
+    assert!(extras.apply(&mut text, &off, None, (ben, 6, 14)));
+    assert_eq!(extras.reactions[0].users, [ana]);
+    assert!(extras.apply(&mut text, &off, None, (ana, 7, 15)));
+    assert!(extras.reactions.is_empty(), "an emoji nobody has goes");
+    assert!(extras.apply(&mut text, &Change::Delete, None, (ana, 8, 16)));
+    assert!(text.is_removed() && extras.deleted);
+    // An edit that arrives after the deletion does not bring words back.
+    assert!(extras.apply(
+        &mut text,
+        &Change::Edit,
+        Some(&content("back")),
+        (ana, 9, 17)
+    ));
+    assert!(text.is_removed());
+    assert_eq!(extras.rev, Some(9));
+}
+
+#[test]
 fn every_error_code_has_a_snake_case_name() {
     let names: Vec<_> = ErrorCode::ALL
         .iter()
@@ -325,6 +572,8 @@ fn every_error_code_has_a_snake_case_name() {
             "storage_failed",
             "busy",
             "rate_limited",
+            "no_such_message",
+            "not_allowed",
         ]
     );
     for (code, name) in ErrorCode::ALL.into_iter().zip(&names) {

@@ -43,6 +43,12 @@ pub enum InvalidInput {
          new line) nor text-direction overrides"
     )]
     ContentCharacters,
+    #[error(
+        "a reaction is one emoji or a short symbol: 1 to {max} characters, visible, with no \
+         white space or control characters",
+        max = Emoji::MAX_CHARS
+    )]
+    Emoji,
 }
 
 /// A room's name.
@@ -134,6 +140,55 @@ impl MessageContent {
         deserializer: D,
     ) -> Result<Self, D::Error> {
         Self::parse_new(String::deserialize(deserializer)?).map_err(serde::de::Error::custom)
+    }
+
+    /// The text of a deleted message, the only empty content: the words
+    /// are gone from storage, and a client shows a placeholder.
+    pub fn removed() -> Self {
+        Self(String::new())
+    }
+
+    /// Stored text, which is empty once deleted ([`removed`](Self::removed)).
+    pub fn parse_stored(content: impl Into<String>) -> Result<Self, InvalidInput> {
+        let content = content.into();
+        if content.is_empty() {
+            return Ok(Self::removed());
+        }
+        Self::parse(content)
+    }
+
+    pub fn is_removed(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A reaction: one emoji (a sequence of code points with its joiners and
+/// selectors: a flag, a family, a skin tone) or a short symbol such as
+/// `+1`. Short, visible, no white space or control characters, so it
+/// cannot carry a message of its own or hide one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Emoji(String);
+
+impl Emoji {
+    pub const MAX_CHARS: usize = 16;
+
+    pub fn parse(emoji: impl Into<String>) -> Result<Self, InvalidInput> {
+        let emoji = emoji.into();
+        let chars = emoji.chars().count();
+        let refused = |c: char| c.is_whitespace() || c.is_control() || is_bidi_control(c);
+        if chars == 0
+            || chars > Self::MAX_CHARS
+            || emoji.chars().any(refused)
+            || emoji.chars().all(is_hidden)
+        {
+            return Err(InvalidInput::Emoji);
+        }
+        Ok(Self(emoji))
     }
 
     pub fn as_str(&self) -> &str {
@@ -228,14 +283,17 @@ macro_rules! wire_string {
 }
 
 wire_string!(RoomName, |value| Self::parse(value), |name| name.0);
-wire_string!(MessageContent, |value| Self::parse(value), |content| {
-    content.0
-});
+wire_string!(
+    MessageContent,
+    |value| Self::parse_stored(value),
+    |content| content.0
+);
 wire_string!(UserId, |value| Self::parse(&value), |id| id
     .0
     .hyphenated()
     .to_string());
 wire_string!(ClientId, |value| Self::parse(value), |id| id.0);
+wire_string!(Emoji, |value| Self::parse(value), |emoji| emoji.0);
 
 /// A person's display name: 1 to 32 characters once trimmed, no control
 /// characters (no new lines, no escape sequences, no bidi overrides that

@@ -63,6 +63,9 @@ pub struct Settings {
     pub memory_storage_max_bytes: usize,
     pub retention_max_messages: u64,
     pub retention_max_age_days: u64,
+    /// How long after sending a message its author may still edit it, in
+    /// seconds; 0 for ever.
+    pub edit_window_secs: u64,
     pub token_secret: Option<String>,
     /// A path (`/echo`) where a WebSocket echo endpoint runs through the
     /// same connection code as `/ws`, for conformance suites; unset, there
@@ -131,6 +134,7 @@ impl Default for Settings {
             memory_storage_max_bytes: 256 * 1024 * 1024,
             retention_max_messages: 0,
             retention_max_age_days: 0,
+            edit_window_secs: 0,
             token_secret: None,
             echo_path: None,
             metrics_addr: None,
@@ -313,6 +317,11 @@ impl Settings {
     pub fn retention_max_age(&self) -> Option<Duration> {
         (self.retention_max_age_days > 0)
             .then(|| Duration::from_secs(self.retention_max_age_days * 24 * 60 * 60))
+    }
+
+    /// How long a message may be edited after it was sent, if limited.
+    pub fn edit_window(&self) -> Option<Duration> {
+        (self.edit_window_secs > 0).then(|| Duration::from_secs(self.edit_window_secs))
     }
 
     pub fn heartbeat_interval(&self) -> Duration {

@@ -30,7 +30,8 @@ use crate::protocol::{ClientMessage, UserId};
 /// What a request costs: the requests each limit counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
-    /// `room_message`, `direct_message`.
+    /// `room_message`, `direct_message`, and changes to messages
+    /// (`edit_message`, `delete_message`, `react`): each is stored.
     Message,
     Typing,
     /// `join_room`, `leave_room`.
@@ -48,9 +49,11 @@ impl Action {
     /// comes once, first).
     pub fn of(message: &ClientMessage) -> Option<Self> {
         Some(match message {
-            ClientMessage::RoomMessage { .. } | ClientMessage::DirectMessage { .. } => {
-                Action::Message
-            }
+            ClientMessage::RoomMessage { .. }
+            | ClientMessage::DirectMessage { .. }
+            | ClientMessage::EditMessage { .. }
+            | ClientMessage::DeleteMessage { .. }
+            | ClientMessage::React { .. } => Action::Message,
             ClientMessage::Typing { .. } => Action::Typing,
             ClientMessage::JoinRoom { .. } | ClientMessage::LeaveRoom { .. } => Action::Join,
             ClientMessage::History { .. }
@@ -647,6 +650,8 @@ mod tests {
             room: room.clone(),
             content: MessageContent::parse("hi").unwrap(),
             id: None,
+            mentions: Vec::new(),
+            reply_to: None,
         };
         assert_eq!(Action::of(&message), Some(Action::Message));
         assert_eq!(

@@ -198,6 +198,7 @@ async fn serve(
         history_on_join: settings.history_on_join,
         cache_max_bytes: settings.cache_max_bytes,
         retention: Retention::from_settings(&settings),
+        edit_window: settings.edit_window(),
         bus: bus.as_ref().map(Bus::sender),
         metrics: metrics.clone(),
     };

@@ -27,6 +27,7 @@ fn posted(seq: u64, from: UserId, text: &str) -> Posted {
         content: MessageContent::parse(text).unwrap(),
         to: None,
         id: None,
+        extras: Default::default(),
     }
 }
 
@@ -39,6 +40,8 @@ fn live(room_name: &str, message: Posted) -> ServerMessage {
         seq: Some(message.seq),
         ts: Some(message.ts),
         id: message.id,
+        mentions: Vec::new(),
+        reply_to: None,
     }
 }
 
@@ -47,6 +50,7 @@ fn history(room_name: &str, messages: Vec<Posted>) -> ServerMessage {
         room: Some(room(room_name)),
         with: None,
         messages,
+        changes: Vec::new(),
     }
 }
 
@@ -225,6 +229,8 @@ fn own_messages_are_pending_until_acknowledged_and_resent_after_a_reconnect() {
             room: room("a"),
             content: MessageContent::parse("one").unwrap(),
             id: Some(id("m1")),
+            mentions: Vec::new(),
+            reply_to: None,
         })
     );
     state.compose(to.clone(), MessageContent::parse("two").unwrap(), id("m2"));
@@ -307,6 +313,7 @@ fn a_history_that_started_over_is_shown_afresh_not_merged_with_the_old_one() {
         room: None,
         with: Some(user(2)),
         messages: vec![posted(1, user(2), "old direct")],
+        changes: Vec::new(),
     });
     state.open(Conversation::Room(room("a")));
     state.compose(
@@ -413,6 +420,8 @@ fn rate_limited_messages_wait_then_go_one_at_a_time_in_order_and_nothing_is_lost
         room: room("a"),
         content: MessageContent::parse(text).unwrap(),
         id: Some(id(text)),
+        mentions: Vec::new(),
+        reply_to: None,
     };
     let limited = |text: &str| {
         ServerMessage::rate_limited(Some(id(text)), Some(room("a")), 1_500, "slow down")
@@ -567,6 +576,7 @@ fn direct_conversations_catch_up_page_by_page_after_a_reconnect() {
         room: None,
         with: Some(user(2)),
         messages: seqs.into_iter().map(|n| posted(n, user(2), "x")).collect(),
+        changes: Vec::new(),
     };
     state.apply(dm((1..=5).collect()));
     state.disconnected();
@@ -623,6 +633,7 @@ fn identity_rooms_conversations_and_unsent_messages_survive_a_reload() {
         seq: Some(1),
         ts: Some(5),
         id: None,
+        reply_to: None,
     });
     state.compose(
         Conversation::Room(room("b")),
@@ -706,6 +717,7 @@ fn direct_messages_both_ways_share_one_conversation_per_peer() {
         seq: Some(1),
         ts: Some(5),
         id: None,
+        reply_to: None,
     });
     state.open_direct(user(2));
     state.compose(
@@ -729,6 +741,7 @@ fn direct_messages_both_ways_share_one_conversation_per_peer() {
         seq: Some(3),
         ts: Some(7),
         id: Some(id("other-tab")),
+        reply_to: None,
     });
     assert_eq!(texts(&state), sent(&["psst", "yes?", "from my phone"]));
     assert_eq!(state.directs.len(), 1);
@@ -807,6 +820,7 @@ fn messages_in_conversations_not_on_screen_count_as_unread_until_opened() {
         seq: Some(1),
         ts: Some(5),
         id: None,
+        reply_to: None,
     });
     assert_eq!(state.unread(&Conversation::Direct(user(3))), 1);
     state.open_direct(user(3));

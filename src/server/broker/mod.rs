@@ -67,6 +67,9 @@ pub struct BrokerConfig {
     /// Bytes the caches of all rooms in memory may hold together.
     pub cache_max_bytes: usize,
     pub retention: Retention,
+    /// How long after sending a message its author may edit it; `None`
+    /// for ever.
+    pub edit_window: Option<Duration>,
     /// Cluster mode: the bus's queue. When it is full a request is dropped
     /// (the other nodes read what was not published from storage).
     pub bus: Option<mpsc::Sender<BusRequest>>,
@@ -365,6 +368,7 @@ mod tests {
             retention: Retention::default(),
             bus: None,
             metrics: Metrics::new(false),
+            edit_window: None,
         }
     }
 

@@ -35,13 +35,14 @@ use smallvec::SmallVec;
 
 use crate::list_set::ListSet;
 use crate::protocol::{
-    ClientId, ClientMessage, DisplayName, ErrorCode, Member, MessageContent, PROTOCOL_VERSION,
-    RoomName, RoomSummary, ServerMessage, UserId,
+    Change, ClientId, ClientMessage, DisplayName, ErrorCode, Member, MessageContent,
+    PROTOCOL_VERSION, RoomName, RoomSummary, ServerMessage, UserId,
 };
 use crate::server::outbox::{Outbound, Outbox};
 use crate::server::store::window::{Window, fit_budget};
 use crate::server::store::{
-    Appended, Channel, NewMessage, Request, Store, StoreReport, StoredMessage, Tag, now_ms,
+    Appended, ChangeRequest, Channel, NewKind, NewMessage, Refusal, Request, Store, StoreReport,
+    StoredMessage, Tag, now_ms,
 };
 
 use super::announcements::Announcements;
@@ -65,8 +66,8 @@ use delivery::encode;
 pub(super) use history::HistoryRead;
 use history::{Keep, ReadQuota, within_budget};
 use lobby::Lobby;
-use messages::{conn_of, direct_message_frame, room_message_frame, tag};
-use rooms::{Room, Seat};
+use messages::{Frame, change_frame, conn_of, direct_message_frame, room_message_frame, tag};
+use rooms::{Room, Seat, history_frame};
 use sessions::{Held, Session, Users};
 use typing::TypingGate;
 
@@ -270,6 +271,7 @@ impl BrokerState {
         self.now = now;
         match report {
             StoreReport::Appended(appended) => self.on_appended(appended),
+            StoreReport::Refused(refused) => self.changes_refused(refused),
             StoreReport::AppendFailed(messages) => {
                 for message in messages {
                     let text =
@@ -411,8 +413,49 @@ impl BrokerState {
             ClientMessage::Hello { .. } => {}
             ClientMessage::JoinRoom { room, after } => self.join(conn, room, after),
             ClientMessage::LeaveRoom { room } => self.leave(conn, room),
-            ClientMessage::RoomMessage { room, content, id } => self.say(conn, room, content, id),
-            ClientMessage::DirectMessage { to, content, id } => self.direct(conn, to, content, id),
+            ClientMessage::RoomMessage {
+                room,
+                content,
+                id,
+                reply_to,
+                mentions,
+            } => {
+                let kind = new_kind(reply_to, mentions);
+                self.say(conn, room, content, id, kind);
+            }
+            ClientMessage::DirectMessage {
+                to,
+                content,
+                id,
+                reply_to,
+            } => {
+                let kind = new_kind(reply_to, Vec::new());
+                self.direct(conn, to, content, id, kind);
+            }
+            ClientMessage::EditMessage {
+                room,
+                with,
+                seq,
+                content,
+            } => {
+                let window = self.config.edit_window;
+                let sent_after = window.map(|w| self.now.ms.saturating_sub(w.as_millis() as i64));
+                let request = ChangeRequest::Edit { sent_after };
+                self.change(conn, (room, with), seq, Some(content), request);
+            }
+            ClientMessage::DeleteMessage { room, with, seq } => {
+                self.change(conn, (room, with), seq, None, ChangeRequest::Delete);
+            }
+            ClientMessage::React {
+                room,
+                with,
+                seq,
+                emoji,
+                on,
+            } => {
+                let request = ChangeRequest::React { emoji, on };
+                self.change(conn, (room, with), seq, None, request);
+            }
             ClientMessage::SetName { name } => self.rename(conn, name),
             ClientMessage::Typing { room } => self.typing(conn, room),
             ClientMessage::ListRooms => {
@@ -454,6 +497,15 @@ impl BrokerState {
                 }
             }
         }
+    }
+}
+
+/// What a new message is besides its text.
+fn new_kind(reply_to: Option<u64>, mentions: Vec<UserId>) -> NewKind {
+    if reply_to.is_none() && mentions.is_empty() {
+        NewKind::Plain
+    } else {
+        NewKind::Message { reply_to, mentions }
     }
 }
 

@@ -8,8 +8,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::protocol::{DisplayName, Posted, RoomName, UserId};
-use crate::server::store::{Channel, StoredMessage};
+use crate::protocol::{ClientId, DisplayName, MessageContent, RoomName, UserId};
+use crate::server::store::{Channel, Extra, StoredMessage};
 
 /// Keys and topics of one deployment start with this, so a Redis can be
 /// shared with other applications.
@@ -67,7 +67,7 @@ pub enum Published {
     Committed {
         node: String,
         room: RoomName,
-        messages: Vec<Posted>,
+        messages: Vec<Row>,
     },
     /// `user` is now in `room` on some node, having been on none; or (not
     /// `present`) on none any more.
@@ -87,7 +87,7 @@ pub enum Published {
     },
     /// A direct message `node` committed, on the topic of each of the two
     /// people in the conversation.
-    Direct { node: String, message: Posted },
+    Direct { node: String, message: Row },
     /// `user` is now connected to some node, having been to none; or (not
     /// `present`) to none any more.
     Online {
@@ -138,29 +138,55 @@ impl Published {
     }
 }
 
-/// A stored message as it travels: the room's, or the conversation's.
-pub fn posted(message: &StoredMessage) -> Posted {
-    message.posted()
+/// A committed row (a message, or a change to one) as it travels: all of
+/// it but its channel, which the publication names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Row {
+    pub seq: u64,
+    pub ts: i64,
+    pub from: UserId,
+    pub name: DisplayName,
+    pub content: MessageContent,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<UserId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<ClientId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra: Option<Box<Extra>>,
 }
 
-/// A committed message as it came over the bus, as stored.
-pub fn stored(channel: Channel, posted: Posted) -> StoredMessage {
+/// A stored row as it travels: the room's, or the conversation's.
+pub fn posted(message: &StoredMessage) -> Row {
+    Row {
+        seq: message.seq,
+        ts: message.ts,
+        from: message.from,
+        name: message.name.clone(),
+        content: message.content.clone(),
+        to: message.to,
+        id: message.client_id.clone(),
+        extra: message.extra.clone(),
+    }
+}
+
+/// A committed row as it came over the bus, as stored.
+pub fn stored(channel: Channel, row: Row) -> StoredMessage {
     StoredMessage {
         channel,
-        seq: posted.seq,
-        ts: posted.ts,
-        from: posted.from,
-        name: posted.name,
-        to: posted.to,
-        content: posted.content,
-        client_id: posted.id,
+        seq: row.seq,
+        ts: row.ts,
+        from: row.from,
+        name: row.name,
+        to: row.to,
+        content: row.content,
+        client_id: row.id,
+        extra: row.extra,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::MessageContent;
 
     #[test]
     fn topics_name_one_room_or_user_and_parse_back() {
@@ -188,6 +214,7 @@ mod tests {
             to: None,
             content: MessageContent::parse("hi").unwrap(),
             client_id: None,
+            extra: None,
         };
         let published = Published::Committed {
             node: "node-a".into(),

@@ -10,7 +10,11 @@
 
 use futures_util::future::BoxFuture;
 
-use super::{Channel, NewMessage, StoredMessage};
+use super::{Channel, NewMessage, Refusal, StoredMessage};
+
+/// What became of one message of a batch: stored (new, or the original of
+/// a resend: `false`), or, for a change, refused.
+pub type Outcome = Result<(StoredMessage, bool), Refusal>;
 use crate::protocol::{DisplayName, UserId};
 
 /// What a backend's call can fail with.
@@ -36,6 +40,17 @@ pub enum StoreError {
     Random(getrandom::Error),
     #[error("the database is read-only (a standby, or a replica after a failover)")]
     ReadOnly,
+}
+
+/// Which rows of a channel a read takes.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Rows {
+    /// Every row numbered above this, changes too, oldest first.
+    After(u64),
+    /// The newest messages (no changes).
+    Messages,
+    /// The newest rows, changes too.
+    Newest,
 }
 
 pub trait Backend: Send + Sync + 'static {
@@ -65,16 +80,20 @@ pub trait Backend: Send + Sync + 'static {
     /// Numbers and keeps a batch, all or nothing, in order. Each message
     /// gets the next sequence number of its channel, or, when its sender
     /// already stored one with the same client id there, is answered with
-    /// that original (`false`: not new). Only the committer task calls it.
+    /// that original (`false`: not new). A change is checked against its
+    /// target, numbered the same way if allowed, and applied to the
+    /// target in the same transaction (`changes.rs`). Only the committer
+    /// task calls it.
     fn append<'a>(
         &'a self,
         batch: &'a [NewMessage],
         now_ms: i64,
-    ) -> BoxFuture<'a, Result<Vec<(StoredMessage, bool)>, StoreError>>;
+    ) -> BoxFuture<'a, Result<Vec<Outcome>, StoreError>>;
 
-    /// A page of `channel`, oldest first: with `after`, the oldest `limit`
-    /// messages numbered above it (and below `before`, if given); without,
-    /// the newest `limit` below `before` (or of all).
+    /// A page of `channel`, oldest first, messages as they are now: with
+    /// `after`, the oldest `limit` rows numbered above it (and below
+    /// `before`, if given), changes included; without, the newest `limit`
+    /// messages below `before` (or of all), no changes.
     fn page<'a>(
         &'a self,
         channel: &'a Channel,
@@ -83,8 +102,9 @@ pub trait Backend: Send + Sync + 'static {
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<StoredMessage>, StoreError>>;
 
-    /// The newest `limit` messages of `channel`, for the committer loading a
-    /// room: it must not queue behind clients' history reads.
+    /// The newest `limit` rows of `channel` (changes included), for the
+    /// committer loading a room: it must not queue behind clients' history
+    /// reads.
     fn recent<'a>(
         &'a self,
         channel: &'a Channel,

@@ -25,9 +25,10 @@ use std::{
 
 use futures_util::future::BoxFuture;
 
-use super::backend::Backend;
+use super::backend::{Backend, Outcome, Rows};
+use super::changes::{OriginalKey, number};
 use super::window::{Window, fit_budget};
-use super::{Channel, NewMessage, StoreError, StoredMessage};
+use super::{Channel, NewKind, NewMessage, StoreError, StoredMessage};
 use crate::protocol::{DisplayName, UserId};
 
 /// Messages kept per channel.
@@ -79,7 +80,7 @@ impl Backend for Memory {
         &'a self,
         batch: &'a [NewMessage],
         now_ms: i64,
-    ) -> BoxFuture<'a, Result<Vec<(StoredMessage, bool)>, StoreError>> {
+    ) -> BoxFuture<'a, Result<Vec<Outcome>, StoreError>> {
         ready(self.log().append(batch, now_ms))
     }
 
@@ -90,7 +91,11 @@ impl Backend for Memory {
         after: Option<u64>,
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<StoredMessage>, StoreError>> {
-        ready(self.log().page(channel, before, after, limit))
+        let rows = match after {
+            Some(after) => Rows::After(after),
+            None => Rows::Messages,
+        };
+        ready(self.log().page(channel, rows, before, limit))
     }
 
     fn recent<'a>(
@@ -98,7 +103,7 @@ impl Backend for Memory {
         channel: &'a Channel,
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<StoredMessage>, StoreError>> {
-        ready(self.log().page(channel, None, None, limit))
+        ready(self.log().page(channel, Rows::Newest, None, limit))
     }
 
     fn head<'a>(&'a self, channel: &'a Channel) -> BoxFuture<'a, Result<u64, StoreError>> {
@@ -210,38 +215,59 @@ impl MemoryLog {
     }
 
     /// Numbers and keeps each message; a resent client id (still in the
-    /// window) is answered with the original, like the database does.
-    pub fn append(&mut self, batch: &[NewMessage], now_ms: i64) -> Vec<(StoredMessage, bool)> {
-        batch
-            .iter()
-            .map(|message| {
-                self.clock += 1;
-                let clock = self.clock;
-                let log = self.log(&message.channel);
-                log.written = clock;
-                if let Some(client_id) = &message.client_id {
-                    let original = log.recent.iter().find(|stored| {
-                        stored.from == message.from && stored.client_id.as_ref() == Some(client_id)
-                    });
-                    if let Some(original) = original {
-                        return (original.clone(), false);
-                    }
+    /// window) is answered with the original, and a change is checked
+    /// against its target (still in the window), like the database does.
+    pub fn append(&mut self, batch: &[NewMessage], now_ms: i64) -> Vec<Outcome> {
+        let mut heads: HashMap<Channel, u64> = HashMap::new();
+        let mut originals: HashMap<OriginalKey, StoredMessage> = HashMap::new();
+        let mut targets: HashMap<(Channel, u64), StoredMessage> = HashMap::new();
+        for message in batch {
+            self.clock += 1;
+            let clock = self.clock;
+            let log = self.log(&message.channel);
+            log.written = clock;
+            heads.entry(message.channel.clone()).or_insert(log.head);
+            if let Some(client_id) = &message.client_id {
+                let original = log.recent.iter().find(|stored| {
+                    stored.from == message.from && stored.client_id.as_ref() == Some(client_id)
+                });
+                if let Some(original) = original {
+                    let key = (message.channel.clone(), message.from, client_id.clone());
+                    originals.insert(key, original.clone());
                 }
-                log.head += 1;
-                let stored = message.stored(log.head, now_ms);
-                let grew = log.recent.push(stored.clone(), WINDOW, WINDOW_BYTES);
-                self.bytes = self.bytes.saturating_add_signed(grew);
-                let channels = &mut self.channels;
-                fit_budget(
-                    channels,
-                    |log| &mut log.recent,
-                    &message.channel,
-                    &mut self.bytes,
-                    self.max_bytes,
-                );
-                (stored, true)
-            })
-            .collect()
+            }
+            if let NewKind::Change { target, .. } = &message.kind
+                && let Some(found) = log.recent.get(*target)
+            {
+                targets.insert((message.channel.clone(), *target), found.clone());
+            }
+        }
+        let numbered = number(batch, &mut heads, originals, targets, now_ms);
+        for (channel, head) in heads {
+            self.log(&channel).head = head;
+        }
+        for row in numbered.rows {
+            let channel = row.channel.clone();
+            let grew = self.log(&channel).recent.push(row, WINDOW, WINDOW_BYTES);
+            self.bytes = self.bytes.saturating_add_signed(grew);
+            fit_budget(
+                &mut self.channels,
+                |log| &mut log.recent,
+                &channel,
+                &mut self.bytes,
+                self.max_bytes,
+            );
+        }
+        for message in numbered.changed {
+            let log = self.log(&message.channel);
+            let mut grew = 0;
+            if message.extras().deleted {
+                grew += log.recent.blank_changes_to(message.seq);
+            }
+            grew += log.recent.replace(message);
+            self.bytes = self.bytes.saturating_add_signed(grew);
+        }
+        numbered.results
     }
 
     /// What every channel's window holds together.
@@ -253,22 +279,24 @@ impl MemoryLog {
     pub fn page(
         &self,
         channel: &Channel,
+        rows: Rows,
         before: Option<u64>,
-        after: Option<u64>,
         limit: usize,
     ) -> Vec<StoredMessage> {
         let Some(log) = self.channels.get(channel) else {
             return Vec::new();
         };
         let before = before.unwrap_or(u64::MAX);
-        let in_range = log
-            .recent
-            .iter()
-            .filter(|m| m.seq < before && after.is_none_or(|after| m.seq > after));
-        match after {
-            Some(_) => in_range.take(limit).cloned().collect(),
-            None => {
-                let mut page: Vec<_> = in_range.rev().take(limit).cloned().collect();
+        let in_range = log.recent.iter().filter(|m| m.seq < before);
+        match rows {
+            Rows::After(after) => in_range
+                .filter(|m| m.seq > after)
+                .take(limit)
+                .cloned()
+                .collect(),
+            Rows::Messages | Rows::Newest => {
+                let wanted = |m: &&StoredMessage| matches!(rows, Rows::Newest) || m.is_message();
+                let mut page: Vec<_> = in_range.rev().filter(wanted).take(limit).cloned().collect();
                 page.reverse();
                 page
             }
@@ -338,6 +366,7 @@ mod tests {
             to: None,
             content: MessageContent::parse(text).unwrap(),
             client_id: None,
+            kind: NewKind::Plain,
         }
     }
 
@@ -356,7 +385,7 @@ mod tests {
         assert_eq!(kept, log.bytes(), "the count is exact");
         // Numbering went on: room-0 had 30 messages, the newest kept.
         let room = Channel::Room(RoomName::parse("room-0").unwrap());
-        let page = log.page(&room, None, None, 1000);
+        let page = log.page(&room, Rows::Newest, None, 1000);
         assert_eq!(page.last().map(|m| m.seq), Some(30));
         assert!(page.len() < 30, "the oldest went");
         // And one channel alone is bounded by its window.
@@ -381,14 +410,14 @@ mod tests {
         assert_eq!(kept, log.bytes(), "the count is exact");
         // The newest are kept, numbering on as usual.
         assert!(log.channels.contains_key(&room(99)));
-        assert_eq!(log.page(&room(99), None, None, 10).len(), 2);
+        assert_eq!(log.page(&room(99), Rows::Newest, None, 10).len(), 2);
         // A forgotten room numbers on past what it handed out.
         assert!(!log.channels.contains_key(&room(0)));
         let again = log.append(&[message("room-0", "back")], 0);
         assert!(
-            again[0].0.seq > 2,
-            "seq {} was handed out before",
-            again[0].0.seq
+            again[0].as_ref().unwrap().0.seq > 2,
+            "seq {:?} was handed out before",
+            again[0]
         );
     }
 

@@ -19,6 +19,7 @@
 //! same for every backend.
 
 mod backend;
+mod changes;
 mod memory;
 mod postgres;
 mod sql;
@@ -36,11 +37,17 @@ use std::{
 use tokio::{sync::mpsc, time::MissedTickBehavior};
 use tracing::{error, info};
 
+#[cfg(test)]
+use backend::Outcome;
 pub use backend::{Backend, StoreError};
+pub use changes::Refusal;
 pub use postgres::Postgres;
 pub use sqlite::Database;
 
-use crate::protocol::{ClientId, DisplayName, MessageContent, Posted, RoomName, UserId};
+use crate::protocol::{
+    Change, ClientId, DisplayName, Emoji, Extras, MessageContent, Posted, PostedChange, RoomName,
+    UserId,
+};
 use crate::server::config::{Settings, Storage};
 use crate::server::metrics::Metrics;
 pub use memory::Memory;
@@ -100,8 +107,8 @@ impl Channel {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tag(pub u64);
 
-/// A message the broker has accepted (the sender may post there), not yet
-/// numbered or stored.
+/// A message (or a change to one) the broker has accepted (the sender may
+/// post there), not yet numbered or stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewMessage {
     /// The connection that sent it, to be acknowledged.
@@ -109,14 +116,49 @@ pub struct NewMessage {
     pub channel: Channel,
     pub from: UserId,
     pub name: DisplayName,
-    /// The recipient of a direct message.
+    /// The recipient of a direct message; for a change in a direct
+    /// conversation, the other person.
     pub to: Option<UserId>,
+    /// The text of a message, or an edit's new text (unused otherwise).
     pub content: MessageContent,
     pub client_id: Option<ClientId>,
+    pub kind: NewKind,
+}
+
+/// What a new row is: a message, or a change the store must check against
+/// the message it targets before numbering it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum NewKind {
+    #[default]
+    Plain,
+    /// A message that answers another or names users.
+    Message {
+        reply_to: Option<u64>,
+        mentions: Vec<UserId>,
+    },
+    /// A change to message `target` of the same channel.
+    Change { target: u64, request: ChangeRequest },
+}
+
+/// A change as asked for, before the store has seen its target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeRequest {
+    /// The new text is the request's `content`; the message must have been
+    /// sent at or after `sent_after` (the operator's edit window).
+    Edit {
+        sent_after: Option<i64>,
+    },
+    Delete,
+    /// `on: None` toggles.
+    React {
+        emoji: Emoji,
+        on: Option<bool>,
+    },
 }
 
 impl NewMessage {
-    fn stored(&self, seq: u64, ts: i64) -> StoredMessage {
+    /// A message (or a change decided as `extra`) numbered `seq` at `ts`.
+    fn stored(&self, seq: u64, ts: i64, extra: Option<Box<Extra>>) -> StoredMessage {
         StoredMessage {
             channel: self.channel.clone(),
             seq,
@@ -126,11 +168,13 @@ impl NewMessage {
             to: self.to,
             content: self.content.clone(),
             client_id: self.client_id.clone(),
+            extra,
         }
     }
 }
 
-/// A message as stored: numbered within its channel and timestamped.
+/// A row as stored: numbered within its channel and timestamped. A
+/// message, or a change to one (see `protocol::changes`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredMessage {
     pub channel: Channel,
@@ -140,12 +184,50 @@ pub struct StoredMessage {
     pub from: UserId,
     pub name: DisplayName,
     pub to: Option<UserId>,
+    /// A message's text as it is now (empty once deleted), or an edit's
+    /// new text (empty for other changes, and once the message is deleted).
     pub content: MessageContent,
     pub client_id: Option<ClientId>,
+    /// None for a plain message that nobody changed, the common case.
+    pub extra: Option<Box<Extra>>,
 }
 
+/// What a row is beyond its text.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Extra {
+    /// A message's state as clients see it.
+    #[serde(flatten)]
+    pub shown: Extras,
+    /// A message's text as first sent, once edited: with the edits' own
+    /// rows, every version. Gone when the message is deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original: Option<MessageContent>,
+    /// A change's target and what it does (the target is also a column of
+    /// its own, indexed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<(u64, Change)>,
+}
+
+static PLAIN: std::sync::LazyLock<Extras> = std::sync::LazyLock::new(Extras::default);
+
 impl StoredMessage {
-    /// As it travels in a `history` message.
+    /// The change this row is, and the message it targets; None for a
+    /// message.
+    pub fn change(&self) -> Option<(u64, &Change)> {
+        let (target, change) = self.extra.as_ref()?.change.as_ref()?;
+        Some((*target, change))
+    }
+
+    pub fn is_message(&self) -> bool {
+        self.change().is_none()
+    }
+
+    /// A message's state beyond its text.
+    pub fn extras(&self) -> &Extras {
+        self.extra.as_ref().map_or(&PLAIN, |extra| &extra.shown)
+    }
+
+    /// As a message travels in a `history` message.
     pub fn posted(&self) -> Posted {
         Posted {
             seq: self.seq,
@@ -155,7 +237,44 @@ impl StoredMessage {
             content: self.content.clone(),
             to: self.to,
             id: self.client_id.clone(),
+            extras: self.extras().clone(),
         }
+    }
+
+    /// As a change travels: None for a message.
+    pub fn posted_change(&self) -> Option<PostedChange> {
+        let (target, change) = self.change()?;
+        Some(PostedChange {
+            seq: self.seq,
+            ts: self.ts,
+            from: self.from,
+            name: self.name.clone(),
+            target,
+            change: change.clone(),
+            content: matches!(change, Change::Edit).then(|| self.content.clone()),
+        })
+    }
+
+    /// Brings this message up to date with `change`, a change row that
+    /// targets it; false if it reflects it already.
+    pub fn apply(&mut self, change: &StoredMessage) -> bool {
+        let Some((_, what)) = change.change() else {
+            return false;
+        };
+        let extra = self.extra.get_or_insert_with(Box::default);
+        if matches!(what, Change::Edit) && extra.original.is_none() && !extra.shown.deleted {
+            extra.original = Some(self.content.clone());
+        }
+        let applied = extra.shown.apply(
+            &mut self.content,
+            what,
+            Some(&change.content),
+            (change.from, change.seq, change.ts),
+        );
+        if extra.shown.deleted {
+            extra.original = None;
+        }
+        applied
     }
 }
 
@@ -173,6 +292,9 @@ pub struct Appended {
 #[derive(Debug)]
 pub enum StoreReport {
     Appended(Vec<Appended>),
+    /// Changes the store refused, each with the connection that asked and
+    /// why: nothing was stored for them.
+    Refused(Vec<(NewMessage, Refusal)>),
     /// The batch was rolled back: none of these messages was stored.
     AppendFailed(Vec<NewMessage>),
     /// The newest messages of a room, for a room coming into memory, and
@@ -507,14 +629,16 @@ pub async fn carry_out(
     reports
 }
 
+/// The batch's appends in one transaction: reported as what was stored,
+/// then (if any) the changes refused.
 async fn commit(
     backend: &dyn Backend,
     appends: &mut Vec<NewMessage>,
     now_ms: i64,
     metrics: Option<&Metrics>,
-) -> Option<StoreReport> {
+) -> Vec<StoreReport> {
     if appends.is_empty() {
-        return None;
+        return Vec::new();
     }
     let started = std::time::Instant::now();
     let appended = backend.append(appends, now_ms).await;
@@ -524,23 +648,31 @@ async fn commit(
             .observe(started.elapsed().as_secs_f64());
         metrics.commit_messages.observe(appends.len() as f64);
     }
-    Some(match appended {
-        Ok(stored) => StoreReport::Appended(
-            appends
-                .drain(..)
-                .zip(stored)
-                .map(|(request, (message, new))| Appended {
-                    conn: request.conn,
-                    message,
-                    new,
-                })
-                .collect(),
-        ),
+    match appended {
+        Ok(outcomes) => {
+            let mut stored = Vec::with_capacity(outcomes.len());
+            let mut refused = Vec::new();
+            for (request, outcome) in appends.drain(..).zip(outcomes) {
+                match outcome {
+                    Ok((message, new)) => stored.push(Appended {
+                        conn: request.conn,
+                        message,
+                        new,
+                    }),
+                    Err(refusal) => refused.push((request, refusal)),
+                }
+            }
+            let mut reports = vec![StoreReport::Appended(stored)];
+            if !refused.is_empty() {
+                reports.push(StoreReport::Refused(refused));
+            }
+            reports
+        }
         Err(error) => {
             error!(%error, messages = appends.len(), "storing messages failed; the batch was rolled back");
-            StoreReport::AppendFailed(std::mem::take(appends))
+            vec![StoreReport::AppendFailed(std::mem::take(appends))]
         }
-    })
+    }
 }
 
 /// A fresh epoch: 64 random bits in hex. Should the system's random source

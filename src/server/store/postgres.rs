@@ -22,16 +22,24 @@ use sqlx::{
 };
 use tracing::info;
 
-use super::backend::Backend;
-use super::sql::{Embedded, clamp, columns, stored_message};
+use super::backend::{Backend, Outcome, Rows};
+use super::changes::{OriginalKey, number, targets_of};
+use super::sql::{Embedded, clamp, columns, extra_columns, stored_message};
 use super::{Channel, NewMessage, StoreError, StoredMessage};
 use crate::protocol::{ClientId, DisplayName, UserId};
 
-const MIGRATIONS: Embedded = Embedded(&[(
-    1,
-    "history",
-    include_str!("../../../migrations/postgres/0001_history.sql"),
-)]);
+const MIGRATIONS: Embedded = Embedded(&[
+    (
+        1,
+        "history",
+        include_str!("../../../migrations/postgres/0001_history.sql"),
+    ),
+    (
+        2,
+        "changes",
+        include_str!("../../../migrations/postgres/0002_changes.sql"),
+    ),
+]);
 
 /// How long a call waits for a connection before it fails: with PostgreSQL
 /// unreachable, a send is refused (`storage_failed`) within this, rather
@@ -97,18 +105,20 @@ impl Postgres {
     }
 
     /// Appends a batch in one transaction (see [`Backend::append`]): five
-    /// statements whatever its size, the rows passed as arrays.
+    /// statements whatever its size, the rows passed as arrays; a batch
+    /// with changes reads their targets too and writes them back.
     pub async fn append(
         &self,
         batch: &[NewMessage],
         now_ms: i64,
-    ) -> Result<Vec<(StoredMessage, bool)>, StoreError> {
+    ) -> Result<Vec<Outcome>, StoreError> {
         let mut tx = self.committer.begin().await?;
 
         // Lock every channel's head, in order (creating those new here).
-        let mut keys: Vec<String> = batch.iter().map(|m| m.channel.key()).collect();
-        keys.sort_unstable();
-        keys.dedup();
+        let mut channels: Vec<&Channel> = batch.iter().map(|m| &m.channel).collect();
+        channels.sort_unstable_by_key(|channel| channel.key());
+        channels.dedup();
+        let keys: Vec<String> = channels.iter().map(|channel| channel.key()).collect();
         let locked: Vec<(String, i64)> = sqlx::query_as(
             "INSERT INTO channels (channel, head) SELECT unnest($1::text[]), 0 \
              ON CONFLICT (channel) DO UPDATE SET head = channels.head \
@@ -117,16 +127,22 @@ impl Postgres {
         .bind(&keys)
         .fetch_all(&mut *tx)
         .await?;
-        let mut heads: HashMap<String, u64> = locked
+        let locked: HashMap<String, u64> = locked
             .into_iter()
             .map(|(channel, head)| (channel, head as u64))
             .collect();
+        let mut heads: HashMap<Channel, u64> = HashMap::new();
+        for channel in channels {
+            let head = locked
+                .get(&channel.key())
+                .ok_or_else(|| StoreError::Corrupt("channels: a head was not locked".into()))?;
+            heads.insert(channel.clone(), *head);
+        }
 
         // Messages already stored under the same (channel, sender, client
         // id), by this node or any other: read after the lock, so a batch
         // that held it before is seen committed.
-        type Key = (Channel, UserId, ClientId);
-        let mut originals: HashMap<Key, StoredMessage> = HashMap::new();
+        let mut originals: HashMap<OriginalKey, StoredMessage> = HashMap::new();
         let keyed: Vec<&NewMessage> = batch.iter().filter(|m| m.client_id.is_some()).collect();
         if !keyed.is_empty() {
             let rows = sqlx::query(concat!(
@@ -153,37 +169,37 @@ impl Postgres {
             }
         }
 
-        // Number the new ones in order; a client id repeated within the
-        // batch is answered with its first occurrence.
-        let mut results = Vec::with_capacity(batch.len());
-        let mut rows = Vec::with_capacity(batch.len());
-        for message in batch {
-            let key = message
-                .client_id
-                .clone()
-                .map(|id| (message.channel.clone(), message.from, id));
-            if let Some(original) = key.as_ref().and_then(|key| originals.get(key)) {
-                results.push((original.clone(), false));
-                continue;
+        // The messages the changes target: their channels' heads are
+        // locked, so no other node changes them meanwhile.
+        let mut targets: HashMap<(Channel, u64), StoredMessage> = HashMap::new();
+        let wanted = targets_of(batch);
+        if !wanted.is_empty() {
+            let rows = sqlx::query(concat!(
+                "SELECT ",
+                columns!(),
+                " FROM messages JOIN unnest($1::text[], $2::int8[]) AS k (c, s) \
+                 ON channel = k.c AND seq = k.s"
+            ))
+            .bind(wanted.iter().map(|(c, _)| c.key()).collect::<Vec<_>>())
+            .bind(wanted.iter().map(|(_, s)| clamp(*s)).collect::<Vec<_>>())
+            .fetch_all(&mut *tx)
+            .await?;
+            for row in &rows {
+                let stored = stored_message(row)?;
+                targets.insert((stored.channel.clone(), stored.seq), stored);
             }
-            let head = heads
-                .get_mut(&message.channel.key())
-                .ok_or_else(|| StoreError::Corrupt("channels: a head was not locked".into()))?;
-            *head += 1;
-            let stored = message.stored(*head, now_ms);
-            if let Some(key) = key {
-                originals.insert(key, stored.clone());
-            }
-            rows.push(stored.clone());
-            results.push((stored, true));
         }
 
+        let numbered = number(batch, &mut heads, originals, targets, now_ms);
+        let rows = &numbered.rows;
         if !rows.is_empty() {
+            let extras: (Vec<Option<i64>>, Vec<Option<String>>) =
+                rows.iter().map(extra_columns).unzip();
             sqlx::query(concat!(
                 "INSERT INTO messages (",
                 columns!(),
                 ") SELECT * FROM unnest($1::text[], $2::int8[], $3::text[], $4::text[], \
-                 $5::text[], $6::text[], $7::int8[], $8::text[])"
+                 $5::text[], $6::text[], $7::int8[], $8::text[], $9::int8[], $10::text[])"
             ))
             .bind(rows.iter().map(|m| m.channel.key()).collect::<Vec<_>>())
             .bind(rows.iter().map(|m| clamp(m.seq)).collect::<Vec<_>>())
@@ -209,11 +225,13 @@ impl Postgres {
                     .map(|m| m.client_id.as_ref().map(|id| id.as_str().to_owned()))
                     .collect::<Vec<_>>(),
             )
+            .bind(extras.0)
+            .bind(extras.1)
             .execute(&mut *tx)
             .await?;
             let (channels, heads): (Vec<String>, Vec<i64>) = heads
                 .into_iter()
-                .map(|(channel, head)| (channel, clamp(head)))
+                .map(|(channel, head)| (channel.key(), clamp(head)))
                 .unzip();
             sqlx::query(
                 "UPDATE channels SET head = v.head \
@@ -225,33 +243,69 @@ impl Postgres {
             .execute(&mut *tx)
             .await?;
         }
+        for message in &numbered.changed {
+            let (_, extra) = extra_columns(message);
+            sqlx::query(
+                "UPDATE messages SET content = $1, extra = $2 WHERE channel = $3 AND seq = $4",
+            )
+            .bind(message.content.as_str())
+            .bind(extra)
+            .bind(message.channel.key())
+            .bind(clamp(message.seq))
+            .execute(&mut *tx)
+            .await?;
+            if message.extras().deleted {
+                // The words of its edits go too.
+                sqlx::query("UPDATE messages SET content = '' WHERE channel = $1 AND target = $2")
+                    .bind(message.channel.key())
+                    .bind(clamp(message.seq))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
         tx.commit().await?;
-        Ok(results)
+        Ok(numbered.results)
     }
 
     async fn page_on(
         pool: &PgPool,
         channel: &Channel,
+        rows: Rows,
         before: Option<u64>,
-        after: Option<u64>,
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
         let before = before.map_or(i64::MAX, clamp);
-        let query = match after {
-            Some(_) => concat!(
-                "SELECT ",
-                columns!(),
-                " FROM messages WHERE channel = $1 AND seq > $2 AND seq < $3 ORDER BY seq ASC LIMIT $4"
+        let (after, query) = match rows {
+            Rows::After(after) => (
+                clamp(after),
+                concat!(
+                    "SELECT ",
+                    columns!(),
+                    " FROM messages WHERE channel = $1 AND seq > $2 AND seq < $3 ORDER BY seq ASC LIMIT $4"
+                ),
             ),
-            None => concat!(
-                "SELECT ",
-                columns!(),
-                " FROM messages WHERE channel = $1 AND seq > $2 AND seq < $3 ORDER BY seq DESC LIMIT $4"
+            Rows::Messages => (
+                0,
+                concat!(
+                    "SELECT ",
+                    columns!(),
+                    " FROM messages WHERE channel = $1 AND seq > $2 AND seq < $3 AND target IS NULL \
+                     ORDER BY seq DESC LIMIT $4"
+                ),
+            ),
+            Rows::Newest => (
+                0,
+                concat!(
+                    "SELECT ",
+                    columns!(),
+                    " FROM messages WHERE channel = $1 AND seq > $2 AND seq < $3 ORDER BY seq DESC LIMIT $4"
+                ),
             ),
         };
+        let rows_read = rows;
         let rows = sqlx::query(query)
             .bind(channel.key())
-            .bind(after.map_or(0, clamp))
+            .bind(after)
             .bind(before)
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
             .fetch_all(pool)
@@ -260,7 +314,7 @@ impl Postgres {
             .iter()
             .map(stored_message)
             .collect::<Result<Vec<_>, _>>()?;
-        if after.is_none() {
+        if !matches!(rows_read, Rows::After(_)) {
             messages.reverse();
         }
         Ok(messages)
@@ -418,7 +472,7 @@ impl Backend for Postgres {
         &'a self,
         batch: &'a [NewMessage],
         now_ms: i64,
-    ) -> BoxFuture<'a, Result<Vec<(StoredMessage, bool)>, StoreError>> {
+    ) -> BoxFuture<'a, Result<Vec<Outcome>, StoreError>> {
         Box::pin(Postgres::append(self, batch, now_ms))
     }
 
@@ -429,7 +483,11 @@ impl Backend for Postgres {
         after: Option<u64>,
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<StoredMessage>, StoreError>> {
-        Box::pin(Self::page_on(&self.readers, channel, before, after, limit))
+        let rows = match after {
+            Some(after) => Rows::After(after),
+            None => Rows::Messages,
+        };
+        Box::pin(Self::page_on(&self.readers, channel, rows, before, limit))
     }
 
     fn recent<'a>(
@@ -437,7 +495,13 @@ impl Backend for Postgres {
         channel: &'a Channel,
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<StoredMessage>, StoreError>> {
-        Box::pin(Self::page_on(&self.committer, channel, None, None, limit))
+        Box::pin(Self::page_on(
+            &self.committer,
+            channel,
+            Rows::Newest,
+            None,
+            limit,
+        ))
     }
 
     fn head<'a>(&'a self, channel: &'a Channel) -> BoxFuture<'a, Result<u64, StoreError>> {

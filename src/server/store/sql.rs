@@ -10,13 +10,13 @@ use sqlx::{
     migrate::{Migration, MigrationSource, MigrationType},
 };
 
-use super::{Channel, StoreError, StoredMessage};
+use super::{Channel, Extra, StoreError, StoredMessage};
 use crate::protocol::{ClientId, DisplayName, MessageContent, UserId};
 
 /// The columns [`stored_message`] reads, as a literal for `concat!`.
 macro_rules! columns {
     () => {
-        "channel, seq, sender, sender_name, recipient, content, ts_ms, client_id"
+        "channel, seq, sender, sender_name, recipient, content, ts_ms, client_id, target, extra"
     };
 }
 pub(super) use columns;
@@ -66,6 +66,15 @@ where
     let recipient: Option<String> = row.try_get("recipient")?;
     let content: String = row.try_get("content")?;
     let client_id: Option<String> = row.try_get("client_id")?;
+    let target: Option<i64> = row.try_get("target")?;
+    let extra: Option<String> = row.try_get("extra")?;
+    let extra = extra
+        .map(|json| serde_json::from_str::<Extra>(&json))
+        .transpose()
+        .map_err(|_| corrupt("extra"))?;
+    if target.map(|t| t as u64) != extra.as_ref().and_then(|e| e.change.as_ref()).map(|c| c.0) {
+        return Err(corrupt("target"));
+    }
     Ok(StoredMessage {
         channel: Channel::from_key(&channel).ok_or_else(|| corrupt("channel"))?,
         seq: row.try_get::<i64, _>("seq")? as u64,
@@ -76,10 +85,20 @@ where
             .map(|to| UserId::parse(&to))
             .transpose()
             .map_err(|_| corrupt("recipient"))?,
-        content: MessageContent::parse(content).map_err(|_| corrupt("content"))?,
+        content: MessageContent::parse_stored(content).map_err(|_| corrupt("content"))?,
         client_id: client_id
             .map(ClientId::parse)
             .transpose()
             .map_err(|_| corrupt("client_id"))?,
+        extra: extra.map(Box::new),
     })
+}
+
+/// What goes into the `target` and `extra` columns of a row.
+pub(super) fn extra_columns(row: &StoredMessage) -> (Option<i64>, Option<String>) {
+    let target = row.change().map(|(target, _)| clamp(target));
+    let extra = row.extra.as_ref().map(|extra| {
+        serde_json::to_string(extra).unwrap_or_else(|_| unreachable!("Extra always encodes"))
+    });
+    (target, extra)
 }

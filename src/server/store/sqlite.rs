@@ -21,9 +21,10 @@ use sqlx::{
     },
 };
 
-use super::backend::Backend;
-use super::sql::{Embedded, clamp, columns, stored_message};
-use super::{Channel, NewMessage, StoreError, StoredMessage};
+use super::backend::{Backend, Outcome, Rows};
+use super::changes::{OriginalKey, number, targets_of};
+use super::sql::{Embedded, clamp, columns, extra_columns, stored_message};
+use super::{Channel, NewKind, NewMessage, StoreError, StoredMessage};
 use crate::protocol::{ClientId, DisplayName, UserId};
 
 /// The migrations, compiled into the binary so an operator ships one file.
@@ -42,6 +43,11 @@ const MIGRATIONS: Embedded = Embedded(&[
         3,
         "head trigger",
         include_str!("../../../migrations/0003_head_trigger.sql"),
+    ),
+    (
+        4,
+        "changes",
+        include_str!("../../../migrations/0004_changes.sql"),
     ),
 ]);
 
@@ -111,7 +117,7 @@ impl Database {
         &self,
         batch: &[NewMessage],
         now_ms: i64,
-    ) -> Result<Vec<(StoredMessage, bool)>, StoreError> {
+    ) -> Result<Vec<Outcome>, StoreError> {
         let mut heads = std::mem::take(&mut *lock(&self.heads));
         let result = self.append_with(batch, &mut heads, now_ms).await;
         if result.is_ok() && heads.len() <= HEADS_CACHED {
@@ -129,72 +135,68 @@ impl Database {
         batch: &[NewMessage],
         heads: &mut HashMap<Channel, u64>,
         now_ms: i64,
-    ) -> Result<Vec<(StoredMessage, bool)>, StoreError> {
+    ) -> Result<Vec<Outcome>, StoreError> {
         if let Some(stored) = self.append_fresh(batch, heads, now_ms).await? {
             return Ok(stored);
         }
         self.append_checked(batch, heads, now_ms).await
     }
 
-    /// The usual batch: every channel's head known, and every message new.
-    /// It is numbered from the heads and inserted by one statement on its
-    /// own (its own transaction: the trigger of migration 3 raises the
-    /// heads in it). A client id already stored, or repeated in the batch,
-    /// fails the statement as a whole on the unique index, and nothing is
-    /// written: `None` then, and [`Self::append_checked`] answers resends
-    /// with their originals. So do batches of channels not seen yet, or too
-    /// large for one statement.
+    /// The usual batch: every channel's head known, and every message new,
+    /// none a change. It is numbered from the heads and inserted by one
+    /// statement on its own (its own transaction: the trigger of migration
+    /// 3 raises the heads in it). A client id already stored, or repeated
+    /// in the batch, fails the statement as a whole on the unique index,
+    /// and nothing is written: `None` then, and [`Self::append_checked`]
+    /// answers resends with their originals. So do batches of channels not
+    /// seen yet, with changes, or too large for one statement.
     async fn append_fresh(
         &self,
         batch: &[NewMessage],
         heads: &mut HashMap<Channel, u64>,
         now_ms: i64,
-    ) -> Result<Option<Vec<(StoredMessage, bool)>>, StoreError> {
+    ) -> Result<Option<Vec<Outcome>>, StoreError> {
         if batch.len() > ROWS_PER_STATEMENT
-            || batch
-                .iter()
-                .any(|message| !heads.contains_key(&message.channel))
+            || batch.iter().any(|message| {
+                !heads.contains_key(&message.channel)
+                    || matches!(message.kind, NewKind::Change { .. })
+            })
         {
             return Ok(None);
         }
-        let mut next = HashMap::new();
-        let rows: Vec<StoredMessage> = batch
+        let mut next: HashMap<Channel, u64> = batch
             .iter()
-            .map(|message| {
-                let head = next
-                    .entry(&message.channel)
-                    .or_insert_with(|| heads[&message.channel]);
-                *head += 1;
-                message.stored(*head, now_ms)
-            })
+            .map(|message| (message.channel.clone(), heads[&message.channel]))
             .collect();
-        match insert_rows(&rows).execute(&self.committer).await {
+        let numbered = number(batch, &mut next, HashMap::new(), HashMap::new(), now_ms);
+        if numbered.rows.is_empty() {
+            return Ok(Some(numbered.results)); // all refused: nothing to write
+        }
+        match insert_rows(&numbered.rows).execute(&self.committer).await {
             Ok(_) => {}
             Err(sqlx::Error::Database(error)) if error.is_unique_violation() => return Ok(None),
             Err(error) => return Err(error.into()),
         }
-        for (channel, head) in next {
-            heads.insert(channel.clone(), head);
-        }
-        Ok(Some(rows.into_iter().map(|row| (row, true)).collect()))
+        heads.extend(next);
+        Ok(Some(numbered.results))
     }
 
     /// Any batch, in a transaction: the originals of resends looked up,
-    /// heads read for channels not seen yet, then the new messages
-    /// numbered and inserted.
+    /// heads read for channels not seen yet, the messages that changes
+    /// target read, then the new rows numbered and inserted and the
+    /// changed messages written back.
     async fn append_checked(
         &self,
         batch: &[NewMessage],
         heads: &mut HashMap<Channel, u64>,
         now_ms: i64,
-    ) -> Result<Vec<(StoredMessage, bool)>, StoreError> {
+    ) -> Result<Vec<Outcome>, StoreError> {
         let mut tx = self.committer.begin().await?;
 
         // Messages already stored under the same (channel, sender, client id).
         // One equality test per message, OR-ed: SQLite answers each with a
         // search of the unique index, where a row-value IN would scan.
-        type Key = (Channel, UserId, ClientId);
-        let mut originals: HashMap<Key, StoredMessage> = HashMap::new();
+        let mut originals: HashMap<OriginalKey, StoredMessage> = HashMap::new();
         let keyed: Vec<&NewMessage> = batch.iter().filter(|m| m.client_id.is_some()).collect();
         for chunk in keyed.chunks(ROWS_PER_STATEMENT) {
             let mut query = sqlx::query(AssertSqlSafe(originals_sql(chunk.len())));
@@ -213,6 +215,24 @@ impl Database {
             }
         }
 
+        // The messages the changes target, by primary key.
+        let mut targets: HashMap<(Channel, u64), StoredMessage> = HashMap::new();
+        for chunk in targets_of(batch).chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "SELECT {} FROM messages WHERE {}",
+                columns!(),
+                vec!["(channel = ? AND seq = ?)"; chunk.len()].join(" OR ")
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for (channel, seq) in chunk {
+                query = query.bind(channel.key()).bind(clamp(*seq));
+            }
+            for row in query.fetch_all(&mut *tx).await? {
+                let stored = stored_message(&row)?;
+                targets.insert((stored.channel.clone(), stored.seq), stored);
+            }
+        }
+
         // The head of every channel not seen since the process started.
         for message in batch {
             if !heads.contains_key(&message.channel) {
@@ -225,34 +245,30 @@ impl Database {
             }
         }
 
-        // Number the new ones in order; a client id repeated within the batch
-        // is answered with its first occurrence.
-        let mut results = Vec::with_capacity(batch.len());
-        let mut rows = Vec::with_capacity(batch.len());
-        for message in batch {
-            let key = message
-                .client_id
-                .clone()
-                .map(|id| (message.channel.clone(), message.from, id));
-            if let Some(original) = key.as_ref().and_then(|key| originals.get(key)) {
-                results.push((original.clone(), false));
-                continue;
-            }
-            let head = heads.get_mut(&message.channel).expect("loaded above");
-            *head += 1;
-            let stored = message.stored(*head, now_ms);
-            if let Some(key) = key {
-                originals.insert(key, stored.clone());
-            }
-            rows.push(stored.clone());
-            results.push((stored, true));
-        }
-
-        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let numbered = number(batch, heads, originals, targets, now_ms);
+        for chunk in numbered.rows.chunks(ROWS_PER_STATEMENT) {
             insert_rows(chunk).execute(&mut *tx).await?;
         }
+        for message in &numbered.changed {
+            let (_, extra) = extra_columns(message);
+            sqlx::query("UPDATE messages SET content = ?, extra = ? WHERE channel = ? AND seq = ?")
+                .bind(message.content.as_str())
+                .bind(extra)
+                .bind(message.channel.key())
+                .bind(clamp(message.seq))
+                .execute(&mut *tx)
+                .await?;
+            if message.extras().deleted {
+                // The words of its edits go too.
+                sqlx::query("UPDATE messages SET content = '' WHERE channel = ? AND target = ?")
+                    .bind(message.channel.key())
+                    .bind(clamp(message.seq))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
         tx.commit().await?;
-        Ok(results)
+        Ok(numbered.results)
     }
 
     /// A page of `channel` (see [`Backend::page`]), read from the pool of
@@ -264,11 +280,15 @@ impl Database {
         after: Option<u64>,
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        self.page_on(&self.readers, channel, before, after, limit)
+        let rows = match after {
+            Some(after) => Rows::After(after),
+            None => Rows::Messages,
+        };
+        self.page_on(&self.readers, channel, rows, before, limit)
             .await
     }
 
-    /// The newest `limit` messages of `channel`, read on the committer's own
+    /// The newest `limit` rows of `channel`, read on the committer's own
     /// connection: the committer loading a room must never queue behind
     /// clients' history reads for a reader.
     pub async fn recent(
@@ -276,7 +296,7 @@ impl Database {
         channel: &Channel,
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        self.page_on(&self.committer, channel, None, None, limit)
+        self.page_on(&self.committer, channel, Rows::Newest, None, limit)
             .await
     }
 
@@ -284,13 +304,13 @@ impl Database {
         &self,
         pool: &SqlitePool,
         channel: &Channel,
+        rows: Rows,
         before: Option<u64>,
-        after: Option<u64>,
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
         let before = before.map_or(i64::MAX, clamp);
-        let (after, query) = match after {
-            Some(after) => (
+        let (after, query) = match rows {
+            Rows::After(after) => (
                 clamp(after),
                 concat!(
                     "SELECT ",
@@ -298,7 +318,16 @@ impl Database {
                     " FROM messages WHERE channel = ? AND seq > ? AND seq < ? ORDER BY seq ASC LIMIT ?"
                 ),
             ),
-            None => (
+            Rows::Messages => (
+                0,
+                concat!(
+                    "SELECT ",
+                    columns!(),
+                    " FROM messages WHERE channel = ? AND seq > ? AND seq < ? AND target IS NULL \
+                     ORDER BY seq DESC LIMIT ?"
+                ),
+            ),
+            Rows::Newest => (
                 0,
                 concat!(
                     "SELECT ",
@@ -307,7 +336,7 @@ impl Database {
                 ),
             ),
         };
-        let newest_first = query.ends_with("DESC LIMIT ?");
+        let newest_first = !matches!(rows, Rows::After(_));
         let rows = sqlx::query(query)
             .bind(channel.key())
             .bind(after)
@@ -431,7 +460,7 @@ impl Backend for Database {
         &'a self,
         batch: &'a [NewMessage],
         now_ms: i64,
-    ) -> BoxFuture<'a, Result<Vec<(StoredMessage, bool)>, StoreError>> {
+    ) -> BoxFuture<'a, Result<Vec<Outcome>, StoreError>> {
         Box::pin(Database::append(self, batch, now_ms))
     }
 
@@ -486,7 +515,7 @@ fn lock(heads: &Mutex<HashMap<Channel, u64>>) -> MutexGuard<'_, HashMap<Channel,
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Rows per multi-row statement: 8 columns each stays far below SQLite's
+/// Rows per multi-row statement: 10 columns each stays far below SQLite's
 /// limit of 32,766 bound parameters.
 const ROWS_PER_STATEMENT: usize = 128;
 
@@ -501,10 +530,11 @@ fn insert_rows(rows: &[StoredMessage]) -> Query<'_, Sqlite, SqliteArguments> {
     let sql = format!(
         "INSERT INTO messages ({}) VALUES {}",
         columns!(),
-        placeholders(rows.len(), 8)
+        placeholders(rows.len(), 10)
     );
     let mut query = sqlx::query(AssertSqlSafe(sql));
     for row in rows {
+        let (target, extra) = extra_columns(row);
         query = query
             .bind(row.channel.key())
             .bind(clamp(row.seq))
@@ -513,7 +543,9 @@ fn insert_rows(rows: &[StoredMessage]) -> Query<'_, Sqlite, SqliteArguments> {
             .bind(row.to.map(|to| to.to_string()))
             .bind(row.content.as_str().to_owned())
             .bind(row.ts)
-            .bind(row.client_id.as_ref().map(|id| id.as_str().to_owned()));
+            .bind(row.client_id.as_ref().map(|id| id.as_str().to_owned()))
+            .bind(target)
+            .bind(extra);
     }
     query
 }

@@ -5,6 +5,7 @@
 use std::sync::OnceLock;
 
 use super::*;
+use crate::protocol::MAX_REACTIONS;
 
 #[path = "../../../tests/services/mod.rs"]
 mod services;
@@ -39,6 +40,7 @@ fn message(channel: &Channel, from: UserId, text: &str, client_id: Option<&str>)
         to: None,
         content: MessageContent::parse(text).unwrap(),
         client_id: client_id.map(|id| ClientId::parse(id).unwrap()),
+        kind: NewKind::Plain,
     }
 }
 
@@ -61,6 +63,20 @@ async fn append(
             )
         }
         other => panic!("expected an append report, got {other:?}"),
+    }
+}
+
+/// A batch's outcomes, every one of them stored.
+trait AllStored {
+    fn stored(self) -> Vec<(StoredMessage, bool)>;
+}
+
+impl AllStored for Result<Vec<Outcome>, StoreError> {
+    fn stored(self) -> Vec<(StoredMessage, bool)> {
+        self.unwrap()
+            .into_iter()
+            .map(|outcome| outcome.unwrap())
+            .collect()
     }
 }
 
@@ -202,17 +218,17 @@ async fn a_client_id_repeated_within_one_batch_is_stored_once() {
             message(&a, ana, "first", Some("x")),
             message(&a, ana, "no id", None),
         ];
-        let stored = backend.append(&batch, 5).await.unwrap();
+        let stored = backend.append(&batch, 5).await.stored();
         let summary: Vec<_> = stored.iter().map(|(m, new)| (m.seq, *new)).collect();
         assert_eq!(summary, [(1, true), (2, true), (1, false), (3, true)]);
         // The same id in another room is another message.
         let elsewhere = backend
             .append(&[message(&room("b"), ana, "first", Some("x"))], 6)
             .await
-            .unwrap();
+            .stored();
         assert_eq!((elsewhere[0].0.seq, elsewhere[0].1), (1, true));
         // And across batches, from what is stored.
-        let again = backend.append(&batch[..1], 6).await.unwrap();
+        let again = backend.append(&batch[..1], 6).await.stored();
         assert_eq!((again[0].0.seq, again[0].1), (1, false));
         // In a room whose head is known (SQLite's one-statement append,
         // which a repeat makes fall back): the same, and no number spent.
@@ -220,13 +236,13 @@ async fn a_client_id_repeated_within_one_batch_is_stored_once() {
             message(&a, ben, "y", Some("y")),
             message(&a, ben, "y", Some("y")),
         ];
-        let stored = backend.append(&repeated, 7).await.unwrap();
+        let stored = backend.append(&repeated, 7).await.stored();
         let summary: Vec<_> = stored.iter().map(|(m, new)| (m.seq, *new)).collect();
         assert_eq!(summary, [(4, true), (4, false)]);
         let next = backend
             .append(&[message(&a, ben, "z", Some("z"))], 8)
             .await
-            .unwrap();
+            .stored();
         assert_eq!((next[0].0.seq, next[0].1), (5, true));
         assert_eq!(
             seqs(&backend.page(&a, None, None, 10).await.unwrap()),
@@ -243,12 +259,12 @@ async fn every_backend_prunes_by_count_and_age_and_numbers_on() {
         let batch: Vec<_> = (1..=10)
             .map(|n| message(&a, ana, &n.to_string(), None))
             .collect();
-        backend.append(&batch, 1_000).await.unwrap();
-        backend.append(&batch[..3], 5_000).await.unwrap();
+        backend.append(&batch, 1_000).await.stored();
+        backend.append(&batch[..3], 5_000).await.stored();
         let batch: Vec<_> = (1..=2)
             .map(|n| message(&b, ana, &n.to_string(), None))
             .collect();
-        backend.append(&batch, 5_000).await.unwrap();
+        backend.append(&batch, 5_000).await.stored();
         // The newest 5 of each channel.
         assert_eq!(backend.prune(Some(5), None, 1_000).await.unwrap(), 8);
         assert_eq!(
@@ -272,12 +288,12 @@ async fn every_backend_prunes_by_count_and_age_and_numbers_on() {
         let channels = [b.clone(), none, a.clone()];
         assert_eq!(backend.heads(&channels).await.unwrap(), [2, 0, 13]);
         // Numbering goes on past what was pruned.
-        let next = backend.append(&batch[..1], 9_000).await.unwrap();
+        let next = backend.append(&batch[..1], 9_000).await.stored();
         assert_eq!(next[0].0.seq, 3);
         let next = backend
             .append(&[message(&a, ana, "x", None)], 9_000)
             .await
-            .unwrap();
+            .stored();
         assert_eq!(next[0].0.seq, 14);
     }
 }
@@ -381,11 +397,11 @@ async fn retention_prunes_by_count_and_age_but_never_reuses_a_number() {
     let batch: Vec<_> = (1..=10)
         .map(|n| message(&a, ana, &n.to_string(), None))
         .collect();
-    database.append(&batch, 1_000).await.unwrap();
+    database.append(&batch, 1_000).await.stored();
     let batch: Vec<_> = (1..=3)
         .map(|n| message(&b, ana, &n.to_string(), None))
         .collect();
-    database.append(&batch, 5_000).await.unwrap();
+    database.append(&batch, 5_000).await.stored();
 
     // Keep 4 per channel, in chunks of 3: room a loses 1..=6 over two steps.
     assert_eq!(database.prune(Some(4), None, 3).await.unwrap(), 3);
@@ -414,7 +430,7 @@ async fn retention_prunes_by_count_and_age_but_never_reuses_a_number() {
     let stored = database
         .append(&[message(&a, ana, "after", None)], 9_000)
         .await
-        .unwrap();
+        .stored();
     assert_eq!(stored[0].0.seq, 11);
 }
 
@@ -453,7 +469,7 @@ async fn nodes_sharing_postgres_number_one_room_without_gaps_or_repeats() {
                 let messages: Vec<_> = (0..10)
                     .map(|n| message(&a, user, &format!("{batch}.{n}"), None))
                     .collect();
-                for (stored, new) in database.append(&messages, 1).await.unwrap() {
+                for (stored, new) in database.append(&messages, 1).await.stored() {
                     assert!(new);
                     seqs.push(stored.seq);
                 }
@@ -483,12 +499,12 @@ async fn a_resend_to_another_node_is_answered_with_the_original() {
     let stored = one
         .append(&[message(&a, ana, "hi", Some("m-1"))], 1)
         .await
-        .unwrap();
+        .stored();
     assert_eq!((stored[0].0.seq, stored[0].1), (1, true));
     let resent = two
         .append(&[message(&a, ana, "hi", Some("m-1"))], 2)
         .await
-        .unwrap();
+        .stored();
     assert_eq!(
         (resent[0].0.seq, resent[0].1, resent[0].0.ts),
         (1, false, 1)
@@ -497,7 +513,7 @@ async fn a_resend_to_another_node_is_answered_with_the_original() {
         let id = format!("race-{n}");
         let batch = [message(&a, ana, "both", Some(&id))];
         let (first, second) = tokio::join!(one.append(&batch, 3), two.append(&batch, 3));
-        let (first, second) = (first.unwrap(), second.unwrap());
+        let (first, second) = (first.stored(), second.stored());
         assert_eq!(
             first[0].0.seq, second[0].0.seq,
             "one number for one message"
@@ -526,7 +542,7 @@ async fn with_postgres_down_appends_fail_and_numbering_resumes_without_a_gap() {
     let first = database
         .append(&[message(&a, ana, "one", None)], 1)
         .await
-        .unwrap();
+        .stored();
     assert_eq!(first[0].0.seq, 1);
     let server = tokio::task::spawn_blocking(move || {
         server.stop();
@@ -552,6 +568,213 @@ async fn with_postgres_down_appends_fail_and_numbering_resumes_without_a_gap() {
             Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     }
-    assert_eq!(stored.expect("appends work again")[0].0.seq, 2);
+    assert_eq!(Ok(stored.expect("appends work again")).stored()[0].0.seq, 2);
     drop(server);
+}
+
+/// A change to message `target` of `channel`, from `from`.
+fn change(
+    channel: &Channel,
+    from: UserId,
+    target: u64,
+    request: ChangeRequest,
+    text: Option<&str>,
+) -> NewMessage {
+    NewMessage {
+        kind: NewKind::Change { target, request },
+        content: text.map_or_else(MessageContent::removed, |t| {
+            MessageContent::parse(t).unwrap()
+        }),
+        ..message(channel, from, "unused", None)
+    }
+}
+
+fn react(emoji: &str, on: Option<bool>) -> ChangeRequest {
+    ChangeRequest::React {
+        emoji: Emoji::parse(emoji).unwrap(),
+        on,
+    }
+}
+
+fn edit() -> ChangeRequest {
+    ChangeRequest::Edit { sent_after: None }
+}
+
+#[tokio::test]
+async fn changes_are_checked_numbered_and_applied_to_their_message_by_every_backend() {
+    for (backend, _dir) in raw_backends().await {
+        let (ana, ben) = (UserId::new_random(), UserId::new_random());
+        let a = room("a");
+        let replying = NewMessage {
+            kind: NewKind::Message {
+                reply_to: Some(1),
+                mentions: vec![ana],
+            },
+            ..message(&a, ben, "@Ana hi", None)
+        };
+        // A message, and in the same batch a reply to it, its author's
+        // edit, a reaction; then what is refused, and why.
+        let outcomes = backend
+            .append(
+                &[
+                    message(&a, ana, "helo", None),
+                    replying,
+                    change(&a, ana, 1, edit(), Some("hello")),
+                    change(&a, ben, 1, react("👍", None), None),
+                    change(&a, ben, 1, edit(), Some("mine now")),
+                    change(&a, ben, 1, react("👍", Some(true)), None),
+                    change(&a, ana, 99, edit(), Some("nothing there")),
+                    change(&a, ana, 3, edit(), Some("a change is no message")),
+                    NewMessage {
+                        kind: NewKind::Message {
+                            reply_to: Some(50),
+                            mentions: vec![],
+                        },
+                        ..message(&a, ana, "to the future", None)
+                    },
+                    change(
+                        &a,
+                        ana,
+                        1,
+                        ChangeRequest::Edit {
+                            sent_after: Some(11),
+                        },
+                        Some("too late"),
+                    ),
+                ],
+                10,
+            )
+            .await
+            .unwrap();
+        let summary: Vec<Result<u64, Refusal>> = outcomes
+            .iter()
+            .map(|o| o.as_ref().map(|(m, _)| m.seq).map_err(|r| *r))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                Ok(1),
+                Ok(2),
+                Ok(3),
+                Ok(4),
+                Err(Refusal::NotYours),
+                Err(Refusal::Unchanged),
+                Err(Refusal::NoSuchMessage),
+                Err(Refusal::NoSuchMessage),
+                Err(Refusal::NoSuchMessage),
+                Err(Refusal::TooLate),
+            ]
+        );
+        let more = backend
+            .append(
+                &[
+                    change(&a, ana, 1, react("👍", Some(true)), None),
+                    change(&a, ben, 1, react("👍", None), None),
+                ],
+                20,
+            )
+            .await
+            .stored();
+        assert_eq!(more[1].0.change().map(|(t, c)| (t, c.clone())), {
+            let off = Change::React {
+                emoji: Emoji::parse("👍").unwrap(),
+                on: false,
+            };
+            Some((1, off))
+        });
+        // A batch of nothing but refusals writes nothing.
+        let alone = NewMessage {
+            kind: NewKind::Message {
+                reply_to: Some(99),
+                mentions: vec![],
+            },
+            ..message(&a, ana, "to nothing", None)
+        };
+        let refused = backend.append(&[alone], 21).await.unwrap();
+        assert_eq!(refused[0].as_ref().err(), Some(&Refusal::NoSuchMessage));
+        // History shows messages as they are now; forwards, the changes too.
+        let page = backend.page(&a, None, None, 10).await.unwrap();
+        assert_eq!(seqs(&page), [1, 2], "a page back holds messages only");
+        let first = page[0].extras();
+        assert_eq!(page[0].content.as_str(), "hello");
+        assert_eq!(first.edited, Some(10));
+        assert_eq!(first.rev, Some(6));
+        assert_eq!(first.reactions.len(), 1);
+        assert_eq!(first.reactions[0].users, [ana]);
+        assert_eq!(page[1].extras().reply_to, Some(1));
+        assert_eq!(page[1].extras().mentions, [ana]);
+        let forwards = backend.page(&a, None, Some(0), 10).await.unwrap();
+        assert_eq!(seqs(&forwards), [1, 2, 3, 4, 5, 6]);
+        assert_eq!(forwards[2].content.as_str(), "hello", "the edit's text");
+        assert_eq!(seqs(&backend.recent(&a, 3).await.unwrap()), [4, 5, 6]);
+
+        // A deletion takes the words from the message and its edits, and
+        // nothing can change it after.
+        let deleted = backend
+            .append(&[change(&a, ana, 1, ChangeRequest::Delete, None)], 30)
+            .await
+            .stored();
+        assert_eq!(deleted[0].0.seq, 7);
+        let after = backend
+            .append(
+                &[
+                    change(&a, ana, 1, edit(), Some("back")),
+                    change(&a, ben, 1, react("🎉", None), None),
+                    change(&a, ben, 2, ChangeRequest::Delete, None),
+                ],
+                40,
+            )
+            .await
+            .unwrap();
+        let refusals: Vec<_> = after.iter().map(|o| o.as_ref().err().copied()).collect();
+        assert_eq!(
+            refusals,
+            [Some(Refusal::Deleted), Some(Refusal::Deleted), None]
+        );
+        let rows = backend.page(&a, None, Some(0), 10).await.unwrap();
+        assert!(rows[0].content.is_removed() && rows[0].extras().deleted);
+        assert!(rows[0].extras().reactions.is_empty());
+        assert!(rows[2].content.is_removed(), "the edit's words went too");
+        assert_eq!(
+            rows[0].extra.as_ref().and_then(|e| e.original.clone()),
+            None
+        );
+        assert_eq!(seqs(&rows), [1, 2, 3, 4, 5, 6, 7, 8]);
+    }
+}
+
+#[tokio::test]
+async fn an_edit_keeps_the_first_text_and_a_message_takes_so_many_kinds_of_reaction() {
+    for (backend, _dir) in raw_backends().await {
+        let ana = UserId::new_random();
+        let a = room("a");
+        backend
+            .append(&[message(&a, ana, "first", None)], 1)
+            .await
+            .stored();
+        backend
+            .append(&[change(&a, ana, 1, edit(), Some("second"))], 2)
+            .await
+            .stored();
+        backend
+            .append(&[change(&a, ana, 1, edit(), Some("third"))], 3)
+            .await
+            .stored();
+        let page = backend.page(&a, None, None, 1).await.unwrap();
+        let original = page[0].extra.as_ref().and_then(|e| e.original.clone());
+        assert_eq!(original.unwrap().as_str(), "first");
+        assert_eq!(page[0].content.as_str(), "third");
+        let emoji: Vec<NewMessage> = (0..=MAX_REACTIONS)
+            .map(|n| {
+                let symbol = char::from_u32(0x1F600 + n as u32).unwrap().to_string();
+                change(&a, ana, 1, react(&symbol, Some(true)), None)
+            })
+            .collect();
+        let outcomes = backend.append(&emoji, 4).await.unwrap();
+        assert!(outcomes[..MAX_REACTIONS].iter().all(Result::is_ok));
+        assert_eq!(
+            outcomes[MAX_REACTIONS].as_ref().err(),
+            Some(&Refusal::TooManyReactions)
+        );
+    }
 }

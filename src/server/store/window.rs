@@ -24,7 +24,20 @@ pub fn cost(message: &StoredMessage) -> usize {
         + message.content.as_str().len()
         + message.name.as_str().len()
         + message.client_id.as_ref().map_or(0, |id| id.as_str().len())
+        + message.extra.as_ref().map_or(0, |extra| {
+            let shown = &extra.shown;
+            let users: usize = shown.reactions.iter().map(|r| r.users.len() + 2).sum();
+            EXTRA_OVERHEAD
+                + 16 * (users + shown.mentions.len())
+                + extra
+                    .original
+                    .as_ref()
+                    .map_or(0, |text| text.as_str().len())
+        })
 }
+
+/// What a row's extra state costs besides its lists and text.
+const EXTRA_OVERHEAD: usize = 160;
 
 /// A channel's latest messages, oldest first.
 #[derive(Debug, Default)]
@@ -49,6 +62,55 @@ impl Window {
 
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &StoredMessage> {
         self.messages.iter()
+    }
+
+    /// The row numbered `seq`, if kept.
+    pub fn get(&self, seq: u64) -> Option<&StoredMessage> {
+        let at = self.messages.binary_search_by_key(&seq, |m| m.seq).ok()?;
+        self.messages.get(at)
+    }
+
+    /// Puts `message` in place of the row with its number, if kept (a
+    /// message brought up to date by a change); returns the bytes the
+    /// window grew by.
+    pub fn replace(&mut self, message: StoredMessage) -> isize {
+        let Ok(at) = self.messages.binary_search_by_key(&message.seq, |m| m.seq) else {
+            return 0;
+        };
+        let (old, new) = (cost(&self.messages[at]), cost(&message));
+        self.messages[at] = message;
+        self.bytes = self.bytes + new - old;
+        new as isize - old as isize
+    }
+
+    /// Blanks the text of the edits of message `seq` (it was deleted: its
+    /// words go from every version); returns the bytes the window grew by
+    /// (negative).
+    pub fn blank_changes_to(&mut self, seq: u64) -> isize {
+        let before = self.bytes;
+        for row in self.messages.iter_mut() {
+            if row.change().is_some_and(|(target, _)| target == seq) && !row.content.is_removed() {
+                self.bytes -= row.content.as_str().len();
+                row.content = crate::protocol::MessageContent::removed();
+            }
+        }
+        self.bytes as isize - before as isize
+    }
+
+    /// Applies `change`, a change row, to the message it targets, if kept;
+    /// returns the bytes the window grew by.
+    pub fn apply(&mut self, change: &StoredMessage) -> isize {
+        let Some((target, _)) = change.change() else {
+            return 0;
+        };
+        let Ok(at) = self.messages.binary_search_by_key(&target, |m| m.seq) else {
+            return 0;
+        };
+        let old = cost(&self.messages[at]);
+        self.messages[at].apply(change);
+        let new = cost(&self.messages[at]);
+        self.bytes = self.bytes + new - old;
+        new as isize - old as isize
     }
 
     /// Adds the newest message, then lets the oldest go until at most
@@ -154,6 +216,7 @@ mod tests {
             to: None,
             content: MessageContent::parse(text).unwrap(),
             client_id: None,
+            extra: None,
         }
     }
 

@@ -30,6 +30,7 @@ impl BrokerState {
                     to: None,
                     content,
                     client_id: id,
+                    kind: NewKind::Plain,
                 });
             }
             ApiCommand::Rooms(reply) => {

@@ -67,9 +67,19 @@ impl BrokerState {
                 }
             }
             BusEvent::Direct { to, message } => {
-                let frame = direct_message_frame(&message);
+                // A change goes only to connections that said `hello`.
+                let frame = match message.is_message() {
+                    true => direct_message_frame(&message),
+                    false => match change_frame(None, &message) {
+                        Some(frame) => frame,
+                        None => return,
+                    },
+                };
                 for conn in self.users.conns(to).to_vec() {
-                    self.push(conn, frame.clone());
+                    if message.is_message() || self.sessions.get(&conn).is_some_and(|s| s.extended)
+                    {
+                        self.push(conn, frame.clone());
+                    }
                 }
             }
             BusEvent::Online(users) => self.online_anywhere = users.into_iter().collect(),

@@ -66,18 +66,39 @@ impl BrokerState {
         });
     }
 
-    /// Sends several frames to every member, as one queue item each.
-    pub(super) fn broadcast_all(&mut self, name: &RoomName, mut frames: Vec<Utf8Bytes>) {
-        if frames.len() == 1 {
-            let frame = frames.pop().expect("one frame");
+    /// Sends several frames to every member, as one queue item each: a
+    /// change's only to the members that said `hello`.
+    pub(super) fn broadcast_all(&mut self, name: &RoomName, mut frames: Vec<Frame>) {
+        if let [Frame::All(_)] = frames.as_slice()
+            && let Some(Frame::All(frame)) = frames.pop()
+        {
             return self.broadcast(name, &frame, None);
         }
-        let frames: Arc<[Utf8Bytes]> = frames.into();
-        self.send_to_members(name, |_, _| {
-            Some(Outbound::Batch {
-                frames: frames.clone(),
-                skip: 0,
+        let plain: Arc<[Utf8Bytes]> = frames
+            .iter()
+            .filter_map(|frame| match frame {
+                Frame::All(bytes) => Some(bytes.clone()),
+                Frame::Extended(_) => None,
             })
+            .collect();
+        let all: Arc<[Utf8Bytes]> = if plain.len() == frames.len() {
+            plain.clone()
+        } else {
+            frames
+                .into_iter()
+                .map(|(Frame::All(bytes) | Frame::Extended(bytes))| bytes)
+                .collect()
+        };
+        self.send_to_members(name, |_, seat| {
+            let frames = if seat.extended { &all } else { &plain };
+            match frames.len() {
+                0 => None,
+                1 => Some(Outbound::Text(frames[0].clone())),
+                _ => Some(Outbound::Batch {
+                    frames: frames.clone(),
+                    skip: 0,
+                }),
+            }
         });
     }
 

@@ -174,14 +174,7 @@ impl HistoryRead {
             Keep::Newest
         };
         let reply = match store.page(&channel, before, after, limit).await {
-            Ok(page) => ServerMessage::History {
-                room,
-                with,
-                messages: within_budget(&page, keep)
-                    .iter()
-                    .map(|m| m.posted())
-                    .collect(),
-            },
+            Ok(page) => history_frame(room, with, within_budget(&page, keep).into_iter()),
             Err(error) => {
                 warn!(%conn, %error, "reading history failed");
                 ServerMessage::Error {

@@ -1,5 +1,11 @@
-//! Room and direct messages: handing them to the store, and once the store
-//! reports them committed, delivering and acknowledging them.
+//! Room and direct messages, and changes to them (edits, deletions,
+//! reactions): handing them to the store, and once the store reports them
+//! committed, delivering and acknowledging them.
+//!
+//! A change is a row of its channel's sequence like a message: it goes to
+//! the members (and the two people of a conversation) that said `hello`
+//! as a `message_changed`, in order with the messages, and brings the
+//! cached message it targets up to date.
 
 use super::*;
 
@@ -15,6 +21,8 @@ pub(super) fn room_message_frame(room: &RoomName, message: &StoredMessage) -> Ut
         seq: Some(message.seq),
         ts: Some(message.ts),
         id: message.client_id.clone(),
+        reply_to: message.extras().reply_to,
+        mentions: message.extras().mentions.clone(),
     })
 }
 
@@ -28,7 +36,25 @@ pub(super) fn direct_message_frame(message: &StoredMessage) -> Utf8Bytes {
         seq: Some(message.seq),
         ts: Some(message.ts),
         id: message.client_id.clone(),
+        reply_to: message.extras().reply_to,
     })
+}
+
+/// A committed change, as `hello` clients get it.
+pub(super) fn change_frame(room: Option<&RoomName>, change: &StoredMessage) -> Option<Utf8Bytes> {
+    Some(encode(&ServerMessage::MessageChanged {
+        room: room.cloned(),
+        to: change.to,
+        change: change.posted_change()?,
+    }))
+}
+
+/// What a committed row of a room sends its members.
+pub(super) enum Frame {
+    /// A message: to everyone.
+    All(Utf8Bytes),
+    /// A change: to the members that said `hello`.
+    Extended(Utf8Bytes),
 }
 
 /// The store's tag for a connection's message, and back.
@@ -47,6 +73,7 @@ impl BrokerState {
         room: RoomName,
         content: MessageContent,
         id: Option<ClientId>,
+        kind: NewKind,
     ) {
         let is_member = self
             .rooms
@@ -70,6 +97,7 @@ impl BrokerState {
             to: None,
             content,
             client_id: id.clone(),
+            kind,
         };
         self.store_message(message);
     }
@@ -80,6 +108,7 @@ impl BrokerState {
         to: UserId,
         content: MessageContent,
         id: Option<ClientId>,
+        kind: NewKind,
     ) {
         let Some(user) = self.sessions.get(&conn).map(|s| s.user) else {
             return;
@@ -104,8 +133,84 @@ impl BrokerState {
             to: Some(to),
             content,
             client_id: id,
+            kind,
         };
         self.store_message(message);
+    }
+
+    /// An edit, a deletion or a reaction to message `seq` of a room the
+    /// sender is in, or of its conversation with `with`. The store checks
+    /// it against the message (its author, whether still there) and
+    /// numbers it; see [`Self::changes_refused`].
+    pub(super) fn change(
+        &mut self,
+        conn: ConnId,
+        (room, with): (Option<RoomName>, Option<UserId>),
+        seq: u64,
+        content: Option<MessageContent>,
+        request: ChangeRequest,
+    ) {
+        let Some(user) = self.sessions.get(&conn).map(|s| s.user) else {
+            return;
+        };
+        let (channel, to) = match (room, with) {
+            (Some(room), None) => {
+                let is_member = self
+                    .rooms
+                    .get(&room)
+                    .is_some_and(|r| r.members.contains_key(&conn));
+                if !is_member {
+                    let text = format!("join room '{room}' before changing its messages");
+                    let error = ServerMessage::room_error(ErrorCode::NotAMember, room, text);
+                    self.send_to(conn, &error);
+                    return;
+                }
+                (Channel::Room(room), None)
+            }
+            (None, Some(with)) if with != user => (Channel::direct(user, with), Some(with)),
+            _ => {
+                let text = "name the message by 'room', or by 'with' (the other person of a \
+                            direct conversation), and its 'seq'";
+                let error = ServerMessage::error(ErrorCode::InvalidMessage, text);
+                self.send_to(conn, &error);
+                return;
+            }
+        };
+        let message = NewMessage {
+            conn: tag(conn),
+            channel,
+            from: user,
+            name: self.name_of(user),
+            to,
+            content: content.unwrap_or_else(MessageContent::removed),
+            client_id: None,
+            kind: NewKind::Change {
+                target: seq,
+                request,
+            },
+        };
+        self.store_message(message);
+    }
+
+    /// Changes the store would not take: each sender is told why, unless
+    /// the change would have changed nothing (the state is already what
+    /// it asked for).
+    pub(super) fn changes_refused(&mut self, refused: Vec<(NewMessage, Refusal)>) {
+        for (message, refusal) in refused {
+            let code = match refusal {
+                Refusal::Unchanged => continue,
+                Refusal::NoSuchMessage => ErrorCode::NoSuchMessage,
+                Refusal::NotYours
+                | Refusal::Deleted
+                | Refusal::TooLate
+                | Refusal::TooManyReactions => ErrorCode::NotAllowed,
+            };
+            let text = match &message.kind {
+                NewKind::Change { target, .. } => format!("message {target}: {}", refusal.text()),
+                _ => format!("the message it answers: {}", refusal.text()),
+            };
+            self.message_refused(message, code, &text);
+        }
     }
 
     /// Hands a message to the store; it is delivered when the store reports
@@ -137,7 +242,7 @@ impl BrokerState {
                     .push(Effect::Bus(BusRequest::Publish { room, messages }));
             }
         }
-        let mut rooms: Vec<(RoomName, Vec<Utf8Bytes>)> = Vec::new();
+        let mut rooms: Vec<(RoomName, Vec<Frame>)> = Vec::new();
         for Appended { conn, message, new } in &appended {
             if !new {
                 continue;
@@ -200,7 +305,7 @@ impl BrokerState {
     /// in the cache. None if the room is not in memory (nobody here is in
     /// it), is loading (the load brings it), or the message is early or
     /// seen before.
-    pub(super) fn sequence(&mut self, name: &RoomName, message: StoredMessage) -> Vec<Utf8Bytes> {
+    pub(super) fn sequence(&mut self, name: &RoomName, message: StoredMessage) -> Vec<Frame> {
         let Some(room) = self.rooms.get_mut(name) else {
             return Vec::new();
         };
@@ -209,13 +314,14 @@ impl BrokerState {
         self.cache_released(name, released)
     }
 
-    /// Keeps messages the sequencer released in the room's cache; their
-    /// frames for the members.
+    /// Keeps rows the sequencer released in the room's cache (a change
+    /// also brings the message it targets up to date there); their frames
+    /// for the members.
     pub(super) fn cache_released(
         &mut self,
         name: &RoomName,
         released: Vec<StoredMessage>,
-    ) -> Vec<Utf8Bytes> {
+    ) -> Vec<Frame> {
         if released.is_empty() {
             return Vec::new();
         }
@@ -225,8 +331,21 @@ impl BrokerState {
         };
         let mut frames = Vec::with_capacity(released.len());
         for message in released {
-            frames.push(room_message_frame(name, &message));
-            let grew = room.recent.push(message, cache_size, ROOM_CACHE_BYTES);
+            let mut grew = 0;
+            if message.is_message() {
+                frames.push(Frame::All(room_message_frame(name, &message)));
+            } else if let Some(frame) = change_frame(Some(name), &message) {
+                frames.push(Frame::Extended(frame));
+                grew += room.recent.apply(&message);
+                if message
+                    .change()
+                    .is_some_and(|(_, c)| matches!(c, Change::Delete))
+                {
+                    let target = message.change().map_or(0, |(target, _)| target);
+                    grew += room.recent.blank_changes_to(target);
+                }
+            }
+            grew += room.recent.push(message, cache_size, ROOM_CACHE_BYTES);
             self.cached_bytes = self.cached_bytes.saturating_add_signed(grew);
         }
         self.keep_caches_within_budget(name);
@@ -234,15 +353,30 @@ impl BrokerState {
     }
 
     /// To every connection of the recipient, and to the sender's other
-    /// connections (its tabs keep the conversation too).
+    /// connections (its tabs keep the conversation too). A change goes to
+    /// the sender's own connection as well (it has no ack), and only to
+    /// connections that said `hello`.
     pub(super) fn deliver_direct_message(&mut self, sender_conn: ConnId, message: &StoredMessage) {
-        let frame = direct_message_frame(message);
+        let is_change = !message.is_message();
+        let frame = match is_change {
+            false => direct_message_frame(message),
+            true => match change_frame(None, message) {
+                Some(frame) => frame,
+                None => return,
+            },
+        };
         let mut targets: Vec<ConnId> = Vec::new();
         for user in [Some(message.from), message.to].into_iter().flatten() {
-            targets.extend(self.users.conns(user).iter().filter(|c| **c != sender_conn));
+            targets.extend(
+                self.users
+                    .conns(user)
+                    .iter()
+                    .filter(|c| is_change || **c != sender_conn),
+            );
         }
         targets.sort();
         targets.dedup();
+        targets.retain(|conn| !is_change || self.sessions.get(conn).is_some_and(|s| s.extended));
         for conn in targets {
             self.push(conn, frame.clone());
         }

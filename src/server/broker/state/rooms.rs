@@ -33,6 +33,30 @@ pub(super) struct Seat {
     /// Its number among the room's members, for what it is owed of the
     /// waiting announcements.
     pub(super) number: u64,
+    /// It said `hello`: it gets changes to messages too.
+    pub(super) extended: bool,
+}
+
+/// A `history` of `rows`, oldest first: the messages, and the changes.
+pub(super) fn history_frame<'m>(
+    room: Option<RoomName>,
+    with: Option<UserId>,
+    rows: impl Iterator<Item = &'m StoredMessage>,
+) -> ServerMessage {
+    let mut messages = Vec::new();
+    let mut changes = Vec::new();
+    for row in rows {
+        match row.posted_change() {
+            Some(change) => changes.push(change),
+            None => messages.push(row.posted()),
+        }
+    }
+    ServerMessage::History {
+        room,
+        with,
+        messages,
+        changes,
+    }
 }
 
 impl BrokerState {
@@ -172,7 +196,7 @@ impl BrokerState {
         let Some(session) = self.sessions.get(&conn) else {
             return;
         };
-        let (user, outbox) = (session.user, session.outbox.clone());
+        let (user, outbox, extended) = (session.user, session.outbox.clone(), session.extended);
         let Some(room) = self.rooms.get_mut(name) else {
             return;
         };
@@ -208,15 +232,22 @@ impl BrokerState {
         }
         if let Some(room) = self.rooms.get_mut(name) {
             let number = room.announcements.admit();
-            room.members.insert(conn, Seat { outbox, number });
+            let seat = Seat {
+                outbox,
+                number,
+                extended,
+            };
+            room.members.insert(conn, seat);
         }
         self.send_joined(conn, name, after);
     }
 
     /// `joined`, then the messages after `after`, or the latest ones when
-    /// the client has none: as one `history` to a `hello` client, and as the
-    /// article's own `room_message` frames, oldest first, to a client that
-    /// knows only the article (it could not decode `history`).
+    /// the client has none: as one `history` to a `hello` client (messages
+    /// as they are now, and when resuming the changes made since `after`
+    /// as well, to messages it has), and as the article's own
+    /// `room_message` frames, oldest first, to a client that knows only the
+    /// article (it could not decode `history`, and gets no deleted ones).
     pub(super) fn send_joined(&mut self, conn: ConnId, name: &RoomName, after: Option<u64>) {
         let Some(extended) = self.sessions.get(&conn).map(|s| s.extended) else {
             return;
@@ -226,11 +257,15 @@ impl BrokerState {
         };
         let members = extended.then(|| self.member_list(room));
         let cutoff = self.config.retention.cutoff_ms(self.now.ms);
+        // Changes only to a `hello` client that resumes (afresh, the
+        // messages show them already).
         let owed: Vec<&StoredMessage> = room
             .recent
             .iter()
             .filter(|m| cutoff.is_none_or(|cutoff| m.ts >= cutoff))
             .filter(|m| after.is_none_or(|after| m.seq > after))
+            .filter(|m| m.is_message() || (extended && after.is_some()))
+            .filter(|m| extended || !m.extras().deleted)
             .collect();
         // Resuming: all of it (the cache bounds it). Afresh: the latest.
         let skip = match after {
@@ -241,11 +276,11 @@ impl BrokerState {
         let replay = if owed.is_empty() {
             None
         } else if extended {
-            Some(Outbound::Text(encode(&ServerMessage::History {
-                room: Some(name.clone()),
-                with: None,
-                messages: owed.iter().map(|m| m.posted()).collect(),
-            })))
+            Some(Outbound::Text(encode(&history_frame(
+                Some(name.clone()),
+                None,
+                owed.iter().copied(),
+            ))))
         } else {
             let frames: Vec<Utf8Bytes> = owed.iter().map(|m| room_message_frame(name, m)).collect();
             Some(Outbound::Batch {

@@ -27,6 +27,7 @@ async fn a_load_whose_messages_run_past_its_head_delivers_each_message_once() {
         to: None,
         content: MessageContent::parse(format!("m{seq}")).unwrap(),
         client_id: None,
+        extra: None,
     };
     let loaded = StoreReport::RoomLoaded {
         room: room.clone(),

@@ -80,6 +80,7 @@ impl Harness {
             retention,
             bus: None,
             metrics: Metrics::new(false),
+            edit_window: None,
         };
         Self {
             state: BrokerState::new(config),
