@@ -41,10 +41,12 @@ if [ "$(cargo fuzz --version 2>/dev/null || true)" != "cargo-fuzz $CARGO_FUZZ_VE
   cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked
 fi
 
-# Debian's packages: Chromium for the browser tests; PostgreSQL 15 and Redis,
-# which the cluster tests start on loopback (nothing runs as a service).
+# Debian's packages: Chromium for the browser tests, and a colour emoji font
+# so the screenshots show reactions as people see them; PostgreSQL 15 and
+# Redis, which the cluster tests start on loopback (nothing runs as a service).
 packages=()
 command -v chromium >/dev/null || packages+=(chromium)
+[ -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || packages+=(fonts-noto-color-emoji)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || packages+=(postgresql-15)
 command -v redis-server >/dev/null || packages+=(redis-server)
 if [ ${#packages[@]} -gt 0 ]; then

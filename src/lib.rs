@@ -3,6 +3,7 @@
 //! - [`protocol`]: the JSON wire messages, shared by browser and server.
 //! - [`app`]: the Leptos web app (server-rendered, then hydrated in WASM).
 //! - [`list_set`]: a set kept as a list, for the few items of one connection.
+//! - [`markup`]: the small Markdown of messages, parsed into a tree.
 //! - `server` (feature `ssr`): the Axum server and the room broker behind `/ws`.
 //!
 //! The browser bundle is `frontend/`, a cdylib of this crate built with
@@ -13,6 +14,7 @@
 
 pub mod app;
 pub mod list_set;
+pub mod markup;
 pub mod protocol;
 #[cfg(feature = "ssr")]
 pub mod server;

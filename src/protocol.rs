@@ -22,10 +22,10 @@ mod text;
 mod values;
 
 pub use changes::{Change, Extras, MAX_REACTIONS, PostedChange, Reaction};
-pub use client::{ClientMessage, MAX_MENTIONS};
+pub use client::{ClientMessage, MAX_MENTIONS, MAX_QUERY_CHARS};
 pub use codes::{ErrorCode, close_code};
 pub use decode::{DecodeError, JsonValue};
-pub use server::{Member, Posted, RoomSummary, ServerMessage};
+pub use server::{Found, Member, Posted, RoomSummary, ServerMessage};
 pub(crate) use text::{is_bidi_control, is_hidden};
 pub use values::{ClientId, DisplayName, Emoji, InvalidInput, MessageContent, RoomName, UserId};
 

@@ -1110,3 +1110,62 @@ async fn changes_to_messages_cross_nodes_and_resume_on_either() {
     a.assert_calm();
     b.assert_calm();
 }
+
+/// Search in cluster mode is PostgreSQL's: what was said through either
+/// node is found through either, as it is now, and only where the asker
+/// may read.
+#[tokio::test]
+async fn search_finds_what_either_node_stored_and_nothing_the_asker_may_not_read() {
+    let mut cluster = Cluster::new();
+    let (a, b) = (cluster.node(), cluster.node());
+    let mut ana = member(&a, "general").await;
+    let mut ben = member(&b, "general").await;
+    let mut carl = member(&b, "secret").await;
+    ben.say_acked("general", "Lunch tomorrow at noon?", "b-1")
+        .await;
+    carl.say_acked("secret", "secret lunch plans", "c-1").await;
+    ana.say_acked("general", "lunch sounds good", "a-1").await;
+    let search = |query: &str| json!({"type": "search", "query": query});
+    let contents = |reply: &Value| -> Vec<String> {
+        reply["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["content"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    ana.send(search("lunch")).await;
+    let reply = ana.recv_type("search_results").await;
+    assert_eq!(
+        contents(&reply),
+        ["lunch sounds good", "Lunch tomorrow at noon?"]
+    );
+    assert_eq!(reply["results"][1]["room"], "general");
+    // An edit through node B changes what node A finds.
+    ben.send(
+        json!({"type": "edit_message", "room": "general", "seq": 1, "content": "Dinner at eight?"}),
+    )
+    .await;
+    ben.recv_type("message_changed").await;
+    ana.recv_type("message_changed").await;
+    ana.send(search("noon")).await;
+    assert!(contents(&ana.recv_type("search_results").await).is_empty());
+    ana.send(search("DINN eig")).await;
+    assert_eq!(
+        contents(&ana.recv_type("search_results").await),
+        ["Dinner at eight?"]
+    );
+    // Carl's room is his: neither a search nor naming it finds it.
+    ana.send(search("plans")).await;
+    assert!(contents(&ana.recv_type("search_results").await).is_empty());
+    ana.send(json!({"type": "search", "query": "plans", "room": "secret"}))
+        .await;
+    assert_eq!(ana.recv_type("error").await["code"], "not_a_member");
+    carl.send(search("plans")).await;
+    assert_eq!(
+        contents(&carl.recv_type("search_results").await),
+        ["secret lunch plans"]
+    );
+    a.assert_calm();
+    b.assert_calm();
+}

@@ -1,7 +1,7 @@
 import AxeBuilder from "@axe-core/playwright";
 import axe from "axe-core";
 import { expect, test, type Browser, type Page } from "@playwright/test";
-import { joinRoom, messageLog, openChat, postMany, send, setName, uniqueRoom, type Person } from "./support/chat";
+import { joinRoom, messageFrom, messageLog, openChat, postMany, send, setName, uniqueRoom, type Person } from "./support/chat";
 
 // The main screens at desktop and phone sizes, light and dark: each is
 // checked by axe-core (no serious or critical violation) and saved as a
@@ -58,11 +58,36 @@ test.beforeAll(async ({ browser }) => {
   await send(ben.page, "Two things stood out:\n- the new lobby\n- reconnects are seamless now");
   await send(ana.page, "Great, I will read them after lunch.");
   await send(ben.page, "A long line to see how wrapping behaves when someone pastes a whole paragraph of text into the room without any line breaks at all, which happens more than one would think.");
+  // What conversations grow: a reply with formatting, reactions, an edit,
+  // a deletion, a quote and code.
+  const act = async (person: Person, text: string, action: string) => {
+    const line = messageFrom(person.page, "", text);
+    await line.hover();
+    await line.getByRole("button", { name: action, exact: true }).click();
+    return line;
+  };
+  await act(ana, "Two things stood out", "Reply");
+  await send(ana.page, "**Agreed**, the new lobby is _much_ nicer. See `make dev` and ~~the old notes~~ [the guide](https://example.com/guide).");
+  for (const [person, emoji] of [[ben, "👍"], [ana, "🎉"], [ben, "🎉"]] as const) {
+    const line = await act(person, "Has anyone looked at the release notes?", "React");
+    await line.getByRole("button", { name: `React with ${emoji}` }).click();
+  }
+  await send(ana.page, "I will read them after lnch.");
+  await act(ana, "I will read them after lnch.", "Edit");
+  const box = ana.page.getByLabel("Message", { exact: true });
+  await box.fill("I will read them after lunch.");
+  await box.press("Enter");
+  await send(ben.page, "oops, wrong room");
+  const oops = await act(ben, "oops, wrong room", "Delete");
+  await oops.getByRole("button", { name: "Yes, delete" }).click();
+  await send(ben.page, "> reconnects are seamless now\nConfirmed on my phone:\n```\ncargo leptos watch\n```");
 });
 
 for (const { size, viewport } of sizes) {
   for (const scheme of schemes) {
     test(`lobby and busy room, ${size}, ${scheme}: accessible, and saved as screenshots`, async ({ browser }) => {
+      // Many screens, each checked with every axe rule: longer than most tests.
+      test.setTimeout(90_000);
       const context = await browser.newContext({ baseURL: process.env.E2E_BASE_URL, viewport, colorScheme: scheme });
       const page = await context.newPage();
       await page.goto("/");
@@ -96,9 +121,37 @@ for (const { size, viewport } of sizes) {
         await expect(page.getByText("Ben Okafor is typing…")).toBeVisible({ timeout: 1_000 });
       }).toPass();
       await ana.page.getByRole("button", { name: `#${busyRoom}` }).click();
+      await expect(messageLog(page).locator(".reaction").first()).toBeVisible();
       await shoot(page, `room-${size}-${scheme}`);
       expect(await seriousViolations(page), "the busy room").toEqual([]);
       await ben.page.getByLabel("Message", { exact: true }).fill("");
+
+      // A message's action bar with its React menu open, and the composer
+      // answering it with members offered after @.
+      const line = messageLog(page).locator("li.message").filter({ hasText: "Has anyone looked" });
+      await line.hover();
+      await line.getByRole("button", { name: "React", exact: true }).click();
+      await expect(line.getByRole("button", { name: "React with 👍" })).toBeVisible();
+      await line.getByRole("button", { name: "Reply", exact: true }).click();
+      const composer = page.getByLabel("Message", { exact: true });
+      await composer.pressSequentially("@Ben");
+      await expect(page.getByRole("listbox", { name: "Members to mention" })).toBeVisible();
+      await shoot(page, `actions-${size}-${scheme}`);
+      expect(await seriousViolations(page), "the action bar, a reply and mention suggestions").toEqual([]);
+      await composer.press("Escape");
+      await composer.press("Escape");
+      await composer.fill("");
+
+      // A search and its results.
+      await openRooms();
+      await page.getByRole("searchbox", { name: "Search messages" }).fill("release");
+      await page.getByRole("searchbox", { name: "Search messages" }).press("Enter");
+      const results = page.getByRole("region", { name: /^Search:/ });
+      await expect(results.locator("mark").first()).toBeVisible();
+      await shoot(page, `search-${size}-${scheme}`);
+      expect(await seriousViolations(page), "search results").toEqual([]);
+      await results.getByRole("button", { name: "Close search" }).click();
+      await expect(results).toHaveCount(0);
 
       if (size === "mobile") {
         await page.getByRole("button", { name: /^Members/ }).click();

@@ -7,6 +7,7 @@ use super::conversation::ConversationPane;
 use super::location::{Location, Page};
 use super::members::MemberList;
 use super::panels::{Panel, PanelToggle, Panels};
+use super::search::SearchPanel;
 use super::show_or;
 use super::sidebar::Sidebar;
 use super::socket::ChatClient;
@@ -32,6 +33,14 @@ pub fn ChatPage() -> impl IntoView {
         }
     };
     let unread = Memo::new(move |_| state.with(|s| s.unread_total()));
+    // The tab's title counts what is unread, for a tab in the background.
+    Effect::new(move |_| {
+        let title = match unread.get() {
+            0 => "confab".to_owned(),
+            n => format!("({n}) confab"),
+        };
+        document().set_title(&title);
+    });
 
     let status = move || state.with(|s| s.status);
     view! {
@@ -45,6 +54,7 @@ pub fn ChatPage() -> impl IntoView {
                 <span class="brand">"confab"</span>
                 <PanelToggle panel=Panel::Rooms label="Rooms".to_owned() unread=unread />
                 <MyName />
+
                 <span class="status" role="status" data-status=move || status().key()>
                     <span class="status-label">{move || status().label()}</span>
                 </span>
@@ -54,6 +64,7 @@ pub fn ChatPage() -> impl IntoView {
             <OpenRoom />
             <Sidebar />
             <ConversationPane />
+            <SearchPanel />
             <MemberList />
         </div>
     }

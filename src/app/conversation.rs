@@ -7,17 +7,19 @@ use leptos::prelude::*;
 use leptos::wasm_bindgen::JsCast;
 use leptos::web_sys;
 
+use super::composer::{Composer, Composing};
 use super::location::{Location, room_path};
+use super::message::{MessageActions, MessageBody, names_me};
 use super::panels::{Panel, PanelToggle};
 use super::show_or;
 use super::socket::ChatClient;
-use super::state::{ConnectionStatus, Conversation, Delivery, LineKind};
-use super::text::{Segment, link_target, segments};
-use crate::protocol::{ClientId, ClientMessage, MessageContent, RoomName};
+use super::state::{AlertLevel, Conversation, Delivery, LineKind};
+use crate::protocol::{ClientId, ClientMessage};
 
 #[component]
 pub fn ConversationPane() -> impl IntoView {
     let client = expect_context::<ChatClient>();
+    provide_context(Composing::new());
     let state = client.state;
     let active = move || state.with(|s| s.active.clone());
     let title = move || match active() {
@@ -34,6 +36,26 @@ pub fn ConversationPane() -> impl IntoView {
         });
         format!("Members ({count})")
     };
+    let level = move || state.with(|s| s.active.as_ref().map(|a| s.alert_level(a)));
+    let on_level = move |event| {
+        let chosen = AlertLevel::from_key(&event_target_value(&event));
+        if let (Some(chosen), Some(conversation)) = (chosen, active()) {
+            client.act(|s| {
+                s.set_alert_level(conversation, chosen);
+                None
+            });
+        }
+    };
+    let levels = AlertLevel::ALL
+        .into_iter()
+        .map(|option| {
+            view! {
+                <option value=option.key() selected=move || level() == Some(option)>
+                    {option.label()}
+                </option>
+            }
+        })
+        .collect_view();
     let location = expect_context::<Location>();
     let leave = move |_| {
         if let Some(Conversation::Room(room)) = active() {
@@ -52,6 +74,12 @@ pub fn ConversationPane() -> impl IntoView {
         <main class="conversation" aria-labelledby="conversation-title">
             <header class="conversation-header">
                 <h1 id="conversation-title">{title}</h1>
+                <Show when=move || active().is_some()>
+                    <label class="alert-level">
+                        "Notify me of "
+                        <select on:change=on_level>{levels.clone()}</select>
+                    </label>
+                </Show>
                 <Show when=move || matches!(active(), Some(Conversation::Room(_)))>
                     <PanelToggle panel=Panel::Members label=Signal::derive(members_label) />
                     <button type="button" class="leave" on:click=leave>
@@ -91,6 +119,10 @@ fn Lines() -> impl IntoView {
         }
     };
     let lines = Memo::new(move |_| state.with(|s| s.active_lines()));
+    // A message jumped to (a reply's original, a search result) is
+    // brought into view once it is on the page, and marked.
+    let focused = move || state.with(|s| s.active_focus());
+    let scrolled_to = StoredValue::new(None::<u64>);
     let list = NodeRef::<leptos::html::Div>::new();
     // The reader is at the bottom (so new messages keep them there), and
     // messages arrived below while they were not.
@@ -152,6 +184,25 @@ fn Lines() -> impl IntoView {
             at_bottom.set(near_bottom(&list) && !detached.get_untracked());
         });
         now
+    });
+    Effect::new(move |_| {
+        lines.track();
+        let Some(seq) = focused() else {
+            return;
+        };
+        if scrolled_to.get_value() == Some(seq) {
+            return;
+        }
+        request_animation_frame(move || {
+            let found = list
+                .get_untracked()
+                .and_then(|list| list.query_selector(&format!("[data-key=\"{seq}.0\"]")).ok())
+                .flatten();
+            if let Some(line) = found {
+                line.scroll_into_view_with_bool(false);
+                scrolled_to.set_value(Some(seq));
+            }
+        });
     });
     let on_scroll = move |_| {
         let Some(list) = list.get_untracked() else {
@@ -221,24 +272,32 @@ fn Lines() -> impl IntoView {
                 let:line
             >
                 {match line.kind {
-                    LineKind::Message { from, name, text, delivery, ts } => {
+                    LineKind::Message { from, name, text, delivery, ts, seq, extras } => {
                         let mine = from.is_some() && from == me();
                         let shown = if mine { format!("{name} (you)") } else { name.to_string() };
                         let id = line.key.strip_prefix("p.").and_then(|id| ClientId::parse(id).ok());
+                        let mentioned = names_me(&extras, me());
+                        let deleted = extras.deleted;
+                        let actions = seq
+                            .filter(|_| !deleted)
+                            .map(|seq| view! { <MessageActions seq mine text=text.clone() /> });
                         let message = view! {
                             <li
                                 data-key=line.key.clone()
                                 class="line message"
                                 class:mine=mine
+                                class:mentioned=mentioned
                                 class:continued=line.continued
+                                class:focused=move || seq.is_some() && focused() == seq
                                 data-delivery=delivery.key()
                             >
                                 <span class="meta">
                                     <span class="from">{shown}</span>
                                     <MessageTime ts />
                                 </span>
-                                <span class="text">{linked(&text)}</span>
+                                <MessageBody text extras seq />
                                 <DeliveryMark delivery id />
+                                {actions}
                             </li>
                         };
                         Either::Left(message)
@@ -258,33 +317,10 @@ fn Lines() -> impl IntoView {
     }
 }
 
-/// Message text as text nodes, with `http(s)` links as anchors that open
-/// in a new tab and pass nothing to the site they lead to. A link shows the
-/// address it goes to (see [`link_target`]), left to right and isolated
-/// from the text around it (by the style sheet: an attribute would cost the
-/// bundle another copy of the view's code).
-fn linked(text: &str) -> impl IntoView + use<> {
-    segments(text)
-        .into_iter()
-        .map(|segment| match segment {
-            Segment::Text(text) => Either::Left(text.to_owned()),
-            Segment::Link(url) => {
-                let href = link_target(url);
-                let shown = href.clone();
-                Either::Right(view! {
-                    <a href=href target="_blank" rel="noopener noreferrer nofollow">
-                        {shown}
-                    </a>
-                })
-            }
-        })
-        .collect_view()
-}
-
 /// The server's time of a message, in the reader's locale and time zone
 /// (hours and minutes; the full date and time on hover).
 #[component]
-fn MessageTime(ts: Option<i64>) -> impl IntoView {
+pub(super) fn MessageTime(ts: Option<i64>) -> impl IntoView {
     let (short, full, iso) = ts.map(clock).unwrap_or_default();
     view! {
         <time class="time" datetime=iso title=full>
@@ -294,7 +330,7 @@ fn MessageTime(ts: Option<i64>) -> impl IntoView {
 }
 
 #[cfg(feature = "hydrate")]
-fn clock(ts: i64) -> (String, String, String) {
+pub(super) fn clock(ts: i64) -> (String, String, String) {
     let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ts as f64));
     let options = js_sys::Object::new();
     for (key, value) in [("hour", "2-digit"), ("minute", "2-digit")] {
@@ -312,15 +348,18 @@ fn clock(ts: i64) -> (String, String, String) {
 /// On the server there are no messages to render: the page fills in the
 /// browser.
 #[cfg(not(feature = "hydrate"))]
-fn clock(_ts: i64) -> (String, String, String) {
+pub(super) fn clock(_ts: i64) -> (String, String, String) {
     Default::default()
 }
 
-/// Part of a line's key, so that a change of delivery re-renders the line.
-fn line_state(kind: &LineKind) -> &'static str {
+/// Part of a line's key, so that a change of delivery, or a change to the
+/// message (its `rev`), re-renders the line.
+fn line_state(kind: &LineKind) -> (&'static str, Option<u64>) {
     match kind {
-        LineKind::Message { delivery, .. } => delivery.key(),
-        _ => "event",
+        LineKind::Message {
+            delivery, extras, ..
+        } => (delivery.key(), extras.rev),
+        _ => ("event", None),
     }
 }
 
@@ -437,104 +476,10 @@ fn TypingLine() -> impl IntoView {
     view! { <p class="typing" aria-live="polite">{label}</p> }
 }
 
-/// How often the composer says the user is typing, while they are.
-const TYPING_EVERY_MS: i64 = 3_000;
-
-/// Enter sends, Shift+Enter starts a new line.
-#[component]
-fn Composer() -> impl IntoView {
-    let client = expect_context::<ChatClient>();
-    let state = client.state;
-    let draft = RwSignal::new(String::new());
-    let input = NodeRef::<leptos::html::Textarea>::new();
-    // Each conversation keeps what was being written in it; opening one
-    // puts the cursor in its composer.
-    let drafts = StoredValue::new(PerConversation::<String>::default());
-    let active = Memo::new(move |_| state.with(|s| s.active.clone()));
-    Effect::new(move |before: Option<Option<Conversation>>| {
-        let now = active.get();
-        if let Some(Some(before)) = before {
-            let text = draft.get_untracked();
-            drafts.update_value(|d| d.set(&before, Some(text).filter(|text| !text.is_empty())));
-        }
-        let text = now
-            .as_ref()
-            .and_then(|now| drafts.with_value(|d| d.get(now).cloned()))
-            .unwrap_or_default();
-        draft.set(text);
-        if let Some(input) = input.get_untracked() {
-            let _ = input.focus();
-        }
-        now
-    });
-
-    let send = move || {
-        let Some(conversation) = state.with_untracked(|s| s.active.clone()) else {
-            return;
-        };
-        match MessageContent::parse_new(draft.get_untracked()) {
-            Ok(content) => {
-                client.compose(conversation, content);
-                draft.set(String::new());
-            }
-            Err(error) => state.update(|s| s.notify(error.to_string())),
-        }
-    };
-    let on_keydown = move |event: leptos::ev::KeyboardEvent| {
-        if event.key() == "Enter" && !event.shift_key() && !event.is_composing() {
-            event.prevent_default();
-            send();
-        }
-    };
-    // Tells the room the user is typing: on input, at most every few seconds.
-    let last_typing = StoredValue::new(None::<(RoomName, i64)>);
-    let on_input = move |_| {
-        let Some(Conversation::Room(room)) = state.with_untracked(|s| {
-            (s.status == ConnectionStatus::Connected)
-                .then(|| s.active.clone())
-                .flatten()
-        }) else {
-            return;
-        };
-        let now = client.clock.get_untracked();
-        let recent = last_typing.with_value(|last| {
-            last.as_ref()
-                .is_some_and(|(r, at)| *r == room && now - at < TYPING_EVERY_MS)
-        });
-        if !recent {
-            last_typing.set_value(Some((room.clone(), now)));
-            client.send(ClientMessage::Typing { room });
-        }
-    };
-    let on_submit = move |event: leptos::ev::SubmitEvent| {
-        event.prevent_default();
-        send();
-    };
-
-    view! {
-        <form class="composer" on:submit=on_submit>
-            <label for="message-input" class="visually-hidden">
-                "Message"
-            </label>
-            <textarea
-                id="message-input"
-                node_ref=input
-                rows="2"
-                placeholder="Write a message… (Enter sends, Shift+Enter for a new line)"
-                maxlength=MessageContent::MAX_CHARS
-                bind:value=draft
-                on:keydown=on_keydown
-                on:input=on_input
-            ></textarea>
-            <button type="submit">"Send"</button>
-        </form>
-    }
-}
-
 /// Something kept for each conversation (a scroll place, a draft): a list,
 /// as there are a few dozen conversations at most, and a map per kind of
 /// value would bring the browser bundle code of its own.
-struct PerConversation<T>(Vec<(Conversation, T)>);
+pub(super) struct PerConversation<T>(Vec<(Conversation, T)>);
 
 impl<T> Default for PerConversation<T> {
     fn default() -> Self {
@@ -543,13 +488,13 @@ impl<T> Default for PerConversation<T> {
 }
 
 impl<T> PerConversation<T> {
-    fn get(&self, conversation: &Conversation) -> Option<&T> {
+    pub(super) fn get(&self, conversation: &Conversation) -> Option<&T> {
         let (_, value) = self.0.iter().find(|(c, _)| c == conversation)?;
         Some(value)
     }
 
     /// Keeps `value` for `conversation`, or forgets it with `None`.
-    fn set(&mut self, conversation: &Conversation, value: Option<T>) {
+    pub(super) fn set(&mut self, conversation: &Conversation, value: Option<T>) {
         self.0.retain(|(c, _)| c != conversation);
         if let Some(value) = value {
             self.0.push((conversation.clone(), value));

@@ -3,10 +3,13 @@
 //! Rendered on the server first, then hydrated by the WASM bundle.
 
 mod chat_page;
+mod composer;
 mod conversation;
 mod location;
 mod members;
+mod message;
 mod panels;
+mod search;
 mod sidebar;
 mod socket;
 pub mod state;

@@ -5,6 +5,7 @@ use leptos::prelude::*;
 
 use super::location::{Location, room_path};
 use super::panels::{Panel, PanelClose, Panels};
+use super::search::SearchBox;
 use super::socket::ChatClient;
 use super::state::Conversation;
 use crate::protocol::RoomName;
@@ -14,6 +15,7 @@ pub fn Sidebar() -> impl IntoView {
     let client = expect_context::<ChatClient>();
     let state = client.state;
     let room_input = RwSignal::new(String::new());
+    let alerts_on = Memo::new(move |_| state.with(|s| s.alerts_on));
     let panels = expect_context::<Panels>();
     let location = expect_context::<Location>();
 
@@ -40,6 +42,15 @@ pub fn Sidebar() -> impl IntoView {
 
     view! {
         <nav class="sidebar" id="rooms-panel" aria-label="Rooms and conversations">
+            <SearchBox />
+            <button
+                type="button"
+                class="alerts-toggle"
+                aria-pressed=move || if alerts_on.get() { "true" } else { "false" }
+                on:click=move |_| client.set_alerts(!alerts_on.get_untracked())
+            >
+                "Browser notifications"
+            </button>
             <form class="join-form" on:submit=join>
                 <label for="room-name">"Join a room"</label>
                 <div class="join-row">
@@ -132,9 +143,22 @@ pub fn Sidebar() -> impl IntoView {
 #[component]
 fn UnreadBadge(conversation: Conversation, label: String) -> impl IntoView {
     let state = expect_context::<ChatClient>().state;
+    let mentions = {
+        let conversation = conversation.clone();
+        Memo::new(move |_| state.with(|s| s.mentions(&conversation)))
+    };
     let count = Memo::new(move |_| state.with(|s| s.unread(&conversation)));
     let label = StoredValue::new(label);
     view! {
+        <Show when=move || { mentions.get() > 0 }>
+            <span
+                class="mention-count"
+                aria-label=move || format!("{} mentioning you in {}", mentions.get(), label.read_value())
+            >
+                "@"
+                {mentions}
+            </span>
+        </Show>
         <Show when=move || { count.get() > 0 }>
             <span
                 class="unread"

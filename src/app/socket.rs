@@ -68,12 +68,32 @@ impl ChatClient {
         }
     }
 
-    /// Writes a message: pending (and saved) at once, sent when it can be.
-    pub fn compose(&self, to: Conversation, content: MessageContent) {
+    /// Writes a message (answering `reply_to`, if given): pending (and
+    /// saved) at once, sent when it can be.
+    pub fn compose(&self, to: Conversation, content: MessageContent, reply_to: Option<u64>) {
         // Far up a long history, writing takes the reader to the end.
         self.jump_to_latest(to.clone());
         let id = new_client_id();
-        self.act(|s| s.compose(to, content, id));
+        self.act(|s| s.compose(to, content, id, reply_to));
+    }
+
+    /// Turns browser notifications on (asking the browser's permission
+    /// first, if it was never given) or off.
+    pub fn set_alerts(&self, on: bool) {
+        if on {
+            #[cfg(feature = "hydrate")]
+            leptos::task::spawn_local(browser::enable_alerts(self.state));
+        } else {
+            self.act(|s| {
+                s.alerts_on = false;
+                None
+            });
+        }
+    }
+
+    /// Brings message `seq` of `to` into view, loading it if need be.
+    pub fn jump_to(&self, to: Conversation, seq: u64) {
+        self.act(|s| s.jump_to(&to, seq));
     }
 
     pub fn retry(&self, id: ClientId) {
@@ -232,6 +252,7 @@ mod browser {
                                 .try_update(|s| s.apply_at(message, now))
                                 .unwrap_or_default();
                             save(state);
+                            show_alerts(state);
                             for reply in &replies {
                                 if write.send(encode(reply)).await.is_err() {
                                     return SessionEnd::Dropped { welcomed };
@@ -256,6 +277,53 @@ mod browser {
                 Either::Right((None, _)) => return SessionEnd::Unused,
             }
         }
+    }
+
+    /// Shows the notifications that messages made due, while the tab is
+    /// hidden (on screen, the messages show themselves).
+    fn show_alerts(state: RwSignal<ChatState>) {
+        let Some(alerts) = state.try_update_untracked(|s| std::mem::take(&mut s.alerts)) else {
+            return;
+        };
+        if alerts.is_empty()
+            || !document().hidden()
+            || web_sys::Notification::permission() != web_sys::NotificationPermission::Granted
+        {
+            return;
+        }
+        for alert in alerts {
+            let options = web_sys::NotificationOptions::new();
+            options.set_body(&alert.body);
+            let _ = web_sys::Notification::new_with_options(&alert.title, &options);
+        }
+    }
+
+    /// Asks the browser for permission to notify (only now that the user
+    /// asked for notifications), and turns them on if given.
+    pub(super) async fn enable_alerts(state: RwSignal<ChatState>) {
+        use web_sys::{Notification, NotificationPermission};
+        let granted = match Notification::permission() {
+            NotificationPermission::Granted => true,
+            NotificationPermission::Denied => false,
+            _ => match Notification::request_permission() {
+                Ok(asked) => wasm_bindgen_futures::JsFuture::from(asked)
+                    .await
+                    .ok()
+                    .and_then(|answer| answer.as_string())
+                    .is_some_and(|answer| answer == "granted"),
+                Err(_) => false,
+            },
+        };
+        state.update(|s| {
+            s.alerts_on = granted;
+            if !granted {
+                s.notify(
+                    "The browser blocks notifications from this site: allow them in its site settings"
+                        .to_owned(),
+                );
+            }
+        });
+        save(state);
     }
 
     /// Sets `clock` to the time every second, while anyone reads it; and

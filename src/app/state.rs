@@ -10,10 +10,14 @@
 //! they live in the list of unsent messages, which survives reloads (the
 //! socket module saves it) and goes again after every reconnect.
 //!
-//! `timeline.rs` holds one conversation's lines, `saved.rs` what a reload
-//! keeps; the rules are tested in `tests.rs`.
+//! `apply.rs` applies what the server sends, `timeline.rs` holds one
+//! conversation's lines, `saved.rs` what a reload keeps; the rules are
+//! tested in `tests.rs`.
 
+mod actions;
+mod apply;
 mod saved;
+mod search;
 mod timeline;
 
 use std::collections::{BTreeSet, HashMap};
@@ -25,7 +29,9 @@ use crate::protocol::{
     ClientId, ClientMessage, DisplayName, ErrorCode, Extras, Member, MessageContent,
     PROTOCOL_VERSION, Posted, RoomName, RoomSummary, ServerMessage, UserId,
 };
+pub use actions::Quote;
 pub use saved::Saved;
+pub use search::{SearchView, highlights};
 #[cfg(test)]
 use timeline::MAX_LINES;
 use timeline::group;
@@ -40,6 +46,9 @@ pub const TYPING_SHOWN_MS: i64 = 5_000;
 
 /// Messages asked for per history page.
 pub const PAGE: u32 = 50;
+
+/// Characters of a message a notification shows.
+const ALERT_CHARS: usize = 120;
 
 /// Messages asked for per page while filling a gap after a resume.
 const FILL_PAGE: u32 = 200;
@@ -84,6 +93,12 @@ pub struct Unsent {
     pub id: ClientId,
     pub to: Conversation,
     pub content: MessageContent,
+    /// The message it answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<u64>,
+    /// The users it names.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<UserId>,
     #[serde(skip)]
     pub failed: bool,
     /// Waiting for the server's rate limit: goes out after the wait, one
@@ -99,14 +114,14 @@ impl Unsent {
                 room: room.clone(),
                 content: self.content.clone(),
                 id: Some(self.id.clone()),
-                reply_to: None,
-                mentions: Vec::new(),
+                reply_to: self.reply_to,
+                mentions: self.mentions.clone(),
             },
             Conversation::Direct(to) => ClientMessage::DirectMessage {
                 to: *to,
                 content: self.content.clone(),
                 id: Some(self.id.clone()),
-                reply_to: None,
+                reply_to: self.reply_to,
             },
         }
     }
@@ -166,6 +181,55 @@ pub struct ChatState {
     /// must not bring them back.
     left: ListSet<RoomName>,
     next_id: u64,
+    /// The user turned browser notifications on (and the browser allowed
+    /// them).
+    pub alerts_on: bool,
+    /// What each conversation notifies of, where the user chose.
+    pub alert_levels: Vec<(Conversation, AlertLevel)>,
+    /// Notifications due, for the browser to show if the tab is hidden.
+    pub alerts: Vec<Alert>,
+    /// The search on screen, if any.
+    pub search: Option<SearchView>,
+}
+
+/// What a conversation notifies of while the tab is hidden.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum AlertLevel {
+    All,
+    Mentions,
+    Nothing,
+}
+
+impl AlertLevel {
+    pub const ALL: [AlertLevel; 3] = [AlertLevel::All, AlertLevel::Mentions, AlertLevel::Nothing];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            AlertLevel::All => "All messages",
+            AlertLevel::Mentions => "Mentions only",
+            AlertLevel::Nothing => "Nothing",
+        }
+    }
+
+    pub fn key(self) -> &'static str {
+        match self {
+            AlertLevel::All => "All",
+            AlertLevel::Mentions => "Mentions",
+            AlertLevel::Nothing => "Nothing",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|level| level.key() == key)
+    }
+}
+
+/// A browser notification to show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alert {
+    pub title: String,
+    pub body: String,
+    pub conversation: Conversation,
 }
 
 impl ChatState {
@@ -176,6 +240,8 @@ impl ChatState {
             token: saved.token,
             unsent: saved.unsent,
             restored: true,
+            alerts_on: saved.alerts,
+            alert_levels: saved.alert_levels,
             ..Self::default()
         };
         for room in saved.rooms {
@@ -202,7 +268,25 @@ impl ChatState {
                 .map(|d| (d.peer, self.name_of(d.peer)))
                 .collect(),
             unsent: self.unsent.clone(),
+            alerts: self.alerts_on,
+            alert_levels: self.alert_levels.clone(),
         }
+    }
+
+    /// What `conversation` notifies of: as the user chose, else every
+    /// direct message and, in rooms, mentions.
+    pub fn alert_level(&self, conversation: &Conversation) -> AlertLevel {
+        let chosen = self.alert_levels.iter().find(|(c, _)| c == conversation);
+        match (chosen, conversation) {
+            (Some((_, level)), _) => *level,
+            (None, Conversation::Room(_)) => AlertLevel::Mentions,
+            (None, Conversation::Direct(_)) => AlertLevel::All,
+        }
+    }
+
+    pub fn set_alert_level(&mut self, conversation: Conversation, level: AlertLevel) {
+        self.alert_levels.retain(|(c, _)| *c != conversation);
+        self.alert_levels.push((conversation, level));
     }
 
     /// What a fresh connection sends first: `hello` with the token, then a
@@ -218,327 +302,6 @@ impl ChatState {
             after: room.timeline.newest_seq(),
         });
         std::iter::once(hello).chain(joins).collect()
-    }
-
-    /// Applies a server message; returns what to send in response (resends,
-    /// history requests).
-    pub fn apply(&mut self, message: ServerMessage) -> Vec<ClientMessage> {
-        self.apply_at(message, 0)
-    }
-
-    /// [`apply`](Self::apply), at `now_ms` on the client's clock (for what
-    /// expires: typing).
-    pub fn apply_at(&mut self, message: ServerMessage, now_ms: i64) -> Vec<ClientMessage> {
-        let mut replies = Vec::new();
-        match message {
-            ServerMessage::Welcome {
-                user,
-                name,
-                token,
-                epoch,
-                ..
-            } => {
-                self.me = Some(user);
-                self.names.insert(user, name);
-                self.token = Some(token);
-                self.status = ConnectionStatus::Connected;
-                self.was_connected = true;
-                // The lobby: its list now, and again as it changes.
-                replies.push(ClientMessage::ListRooms);
-                if epoch.is_some() && self.epoch.is_some() && epoch != self.epoch {
-                    replies.extend(self.forget_history());
-                }
-                self.epoch = epoch.or(self.epoch.take());
-                // Direct conversations resume from what was shown, page by
-                // page until a page comes back empty (a fill up to no end);
-                // a fill cut off by the disconnect goes on where it was.
-                for view in &mut self.directs {
-                    let conversation = Conversation::Direct(view.peer);
-                    let timeline = &mut view.timeline;
-                    if timeline.filling.is_none() {
-                        timeline.filling = timeline.newest_seq().map(|last| (last, u64::MAX));
-                    }
-                    let (after, before) = match timeline.filling {
-                        Some((after, before)) => (Some(after), Some(before)),
-                        None => (None, None),
-                    };
-                    replies.push(history_request(&conversation, after, before, FILL_PAGE));
-                }
-                replies.extend(self.resend(|to| matches!(to, Conversation::Direct(_))));
-            }
-            ServerMessage::Joined { room, members } => {
-                self.pending_joins.remove(&room);
-                if self.left.contains(&room) {
-                    return replies;
-                }
-                let view = self.room_entry(room.clone());
-                if let Some(members) = members {
-                    view.members = members.iter().map(|m| m.user).collect();
-                    self.learn(members);
-                }
-                if self.active.is_none() {
-                    self.open(Conversation::Room(room.clone()));
-                }
-                // A gap fill the last connection did not finish goes on.
-                let conversation = Conversation::Room(room.clone());
-                if let Some((after, before)) = self
-                    .timeline_mut(&conversation)
-                    .and_then(|timeline| timeline.filling)
-                {
-                    replies.push(history_request(
-                        &conversation,
-                        Some(after),
-                        Some(before),
-                        FILL_PAGE,
-                    ));
-                }
-                // Only now may the room's unsent messages go out.
-                replies.extend(self.resend(|to| *to == Conversation::Room(room.clone())));
-            }
-            ServerMessage::UserJoined { room, user, name } => {
-                if let Some(name) = name {
-                    self.names.insert(user, name);
-                }
-                if let Some(view) = self.room_mut(&room) {
-                    view.members.insert(user);
-                    view.timeline.event(LineKind::Joined(user));
-                }
-            }
-            ServerMessage::UserLeft { room, user } => {
-                if let Some(view) = self.room_mut(&room) {
-                    view.members.remove(&user);
-                    view.timeline.event(LineKind::Left(user));
-                }
-            }
-            ServerMessage::RoomMessage {
-                room,
-                from,
-                content,
-                name,
-                seq,
-                ts,
-                id,
-                reply_to,
-                mentions,
-            } => {
-                let name = name.unwrap_or_else(|| self.name_of(from));
-                self.names.insert(from, name.clone());
-                // Their message is here: they are no longer typing it.
-                self.typing
-                    .retain(|(place, who, _)| !(*place == room && *who == from));
-                let posted = Posted {
-                    seq: seq.unwrap_or(0),
-                    ts: ts.unwrap_or(0),
-                    from,
-                    name,
-                    content,
-                    to: None,
-                    id: id.clone(),
-                    extras: Extras {
-                        reply_to,
-                        mentions,
-                        ..Extras::default()
-                    },
-                };
-                self.settle(id.as_ref());
-                replies.extend(self.file(Conversation::Room(room), vec![posted], true));
-            }
-            ServerMessage::DirectMessage {
-                from,
-                content,
-                to,
-                name,
-                seq,
-                ts,
-                id,
-                reply_to,
-            } => {
-                let name = name.unwrap_or_else(|| self.name_of(from));
-                self.names.insert(from, name.clone());
-                let peer = if Some(from) == self.me {
-                    to.unwrap_or(from)
-                } else {
-                    from
-                };
-                let posted = Posted {
-                    seq: seq.unwrap_or(0),
-                    ts: ts.unwrap_or(0),
-                    from,
-                    name,
-                    content,
-                    to,
-                    id: id.clone(),
-                    extras: Extras {
-                        reply_to,
-                        ..Extras::default()
-                    },
-                };
-                self.settle(id.as_ref());
-                self.direct_entry(peer);
-                replies.extend(self.file(Conversation::Direct(peer), vec![posted], true));
-            }
-            ServerMessage::Ack {
-                id,
-                room,
-                to,
-                seq,
-                ts,
-            } => {
-                if let (Some(sent), Some(me)) = (self.settle(Some(&id)), self.me) {
-                    let conversation = match (room, to) {
-                        (Some(room), _) => Conversation::Room(room),
-                        (None, Some(to)) => Conversation::Direct(to),
-                        (None, None) => sent.to.clone(),
-                    };
-                    if let Conversation::Direct(peer) = &conversation {
-                        self.direct_entry(*peer);
-                    }
-                    let posted = Posted {
-                        seq,
-                        ts,
-                        from: me,
-                        name: self.my_name(),
-                        content: sent.content,
-                        to: None,
-                        id: Some(id),
-                        extras: Extras::default(),
-                    };
-                    replies.extend(self.file(conversation, vec![posted], true));
-                }
-                replies.extend(self.next_held(&|_| true));
-            }
-            ServerMessage::History {
-                room,
-                with,
-                messages,
-                ..
-            } => {
-                for posted in &messages {
-                    self.names
-                        .entry(posted.from)
-                        .or_insert_with(|| posted.name.clone());
-                }
-                let conversation = match (room, with) {
-                    (Some(room), _) => Conversation::Room(room),
-                    (None, Some(with)) => {
-                        if messages.is_empty() && self.direct(&with).is_none() {
-                            return replies;
-                        }
-                        self.direct_entry(with);
-                        Conversation::Direct(with)
-                    }
-                    (None, None) => return replies,
-                };
-                // A page of a fill under way continues it; a page that
-                // opens a gap (a resume's replay) starts one.
-                let empty = messages.is_empty();
-                let was_filling = self.timeline_mut(&conversation).is_some_and(|timeline| {
-                    let older = std::mem::take(&mut timeline.loading_older);
-                    let other =
-                        timeline.filling.is_some() || timeline.loading_newer || timeline.jumping;
-                    if older && empty && !other {
-                        timeline.bottomed = true;
-                    }
-                    timeline.filling.is_some()
-                });
-                replies.extend(self.file(conversation.clone(), messages, false));
-                let next = self
-                    .timeline_mut(&conversation)
-                    .filter(|_| was_filling)
-                    .and_then(Timeline::continue_fill);
-                if let Some((after, before)) = next {
-                    replies.push(history_request(
-                        &conversation,
-                        Some(after),
-                        Some(before),
-                        FILL_PAGE,
-                    ));
-                }
-            }
-            ServerMessage::UserRenamed { user, name } => {
-                self.names.insert(user, name);
-            }
-            ServerMessage::Rooms { rooms } => self.lobby = rooms,
-            // Shown from issue 15's next step (the web client's edits,
-            // deletions and reactions); until then the text stays as sent.
-            ServerMessage::MessageChanged { .. } => {}
-            ServerMessage::Typing { room, user, name } => {
-                self.names.insert(user, name);
-                self.typing.retain(|(place, who, until)| {
-                    *until > now_ms && !(*place == room && *who == user)
-                });
-                self.typing.push((room, user, now_ms + TYPING_SHOWN_MS));
-            }
-            ServerMessage::Error {
-                code: Some(ErrorCode::RateLimited),
-                id,
-                retry_after_ms,
-                ..
-            } => {
-                // No notice: the composer says to slow down, and the
-                // message goes again by itself.
-                let wait = retry_after_ms.unwrap_or(1_000).min(60_000) as i64;
-                self.slow_until = Some(self.slow_until.unwrap_or(0).max(now_ms + wait));
-                if let Some(pending) = self.unsent_mut(id) {
-                    pending.held = true;
-                }
-            }
-            ServerMessage::Error {
-                message, code, id, ..
-            } => {
-                if let Some(pending) = self.unsent_mut(id) {
-                    pending.failed = true;
-                }
-                if code == Some(ErrorCode::InvalidToken) {
-                    // The old identity is gone; the welcome that follows
-                    // brings the new one.
-                    self.token = None;
-                }
-                self.notify(message);
-            }
-        }
-        replies
-    }
-
-    /// Files stored messages into a conversation; returns the request that
-    /// starts filling a gap, if they skip ahead of what was shown.
-    ///
-    /// Messages from others newer than what was shown count as unread unless
-    /// the conversation is open; `live` says they are just happening (a
-    /// first message in an empty conversation counts, a first page of
-    /// history does not).
-    fn file(
-        &mut self,
-        conversation: Conversation,
-        messages: Vec<Posted>,
-        live: bool,
-    ) -> Vec<ClientMessage> {
-        let (me, open) = (self.me, self.active.as_ref() == Some(&conversation));
-        let Some(timeline) = self.timeline_mut(&conversation) else {
-            return Vec::new(); // a room already left
-        };
-        let messages: Vec<Posted> = messages.into_iter().filter(|m| m.seq > 0).collect();
-        if !open {
-            let last = timeline.newest_seq();
-            let unread = messages
-                .iter()
-                .filter(|m| Some(m.from) != me && !timeline.entries.contains_key(&(m.seq, 0)))
-                .filter(|m| last.map_or(live, |last| m.seq > last))
-                .count();
-            timeline.unread += unread as u32;
-        }
-        match timeline.merge(messages, !live) {
-            Some((after, before)) if timeline.filling.is_none() => {
-                timeline.filling = Some((after, before));
-                vec![history_request(
-                    &conversation,
-                    Some(after),
-                    Some(before),
-                    FILL_PAGE,
-                )]
-            }
-            _ => Vec::new(),
-        }
     }
 
     /// The server's history started over (its numbering changed): every
@@ -612,18 +375,27 @@ impl ChatState {
 
     /// The user wrote a message: it is pending until acknowledged. Returns
     /// what to send now, if the conversation is ready for it.
+    /// `reply_to`: the message it answers. Whom it mentions is read from
+    /// its text (see [`Self::mentions_in`]).
     pub fn compose(
         &mut self,
         to: Conversation,
         content: MessageContent,
         id: ClientId,
+        reply_to: Option<u64>,
     ) -> Option<ClientMessage> {
         // Behind messages held for a rate limit, it waits its turn.
         let held = self.slow_until.is_some() || self.unsent.iter().any(|o| o.held);
+        let mentions = match &to {
+            Conversation::Room(_) => self.mentions_in(&to, content.as_str()),
+            Conversation::Direct(_) => Vec::new(),
+        };
         let outgoing = Unsent {
             id,
             to,
             content,
+            reply_to,
+            mentions,
             failed: false,
             held,
         };
@@ -642,6 +414,7 @@ impl ChatState {
     pub fn open(&mut self, conversation: Conversation) {
         if let Some(timeline) = self.timeline_mut(&conversation) {
             timeline.unread = 0;
+            timeline.mentions = 0;
         }
         self.active = Some(conversation);
     }
@@ -664,6 +437,11 @@ impl ChatState {
     /// New messages from others in a conversation not on screen.
     pub fn unread(&self, conversation: &Conversation) -> u32 {
         self.timeline(conversation).map_or(0, |t| t.unread)
+    }
+
+    /// Of those, the ones that mention the user.
+    pub fn mentions(&self, conversation: &Conversation) -> u32 {
+        self.timeline(conversation).map_or(0, |t| t.mentions)
     }
 
     /// New messages from others in every conversation not on screen.
@@ -833,6 +611,26 @@ impl ChatState {
             .unwrap_or_else(|| user.guest_name())
     }
 
+    /// Everyone the user shares a room or a conversation with, and the
+    /// user, by name: whom a search can be narrowed to.
+    pub fn known_people(&self) -> Vec<(UserId, DisplayName)> {
+        let mut people: Vec<UserId> = self
+            .rooms
+            .iter()
+            .flat_map(|room| room.members.iter().copied())
+            .chain(self.directs.iter().map(|d| d.peer))
+            .chain(self.me)
+            .collect();
+        people.sort_unstable();
+        people.dedup();
+        let mut named: Vec<(UserId, DisplayName)> = people
+            .into_iter()
+            .map(|user| (user, self.name_of(user)))
+            .collect();
+        named.sort_by(|a, b| a.1.as_str().cmp(b.1.as_str()));
+        named
+    }
+
     /// The user's own name, once welcomed.
     pub fn my_name(&self) -> DisplayName {
         self.me
@@ -882,12 +680,18 @@ impl ChatState {
                 kind: LineKind::Message {
                     from: self.me,
                     name: self.my_name(),
-                    text: o.content.as_str().to_owned(),
+                    text: o.content.clone(),
                     ts: None,
                     delivery: if o.failed {
                         Delivery::Failed
                     } else {
                         Delivery::Pending
+                    },
+                    seq: None,
+                    extras: Extras {
+                        reply_to: o.reply_to,
+                        mentions: o.mentions.clone(),
+                        ..Extras::default()
                     },
                 },
             });

@@ -8,6 +8,9 @@ use super::values::{ClientId, DisplayName, Emoji, MessageContent, RoomName, User
 /// Users one message may mention at most.
 pub const MAX_MENTIONS: usize = 20;
 
+/// Characters of a search query at most.
+pub const MAX_QUERY_CHARS: usize = 200;
+
 /// What a client sends, one JSON text frame each.
 ///
 /// Optional fields (`after`, `id`, `token`, `reply_to`, `mentions`) and the
@@ -147,6 +150,30 @@ pub enum ClientMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         on: Option<bool>,
     },
+    /// Full-text search of the rooms this connection is in and of the
+    /// user's direct conversations, newest first: answered with
+    /// `search_results`. Words match as prefixes, all of them, whatever
+    /// their case and accents. `room` (one the connection is in) or `with`
+    /// narrows it to one conversation, `from` to one sender; `before` (a
+    /// `ts`) pages on from the oldest result shown.
+    Search {
+        #[serde(deserialize_with = "search_query")]
+        query: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<RoomName>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        with: Option<UserId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<UserId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<i64>,
+        #[serde(
+            default,
+            deserialize_with = "page_limit",
+            skip_serializing_if = "Option::is_none"
+        )]
+        limit: Option<u32>,
+    },
 }
 
 impl ClientMessage {
@@ -166,6 +193,7 @@ impl ClientMessage {
             ClientMessage::EditMessage { .. } => "edit_message",
             ClientMessage::DeleteMessage { .. } => "delete_message",
             ClientMessage::React { .. } => "react",
+            ClientMessage::Search { .. } => "search",
         }
     }
 }
@@ -181,7 +209,8 @@ impl ClientMessage {
             | ClientMessage::History { room, .. } => Some(room),
             ClientMessage::EditMessage { room, .. }
             | ClientMessage::DeleteMessage { room, .. }
-            | ClientMessage::React { room, .. } => room.as_ref(),
+            | ClientMessage::React { room, .. }
+            | ClientMessage::Search { room, .. } => room.as_ref(),
             _ => None,
         }
     }
@@ -218,6 +247,17 @@ fn mention_list<'de, D: serde::Deserializer<'de>>(
         return Err(serde::de::Error::custom(why));
     }
     Ok(users)
+}
+
+/// A search's `query`: some visible text, at most [`MAX_QUERY_CHARS`].
+fn search_query<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let query = String::deserialize(deserializer)?;
+    let chars = query.chars().count();
+    if query.trim().is_empty() || chars > MAX_QUERY_CHARS {
+        let why = format!("a search query is 1 to {MAX_QUERY_CHARS} characters, got {chars}");
+        return Err(serde::de::Error::custom(why));
+    }
+    Ok(query)
 }
 
 fn default_protocol() -> u32 {

@@ -17,8 +17,8 @@
 //! code this build does not know reads as no code.
 
 use super::{
-    Change, ClientId, DisplayName, ErrorCode, Extras, InvalidInput, Member, MessageContent, Posted,
-    PostedChange, Reaction, RoomName, RoomSummary, ServerMessage, UserId,
+    Change, ClientId, DisplayName, ErrorCode, Extras, Found, InvalidInput, Member, MessageContent,
+    Posted, PostedChange, Reaction, RoomName, RoomSummary, ServerMessage, UserId,
 };
 
 /// Parsed JSON, read-only: what [`ServerMessage::from_json`] reads.
@@ -87,7 +87,7 @@ where
     object.get(key).map(|value| parsed(&value, key)).transpose()
 }
 
-fn integer<V, T>(object: &V, key: &str) -> Result<Option<T>, DecodeError>
+pub(crate) fn integer<V, T>(object: &V, key: &str) -> Result<Option<T>, DecodeError>
 where
     V: JsonValue,
     T: TryFrom<i64>,
@@ -196,6 +196,15 @@ fn posted_change<V: JsonValue>(object: &V) -> Result<PostedChange, DecodeError> 
     })
 }
 
+fn found<V: JsonValue>(object: &V) -> Result<Found, DecodeError> {
+    Ok(Found {
+        room: checked(object, "room")?,
+        with: checked(object, "with")?,
+        message: posted(object)?,
+        preview: required(text(object, "preview")?, "preview")?,
+    })
+}
+
 fn summary<V: JsonValue>(object: &V) -> Result<RoomSummary, DecodeError> {
     Ok(RoomSummary {
         room: required(checked(object, "room")?, "room")?,
@@ -253,6 +262,11 @@ impl ServerMessage {
                 ts: ts()?,
                 id: id()?,
                 reply_to: integer(json, "reply_to")?,
+            },
+            "search_results" => Self::SearchResults {
+                query: required(text(json, "query")?, "query")?,
+                results: required(list(json, "results", found)?, "results")?,
+                more: flag(json, "more")?.unwrap_or(false),
             },
             "message_changed" => Self::MessageChanged {
                 room: room()?,

@@ -42,6 +42,20 @@ pub struct Posted {
     pub extras: Extras,
 }
 
+/// A message a search found, as it is now, and where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Found {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<RoomName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub with: Option<UserId>,
+    #[serde(flatten)]
+    pub message: Posted,
+    /// The words around the first match, as a reader sees them (no
+    /// Markdown marks), at most a couple of hundred characters.
+    pub preview: String,
+}
+
 /// What the server sends, one JSON text frame each.
 ///
 /// The optional fields are additions every client receives (an unknown
@@ -168,6 +182,15 @@ pub enum ServerMessage {
         #[serde(skip_serializing_if = "Vec::is_empty")]
         changes: Vec<PostedChange>,
     },
+    /// The answer to `search`: the messages found, newest first, each with
+    /// its room or (`with`) the other person of its direct conversation.
+    /// `more`: older ones match too (ask again with `before` the last's
+    /// `ts`).
+    SearchResults {
+        query: String,
+        results: Vec<Found>,
+        more: bool,
+    },
     /// A user in one of this client's rooms changed their display name.
     UserRenamed {
         user: UserId,
@@ -262,5 +285,6 @@ impl ServerMessage {
         "typing",
         "rooms",
         "message_changed",
+        "search_results",
     ];
 }

@@ -554,6 +554,79 @@ fn a_change_applies_once_and_reactions_are_set_not_toggled() {
 }
 
 #[test]
+fn a_search_and_its_results_have_exact_json() {
+    assert_wire(
+        ClientMessage::Search {
+            query: "lunch tomorrow".into(),
+            room: Some(room("general")),
+            with: None,
+            from: Some(user(ALICE)),
+            before: Some(1_700_000_000_000),
+            limit: Some(20),
+        },
+        json!({"type": "search", "query": "lunch tomorrow", "room": "general", "from": ALICE,
+               "before": 1_700_000_000_000i64, "limit": 20}),
+    );
+    assert_wire(
+        ClientMessage::Search {
+            query: "x".into(),
+            room: None,
+            with: None,
+            from: None,
+            before: None,
+            limit: None,
+        },
+        json!({"type": "search", "query": "x"}),
+    );
+    let posted = |seq: u64, text: &str| Posted {
+        seq,
+        ts: 1_700_000_000_000,
+        from: user(ALICE),
+        name: DisplayName::parse("Ana").unwrap(),
+        content: content(text),
+        to: None,
+        id: None,
+        extras: Extras::default(),
+    };
+    assert_wire(
+        ServerMessage::SearchResults {
+            query: "lunch".into(),
+            results: vec![
+                Found {
+                    room: Some(room("general")),
+                    with: None,
+                    message: posted(7, "lunch?"),
+                    preview: "lunch?".into(),
+                },
+                Found {
+                    room: None,
+                    with: Some(user(BOB)),
+                    message: Posted {
+                        to: Some(user(BOB)),
+                        ..posted(2, "**lunch** at 1")
+                    },
+                    preview: "lunch at 1".into(),
+                },
+            ],
+            more: true,
+        },
+        json!({"type": "search_results", "query": "lunch", "more": true, "results": [
+            {"room": "general", "seq": 7, "ts": 1_700_000_000_000i64, "from": ALICE, "name": "Ana",
+             "content": "lunch?", "preview": "lunch?"},
+            {"with": BOB, "seq": 2, "ts": 1_700_000_000_000i64, "from": ALICE, "name": "Ana",
+             "content": "**lunch** at 1", "to": BOB, "preview": "lunch at 1"}]}),
+    );
+    for query in [
+        json!(""),
+        json!("   "),
+        json!("x".repeat(MAX_QUERY_CHARS + 1)),
+    ] {
+        let text = json!({"type": "search", "query": query}).to_string();
+        assert!(client_error(&text).contains("a search query is"), "{text}");
+    }
+}
+
+#[test]
 fn every_error_code_has_a_snake_case_name() {
     let names: Vec<_> = ErrorCode::ALL
         .iter()

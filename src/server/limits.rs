@@ -36,7 +36,7 @@ pub enum Action {
     Typing,
     /// `join_room`, `leave_room`.
     Join,
-    /// `history`, `direct_history`, `list_rooms`.
+    /// `history`, `direct_history`, `search`, `list_rooms`.
     History,
     /// `set_name`.
     Rename,
@@ -58,6 +58,7 @@ impl Action {
             ClientMessage::JoinRoom { .. } | ClientMessage::LeaveRoom { .. } => Action::Join,
             ClientMessage::History { .. }
             | ClientMessage::DirectHistory { .. }
+            | ClientMessage::Search { .. }
             | ClientMessage::ListRooms => Action::History,
             ClientMessage::SetName { .. } => Action::Rename,
             ClientMessage::Hello { .. } => return None,

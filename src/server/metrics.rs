@@ -38,6 +38,7 @@ pub struct Metrics {
     pub sent_bytes: Counter,
     pub slow_consumers: Counter,
     pub history_requests: Counter,
+    pub searches: Counter,
     pub resumes: Counter,
     pub rooms: Gauge,
     pub users: Gauge,
@@ -64,6 +65,7 @@ impl Metrics {
             sent_bytes: Counter::default(),
             slow_consumers: Counter::default(),
             history_requests: Counter::default(),
+            searches: Counter::default(),
             resumes: Counter::default(),
             rooms: Gauge::default(),
             users: Gauge::default(),
@@ -130,6 +132,11 @@ impl Metrics {
             "history_requests",
             "History pages asked for (history, direct_history)",
             metrics.history_requests.clone(),
+        );
+        r.register(
+            "searches",
+            "Searches carried out (search)",
+            metrics.searches.clone(),
         );
         r.register(
             "resumes",

@@ -20,8 +20,8 @@ export async function closeChats() {
 }
 
 /** Opens the app in a new browser context, at `url` (default: the shared server). */
-export async function openChat(browser: Browser, url = "/"): Promise<Person> {
-  const context = await browser.newContext({ baseURL: process.env.E2E_BASE_URL });
+export async function openChat(browser: Browser, url = "/", permissions: string[] = []): Promise<Person> {
+  const context = await browser.newContext({ baseURL: process.env.E2E_BASE_URL, permissions });
   opened.push(context);
   const page = await context.newPage();
   page.on("dialog", (dialog) => {

@@ -2,8 +2,8 @@
 
 use serde::Serialize;
 
-use super::{Conversation, Unsent};
-use crate::protocol::decode::{checked, list, parsed, required, text};
+use super::{AlertLevel, Conversation, Unsent};
+use crate::protocol::decode::{checked, integer, list, parsed, required, text};
 use crate::protocol::{DecodeError, DisplayName, JsonValue, RoomName, UserId};
 
 /// What the browser keeps across page reloads: written with serde, read
@@ -16,6 +16,12 @@ pub struct Saved {
     /// Saved as `outbox`, its name in pages of earlier versions.
     #[serde(rename = "outbox")]
     pub unsent: Vec<Unsent>,
+    /// Browser notifications are on.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub alerts: bool,
+    /// What each conversation notifies of, where the user chose.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub alert_levels: Vec<(Conversation, AlertLevel)>,
 }
 
 impl Saved {
@@ -27,17 +33,32 @@ impl Saved {
             Some([user, name]) => Ok((parsed(user, "directs")?, parsed(name, "directs")?)),
             _ => Err(DecodeError::invalid("directs", "expected [user, name]")),
         };
+        let conversation = |to: &V, key: &str| match (checked(to, "Room")?, checked(to, "Direct")?)
+        {
+            (Some(room), _) => Ok(Conversation::Room(room)),
+            (None, Some(user)) => Ok(Conversation::Direct(user)),
+            (None, None) => Err(DecodeError::invalid(key, "expected Room or Direct")),
+        };
+        let level = |pair: &V| match pair.elements().as_deref() {
+            Some([to, level]) => {
+                let level = level.as_text().and_then(|key| AlertLevel::from_key(&key));
+                let level = level.ok_or_else(|| DecodeError::invalid("alert_levels", "a level"))?;
+                Ok((conversation(to, "alert_levels")?, level))
+            }
+            _ => Err(DecodeError::invalid(
+                "alert_levels",
+                "expected [conversation, level]",
+            )),
+        };
         let unsent = |item: &V| {
-            let to = required(item.get("to"), "to")?;
-            let to = match (checked(&to, "Room")?, checked(&to, "Direct")?) {
-                (Some(room), _) => Conversation::Room(room),
-                (None, Some(user)) => Conversation::Direct(user),
-                (None, None) => return Err(DecodeError::invalid("to", "expected Room or Direct")),
-            };
+            let to = conversation(&required(item.get("to"), "to")?, "to")?;
             Ok(Unsent {
                 id: required(checked(item, "id")?, "id")?,
                 to,
                 content: required(checked(item, "content")?, "content")?,
+                reply_to: integer(item, "reply_to")?,
+                mentions: list(item, "mentions", |user| parsed(user, "mentions"))?
+                    .unwrap_or_default(),
                 failed: false,
                 held: false,
             })
@@ -47,6 +68,11 @@ impl Saved {
             rooms: list(json, "rooms", |room| parsed(room, "rooms"))?.unwrap_or_default(),
             directs: list(json, "directs", direct)?.unwrap_or_default(),
             unsent: list(json, "outbox", unsent)?.unwrap_or_default(),
+            alerts: json
+                .get("alerts")
+                .and_then(|on| on.as_flag())
+                .unwrap_or(false),
+            alert_levels: list(json, "alert_levels", level)?.unwrap_or_default(),
         })
     }
 }

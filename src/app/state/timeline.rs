@@ -2,14 +2,23 @@
 //! by sequence number (a message seen twice shows once, older pages slot in
 //! where they belong), the system lines between them, the gap a resume is
 //! filling, and how far the reader has paged away from the newest.
+//!
+//! Edits, deletions and reactions are numbered in the same sequence as the
+//! messages: each is applied to the message it targets (once: see
+//! `protocol::changes`), its number noted so that the sequence shows no gap
+//! there, and one whose message is not held waits for a page to bring it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::protocol::{DisplayName, Posted, UserId};
+use crate::protocol::{DisplayName, Extras, MessageContent, Posted, PostedChange, UserId};
 
 /// Lines kept per conversation while new ones arrive; older ones leave
 /// memory and the DOM (and can be paged back in).
 pub(super) const MAX_LINES: usize = 500;
+
+/// Changes kept for messages not held yet, newest: one for a message
+/// further back than this is forgotten (its page shows it as it is).
+const MAX_WAITING: usize = 200;
 
 /// How far one of the user's own messages has got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,9 +49,14 @@ pub enum LineKind {
         /// Unknown for a pending message written before the first welcome.
         from: Option<UserId>,
         name: DisplayName,
-        text: String,
+        /// Empty once deleted.
+        text: MessageContent,
         ts: Option<i64>,
         delivery: Delivery,
+        /// Its number in the conversation; none while pending.
+        seq: Option<u64>,
+        /// What it answers, whom it names, and what became of it.
+        extras: Extras,
     },
     Joined(UserId),
     Left(UserId),
@@ -86,16 +100,28 @@ pub struct Timeline {
     pub(super) jumping: bool,
     /// New messages from others since the conversation was last open.
     pub unread: u32,
+    /// Of those, the ones that mention the user.
+    pub mentions: u32,
+    /// The numbers of the changes seen within the lines held: the
+    /// sequence has no gap there.
+    pub(super) changes: BTreeSet<u64>,
+    /// Changes to messages not held, oldest first, at most [`MAX_WAITING`].
+    pub(super) waiting: Vec<PostedChange>,
+    /// A message to bring into view and mark once it is held (a reply's
+    /// original, a search result).
+    pub focus: Option<u64>,
 }
 
 impl Timeline {
-    /// The highest sequence number shown.
+    /// The highest sequence number shown: of a message, or of a change.
     pub fn last_seq(&self) -> Option<u64> {
-        self.entries
+        let message = self
+            .entries
             .iter()
             .rev()
             .find(|(key, _)| key.1 == 0)
-            .map(|(key, _)| key.0)
+            .map(|(key, _)| key.0);
+        message.max(self.changes.last().copied())
     }
 
     pub(super) fn first_seq(&self) -> Option<u64> {
@@ -117,8 +143,64 @@ impl Timeline {
         self.beyond.is_some()
     }
 
-    pub(super) fn insert_message(&mut self, seq: u64, kind: LineKind) {
-        self.entries.insert((seq, 0), kind);
+    /// Files a stored message as it is now, unless the one held is newer
+    /// (a change came live after this page was read), then applies the
+    /// changes that waited for it.
+    fn insert_posted(&mut self, posted: Posted) {
+        let key = (posted.seq, 0);
+        if let Some(LineKind::Message { extras, .. }) = self.entries.get(&key)
+            && extras.rev > posted.extras.rev
+        {
+            return;
+        }
+        let mut line = message_line(posted, Delivery::Sent);
+        let (now, later): (Vec<PostedChange>, Vec<PostedChange>) =
+            std::mem::take(&mut self.waiting)
+                .into_iter()
+                .partition(|change| change.target == key.0);
+        self.waiting = later;
+        for change in &now {
+            apply(&mut line, change);
+        }
+        self.entries.insert(key, line);
+    }
+
+    /// Applies a change to the message it targets, or keeps it for when
+    /// that message comes. Returns whether a line held changed.
+    pub(super) fn change(&mut self, change: PostedChange) -> bool {
+        self.changes.insert(change.seq);
+        let changed = match self.entries.get_mut(&(change.target, 0)) {
+            Some(line) => apply(line, &change),
+            None => {
+                if self.first_seq().is_none_or(|first| change.target < first) {
+                    self.waiting.push(change);
+                    if self.waiting.len() > MAX_WAITING {
+                        self.waiting.remove(0);
+                    }
+                }
+                false
+            }
+        };
+        self.trim_changes();
+        changed
+    }
+
+    /// The message numbered `seq`, if held.
+    pub fn message(&self, seq: u64) -> Option<&LineKind> {
+        self.entries.get(&(seq, 0))
+    }
+
+    /// Forgets the numbers of changes outside the lines held.
+    fn trim_changes(&mut self) {
+        let (Some(first), Some(last)) = (
+            self.entries.keys().next().map(|key| key.0),
+            self.entries.keys().next_back().map(|key| key.0),
+        ) else {
+            return;
+        };
+        let beyond = self.beyond.is_some();
+        self.changes
+            .retain(|seq| *seq >= first && (!beyond || *seq <= last));
     }
 
     pub(super) fn event(&mut self, kind: LineKind) {
@@ -135,6 +217,7 @@ impl Timeline {
         while self.entries.len() > MAX_LINES {
             self.entries.pop_first();
         }
+        self.trim_changes();
     }
 
     pub(super) fn lines(&self) -> impl Iterator<Item = Line> + '_ {
@@ -153,6 +236,7 @@ impl Timeline {
                 self.beyond = Some(self.beyond.map_or(seq, |beyond| beyond.max(seq)));
             }
         }
+        self.trim_changes();
     }
 
     /// Files `messages` (oldest first; `page`: an answer to a history
@@ -169,7 +253,7 @@ impl Timeline {
                 .is_some_and(|m| first.is_some_and(|first| m.seq < first));
         if older {
             for posted in messages {
-                self.insert_message(posted.seq, message_line(&posted, Delivery::Sent));
+                self.insert_posted(posted);
             }
             self.trim_newest();
             return None;
@@ -199,7 +283,7 @@ impl Timeline {
                 self.jumping = false;
             }
             for posted in messages {
-                self.insert_message(posted.seq, message_line(&posted, Delivery::Sent));
+                self.insert_posted(posted);
             }
             self.trim();
             return None;
@@ -213,7 +297,7 @@ impl Timeline {
             .last()
             .is_some_and(|m| last.is_none_or(|last| m.seq > last));
         for posted in messages {
-            self.insert_message(posted.seq, message_line(&posted, Delivery::Sent));
+            self.insert_posted(posted);
         }
         if newer {
             self.trim();
@@ -227,7 +311,10 @@ impl Timeline {
     pub(super) fn continue_fill(&mut self) -> Option<(u64, u64)> {
         let (after, before) = self.filling?;
         let mut reached = after;
-        while reached + 1 < before && self.entries.contains_key(&(reached + 1, 0)) {
+        while reached + 1 < before
+            && (self.entries.contains_key(&(reached + 1, 0))
+                || self.changes.contains(&(reached + 1)))
+        {
             reached += 1;
         }
         if reached + 1 >= before || reached == after {
@@ -239,13 +326,28 @@ impl Timeline {
     }
 }
 
-fn message_line(posted: &Posted, delivery: Delivery) -> LineKind {
+fn message_line(posted: Posted, delivery: Delivery) -> LineKind {
     LineKind::Message {
         from: Some(posted.from),
-        name: posted.name.clone(),
-        text: posted.content.as_str().to_owned(),
+        name: posted.name,
+        text: posted.content,
         ts: Some(posted.ts),
         delivery,
+        seq: Some(posted.seq),
+        extras: posted.extras,
+    }
+}
+
+/// Applies `change` to a message line; whether it changed.
+fn apply(line: &mut LineKind, change: &PostedChange) -> bool {
+    match line {
+        LineKind::Message { text, extras, .. } => extras.apply(
+            text,
+            &change.change,
+            change.content.as_ref(),
+            (change.from, change.seq, change.ts),
+        ),
+        _ => false,
     }
 }
 

@@ -35,14 +35,15 @@ use smallvec::SmallVec;
 
 use crate::list_set::ListSet;
 use crate::protocol::{
-    Change, ClientId, ClientMessage, DisplayName, ErrorCode, Member, MessageContent,
+    Change, ClientId, ClientMessage, DisplayName, ErrorCode, Found, Member, MessageContent,
     PROTOCOL_VERSION, RoomName, RoomSummary, ServerMessage, UserId,
 };
 use crate::server::outbox::{Outbound, Outbox};
 use crate::server::store::window::{Window, fit_budget};
 use crate::server::store::{
-    Appended, ChangeRequest, Channel, NewKind, NewMessage, Refusal, Request, Store, StoreReport,
-    StoredMessage, Tag, now_ms,
+    Appended, ChangeRequest, Channel, NewKind, NewMessage, Refusal, Request, Store, StoreError,
+    StoreReport, StoredMessage, Tag, now_ms,
+    search::{self, Scope as SearchScope, Search},
 };
 
 use super::announcements::Announcements;
@@ -64,7 +65,7 @@ mod typing;
 
 use delivery::encode;
 pub(super) use history::HistoryRead;
-use history::{Keep, ReadQuota, within_budget};
+use history::{Keep, ReadQuota, SearchFilters, within_budget};
 use lobby::Lobby;
 use messages::{Frame, change_frame, conn_of, direct_message_frame, room_message_frame, tag};
 use rooms::{Room, Seat, history_frame};
@@ -92,6 +93,11 @@ pub const HISTORY_PAGE_MAX: usize = 200;
 
 /// Messages a history request returns when it gives no limit.
 const HISTORY_PAGE_DEFAULT: usize = 50;
+
+/// Results of one search at most, and when it gives no limit.
+pub const SEARCH_PAGE_MAX: usize = 50;
+
+const SEARCH_PAGE_DEFAULT: usize = 20;
 
 /// Bytes of message text in one `history` frame at most, so that a frame
 /// always fits in a connection's send queue (`send_queue_bytes`, at least
@@ -442,6 +448,23 @@ impl BrokerState {
                 let sent_after = window.map(|w| self.now.ms.saturating_sub(w.as_millis() as i64));
                 let request = ChangeRequest::Edit { sent_after };
                 self.change(conn, (room, with), seq, Some(content), request);
+            }
+            ClientMessage::Search {
+                query,
+                room,
+                with,
+                from,
+                before,
+                limit,
+            } => {
+                let filters = SearchFilters {
+                    room,
+                    with,
+                    from,
+                    before,
+                    limit,
+                };
+                self.search(conn, query, filters);
             }
             ClientMessage::DeleteMessage { room, with, seq } => {
                 self.change(conn, (room, with), seq, None, ChangeRequest::Delete);

@@ -10,6 +10,7 @@
 
 use futures_util::future::BoxFuture;
 
+use super::search::Search;
 use super::{Channel, NewMessage, Refusal, StoredMessage};
 
 /// What became of one message of a batch: stored (new, or the original of
@@ -127,6 +128,13 @@ pub trait Backend: Send + Sync + 'static {
             Ok(heads)
         })
     }
+
+    /// The newest messages (as they are now) that `search` finds where it
+    /// may look, newest first, at most its `limit` (see `search.rs`).
+    fn search<'a>(
+        &'a self,
+        search: &'a Search,
+    ) -> BoxFuture<'a, Result<Vec<StoredMessage>, StoreError>>;
 
     fn set_name<'a>(
         &'a self,

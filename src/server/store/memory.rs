@@ -27,6 +27,7 @@ use futures_util::future::BoxFuture;
 
 use super::backend::{Backend, Outcome, Rows};
 use super::changes::{OriginalKey, number};
+use super::search::Search;
 use super::window::{Window, fit_budget};
 use super::{Channel, NewKind, NewMessage, StoreError, StoredMessage};
 use crate::protocol::{DisplayName, UserId};
@@ -108,6 +109,13 @@ impl Backend for Memory {
 
     fn head<'a>(&'a self, channel: &'a Channel) -> BoxFuture<'a, Result<u64, StoreError>> {
         ready(self.log().head(channel))
+    }
+
+    fn search<'a>(
+        &'a self,
+        search: &'a Search,
+    ) -> BoxFuture<'a, Result<Vec<StoredMessage>, StoreError>> {
+        ready(self.log().search(search))
     }
 
     fn set_name<'a>(
@@ -301,6 +309,24 @@ impl MemoryLog {
                 page
             }
         }
+    }
+
+    /// The newest messages `search` finds among what the windows hold.
+    pub fn search(&self, search: &Search) -> Vec<StoredMessage> {
+        let mut found: Vec<StoredMessage> = self
+            .channels
+            .iter()
+            .filter(|(channel, _)| search.allows(channel))
+            .flat_map(|(_, log)| log.recent.iter())
+            .filter(|m| m.is_message() && !m.extras().deleted)
+            .filter(|m| search.from.is_none_or(|from| m.from == from))
+            .filter(|m| search.before.is_none_or(|before| m.ts < before))
+            .filter(|m| search.matches(&crate::markup::plain(m.content.as_str())))
+            .cloned()
+            .collect();
+        found.sort_unstable_by_key(|m| std::cmp::Reverse((m.ts, m.seq)));
+        found.truncate(search.limit);
+        found
     }
 
     /// The last number `channel` handed out: a forgotten channel numbers on

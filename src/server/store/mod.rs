@@ -22,6 +22,7 @@ mod backend;
 mod changes;
 mod memory;
 mod postgres;
+pub mod search;
 mod sql;
 mod sqlite;
 pub mod window;
@@ -42,6 +43,7 @@ use backend::Outcome;
 pub use backend::{Backend, StoreError};
 pub use changes::Refusal;
 pub use postgres::Postgres;
+use search::Search;
 pub use sqlite::Database;
 
 use crate::protocol::{
@@ -481,6 +483,11 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
         self.backend.page(channel, before, after, limit).await
+    }
+
+    /// The newest messages `search` finds (see [`Backend::search`]).
+    pub async fn search(&self, search: &Search) -> Result<Vec<StoredMessage>, StoreError> {
+        self.backend.search(search).await
     }
 
     /// The last number handed out in each of `channels`, by any node: a

@@ -24,7 +24,8 @@ use tracing::info;
 
 use super::backend::{Backend, Outcome, Rows};
 use super::changes::{OriginalKey, number, targets_of};
-use super::sql::{Embedded, clamp, columns, extra_columns, stored_message};
+use super::search::Search;
+use super::sql::{Embedded, clamp, columns, extra_columns, search_text, stored_message};
 use super::{Channel, NewMessage, StoreError, StoredMessage};
 use crate::protocol::{ClientId, DisplayName, UserId};
 
@@ -38,6 +39,11 @@ const MIGRATIONS: Embedded = Embedded(&[
         2,
         "changes",
         include_str!("../../../migrations/postgres/0002_changes.sql"),
+    ),
+    (
+        3,
+        "search",
+        include_str!("../../../migrations/postgres/0003_search.sql"),
     ),
 ]);
 
@@ -198,8 +204,9 @@ impl Postgres {
             sqlx::query(concat!(
                 "INSERT INTO messages (",
                 columns!(),
-                ") SELECT * FROM unnest($1::text[], $2::int8[], $3::text[], $4::text[], \
-                 $5::text[], $6::text[], $7::int8[], $8::text[], $9::int8[], $10::text[])"
+                ", search_text) SELECT * FROM unnest($1::text[], $2::int8[], $3::text[], \
+                 $4::text[], $5::text[], $6::text[], $7::int8[], $8::text[], $9::int8[], \
+                 $10::text[], $11::text[])"
             ))
             .bind(rows.iter().map(|m| m.channel.key()).collect::<Vec<_>>())
             .bind(rows.iter().map(|m| clamp(m.seq)).collect::<Vec<_>>())
@@ -227,6 +234,7 @@ impl Postgres {
             )
             .bind(extras.0)
             .bind(extras.1)
+            .bind(rows.iter().map(search_text).collect::<Vec<_>>())
             .execute(&mut *tx)
             .await?;
             let (channels, heads): (Vec<String>, Vec<i64>) = heads
@@ -246,12 +254,14 @@ impl Postgres {
         for message in &numbered.changed {
             let (_, extra) = extra_columns(message);
             sqlx::query(
-                "UPDATE messages SET content = $1, extra = $2 WHERE channel = $3 AND seq = $4",
+                "UPDATE messages SET content = $1, extra = $2, search_text = $5 \
+                 WHERE channel = $3 AND seq = $4",
             )
             .bind(message.content.as_str())
             .bind(extra)
             .bind(message.channel.key())
             .bind(clamp(message.seq))
+            .bind(search_text(message))
             .execute(&mut *tx)
             .await?;
             if message.extras().deleted {
@@ -318,6 +328,30 @@ impl Postgres {
             messages.reverse();
         }
         Ok(messages)
+    }
+
+    /// The newest messages `search` finds (see [`Backend::search`]), by
+    /// the GIN index over their words.
+    pub async fn search(&self, search: &Search) -> Result<Vec<StoredMessage>, StoreError> {
+        let [mine_first, mine_second] = search.direct_patterns();
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM messages WHERE search @@ to_tsquery('simple', $1) \
+             AND (channel = ANY($2) OR channel LIKE $3 OR channel LIKE $4) \
+             AND ($5::text IS NULL OR sender = $5) AND ($6::int8 IS NULL OR ts_ms < $6) \
+             ORDER BY ts_ms DESC, seq DESC LIMIT $7"
+        ))
+        .bind(search.tsquery())
+        .bind(search.channel_keys())
+        .bind(mine_first)
+        .bind(mine_second)
+        .bind(search.from.map(|from| from.to_string()))
+        .bind(search.before)
+        .bind(i64::try_from(search.limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.readers)
+        .await?;
+        rows.iter().map(stored_message).collect()
     }
 
     /// The last number any node handed out in `channel` (0 for none).
@@ -506,6 +540,13 @@ impl Backend for Postgres {
 
     fn head<'a>(&'a self, channel: &'a Channel) -> BoxFuture<'a, Result<u64, StoreError>> {
         Box::pin(Postgres::head(self, channel))
+    }
+
+    fn search<'a>(
+        &'a self,
+        search: &'a Search,
+    ) -> BoxFuture<'a, Result<Vec<StoredMessage>, StoreError>> {
+        Box::pin(Postgres::search(self, search))
     }
 
     fn heads<'a>(&'a self, channels: &'a [Channel]) -> BoxFuture<'a, Result<Vec<u64>, StoreError>> {

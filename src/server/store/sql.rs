@@ -94,6 +94,17 @@ where
     })
 }
 
+/// What goes into a row's `search_text` column: the words a reader sees,
+/// as the Markdown parser reads them, if they differ from the text as
+/// written (the search index takes the text itself otherwise).
+pub(super) fn search_text(row: &StoredMessage) -> Option<String> {
+    if !row.is_message() || row.content.is_removed() {
+        return None;
+    }
+    let plain = crate::markup::plain(row.content.as_str());
+    (plain != row.content.as_str()).then_some(plain)
+}
+
 /// What goes into the `target` and `extra` columns of a row.
 pub(super) fn extra_columns(row: &StoredMessage) -> (Option<i64>, Option<String>) {
     let target = row.change().map(|(target, _)| clamp(target));

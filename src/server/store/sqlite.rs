@@ -23,7 +23,8 @@ use sqlx::{
 
 use super::backend::{Backend, Outcome, Rows};
 use super::changes::{OriginalKey, number, targets_of};
-use super::sql::{Embedded, clamp, columns, extra_columns, stored_message};
+use super::search::Search;
+use super::sql::{Embedded, clamp, columns, extra_columns, search_text, stored_message};
 use super::{Channel, NewKind, NewMessage, StoreError, StoredMessage};
 use crate::protocol::{ClientId, DisplayName, UserId};
 
@@ -48,6 +49,11 @@ const MIGRATIONS: Embedded = Embedded(&[
         4,
         "changes",
         include_str!("../../../migrations/0004_changes.sql"),
+    ),
+    (
+        5,
+        "search",
+        include_str!("../../../migrations/0005_search.sql"),
     ),
 ]);
 
@@ -251,13 +257,17 @@ impl Database {
         }
         for message in &numbered.changed {
             let (_, extra) = extra_columns(message);
-            sqlx::query("UPDATE messages SET content = ?, extra = ? WHERE channel = ? AND seq = ?")
-                .bind(message.content.as_str())
-                .bind(extra)
-                .bind(message.channel.key())
-                .bind(clamp(message.seq))
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE messages SET content = ?, extra = ?, search_text = ? \
+                 WHERE channel = ? AND seq = ?",
+            )
+            .bind(message.content.as_str())
+            .bind(extra)
+            .bind(search_text(message))
+            .bind(message.channel.key())
+            .bind(clamp(message.seq))
+            .execute(&mut *tx)
+            .await?;
             if message.extras().deleted {
                 // The words of its edits go too.
                 sqlx::query("UPDATE messages SET content = '' WHERE channel = ? AND target = ?")
@@ -352,6 +362,44 @@ impl Database {
             messages.reverse();
         }
         Ok(messages)
+    }
+
+    /// The newest messages `search` finds (see [`Backend::search`]): FTS5
+    /// finds the words, newest indexed first, among the channels the asker
+    /// may read.
+    pub async fn search(&self, search: &Search) -> Result<Vec<StoredMessage>, StoreError> {
+        let keys = search.channel_keys();
+        let [mine_first, mine_second] = search.direct_patterns();
+        let sql = format!(
+            "SELECT {} FROM messages WHERE (channel, seq) IN (\
+             SELECT d.channel, d.seq FROM search_fts JOIN search_docs d ON d.id = search_fts.rowid \
+             WHERE search_fts MATCH ? AND (d.channel IN ({}) OR d.channel LIKE ? OR d.channel LIKE ?) \
+             AND (? IS NULL OR d.sender = ?) AND (? IS NULL OR d.ts_ms < ?) \
+             ORDER BY search_fts.rowid DESC LIMIT ?)",
+            columns!(),
+            vec!["?"; keys.len()].join(", ")
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(search.fts5_query());
+        for key in keys {
+            query = query.bind(key);
+        }
+        let from = search.from.map(|from| from.to_string());
+        let rows = query
+            .bind(mine_first)
+            .bind(mine_second)
+            .bind(from.clone())
+            .bind(from)
+            .bind(search.before)
+            .bind(search.before)
+            .bind(i64::try_from(search.limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.readers)
+            .await?;
+        let mut found = rows
+            .iter()
+            .map(stored_message)
+            .collect::<Result<Vec<_>, _>>()?;
+        found.sort_unstable_by_key(|m| std::cmp::Reverse((m.ts, m.seq)));
+        Ok(found)
     }
 
     /// The last number handed out in `channel` (0 for none), read on the
@@ -486,6 +534,13 @@ impl Backend for Database {
         Box::pin(Database::head(self, channel))
     }
 
+    fn search<'a>(
+        &'a self,
+        search: &'a Search,
+    ) -> BoxFuture<'a, Result<Vec<StoredMessage>, StoreError>> {
+        Box::pin(Database::search(self, search))
+    }
+
     fn set_name<'a>(
         &'a self,
         user: UserId,
@@ -515,7 +570,7 @@ fn lock(heads: &Mutex<HashMap<Channel, u64>>) -> MutexGuard<'_, HashMap<Channel,
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Rows per multi-row statement: 10 columns each stays far below SQLite's
+/// Rows per multi-row statement: 11 columns each stays far below SQLite's
 /// limit of 32,766 bound parameters.
 const ROWS_PER_STATEMENT: usize = 128;
 
@@ -528,9 +583,9 @@ fn placeholders(rows: usize, width: usize) -> String {
 /// One statement inserting `rows` (at most [`ROWS_PER_STATEMENT`]).
 fn insert_rows(rows: &[StoredMessage]) -> Query<'_, Sqlite, SqliteArguments> {
     let sql = format!(
-        "INSERT INTO messages ({}) VALUES {}",
+        "INSERT INTO messages ({}, search_text) VALUES {}",
         columns!(),
-        placeholders(rows.len(), 10)
+        placeholders(rows.len(), 11)
     );
     let mut query = sqlx::query(AssertSqlSafe(sql));
     for row in rows {
@@ -545,7 +600,8 @@ fn insert_rows(rows: &[StoredMessage]) -> Query<'_, Sqlite, SqliteArguments> {
             .bind(row.ts)
             .bind(row.client_id.as_ref().map(|id| id.as_str().to_owned()))
             .bind(target)
-            .bind(extra);
+            .bind(extra)
+            .bind(search_text(row));
     }
     query
 }

@@ -82,44 +82,119 @@ impl BrokerState {
         with: Option<UserId>,
         (before, after, limit): (Option<u64>, Option<u64>, Option<u32>),
     ) {
-        let Some((outbox, quota)) = self.sessions.get_mut(&conn).map(|s| {
-            let quota = s.extras().reads.clone();
-            (s.outbox.clone(), quota)
-        }) else {
-            return;
-        };
         let room = match &channel {
             Channel::Room(room) => Some(room.clone()),
             Channel::Direct(..) => None,
         };
-        if quota.accepted.fetch_add(1, Ordering::Relaxed) >= READS_QUEUED {
-            quota.accepted.fetch_sub(1, Ordering::Relaxed);
-            let error = ServerMessage::message_error(
-                ErrorCode::Busy,
-                None,
-                room,
-                format!(
-                    "at most {READS_QUEUED} history requests at a time; wait for their answers"
-                ),
-            );
-            self.send_to(conn, &error);
-            return;
-        }
         let limit = limit
             .map_or(HISTORY_PAGE_DEFAULT, |l| l as usize)
             .clamp(1, HISTORY_PAGE_MAX);
-        self.config.metrics.history_requests.inc();
-        self.effects.push(Effect::Read(HistoryRead {
-            conn,
-            outbox,
-            quota,
+        let wanted = Wanted::Page {
             channel,
             room,
             with,
             before,
             after,
             limit,
+        };
+        if self.read(conn, wanted) {
+            self.config.metrics.history_requests.inc();
+        }
+    }
+
+    /// Answers a search, off the broker task like a page of history, and
+    /// within the same quota. It looks in the rooms this connection is in
+    /// and the user's direct conversations, or in the one named, which
+    /// must be among them: what the asker cannot read, it cannot find.
+    pub(super) fn search(&mut self, conn: ConnId, query: String, filters: SearchFilters) {
+        let Some(session) = self.sessions.get(&conn) else {
+            return;
+        };
+        let (user, joined) = (session.user, session.rooms.iter().cloned().collect());
+        let terms = search::terms(&query);
+        let refuse = |code, text: String| ServerMessage::message_error(code, None, None, text);
+        if terms.is_empty() {
+            let text = "search for at least one word (letters or digits)".to_owned();
+            self.send_to(conn, &refuse(ErrorCode::InvalidMessage, text));
+            return;
+        }
+        let scope = match (filters.room, filters.with) {
+            (Some(room), None) if session.rooms.contains(&room) => {
+                SearchScope::Only(Channel::Room(room))
+            }
+            (Some(room), None) => {
+                let text = format!("join room '{room}' before searching it");
+                let error = ServerMessage::room_error(ErrorCode::NotAMember, room, text);
+                self.send_to(conn, &error);
+                return;
+            }
+            (None, Some(with)) => SearchScope::Only(Channel::direct(user, with)),
+            (None, None) => SearchScope::Everywhere {
+                rooms: joined,
+                user,
+            },
+            (Some(_), Some(_)) => {
+                let text = "search one room or one conversation, not both".to_owned();
+                self.send_to(conn, &refuse(ErrorCode::InvalidMessage, text));
+                return;
+            }
+        };
+        let limit = filters
+            .limit
+            .map_or(SEARCH_PAGE_DEFAULT, |l| l as usize)
+            .clamp(1, SEARCH_PAGE_MAX);
+        let search = Search {
+            terms,
+            scope,
+            from: filters.from,
+            before: filters.before,
+            // One more than shown: whether there is more.
+            limit: limit + 1,
+        };
+        if self.read(
+            conn,
+            Wanted::Search {
+                search,
+                query,
+                me: user,
+            },
+        ) {
+            self.config.metrics.searches.inc();
+        }
+    }
+
+    /// Queues a read for `conn` within its quota; false if refused.
+    fn read(&mut self, conn: ConnId, wanted: Wanted) -> bool {
+        let Some((outbox, quota)) = self.sessions.get_mut(&conn).map(|s| {
+            let quota = s.extras().reads.clone();
+            (s.outbox.clone(), quota)
+        }) else {
+            return false;
+        };
+        if quota.accepted.fetch_add(1, Ordering::Relaxed) >= READS_QUEUED {
+            quota.accepted.fetch_sub(1, Ordering::Relaxed);
+            let room = match &wanted {
+                Wanted::Page { room, .. } => room.clone(),
+                Wanted::Search { .. } => None,
+            };
+            let error = ServerMessage::message_error(
+                ErrorCode::Busy,
+                None,
+                room,
+                format!(
+                    "at most {READS_QUEUED} history requests and searches at a time; wait for their answers"
+                ),
+            );
+            self.send_to(conn, &error);
+            return false;
+        }
+        self.effects.push(Effect::Read(HistoryRead {
+            conn,
+            outbox,
+            quota,
+            wanted,
         }));
+        true
     }
 
     /// Keeps the caches of all rooms within `cache_max_bytes`: past it, the
@@ -138,17 +213,38 @@ impl BrokerState {
     }
 }
 
-/// A page of history to read and send, off the broker task.
+/// What a search may narrow itself to, as the client asked.
+pub(super) struct SearchFilters {
+    pub(super) room: Option<RoomName>,
+    pub(super) with: Option<UserId>,
+    pub(super) from: Option<UserId>,
+    pub(super) before: Option<i64>,
+    pub(super) limit: Option<u32>,
+}
+
+/// A page of history, or a search, to read and send off the broker task.
 pub(in crate::server::broker) struct HistoryRead {
     conn: ConnId,
     outbox: Outbox,
     quota: Arc<ReadQuota>,
-    channel: Channel,
-    room: Option<RoomName>,
-    with: Option<UserId>,
-    before: Option<u64>,
-    after: Option<u64>,
-    limit: usize,
+    wanted: Wanted,
+}
+
+enum Wanted {
+    Page {
+        channel: Channel,
+        room: Option<RoomName>,
+        with: Option<UserId>,
+        before: Option<u64>,
+        after: Option<u64>,
+        limit: usize,
+    },
+    /// `me`: the asker, for naming each conversation by its other person.
+    Search {
+        search: Search,
+        query: String,
+        me: UserId,
+    },
 }
 
 impl HistoryRead {
@@ -159,36 +255,75 @@ impl HistoryRead {
             conn,
             outbox,
             quota,
-            channel,
-            room,
-            with,
-            before,
-            after,
-            limit,
+            wanted,
         } = self;
         let _running = quota.running.acquire().await;
-        // Forwards from `after`: the oldest part fits; backwards: the newest.
-        let keep = if after.is_some() {
-            Keep::Oldest
-        } else {
-            Keep::Newest
-        };
-        let reply = match store.page(&channel, before, after, limit).await {
-            Ok(page) => history_frame(room, with, within_budget(&page, keep).into_iter()),
-            Err(error) => {
-                warn!(%conn, %error, "reading history failed");
-                ServerMessage::Error {
-                    message: "history could not be read; ask again".into(),
-                    code: Some(ErrorCode::StorageFailed),
-                    room,
-                    id: None,
-                    retry_after_ms: None,
+        let reply = match wanted {
+            Wanted::Page {
+                channel,
+                room,
+                with,
+                before,
+                after,
+                limit,
+            } => {
+                // Forwards from `after`: the oldest part fits; backwards: the newest.
+                let keep = if after.is_some() {
+                    Keep::Oldest
+                } else {
+                    Keep::Newest
+                };
+                match store.page(&channel, before, after, limit).await {
+                    Ok(page) => history_frame(room, with, within_budget(&page, keep).into_iter()),
+                    Err(error) => read_failed(conn, &error, room),
                 }
             }
+            Wanted::Search { search, query, me } => match store.search(&search).await {
+                Ok(mut found) => {
+                    let more = found.len() >= search.limit;
+                    found.truncate(search.limit - 1);
+                    let results = within_budget(&found, Keep::Oldest)
+                        .into_iter()
+                        .map(|message| found_frame(message, me, &search))
+                        .collect();
+                    ServerMessage::SearchResults {
+                        query,
+                        results,
+                        more,
+                    }
+                }
+                Err(error) => read_failed(conn, &error, None),
+            },
         };
         if outbox.push(Outbound::Text(encode(&reply))).is_err() {
             warn!(%conn, "no room in the outbox for a history page");
         }
         quota.accepted.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A message a search found, named by its room or by the other person of
+/// its conversation with `me`, with a preview around what matched.
+fn found_frame(message: &StoredMessage, me: UserId, search: &Search) -> Found {
+    let (room, with) = match &message.channel {
+        Channel::Room(room) => (Some(room.clone()), None),
+        Channel::Direct(a, b) => (None, Some(if *a == me { *b } else { *a })),
+    };
+    Found {
+        room,
+        with,
+        message: message.posted(),
+        preview: search.preview(message.content.as_str()),
+    }
+}
+
+fn read_failed(conn: ConnId, error: &StoreError, room: Option<RoomName>) -> ServerMessage {
+    warn!(%conn, %error, "reading history failed");
+    ServerMessage::Error {
+        message: "history could not be read; ask again".into(),
+        code: Some(ErrorCode::StorageFailed),
+        room,
+        id: None,
+        retry_after_ms: None,
     }
 }

@@ -87,7 +87,7 @@ fn texts(state: &ChatState) -> Vec<(String, Delivery)> {
         .active_lines()
         .into_iter()
         .filter_map(|line| match line.kind {
-            LineKind::Message { text, delivery, .. } => Some((text, delivery)),
+            LineKind::Message { text, delivery, .. } => Some((text.as_str().to_owned(), delivery)),
             _ => None,
         })
         .collect()
@@ -152,7 +152,7 @@ fn events_and_messages_become_lines_in_order() {
     assert_eq!(kinds.len(), 3);
     assert_eq!(kinds[0], LineKind::Joined(user(2)));
     assert!(
-        matches!(&kinds[1], LineKind::Message { text, from: Some(from), .. } if text == "<b>hi</b>" && *from == user(2))
+        matches!(&kinds[1], LineKind::Message { text, from: Some(from), .. } if text.as_str() == "<b>hi</b>" && *from == user(2))
     );
     assert_eq!(kinds[2], LineKind::Left(user(2)));
     assert_eq!(
@@ -222,7 +222,12 @@ fn own_messages_are_pending_until_acknowledged_and_resent_after_a_reconnect() {
     let mut state = connected_as(user(1));
     joined(&mut state, "a");
     let to = Conversation::Room(room("a"));
-    let first = state.compose(to.clone(), MessageContent::parse("one").unwrap(), id("m1"));
+    let first = state.compose(
+        to.clone(),
+        MessageContent::parse("one").unwrap(),
+        id("m1"),
+        None,
+    );
     assert_eq!(
         first,
         Some(ClientMessage::RoomMessage {
@@ -233,7 +238,12 @@ fn own_messages_are_pending_until_acknowledged_and_resent_after_a_reconnect() {
             reply_to: None,
         })
     );
-    state.compose(to.clone(), MessageContent::parse("two").unwrap(), id("m2"));
+    state.compose(
+        to.clone(),
+        MessageContent::parse("two").unwrap(),
+        id("m2"),
+        None,
+    );
     assert_eq!(
         texts(&state),
         [
@@ -281,7 +291,7 @@ fn own_messages_are_pending_until_acknowledged_and_resent_after_a_reconnect() {
     );
     // Offline, a new message is only queued.
     assert_eq!(
-        state.compose(to, MessageContent::parse("three").unwrap(), id("m3")),
+        state.compose(to, MessageContent::parse("three").unwrap(), id("m3"), None),
         None
     );
     connected_again(&mut state);
@@ -320,6 +330,7 @@ fn a_history_that_started_over_is_shown_afresh_not_merged_with_the_old_one() {
         Conversation::Room(room("a")),
         MessageContent::parse("unsent").unwrap(),
         id("m1"),
+        None,
     );
     state.disconnected();
 
@@ -374,7 +385,7 @@ fn a_history_that_started_over_is_shown_afresh_not_merged_with_the_old_one() {
         .active_lines()
         .into_iter()
         .filter_map(|line| match line.kind {
-            LineKind::Message { from, text, .. } => Some((from, text)),
+            LineKind::Message { from, text, .. } => Some((from, text.as_str().to_owned())),
             _ => None,
         })
         .collect();
@@ -395,6 +406,7 @@ fn a_refused_message_is_marked_failed_and_can_be_retried() {
         Conversation::Room(room("a")),
         MessageContent::parse("x").unwrap(),
         id("m1"),
+        None,
     );
     state.apply(ServerMessage::message_error(
         ErrorCode::Busy,
@@ -414,7 +426,7 @@ fn rate_limited_messages_wait_then_go_one_at_a_time_in_order_and_nothing_is_lost
     joined(&mut state, "a");
     let to = || Conversation::Room(room("a"));
     let say = |state: &mut ChatState, text: &str| {
-        state.compose(to(), MessageContent::parse(text).unwrap(), id(text))
+        state.compose(to(), MessageContent::parse(text).unwrap(), id(text), None)
     };
     let message = |text: &str| ClientMessage::RoomMessage {
         room: room("a"),
@@ -479,6 +491,7 @@ fn after_a_reconnect_held_messages_go_one_at_a_time_behind_the_rest() {
             Conversation::Room(room("a")),
             MessageContent::parse(text).unwrap(),
             id(text),
+            None,
         );
     }
     for text in ["m2", "m3"] {
@@ -639,6 +652,7 @@ fn identity_rooms_conversations_and_unsent_messages_survive_a_reload() {
         Conversation::Room(room("b")),
         MessageContent::parse("unsent").unwrap(),
         id("m9"),
+        None,
     );
     let saved = state.saved();
     let json = serde_json::to_value(&saved).unwrap();
@@ -698,6 +712,32 @@ fn a_save_written_by_an_earlier_page_reads_back() {
         "the same format both ways"
     );
     assert_eq!(saved.unsent[1].to, Conversation::Direct(user(2)));
+    // And what this version adds: a reply's target and mentions, and the
+    // notification settings.
+    let newer = serde_json::json!({
+        "token": "t",
+        "rooms": ["a"],
+        "directs": [],
+        "outbox": [{"id": "m9", "to": {"Room": "a"}, "content": "@Ben yes", "reply_to": 3,
+                    "mentions": [user(2).to_string()]}],
+        "alerts": true,
+        "alert_levels": [[{"Room": "a"}, "All"], [{"Direct": user(2).to_string()}, "Nothing"]]
+    });
+    let saved = Saved::from_json(&&newer).unwrap();
+    assert_eq!(serde_json::to_value(&saved).unwrap(), newer);
+    let restored = ChatState::restore(saved);
+    assert_eq!(
+        restored.alert_level(&Conversation::Room(room("a"))),
+        AlertLevel::All
+    );
+    assert_eq!(
+        restored.alert_level(&Conversation::Direct(user(2))),
+        AlertLevel::Nothing
+    );
+    assert_eq!(
+        restored.alert_level(&Conversation::Room(room("b"))),
+        AlertLevel::Mentions
+    );
     let broken = serde_json::json!({"rooms": ["a"], "directs": [[1, 2]]});
     assert!(Saved::from_json(&&broken).is_err());
     assert_eq!(
@@ -724,6 +764,7 @@ fn direct_messages_both_ways_share_one_conversation_per_peer() {
         Conversation::Direct(user(2)),
         MessageContent::parse("yes?").unwrap(),
         id("d1"),
+        None,
     );
     state.apply(ServerMessage::Ack {
         id: id("d1"),
@@ -755,6 +796,7 @@ fn a_late_joined_does_not_bring_back_a_room_the_user_left() {
         Conversation::Room(room("quick")),
         MessageContent::parse("x").unwrap(),
         id("q"),
+        None,
     );
     state.left(&room("quick"));
     assert!(state.unsent.is_empty(), "a left room's unsent messages go");
@@ -998,3 +1040,6 @@ fn paging_down_to_the_end_joins_the_live_conversation_again() {
     state.apply(live("long", posted(1_001, user(2), "1001")));
     assert_eq!(seqs(&state).last(), Some(&1_001));
 }
+
+mod changes;
+mod search;
