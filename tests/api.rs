@@ -232,6 +232,19 @@ async fn history_reads_by_range_and_rooms_and_members_are_listed() {
     assert_eq!(message["name"], "Ana");
     assert_eq!(message["id"], "a-5");
     assert!(message["ts"].as_i64().unwrap() > 1_700_000_000_000);
+
+    // Messages as they are now, whichever way the page goes: an edit shows
+    // in the text, a deleted message is gone, and no change is a message.
+    for change in [
+        json!({"type": "edit_message", "room": "busy", "seq": 2, "content": "m2!"}),
+        json!({"type": "react", "room": "busy", "seq": 3, "emoji": "👍"}),
+        json!({"type": "delete_message", "room": "busy", "seq": 4}),
+    ] {
+        ana.send(change).await;
+        ana.recv_type("message_changed").await;
+    }
+    assert_eq!(page("").await, ["m1", "m2!", "m3", "m5"]);
+    assert_eq!(page("?after=1").await, ["m2!", "m3", "m5"]);
 }
 
 #[tokio::test]

@@ -281,3 +281,32 @@ async fn direct_messages_take_changes_too_and_both_people_hear_of_them() {
         json!([{"emoji": "👋", "users": [ben_id]}])
     );
 }
+
+#[tokio::test]
+async fn an_operator_can_limit_how_long_a_message_may_be_edited() {
+    let app = common::spawn_app_with(|settings| settings.edit_window_secs = 1).await;
+    let (mut ana, _ben) = app.two_members_of("general").await;
+    assert_eq!(ana.say_acked("general", "frist", "a-1").await, 1);
+    ana.send(json!({"type": "edit_message", "room": "general", "seq": 1, "content": "first"}))
+        .await;
+    assert_eq!(next_change(&mut ana).await["content"], "first");
+    // Past the window: refused, and deleting is still allowed.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    ana.send(json!({"type": "edit_message", "room": "general", "seq": 1, "content": "1st"}))
+        .await;
+    let refused = ana.recv_type("error").await;
+    assert_eq!(refused["code"], "not_allowed");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("too old to edit"),
+        "{refused}"
+    );
+    ana.send(json!({"type": "delete_message", "room": "general", "seq": 1}))
+        .await;
+    assert_eq!(
+        summary(&next_change(&mut ana).await),
+        (3, 1, "delete".into())
+    );
+}

@@ -266,8 +266,11 @@ pub async fn read_messages(
             Problem::unavailable("history could not be read; try again", 1)
         })?;
     let cutoff = Retention::from_settings(&app.settings).cutoff_ms(now_ms());
+    // Messages as they are now: not the changes to them (a page forwards
+    // holds those too), and not the ones deleted.
     let messages = page
         .into_iter()
+        .filter(|m| m.is_message() && !m.extras().deleted)
         .filter(|m| cutoff.is_none_or(|cutoff| m.ts >= cutoff))
         .map(|m| Message {
             seq: m.seq,
