@@ -21,7 +21,7 @@ mod server;
 mod text;
 mod values;
 
-pub use changes::{Change, Extras, MAX_REACTIONS, PostedChange, Reaction};
+pub use changes::{Change, Extras, MAX_REACTIONS, PostedChange, QUOTED_CHARS, Quoted, Reaction};
 pub use client::{ClientMessage, MAX_MENTIONS, MAX_QUERY_CHARS};
 pub use codes::{ErrorCode, close_code};
 pub use decode::{DecodeError, JsonValue};

@@ -135,6 +135,72 @@ async fn a_reply_carries_its_target_and_mentions_to_everyone() {
 }
 
 #[tokio::test]
+async fn a_reply_quotes_its_original_as_it_is_now_and_deleted_words_leave_the_files() {
+    let data = tempfile::tempdir().unwrap();
+    let app = Binary::start(data.path());
+    let mut ana = app.connect_with_hello().await;
+    let mut ben = app.connect_with_hello().await;
+    ana.join("general").await;
+    ben.join("general").await;
+    ana.recv_type("user_joined").await;
+    let first = ana
+        .say_acked("general", "**lunch** at noon?\nor later", "a-1")
+        .await;
+    ben.recv_type("room_message").await;
+    ben.send(
+        json!({"type": "room_message", "room": "general", "content": "yes",
+                    "id": "b-1", "reply_to": first}),
+    )
+    .await;
+    let reply = ana.recv_type("room_message").await;
+    assert_eq!(reply["quote"]["from"], ana.id());
+    assert_eq!(reply["quote"]["text"], "lunch at noon?", "{reply}");
+    assert!(reply["quote"]["name"].is_string() && reply["quote"].get("deleted").is_none());
+
+    // A page of one holds the reply without its original: the quote
+    // follows the original's edit, then its deletion.
+    ana.send(
+        json!({"type": "edit_message", "room": "general", "seq": first,
+                    "content": "lunch at one?"}),
+    )
+    .await;
+    next_change(&mut ben).await;
+    let page = ben.history("general", None, None, 1).await;
+    assert_eq!(page[0]["quote"]["text"], "lunch at one?", "{page:?}");
+    ana.send(json!({"type": "delete_message", "room": "general", "seq": first}))
+        .await;
+    next_change(&mut ben).await;
+    let page = ben.history("general", None, None, 1).await;
+    assert_eq!(
+        (&page[0]["quote"]["text"], &page[0]["quote"]["deleted"]),
+        (&json!(""), &json!(true)),
+        "{page:?}"
+    );
+
+    // After a restart, read from the file.
+    drop((ana, ben));
+    drop(app);
+    let app = Binary::start(data.path());
+    let mut dora = app.connect_with_hello().await;
+    dora.join("general").await;
+    let joined = dora.recv_type("history").await;
+    assert_eq!(joined["messages"][0]["deleted"], true, "{joined}");
+    assert_eq!(joined["messages"][1]["quote"]["deleted"], true, "{joined}");
+    let page = dora.history("general", None, None, 1).await;
+    assert_eq!(page[0]["content"], "yes");
+    assert_eq!(page[0]["quote"]["deleted"], true, "{page:?}");
+    for file in std::fs::read_dir(data.path()).unwrap() {
+        let path = file.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(
+            !bytes.windows(b"lunch at".len()).any(|w| w == b"lunch at"),
+            "the deleted words are nowhere in {}",
+            path.display()
+        );
+    }
+}
+
+#[tokio::test]
 async fn changes_made_while_away_arrive_on_resume_once_and_in_order() {
     let data = tempfile::tempdir().unwrap();
     let app = Binary::start(data.path());

@@ -95,16 +95,79 @@ test("a reply quotes its original, and the quote jumps to it even when it is off
   await ana.page.getByRole("button", { name: `#${room}` }).click();
   await expect(messageFrom(ana.page, ben.name, "still about that question")).toBeVisible();
   await expect(messageLog(ana.page).getByText("the original question", { exact: true })).toHaveCount(0);
-  // Ben's reply is off the page too; his next one quotes the original again.
+  // Ben's reply is off the page too; his next one quotes the original
+  // again, which the server quotes with it.
   await action(ben.page, messageFrom(ben.page, ana.name, "the original question"), "Reply");
   await send(ben.page, "one more thing");
   const again = messageFrom(ana.page, ben.name, "one more thing").locator(".reply-quote");
-  await expect(again).toContainText("an earlier message");
+  await expect(again).toHaveText(`In reply to ↪ ${ana.name}: the original question`);
   await again.click();
   const original = messageFrom(ana.page, ana.name, "the original question");
   await expect(original).toBeVisible();
   await expect(original).toHaveClass(/focused/);
   await expect(original).toBeInViewport();
+
+  // Deleted, the original shows as deleted in every quote of it: live on
+  // Ben's page, and on Ana's after a reload, where it is off the page.
+  await action(ana.page, original, "Delete");
+  await original.getByRole("button", { name: "Yes, delete" }).click();
+  const onBen = messageFrom(ben.page, ben.name, "one more thing").locator(".reply-quote");
+  await expect(onBen).toHaveText(`In reply to ↪ ${ana.name}: message deleted`);
+  await ana.page.reload();
+  await ana.page.getByRole("button", { name: `#${room}` }).click();
+  const reloaded = messageFrom(ana.page, ben.name, "one more thing").locator(".reply-quote");
+  await expect(reloaded).toHaveText(`In reply to ↪ ${ana.name}: message deleted`);
+  await expect(ana.page.getByText("the original question")).toHaveCount(0);
+});
+
+test("on a touch screen a long press opens a message's action bar", async ({ browser }) => {
+  const room = uniqueRoom("touch");
+  const ana = await openChat(browser);
+  const context = await browser.newContext({
+    baseURL: process.env.E2E_BASE_URL,
+    hasTouch: true,
+    isMobile: true,
+    viewport: { width: 375, height: 700 },
+  });
+  const page = await context.newPage();
+  await page.goto("/");
+  await expect(page.getByRole("status")).toHaveAttribute("data-status", "connected");
+  expect(await page.evaluate(() => matchMedia("(hover: none)").matches)).toBe(true);
+  await joinRoom(ana.page, room);
+  await page.goto(`/r/${room}`);
+  await expect(page.getByRole("status")).toHaveAttribute("data-status", "connected");
+  await send(ana.page, "first");
+  await send(ana.page, "second");
+  const first = messageFrom(page, ana.name, "first");
+  const second = messageFrom(page, ana.name, "second");
+  await expect(second).toBeVisible();
+  const width = async (message: Locator) => (await message.locator(".actions").boundingBox())?.width ?? 0;
+  // Out of sight, yet a screen reader finds the buttons.
+  expect(await width(first)).toBeLessThan(2);
+  await expect(first.getByRole("button", { name: "Reply" })).toHaveCount(1);
+
+  const touch = await context.newCDPSession(page);
+  const at = async (message: Locator) => {
+    const box = (await message.locator(".text").boundingBox())!;
+    return [{ x: box.x + 5, y: box.y + box.height / 2 }];
+  };
+  // A tap on the first message, then a press held on the second: the
+  // second's bar opens with its first button focused, the first's never did.
+  await touch.send("Input.dispatchTouchEvent", { type: "touchStart", touchPoints: await at(first) });
+  await touch.send("Input.dispatchTouchEvent", { type: "touchEnd", touchPoints: [] });
+  await touch.send("Input.dispatchTouchEvent", { type: "touchStart", touchPoints: await at(second) });
+  const reply = second.getByRole("button", { name: "Reply" });
+  await expect(reply).toBeFocused();
+  await touch.send("Input.dispatchTouchEvent", { type: "touchEnd", touchPoints: [] });
+  await expect(reply).toBeFocused();
+  expect(await width(second)).toBeGreaterThan(40);
+  expect(await width(first)).toBeLessThan(2);
+  // Its buttons work as they do with a mouse, and it closes behind them.
+  await reply.tap();
+  await expect(page.locator(".composing")).toContainText(`Replying to ${ana.name}: second`);
+  await expect(page.getByLabel("Message", { exact: true })).toBeFocused();
+  expect(await width(second)).toBeLessThan(2);
+  await context.close();
 });
 
 test("formatting is shown, and markup-like text shows literally", async ({ browser }) => {

@@ -7,7 +7,7 @@
 use leptos::prelude::*;
 
 use super::socket::ChatClient;
-use super::state::{Conversation, Quote};
+use super::state::Conversation;
 use crate::protocol::{ClientMessage, DisplayName, MessageContent, RoomName, UserId};
 
 /// How often the composer says the user is typing, while they are.
@@ -211,12 +211,11 @@ pub fn Composer() -> impl IntoView {
         let text = match (reply, editing) {
             (_, Some(_)) => "Editing your message".to_owned(),
             (Some(seq), None) => {
-                let quote = state.with(|s| s.active.as_ref().and_then(|a| s.quote(a, seq)));
+                let quote = state.with(|s| s.active.as_ref().and_then(|a| s.quote(a, seq, None)));
                 match quote {
-                    Some(Quote {
-                        name,
-                        line: Some(line),
-                    }) => format!("Replying to {name}: {line}"),
+                    Some(quote) if !quote.deleted => {
+                        format!("Replying to {}: {}", quote.name, quote.text)
+                    }
                     _ => "Replying to an earlier message".to_owned(),
                 }
             }

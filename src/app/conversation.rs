@@ -9,7 +9,7 @@ use leptos::web_sys;
 
 use super::composer::{Composer, Composing};
 use super::location::{Location, room_path};
-use super::message::{MessageActions, MessageBody, names_me};
+use super::message::{LongPress, MessageActions, MessageBody, names_me};
 use super::panels::{Panel, PanelToggle};
 use super::show_or;
 use super::socket::ChatClient;
@@ -124,6 +124,7 @@ fn Lines() -> impl IntoView {
     let focused = move || state.with(|s| s.active_focus());
     let scrolled_to = StoredValue::new(None::<u64>);
     let list = NodeRef::<leptos::html::Div>::new();
+    let press = LongPress::new();
     // The reader is at the bottom (so new messages keep them there), and
     // messages arrived below while they were not.
     let at_bottom = RwSignal::new(true);
@@ -281,6 +282,7 @@ fn Lines() -> impl IntoView {
                         let actions = seq
                             .filter(|_| !deleted)
                             .map(|seq| view! { <MessageActions seq mine text=text.clone() /> });
+                        let pressable = seq.is_some() && !deleted;
                         let message = view! {
                             <li
                                 data-key=line.key.clone()
@@ -289,6 +291,15 @@ fn Lines() -> impl IntoView {
                                 class:mentioned=mentioned
                                 class:continued=line.continued
                                 class:focused=move || seq.is_some() && focused() == seq
+                                on:pointerdown=move |event| {
+                                    if pressable {
+                                        press.down(&event);
+                                    }
+                                }
+                                on:pointerup=move |_| press.cancel()
+                                on:pointercancel=move |_| press.cancel()
+                                on:contextmenu=move |event| press.context_menu(&event)
+                                on:touchend=move |event| press.lifted(&event)
                                 data-delivery=delivery.key()
                             >
                                 <span class="meta">

@@ -2,15 +2,20 @@
 //! it answers, its text (or the placeholder of a deleted one) with
 //! "(edited)", its reactions, and its action bar (reply, react, edit,
 //! delete). Everything is a button or a list: usable by mouse, keyboard
-//! and screen reader alike, and shown on hover or focus (always, on a
-//! touch screen: see the style sheet).
+//! and screen reader alike. The bar shows on hover or focus; on a touch
+//! screen, which has no hover, a long press focuses it ([`LongPress`]),
+//! and until then it is out of sight there but in reach of a screen reader.
+
+use std::time::Duration;
 
 use leptos::either::{Either, EitherOf4};
+use leptos::ev::PointerEvent;
 use leptos::prelude::*;
+use leptos::wasm_bindgen::JsCast;
+use leptos::web_sys;
 
 use super::composer::Composing;
 use super::socket::ChatClient;
-use super::state::Quote;
 use super::text::{Segment, link_target, segments};
 use crate::markup::{FlatKind, Run, flat};
 use crate::protocol::{Emoji, Extras, MessageContent, UserId};
@@ -27,7 +32,7 @@ pub fn MessageBody(text: MessageContent, extras: Extras, seq: Option<u64>) -> im
     }
     let reply = extras
         .reply_to
-        .map(|target| view! { <ReplyQuote target /> });
+        .map(|target| view! { <ReplyQuote target seq /> });
     let edited = extras.edited.map(|ts| {
         view! { <small class="edited" title=edited_title(ts)>"(edited)"</small> }
     });
@@ -42,23 +47,20 @@ pub fn MessageBody(text: MessageContent, extras: Extras, seq: Option<u64>) -> im
 }
 
 /// "↪ Ana: the first line", a button that brings the original into view
-/// (loading it if it is not on the page).
+/// (loading it if it is not on the page). `seq` is the reply's own.
 #[component]
-fn ReplyQuote(target: u64) -> impl IntoView {
+fn ReplyQuote(target: u64, seq: Option<u64>) -> impl IntoView {
     let client = expect_context::<ChatClient>();
     let state = client.state;
     let quote = move || {
         state.with(|s| {
-            let conversation = s.active.clone()?;
-            s.quote(&conversation, target)
+            let conversation = s.active.as_ref()?;
+            s.quote(conversation, target, seq)
         })
     };
     let label = move || match quote() {
-        Some(Quote {
-            name,
-            line: Some(line),
-        }) => format!("{name}: {line}"),
-        Some(Quote { name, line: None }) => format!("{name}: message deleted"),
+        Some(quote) if quote.deleted => format!("{}: message deleted", quote.name),
+        Some(quote) => format!("{}: {}", quote.name, quote.text),
         None => "an earlier message".to_owned(),
     };
     let jump = move |_| {
@@ -143,6 +145,88 @@ fn names(mut names: Vec<String>) -> String {
 fn react(client: ChatClient, seq: u64, emoji: Emoji) {
     if let Some(conversation) = client.state.with_untracked(|s| s.active.clone()) {
         client.act(|s| s.react(&conversation, seq, emoji));
+    }
+}
+
+/// How long a finger rests on a message to open its action bar.
+const LONG_PRESS: Duration = Duration::from_millis(450);
+
+/// A long press on a message, with a finger or a pen, opens its action
+/// bar: the bar's first button takes focus, which shows the bar (as any
+/// focus in the message does) and tells a screen reader where the user is;
+/// it closes when focus leaves. Lifting the finger first, or scrolling
+/// (the browser then cancels the pointer), is no long press; lifting it
+/// after one is no tap. A mouse has hover and right-click for itself: it
+/// is left alone.
+#[derive(Clone, Copy)]
+pub struct LongPress {
+    timer: StoredValue<Option<TimeoutHandle>>,
+    /// A long press opened a bar, and the finger is still down.
+    opened: StoredValue<bool>,
+}
+
+impl LongPress {
+    pub fn new() -> Self {
+        Self {
+            timer: StoredValue::new(None),
+            opened: StoredValue::new(false),
+        }
+    }
+
+    /// A finger down on a message.
+    pub fn down(self, event: &PointerEvent) {
+        self.cancel();
+        self.opened.set_value(false);
+        if event.pointer_type() == "mouse" {
+            return;
+        }
+        let line = event.current_target();
+        let open = move || {
+            self.timer.set_value(None);
+            self.opened.set_value(true);
+            open_actions(line);
+        };
+        self.timer
+            .set_value(set_timeout_with_handle(open, LONG_PRESS).ok());
+    }
+
+    /// Lifted, or taken by the browser, before the time.
+    pub fn cancel(self) {
+        if let Some(timer) = self.timer.get_value() {
+            timer.clear();
+        }
+        self.timer.set_value(None);
+    }
+
+    /// The browser's own long press (its context menu, on Android) during
+    /// ours: the bar opens now, and the menu is not shown over it.
+    pub fn context_menu(self, event: &leptos::ev::MouseEvent) {
+        if self.timer.get_value().is_some() {
+            event.prevent_default();
+            self.cancel();
+            self.opened.set_value(true);
+            open_actions(event.current_target());
+        }
+    }
+
+    /// The finger lifted after a long press: not a tap, whose click would
+    /// take the focus from the bar again.
+    pub fn lifted(self, event: &leptos::ev::TouchEvent) {
+        if self.opened.get_value() {
+            self.opened.set_value(false);
+            event.prevent_default();
+        }
+    }
+}
+
+/// Focuses the first button of the action bar of the message `line`.
+fn open_actions(line: Option<web_sys::EventTarget>) {
+    let first = line
+        .and_then(|line| line.dyn_into::<web_sys::Element>().ok())
+        .and_then(|line| line.query_selector(".actions button").ok().flatten())
+        .and_then(|button| button.dyn_into::<web_sys::HtmlElement>().ok());
+    if let Some(first) = first {
+        let _ = first.focus();
     }
 }
 

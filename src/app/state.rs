@@ -29,7 +29,6 @@ use crate::protocol::{
     ClientId, ClientMessage, DisplayName, ErrorCode, Extras, Member, MessageContent,
     PROTOCOL_VERSION, Posted, RoomName, RoomSummary, ServerMessage, UserId,
 };
-pub use actions::Quote;
 pub use saved::Saved;
 pub use search::{SearchView, highlights};
 #[cfg(test)]

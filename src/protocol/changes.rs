@@ -41,6 +41,73 @@ pub struct Extras {
     /// The number of the last change this state reflects; absent if none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rev: Option<u64>,
+    /// What the message answers (`reply_to`), as it is now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quote: Option<Box<Quoted>>,
+}
+
+/// The message a reply answers, as it is now, so that a reader sees what
+/// was answered without holding it: its author and its first line as
+/// plain text, or that it was deleted. The server fills it in on every
+/// message it sends and never stores it (a deleted original's words go
+/// with it); the changes to the original keep it current
+/// ([`Quoted::follow`]), as they keep the original.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quoted {
+    pub from: UserId,
+    pub name: DisplayName,
+    /// The original's first line that has words, as plain text, cut at
+    /// [`QUOTED_CHARS`] characters; empty once it is deleted.
+    #[serde(default)]
+    pub text: String,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub deleted: bool,
+}
+
+/// Characters of an original that a quote keeps at most (then "…").
+pub const QUOTED_CHARS: usize = 100;
+
+impl Quoted {
+    /// How a reply quotes a message by `from` (named `name`) whose text is
+    /// `content`.
+    pub fn of(from: UserId, name: DisplayName, content: &MessageContent, deleted: bool) -> Self {
+        Self {
+            from,
+            name,
+            text: if deleted {
+                String::new()
+            } else {
+                first_line(content)
+            },
+            deleted,
+        }
+    }
+
+    /// Follows a change to the original: its new text, or its deletion.
+    pub fn follow(&mut self, change: &Change, new_text: Option<&MessageContent>) {
+        match (change, new_text) {
+            (Change::Edit, Some(text)) if !self.deleted => self.text = first_line(text),
+            (Change::Delete, _) => {
+                self.text.clear();
+                self.deleted = true;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The first line of `content` that has words, read as plain text.
+fn first_line(content: &MessageContent) -> String {
+    let plain = crate::markup::plain(content.as_str());
+    let line = plain
+        .lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty())
+        .unwrap_or("");
+    match line.char_indices().nth(QUOTED_CHARS) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line.to_owned(),
+    }
 }
 
 fn is_false(value: &bool) -> bool {
@@ -117,6 +184,7 @@ impl Extras {
                 self.deleted = true;
                 self.mentions.clear();
                 self.reactions.clear();
+                self.quote = None;
             }
             Change::React { emoji, on } => self.react(emoji, from, *on),
         }

@@ -18,7 +18,7 @@
 
 use super::{
     Change, ClientId, DisplayName, ErrorCode, Extras, Found, InvalidInput, Member, MessageContent,
-    Posted, PostedChange, Reaction, RoomName, RoomSummary, ServerMessage, UserId,
+    Posted, PostedChange, Quoted, Reaction, RoomName, RoomSummary, ServerMessage, UserId,
 };
 
 /// Parsed JSON, read-only: what [`ServerMessage::from_json`] reads.
@@ -147,8 +147,24 @@ fn posted<V: JsonValue>(object: &V) -> Result<Posted, DecodeError> {
             deleted: flag(object, "deleted")?.unwrap_or(false),
             reactions: list(object, "reactions", reaction)?.unwrap_or_default(),
             rev: integer(object, "rev")?,
+            quote: quoted(object)?,
         },
     })
+}
+
+/// The `quote` of a reply, if it has one.
+fn quoted<V: JsonValue>(object: &V) -> Result<Option<Box<Quoted>>, DecodeError> {
+    object
+        .get("quote")
+        .map(|quote| {
+            Ok(Box::new(Quoted {
+                from: required(checked(&quote, "from")?, "from")?,
+                name: required(checked(&quote, "name")?, "name")?,
+                text: text(&quote, "text")?.unwrap_or_default(),
+                deleted: flag(&quote, "deleted")?.unwrap_or(false),
+            }))
+        })
+        .transpose()
 }
 
 fn users<V: JsonValue>(object: &V, key: &str) -> Result<Vec<UserId>, DecodeError> {
@@ -252,6 +268,7 @@ impl ServerMessage {
                 id: id()?,
                 reply_to: integer(json, "reply_to")?,
                 mentions: users(json, "mentions")?,
+                quote: quoted(json)?,
             },
             "direct_message" => Self::DirectMessage {
                 from: from()?,
@@ -262,6 +279,7 @@ impl ServerMessage {
                 ts: ts()?,
                 id: id()?,
                 reply_to: integer(json, "reply_to")?,
+                quote: quoted(json)?,
             },
             "search_results" => Self::SearchResults {
                 query: required(text(json, "query")?, "query")?,

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::changes::{Extras, PostedChange};
+use super::changes::{Extras, PostedChange, Quoted};
 use super::codes::ErrorCode;
 use super::decode::DecodeError;
 use super::values::{ClientId, DisplayName, MessageContent, RoomName, UserId};
@@ -100,6 +100,9 @@ pub enum ServerMessage {
         reply_to: Option<u64>,
         #[serde(skip_serializing_if = "Vec::is_empty")]
         mentions: Vec<UserId>,
+        /// What `reply_to` answers, as it is now (see [`Quoted`]).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        quote: Option<Box<Quoted>>,
     },
     /// `to` is set on the copy a sender's other connections receive.
     DirectMessage {
@@ -117,6 +120,8 @@ pub enum ServerMessage {
         id: Option<ClientId>,
         #[serde(skip_serializing_if = "Option::is_none")]
         reply_to: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        quote: Option<Box<Quoted>>,
     },
     /// A message of `room` (or of the direct conversation between `from`
     /// and `to`) was edited, deleted, or reacted to: numbered in the same

@@ -4,7 +4,7 @@
 //! tab and every member sees the same thing.
 
 use super::*;
-use crate::protocol::Emoji;
+use crate::protocol::{Emoji, Quoted};
 
 impl ChatState {
     /// Puts `emoji` on message `seq`, or takes it off if the user's is
@@ -109,14 +109,6 @@ impl ChatState {
     }
 }
 
-/// What a reply shows of the message it answers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Quote {
-    pub name: DisplayName,
-    /// Its first line; none once deleted.
-    pub line: Option<String>,
-}
-
 /// Messages shown before a message jumped to (and as many after).
 const CONTEXT: u64 = 20;
 
@@ -126,16 +118,23 @@ impl ChatState {
         self.timeline(self.active.as_ref()?)?.focus
     }
 
-    /// The message `seq` of `to`, as a reply quotes it, if held.
-    pub fn quote(&self, to: &Conversation, seq: u64) -> Option<Quote> {
-        match self.timeline(to)?.message(seq)? {
-            LineKind::Message {
-                name, text, extras, ..
-            } => Some(Quote {
-                name: name.clone(),
-                line: (!extras.deleted)
-                    .then(|| text.as_str().lines().next().unwrap_or("").to_owned()),
-            }),
+    /// What a reply in `to` (numbered `reply`, if stored) shows of message
+    /// `seq`: the message itself if held, else the quote the server sent
+    /// with the reply (kept current by the changes since).
+    pub fn quote(&self, to: &Conversation, seq: u64, reply: Option<u64>) -> Option<Quoted> {
+        let timeline = self.timeline(to)?;
+        if let Some(LineKind::Message {
+            from: Some(from),
+            name,
+            text,
+            extras,
+            ..
+        }) = timeline.message(seq)
+        {
+            return Some(Quoted::of(*from, name.clone(), text, extras.deleted));
+        }
+        match timeline.message(reply?)? {
+            LineKind::Message { extras, .. } => extras.quote.as_deref().cloned(),
             _ => None,
         }
     }

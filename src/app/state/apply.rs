@@ -140,6 +140,7 @@ impl ChatState {
                 id,
                 reply_to,
                 mentions,
+                quote,
             } => {
                 let name = name.unwrap_or_else(|| self.name_of(from));
                 self.names.insert(from, name.clone());
@@ -157,6 +158,7 @@ impl ChatState {
                     extras: Extras {
                         reply_to,
                         mentions,
+                        quote,
                         ..Extras::default()
                     },
                 };
@@ -172,6 +174,7 @@ impl ChatState {
                 ts,
                 id,
                 reply_to,
+                quote,
             } => {
                 let name = name.unwrap_or_else(|| self.name_of(from));
                 self.names.insert(from, name.clone());
@@ -190,6 +193,7 @@ impl ChatState {
                     id: id.clone(),
                     extras: Extras {
                         reply_to,
+                        quote,
                         ..Extras::default()
                     },
                 };
@@ -213,6 +217,12 @@ impl ChatState {
                     if let Conversation::Direct(peer) = &conversation {
                         self.direct_entry(*peer);
                     }
+                    // A reply quotes what it answers as held now: it may
+                    // leave the page later.
+                    let quote = sent
+                        .reply_to
+                        .and_then(|to| self.quote(&conversation, to, None))
+                        .map(Box::new);
                     let posted = Posted {
                         seq,
                         ts,
@@ -224,6 +234,7 @@ impl ChatState {
                         extras: Extras {
                             reply_to: sent.reply_to,
                             mentions: sent.mentions,
+                            quote,
                             ..Extras::default()
                         },
                     };

@@ -169,6 +169,7 @@ impl Timeline {
     /// that message comes. Returns whether a line held changed.
     pub(super) fn change(&mut self, change: PostedChange) -> bool {
         self.changes.insert(change.seq);
+        let requoted = self.requote(&change);
         let changed = match self.entries.get_mut(&(change.target, 0)) {
             Some(line) => apply(line, &change),
             None => {
@@ -182,7 +183,23 @@ impl Timeline {
             }
         };
         self.trim_changes();
-        changed
+        changed || requoted
+    }
+
+    /// Brings the quotes of the replies held to `change`'s target up to
+    /// date; whether there were any.
+    fn requote(&mut self, change: &PostedChange) -> bool {
+        let mut any = false;
+        for line in self.entries.values_mut() {
+            if let LineKind::Message { extras, .. } = line
+                && extras.reply_to == Some(change.target)
+                && let Some(quote) = extras.quote.as_mut()
+            {
+                quote.follow(&change.change, change.content.as_ref());
+                any = true;
+            }
+        }
+        any
     }
 
     /// The message numbered `seq`, if held.

@@ -145,6 +145,17 @@ pub trait Backend: Send + Sync + 'static {
     /// The name `user` chose, if any.
     fn user_name(&self, user: UserId) -> BoxFuture<'_, Result<Option<DisplayName>, StoreError>>;
 
+    /// Makes what was deleted since the last scrub (a message deleted by
+    /// its author, and its edits' words; what retention pruned) gone from
+    /// the storage's files, not just from its rows: SQLite copies its
+    /// write-ahead log, where the old pages still are, into the database
+    /// (whose freed space it zeroes: `secure_delete`) and truncates it.
+    /// Elsewhere nothing: memory keeps no old copies, and PostgreSQL's
+    /// autovacuum reclaims dead row versions on its own schedule.
+    fn scrub(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+
     /// Deletes messages that retention no longer keeps (beyond the newest
     /// `max_messages` of their channel, or older than `older_than_ms`), up
     /// to about `chunk` at a time so that appends never wait long behind

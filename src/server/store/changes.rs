@@ -59,14 +59,21 @@ pub(super) struct Numbered {
     pub changed: Vec<StoredMessage>,
 }
 
-/// The messages a batch's changes target, by channel and number.
+/// The message that `message` changes or answers, if any.
+pub(super) fn target_of(message: &NewMessage) -> Option<u64> {
+    match &message.kind {
+        NewKind::Change { target, .. } => Some(*target),
+        NewKind::Message { reply_to, .. } => *reply_to,
+        NewKind::Plain => None,
+    }
+}
+
+/// The messages a batch's changes target and its replies answer, by
+/// channel and number.
 pub(super) fn targets_of(batch: &[NewMessage]) -> Vec<(Channel, u64)> {
     let mut targets: Vec<(Channel, u64)> = batch
         .iter()
-        .filter_map(|message| match &message.kind {
-            NewKind::Change { target, .. } => Some((message.channel.clone(), *target)),
-            _ => None,
-        })
+        .filter_map(|message| Some((message.channel.clone(), target_of(message)?)))
         .collect();
     targets.sort_unstable_by_key(|(channel, seq)| (channel.key(), *seq));
     targets.dedup();
@@ -75,9 +82,10 @@ pub(super) fn targets_of(batch: &[NewMessage]) -> Vec<(Channel, u64)> {
 
 /// Numbers `batch` from `heads` (each channel's last number, raised as
 /// numbers are handed out), with `originals` (stored messages by their
-/// sender's client id) and `targets` (the messages the changes target, as
-/// stored). A message numbered here can be the target of a change later
-/// in the same batch.
+/// sender's client id) and `targets` (the messages the changes target and
+/// the replies answer, as stored: see [`targets_of`]). A message numbered
+/// here can be the target of a change, or answered, later in the same
+/// batch. A reply gets the quote of what it answers.
 pub(super) fn number(
     batch: &[NewMessage],
     heads: &mut HashMap<Channel, u64>,
@@ -99,15 +107,20 @@ pub(super) fn number(
         let extra = match &message.kind {
             NewKind::Plain => None,
             NewKind::Message { reply_to, mentions } => {
-                // A reply answers a number handed out already.
+                // A reply answers a number handed out already, to a
+                // message (not a change); one since pruned has no quote.
                 let head = heads.get(&message.channel).copied().unwrap_or(0);
-                if reply_to.is_some_and(|to| to == 0 || to > head) {
+                let answered = reply_to.and_then(|to| targets.get(&(message.channel.clone(), to)));
+                if reply_to.is_some_and(|to| to == 0 || to > head)
+                    || answered.is_some_and(|answered| !answered.is_message())
+                {
                     numbered.results.push(Err(Refusal::NoSuchMessage));
                     continue;
                 }
                 let mut extra = Extra::default();
                 extra.shown.reply_to = *reply_to;
                 extra.shown.mentions = mentions.clone();
+                extra.shown.quote = answered.map(|answered| Box::new(answered.quoted()));
                 (!extra.shown.is_plain()).then(|| Box::new(extra))
             }
             NewKind::Change { target, request } => {

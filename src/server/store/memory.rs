@@ -26,10 +26,10 @@ use std::{
 use futures_util::future::BoxFuture;
 
 use super::backend::{Backend, Outcome, Rows};
-use super::changes::{OriginalKey, number};
+use super::changes::{OriginalKey, number, target_of};
 use super::search::Search;
 use super::window::{Window, fit_budget};
-use super::{Channel, NewKind, NewMessage, StoreError, StoredMessage};
+use super::{Channel, NewMessage, StoreError, StoredMessage};
 use crate::protocol::{DisplayName, UserId};
 
 /// Messages kept per channel.
@@ -244,10 +244,10 @@ impl MemoryLog {
                     originals.insert(key, original.clone());
                 }
             }
-            if let NewKind::Change { target, .. } = &message.kind
-                && let Some(found) = log.recent.get(*target)
+            if let Some(target) = target_of(message)
+                && let Some(found) = log.recent.get(target)
             {
-                targets.insert((message.channel.clone(), *target), found.clone());
+                targets.insert((message.channel.clone(), target), found.clone());
             }
         }
         let numbered = number(batch, &mut heads, originals, targets, now_ms);
@@ -256,7 +256,8 @@ impl MemoryLog {
         }
         for row in numbered.rows {
             let channel = row.channel.clone();
-            let grew = self.log(&channel).recent.push(row, WINDOW, WINDOW_BYTES);
+            let recent = &mut self.log(&channel).recent;
+            let grew = recent.requote(&row) + recent.push(row, WINDOW, WINDOW_BYTES);
             self.bytes = self.bytes.saturating_add_signed(grew);
             fit_budget(
                 &mut self.channels,
@@ -381,6 +382,7 @@ impl MemoryLog {
 mod tests {
     use super::*;
     use crate::protocol::{MessageContent, RoomName};
+    use crate::server::store::NewKind;
 
     fn message(room: &str, text: &str) -> NewMessage {
         let user = UserId::new_random();

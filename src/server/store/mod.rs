@@ -22,6 +22,7 @@ mod backend;
 mod changes;
 mod memory;
 mod postgres;
+mod quotes;
 pub mod search;
 mod sql;
 mod sqlite;
@@ -47,8 +48,8 @@ use search::Search;
 pub use sqlite::Database;
 
 use crate::protocol::{
-    Change, ClientId, DisplayName, Emoji, Extras, MessageContent, Posted, PostedChange, RoomName,
-    UserId,
+    Change, ClientId, DisplayName, Emoji, Extras, MessageContent, Posted, PostedChange, Quoted,
+    RoomName, UserId,
 };
 use crate::server::config::{Settings, Storage};
 use crate::server::metrics::Metrics;
@@ -70,6 +71,12 @@ const REQUEST_BATCH: usize = 128;
 /// How often retention runs, and how many messages one pruning step deletes.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 const PRUNE_CHUNK: usize = 500;
+
+/// How often storage is scrubbed of deleted words at most ([`Backend::scrub`]):
+/// the first deletion after a quiet spell is scrubbed before it is
+/// reported, later ones within this time at its end, so that deleting many
+/// messages costs one scrub per period, not one each.
+const SCRUB_EVERY: Duration = Duration::from_secs(10);
 
 /// Where a message belongs; each channel numbers its messages 1, 2, 3...
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -229,6 +236,16 @@ impl StoredMessage {
         self.extra.as_ref().map_or(&PLAIN, |extra| &extra.shown)
     }
 
+    /// How a reply to this message quotes it, as it is now.
+    pub fn quoted(&self) -> Quoted {
+        Quoted::of(
+            self.from,
+            self.name.clone(),
+            &self.content,
+            self.extras().deleted,
+        )
+    }
+
     /// As a message travels in a `history` message.
     pub fn posted(&self) -> Posted {
         Posted {
@@ -310,6 +327,18 @@ pub enum StoreReport {
     LoadFailed {
         room: RoomName,
     },
+}
+
+impl StoreReport {
+    /// Whether it reports a message deleted by its author.
+    fn deleted(&self) -> bool {
+        let StoreReport::Appended(appended) = self else {
+            return false;
+        };
+        appended.iter().any(|appended| {
+            appended.new && matches!(appended.message.change(), Some((_, Change::Delete)))
+        })
+    }
 }
 
 /// What the broker asks of the store's committer.
@@ -546,6 +575,9 @@ async fn store_loop(
     let mut prune_timer = tokio::time::interval(PRUNE_EVERY);
     prune_timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut pruning = false;
+    let mut scrub = Scrub::default();
+    let mut scrub_timer = tokio::time::interval(SCRUB_EVERY);
+    scrub_timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             // Requests first: pruning only runs in the gaps between them.
@@ -554,6 +586,10 @@ async fn store_loop(
                 if received == 0 {
                     return; // every handle is gone: the server is exiting
                 }
+            }
+            _ = scrub_timer.tick(), if scrub.due => {
+                scrub.run(&*backend).await;
+                continue;
             }
             _ = prune_timer.tick(), if !pruning && !retention.is_unlimited() => {
                 pruning = true;
@@ -565,6 +601,7 @@ async fn store_loop(
                     Ok(deleted) => {
                         if deleted > 0 {
                             info!(deleted, "retention pruned messages");
+                            scrub.due = true;
                         }
                         pruning = deleted >= PRUNE_CHUNK;
                     }
@@ -576,7 +613,14 @@ async fn store_loop(
                 continue;
             }
         }
-        for report in carry_out(&*backend, &mut batch, now_ms(), Some(&metrics)).await {
+        let done = carry_out(&*backend, &mut batch, now_ms(), Some(&metrics)).await;
+        if done.iter().any(StoreReport::deleted) {
+            scrub.due = true;
+            if scrub.last.is_none_or(|last| last.elapsed() >= SCRUB_EVERY) {
+                scrub.run(&*backend).await;
+            }
+        }
+        for report in done {
             match &report {
                 StoreReport::Appended(_) => writes_failing.store(false, Ordering::Relaxed),
                 StoreReport::AppendFailed(_) => writes_failing.store(true, Ordering::Relaxed),
@@ -585,6 +629,24 @@ async fn store_loop(
             if reports.send(report).await.is_err() {
                 return; // the broker is gone: the server is exiting
             }
+        }
+    }
+}
+
+/// When storage was last scrubbed of deleted words, and whether it is due.
+#[derive(Default)]
+struct Scrub {
+    due: bool,
+    last: Option<tokio::time::Instant>,
+}
+
+impl Scrub {
+    async fn run(&mut self, backend: &dyn Backend) {
+        self.last = Some(tokio::time::Instant::now());
+        match backend.scrub().await {
+            Ok(()) => self.due = false,
+            // Tried again at the next tick.
+            Err(error) => error!(%error, "scrubbing deleted messages from storage failed"),
         }
     }
 }

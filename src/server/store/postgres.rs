@@ -24,8 +24,11 @@ use tracing::info;
 
 use super::backend::{Backend, Outcome, Rows};
 use super::changes::{OriginalKey, number, targets_of};
+use super::quotes::{quote_replies, unheld_originals};
 use super::search::Search;
-use super::sql::{Embedded, clamp, columns, extra_columns, search_text, stored_message};
+use super::sql::{
+    Embedded, clamp, columns, extra_columns, search_text, stored_message, write_back,
+};
 use super::{Channel, NewMessage, StoreError, StoredMessage};
 use crate::protocol::{ClientId, DisplayName, UserId};
 
@@ -251,28 +254,7 @@ impl Postgres {
             .execute(&mut *tx)
             .await?;
         }
-        for message in &numbered.changed {
-            let (_, extra) = extra_columns(message);
-            sqlx::query(
-                "UPDATE messages SET content = $1, extra = $2, search_text = $5 \
-                 WHERE channel = $3 AND seq = $4",
-            )
-            .bind(message.content.as_str())
-            .bind(extra)
-            .bind(message.channel.key())
-            .bind(clamp(message.seq))
-            .bind(search_text(message))
-            .execute(&mut *tx)
-            .await?;
-            if message.extras().deleted {
-                // The words of its edits go too.
-                sqlx::query("UPDATE messages SET content = '' WHERE channel = $1 AND target = $2")
-                    .bind(message.channel.key())
-                    .bind(clamp(message.seq))
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
+        write_back::<sqlx::Postgres>(&mut tx, &numbered.changed).await?;
         tx.commit().await?;
         Ok(numbered.results)
     }
@@ -327,6 +309,24 @@ impl Postgres {
         if !matches!(rows_read, Rows::After(_)) {
             messages.reverse();
         }
+        let wanted = unheld_originals(&messages);
+        let originals = if wanted.is_empty() {
+            Vec::new()
+        } else {
+            let rows = sqlx::query(concat!(
+                "SELECT ",
+                columns!(),
+                " FROM messages WHERE channel = $1 AND seq = ANY($2)"
+            ))
+            .bind(channel.key())
+            .bind(wanted.into_iter().map(clamp).collect::<Vec<_>>())
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(stored_message)
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        quote_replies(&mut messages, &originals);
         Ok(messages)
     }
 

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use futures_util::future::BoxFuture;
 use sqlx::{
-    ColumnIndex, Decode, Row, SqlSafeStr, Type,
+    ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Row, SqlSafeStr, Type,
     error::BoxDynError,
     migrate::{Migration, MigrationSource, MigrationType},
 };
@@ -105,11 +105,62 @@ pub(super) fn search_text(row: &StoredMessage) -> Option<String> {
     (plain != row.content.as_str()).then_some(plain)
 }
 
-/// What goes into the `target` and `extra` columns of a row.
+/// What goes into the `target` and `extra` columns of a row: all of its
+/// extra state but a reply's quote, which is read anew each time.
 pub(super) fn extra_columns(row: &StoredMessage) -> (Option<i64>, Option<String>) {
     let target = row.change().map(|(target, _)| clamp(target));
     let extra = row.extra.as_ref().map(|extra| {
-        serde_json::to_string(extra).unwrap_or_else(|_| unreachable!("Extra always encodes"))
+        let encoded = match extra.shown.quote {
+            None => serde_json::to_string(extra),
+            Some(_) => {
+                let mut unquoted = extra.clone();
+                unquoted.shown.quote = None;
+                serde_json::to_string(&unquoted)
+            }
+        };
+        encoded.unwrap_or_else(|_| unreachable!("Extra always encodes"))
     });
     (target, extra)
+}
+
+/// Writes back the messages a batch changed, as they are now, on the
+/// batch's transaction: their text, extra state and search text; and a
+/// deleted one's edits lose their words too. (`$1`… placeholders, in
+/// order: PostgreSQL's, and SQLite numbers them the same.)
+pub(super) async fn write_back<DB>(
+    connection: &mut DB::Connection,
+    changed: &[StoredMessage],
+) -> Result<(), StoreError>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> String: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<String>: Encode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+{
+    for message in changed {
+        let (_, extra) = extra_columns(message);
+        sqlx::query::<DB>(
+            "UPDATE messages SET content = $1, extra = $2, search_text = $3 \
+             WHERE channel = $4 AND seq = $5",
+        )
+        .bind(message.content.as_str().to_owned())
+        .bind(extra)
+        .bind(search_text(message))
+        .bind(message.channel.key())
+        .bind(clamp(message.seq))
+        .execute(&mut *connection)
+        .await?;
+        if message.extras().deleted {
+            sqlx::query::<DB>(
+                "UPDATE messages SET content = '' WHERE channel = $1 AND target = $2",
+            )
+            .bind(message.channel.key())
+            .bind(clamp(message.seq))
+            .execute(&mut *connection)
+            .await?;
+        }
+    }
+    Ok(())
 }

@@ -22,10 +22,13 @@ use sqlx::{
 };
 
 use super::backend::{Backend, Outcome, Rows};
-use super::changes::{OriginalKey, number, targets_of};
+use super::changes::{OriginalKey, number, target_of, targets_of};
+use super::quotes::{quote_replies, unheld_originals};
 use super::search::Search;
-use super::sql::{Embedded, clamp, columns, extra_columns, search_text, stored_message};
-use super::{Channel, NewKind, NewMessage, StoreError, StoredMessage};
+use super::sql::{
+    Embedded, clamp, columns, extra_columns, search_text, stored_message, write_back,
+};
+use super::{Channel, NewMessage, StoreError, StoredMessage};
 use crate::protocol::{ClientId, DisplayName, UserId};
 
 /// The migrations, compiled into the binary so an operator ships one file.
@@ -90,6 +93,9 @@ impl Database {
             // message survives a power cut too, not just a killed process.
             // Group commit keeps that to one fsync per batch.
             .synchronous(SqliteSynchronous::Full)
+            // What is deleted or overwritten is zeroed in the file, not
+            // left in freed space: a deleted message's words must go.
+            .pragma("secure_delete", "ON")
             .busy_timeout(Duration::from_secs(5));
         let committer = SqlitePoolOptions::new()
             .max_connections(1)
@@ -155,7 +161,7 @@ impl Database {
     /// in the batch, fails the statement as a whole on the unique index,
     /// and nothing is written: `None` then, and [`Self::append_checked`]
     /// answers resends with their originals. So do batches of channels not
-    /// seen yet, with changes, or too large for one statement.
+    /// seen yet, with changes or replies, or too large for one statement.
     async fn append_fresh(
         &self,
         batch: &[NewMessage],
@@ -164,8 +170,7 @@ impl Database {
     ) -> Result<Option<Vec<Outcome>>, StoreError> {
         if batch.len() > ROWS_PER_STATEMENT
             || batch.iter().any(|message| {
-                !heads.contains_key(&message.channel)
-                    || matches!(message.kind, NewKind::Change { .. })
+                !heads.contains_key(&message.channel) || target_of(message).is_some()
             })
         {
             return Ok(None);
@@ -255,28 +260,7 @@ impl Database {
         for chunk in numbered.rows.chunks(ROWS_PER_STATEMENT) {
             insert_rows(chunk).execute(&mut *tx).await?;
         }
-        for message in &numbered.changed {
-            let (_, extra) = extra_columns(message);
-            sqlx::query(
-                "UPDATE messages SET content = ?, extra = ?, search_text = ? \
-                 WHERE channel = ? AND seq = ?",
-            )
-            .bind(message.content.as_str())
-            .bind(extra)
-            .bind(search_text(message))
-            .bind(message.channel.key())
-            .bind(clamp(message.seq))
-            .execute(&mut *tx)
-            .await?;
-            if message.extras().deleted {
-                // The words of its edits go too.
-                sqlx::query("UPDATE messages SET content = '' WHERE channel = ? AND target = ?")
-                    .bind(message.channel.key())
-                    .bind(clamp(message.seq))
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
+        write_back::<Sqlite>(&mut tx, &numbered.changed).await?;
         tx.commit().await?;
         Ok(numbered.results)
     }
@@ -361,6 +345,25 @@ impl Database {
         if newest_first {
             messages.reverse();
         }
+        let wanted = unheld_originals(&messages);
+        let originals = if wanted.is_empty() {
+            Vec::new()
+        } else {
+            let sql = format!(
+                "SELECT {} FROM messages WHERE channel = ? AND seq IN ({})",
+                columns!(),
+                vec!["?"; wanted.len()].join(", ")
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql)).bind(channel.key());
+            for seq in wanted {
+                query = query.bind(clamp(seq));
+            }
+            let rows = query.fetch_all(pool).await?;
+            rows.iter()
+                .map(stored_message)
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        quote_replies(&mut messages, &originals);
         Ok(messages)
     }
 
@@ -560,6 +563,16 @@ impl Backend for Database {
         chunk: usize,
     ) -> BoxFuture<'_, Result<usize, StoreError>> {
         Box::pin(Database::prune(self, max_messages, older_than_ms, chunk))
+    }
+
+    fn scrub(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async {
+            // Waits (busy timeout) for readers of older snapshots to finish.
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&self.committer)
+                .await?;
+            Ok(())
+        })
     }
 }
 

@@ -778,3 +778,87 @@ async fn an_edit_keeps_the_first_text_and_a_message_takes_so_many_kinds_of_react
         );
     }
 }
+
+#[tokio::test]
+async fn replies_quote_what_they_answer_as_it_is_now_on_every_backend() {
+    for (backend, _dir) in raw_backends().await {
+        let (ana, ben) = (UserId::new_random(), UserId::new_random());
+        let a = room("a");
+        let reply = |to: u64, text: &str| NewMessage {
+            kind: NewKind::Message {
+                reply_to: Some(to),
+                mentions: vec![],
+            },
+            ..message(&a, ben, text, None)
+        };
+        // An original and a reply to it in one batch; a reply on its own.
+        let first = backend
+            .append(
+                &[
+                    message(&a, ana, "first **line**\nsecond", None),
+                    message(&a, ana, "other", None),
+                    reply(1, "same batch"),
+                ],
+                1,
+            )
+            .await
+            .stored();
+        let quote = first[2].0.extras().quote.clone().expect("quoted");
+        assert_eq!((quote.from, quote.text.as_str()), (ana, "first line"));
+        assert_eq!(quote.name, ana.guest_name());
+        let alone = backend.append(&[reply(2, "alone")], 2).await.stored();
+        assert_eq!(alone[0].0.extras().quote.as_ref().unwrap().text, "other");
+        // The quote is never stored: what is kept is the reply alone.
+        let (_, kept) = super::sql::extra_columns(&alone[0].0);
+        assert!(!kept.unwrap().contains("other"), "no quote in the row");
+        // A change is no message to answer.
+        let edited = backend
+            .append(&[change(&a, ana, 1, edit(), Some("> edited"))], 3)
+            .await
+            .stored();
+        assert_eq!(edited[0].0.seq, 5);
+        let refused = backend.append(&[reply(5, "to a change")], 4).await.unwrap();
+        assert_eq!(refused[0].as_ref().err(), Some(&Refusal::NoSuchMessage));
+        // Read back without their originals, replies quote them as they
+        // are now: edited, then deleted.
+        let page = backend.page(&a, None, None, 2).await.unwrap();
+        assert_eq!(seqs(&page), [3, 4]);
+        let texts = |page: &[StoredMessage]| -> Vec<(String, bool)> {
+            page.iter()
+                .map(|m| {
+                    let quote = m.extras().quote.clone().expect("quoted");
+                    (quote.text, quote.deleted)
+                })
+                .collect()
+        };
+        assert_eq!(
+            texts(&page),
+            [("edited".to_owned(), false), ("other".to_owned(), false)]
+        );
+        backend
+            .append(&[change(&a, ana, 1, ChangeRequest::Delete, None)], 5)
+            .await
+            .stored();
+        let page = backend.page(&a, None, None, 2).await.unwrap();
+        assert_eq!(
+            texts(&page),
+            [(String::new(), true), ("other".to_owned(), false)]
+        );
+        // The same with the original on the page, and in the newest rows
+        // the broker loads; a reply's quote goes when it is deleted itself.
+        let all = backend.page(&a, None, None, 10).await.unwrap();
+        assert_eq!(seqs(&all), [1, 2, 3, 4]);
+        assert!(all[2].extras().quote.as_ref().unwrap().deleted);
+        backend
+            .append(&[change(&a, ben, 4, ChangeRequest::Delete, None)], 6)
+            .await
+            .stored();
+        let recent = backend.recent(&a, 10).await.unwrap();
+        let quotes: Vec<Option<bool>> = recent
+            .iter()
+            .filter(|m| m.is_message())
+            .map(|m| m.extras().quote.as_ref().map(|q| q.deleted))
+            .collect();
+        assert_eq!(quotes, [None, None, Some(true), None]);
+    }
+}

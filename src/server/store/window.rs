@@ -13,6 +13,7 @@ use std::{
 };
 
 use super::StoredMessage;
+use crate::protocol::Change;
 
 /// What a message costs besides its strings: the struct, its channel's
 /// name and the queue slot, about.
@@ -29,6 +30,9 @@ pub fn cost(message: &StoredMessage) -> usize {
             let users: usize = shown.reactions.iter().map(|r| r.users.len() + 2).sum();
             EXTRA_OVERHEAD
                 + 16 * (users + shown.mentions.len())
+                + shown.quote.as_ref().map_or(0, |quote| {
+                    EXTRA_OVERHEAD + quote.name.as_str().len() + quote.text.len()
+                })
                 + extra
                     .original
                     .as_ref()
@@ -97,20 +101,49 @@ impl Window {
         self.bytes as isize - before as isize
     }
 
-    /// Applies `change`, a change row, to the message it targets, if kept;
-    /// returns the bytes the window grew by.
+    /// Applies `change`, a change row, to the message it targets, if kept,
+    /// and to the quotes of the replies to it; returns the bytes the
+    /// window grew by.
     pub fn apply(&mut self, change: &StoredMessage) -> isize {
         let Some((target, _)) = change.change() else {
             return 0;
         };
+        let grew = self.requote(change);
         let Ok(at) = self.messages.binary_search_by_key(&target, |m| m.seq) else {
-            return 0;
+            return grew;
         };
         let old = cost(&self.messages[at]);
         self.messages[at].apply(change);
         let new = cost(&self.messages[at]);
         self.bytes = self.bytes + new - old;
-        new as isize - old as isize
+        grew + new as isize - old as isize
+    }
+
+    /// Brings the quotes of the kept replies to the message that `change`
+    /// targets up to date (its new text, or its deletion); returns the
+    /// bytes the window grew by.
+    pub fn requote(&mut self, change: &StoredMessage) -> isize {
+        let Some((target, what)) = change.change() else {
+            return 0;
+        };
+        if matches!(what, Change::React { .. }) {
+            return 0;
+        }
+        let before = self.bytes;
+        for message in self.messages.iter_mut() {
+            let old = cost(message);
+            let Some(extra) = message.extra.as_mut() else {
+                continue;
+            };
+            let Some(quote) = extra.shown.quote.as_mut() else {
+                continue;
+            };
+            if extra.shown.reply_to == Some(target) {
+                quote.follow(what, Some(&change.content));
+                self.bytes = self.bytes + cost(message) - old;
+            }
+        }
+        self.bytes as isize - before as isize
     }
 
     /// Adds the newest message, then lets the oldest go until at most

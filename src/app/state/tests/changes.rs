@@ -3,7 +3,7 @@
 //! kept for its page; and the requests the user's actions make.
 
 use super::*;
-use crate::protocol::{Change, Emoji, PostedChange};
+use crate::protocol::{Change, Emoji, PostedChange, Quoted};
 
 fn change(seq: u64, target: u64, from: UserId, what: Change, text: Option<&str>) -> PostedChange {
     PostedChange {
@@ -132,6 +132,7 @@ fn mentions_of_me_count_beside_the_unread_until_the_conversation_opens() {
         ts: Some(1),
         id: None,
         reply_to: None,
+        quote: None,
         mentions: vec![user(1)],
     });
     state.apply(live("general", posted(2, user(2), "no mention")));
@@ -264,6 +265,7 @@ fn notifications_follow_each_conversations_level_and_never_come_for_your_own() {
             ts: Some(1),
             id: None,
             reply_to: None,
+            quote: None,
             mentions,
         };
     // Off until the user turns them on.
@@ -308,7 +310,78 @@ fn notifications_follow_each_conversations_level_and_never_come_for_your_own() {
         ts: Some(1),
         id: None,
         reply_to: None,
+        quote: None,
     });
     assert_eq!(state.alerts.len(), 1);
     assert_eq!(state.alerts[0].title, "Ben");
+}
+
+#[test]
+fn a_reply_quotes_its_original_held_or_not_and_follows_its_changes() {
+    let mut state = connected_as(user(1));
+    joined(&mut state, "general");
+    let general = Conversation::Room(room("general"));
+    let text = |quote: Option<Quoted>| quote.map(|quote| (quote.text, quote.deleted));
+    // Held: the original itself, as it is now, as the server quotes it.
+    state.apply(history(
+        "general",
+        vec![posted(50, user(2), "**lunch**?\nsoon")],
+    ));
+    assert_eq!(
+        text(state.quote(&general, 50, None)),
+        Some(("lunch?".into(), false))
+    );
+    // Not held: the quote the server sent with the reply, kept current by
+    // the original's changes (which also wait for its page).
+    let old = MessageContent::parse("old news").unwrap();
+    state.apply(ServerMessage::RoomMessage {
+        room: room("general"),
+        from: user(2),
+        content: MessageContent::parse("yes").unwrap(),
+        name: None,
+        seq: Some(51),
+        ts: Some(1),
+        id: None,
+        reply_to: Some(7),
+        mentions: Vec::new(),
+        quote: Some(Box::new(Quoted::of(
+            user(3),
+            user(3).guest_name(),
+            &old,
+            false,
+        ))),
+    });
+    assert_eq!(
+        text(state.quote(&general, 7, Some(51))),
+        Some(("old news".into(), false))
+    );
+    let edit = change(52, 7, user(3), Change::Edit, Some("> new news"));
+    state.apply(live_change("general", edit));
+    assert_eq!(
+        text(state.quote(&general, 7, Some(51))),
+        Some(("new news".into(), false))
+    );
+    let delete = change(53, 7, user(3), Change::Delete, None);
+    state.apply(live_change("general", delete));
+    assert_eq!(
+        text(state.quote(&general, 7, Some(51))),
+        Some((String::new(), true))
+    );
+    assert_eq!(state.quote(&general, 6, None), None, "nothing to quote");
+    // The user's own reply, once acknowledged, quotes what it answered as
+    // held then: the original may leave the page later.
+    let sent = MessageContent::parse("on my way").unwrap();
+    state.compose(general.clone(), sent, id("r-1"), Some(50));
+    state.apply(ServerMessage::Ack {
+        id: id("r-1"),
+        room: Some(room("general")),
+        to: None,
+        seq: 54,
+        ts: 9,
+    });
+    let (_, extras) = message(&state, 54);
+    assert_eq!(
+        text(extras.quote.map(|q| *q)),
+        Some(("lunch?".into(), false))
+    );
 }

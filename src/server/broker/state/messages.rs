@@ -23,6 +23,7 @@ pub(super) fn room_message_frame(room: &RoomName, message: &StoredMessage) -> Ut
         id: message.client_id.clone(),
         reply_to: message.extras().reply_to,
         mentions: message.extras().mentions.clone(),
+        quote: message.extras().quote.clone(),
     })
 }
 
@@ -37,6 +38,7 @@ pub(super) fn direct_message_frame(message: &StoredMessage) -> Utf8Bytes {
         ts: Some(message.ts),
         id: message.client_id.clone(),
         reply_to: message.extras().reply_to,
+        quote: message.extras().quote.clone(),
     })
 }
 
