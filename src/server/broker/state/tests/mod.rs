@@ -8,6 +8,7 @@ use crate::server::metrics::Metrics;
 use crate::server::outbox::OutboxReceiver;
 use crate::server::store::{self, Backend, Memory, Retention, Store};
 
+mod changes;
 mod cluster;
 mod messages;
 mod rooms;
