@@ -1071,6 +1071,18 @@ async fn changes_to_messages_cross_nodes_and_resume_on_either() {
     ben.send(json!({"type": "delete_message", "room": "general", "seq": 1}))
         .await;
     assert_eq!(ben.recv_type("error").await["code"], "not_allowed");
+    // A reply through node B quotes the original as it is now, on node A.
+    ben.send(
+        json!({"type": "room_message", "room": "general", "content": "hi!",
+                    "reply_to": 1}),
+    )
+    .await;
+    let reply = ana.recv_type("room_message").await;
+    assert_eq!(reply["seq"], 4);
+    assert_eq!(
+        (&reply["quote"]["from"], &reply["quote"]["text"]),
+        (&json!(ana.id()), &json!("hello"))
+    );
 
     drop(ana.into_inner());
     ben.recv_type("user_left").await;
@@ -1078,8 +1090,8 @@ async fn changes_to_messages_cross_nodes_and_resume_on_either() {
         .await;
     ben.recv_type("message_changed").await;
     let seq = ben.say_acked("general", "mine", "b-1").await;
-    assert_eq!(seq, 5);
-    ben.send(json!({"type": "edit_message", "room": "general", "seq": 5, "content": "mine!"}))
+    assert_eq!(seq, 6);
+    ben.send(json!({"type": "edit_message", "room": "general", "seq": 6, "content": "mine!"}))
         .await;
     ben.recv_type("message_changed").await;
 
@@ -1094,7 +1106,11 @@ async fn changes_to_messages_cross_nodes_and_resume_on_either() {
         .iter()
         .map(message_of)
         .collect();
-    assert_eq!(messages, [(5, "mine!".to_owned())]);
+    assert_eq!(messages, [(4, "hi!".to_owned()), (6, "mine!".to_owned())]);
+    assert_eq!(
+        replay["messages"][0]["quote"]["text"], "hello",
+        "from PostgreSQL"
+    );
     let changes: Vec<_> = replay["changes"]
         .as_array()
         .unwrap()
@@ -1104,7 +1120,7 @@ async fn changes_to_messages_cross_nodes_and_resume_on_either() {
         .collect();
     assert_eq!(
         changes,
-        [(4, 1, "react".to_owned()), (6, 5, "edit".to_owned())]
+        [(5, 1, "react".to_owned()), (7, 6, "edit".to_owned())]
     );
     nothing_more_before(&mut ben, &mut [&mut back], "general").await;
     a.assert_calm();
