@@ -257,14 +257,21 @@ pub async fn read_messages(
         number(query.after, "after")?,
         number(query.before, "before")?,
     );
-    let page = app
-        .store
-        .page(&Channel::Room(room.clone()), before, after, limit as usize)
-        .await
-        .map_err(|error| {
-            tracing::warn!(%error, "reading history for the API failed");
-            Problem::unavailable("history could not be read; try again", 1)
-        })?;
+    let channel = Channel::Room(room.clone());
+    // Forwards, messages alone: a run of changes or deleted messages must
+    // not make an empty page that a bot takes for the end.
+    let page = match after {
+        Some(after) => {
+            app.store
+                .messages_after(&channel, after, before, limit as usize)
+                .await
+        }
+        None => app.store.page(&channel, before, None, limit as usize).await,
+    }
+    .map_err(|error| {
+        tracing::warn!(%error, "reading history for the API failed");
+        Problem::unavailable("history could not be read; try again", 1)
+    })?;
     let cutoff = Retention::from_settings(&app.settings).cutoff_ms(now_ms());
     // Messages as they are now: not the changes to them (a page forwards
     // holds those too), and not the ones deleted.

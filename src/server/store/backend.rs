@@ -52,6 +52,9 @@ pub(super) enum Rows {
     Messages,
     /// The newest rows, changes too.
     Newest,
+    /// Messages numbered above this, none deleted, oldest first (no
+    /// changes).
+    MessagesAfter(u64),
 }
 
 pub trait Backend: Send + Sync + 'static {
@@ -100,6 +103,19 @@ pub trait Backend: Send + Sync + 'static {
         channel: &'a Channel,
         before: Option<u64>,
         after: Option<u64>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<StoredMessage>, StoreError>>;
+
+    /// The oldest `limit` messages of `channel` numbered above `after` (and
+    /// below `before`, if given), as they are now, leaving out deleted
+    /// ones and changes: a page forwards for readers that want messages
+    /// alone (the HTTP API), so that no page comes back empty while
+    /// messages follow.
+    fn messages_after<'a>(
+        &'a self,
+        channel: &'a Channel,
+        after: u64,
+        before: Option<u64>,
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<StoredMessage>, StoreError>>;
 

@@ -99,6 +99,17 @@ impl Backend for Memory {
         ready(self.log().page(channel, rows, before, limit))
     }
 
+    fn messages_after<'a>(
+        &'a self,
+        channel: &'a Channel,
+        after: u64,
+        before: Option<u64>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<StoredMessage>, StoreError>> {
+        let rows = Rows::MessagesAfter(after);
+        ready(self.log().page(channel, rows, before, limit))
+    }
+
     fn recent<'a>(
         &'a self,
         channel: &'a Channel,
@@ -300,6 +311,11 @@ impl MemoryLog {
         match rows {
             Rows::After(after) => in_range
                 .filter(|m| m.seq > after)
+                .take(limit)
+                .cloned()
+                .collect(),
+            Rows::MessagesAfter(after) => in_range
+                .filter(|m| m.seq > after && m.is_message() && !m.extras().deleted)
                 .take(limit)
                 .cloned()
                 .collect(),

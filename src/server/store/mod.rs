@@ -514,6 +514,20 @@ impl Store {
         self.backend.page(channel, before, after, limit).await
     }
 
+    /// Messages forwards, no changes and none deleted (see
+    /// [`Backend::messages_after`]).
+    pub async fn messages_after(
+        &self,
+        channel: &Channel,
+        after: u64,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        self.backend
+            .messages_after(channel, after, before, limit)
+            .await
+    }
+
     /// The newest messages `search` finds (see [`Backend::search`]).
     pub async fn search(&self, search: &Search) -> Result<Vec<StoredMessage>, StoreError> {
         self.backend.search(search).await

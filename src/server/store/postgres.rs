@@ -293,6 +293,15 @@ impl Postgres {
                     " FROM messages WHERE channel = $1 AND seq > $2 AND seq < $3 ORDER BY seq DESC LIMIT $4"
                 ),
             ),
+            Rows::MessagesAfter(after) => (
+                clamp(after),
+                concat!(
+                    "SELECT ",
+                    columns!(),
+                    " FROM messages WHERE channel = $1 AND seq > $2 AND seq < $3 AND target IS NULL \
+                     AND content <> '' ORDER BY seq ASC LIMIT $4"
+                ),
+            ),
         };
         let rows_read = rows;
         let rows = sqlx::query(query)
@@ -306,7 +315,7 @@ impl Postgres {
             .iter()
             .map(stored_message)
             .collect::<Result<Vec<_>, _>>()?;
-        if !matches!(rows_read, Rows::After(_)) {
+        if matches!(rows_read, Rows::Messages | Rows::Newest) {
             messages.reverse();
         }
         let wanted = unheld_originals(&messages);
@@ -521,6 +530,17 @@ impl Backend for Postgres {
             Some(after) => Rows::After(after),
             None => Rows::Messages,
         };
+        Box::pin(Self::page_on(&self.readers, channel, rows, before, limit))
+    }
+
+    fn messages_after<'a>(
+        &'a self,
+        channel: &'a Channel,
+        after: u64,
+        before: Option<u64>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<StoredMessage>, StoreError>> {
+        let rows = Rows::MessagesAfter(after);
         Box::pin(Self::page_on(&self.readers, channel, rows, before, limit))
     }
 

@@ -58,6 +58,11 @@ const MIGRATIONS: Embedded = Embedded(&[
         "search",
         include_str!("../../../migrations/0005_search.sql"),
     ),
+    (
+        6,
+        "search secure delete",
+        include_str!("../../../migrations/0006_search_secure_delete.sql"),
+    ),
 ]);
 
 /// The open database: one connection for the committer, a small pool for reads
@@ -329,8 +334,17 @@ impl Database {
                     " FROM messages WHERE channel = ? AND seq > ? AND seq < ? ORDER BY seq DESC LIMIT ?"
                 ),
             ),
+            Rows::MessagesAfter(after) => (
+                clamp(after),
+                concat!(
+                    "SELECT ",
+                    columns!(),
+                    " FROM messages WHERE channel = ? AND seq > ? AND seq < ? AND target IS NULL \
+                     AND content <> '' ORDER BY seq ASC LIMIT ?"
+                ),
+            ),
         };
-        let newest_first = !matches!(rows, Rows::After(_));
+        let newest_first = matches!(rows, Rows::Messages | Rows::Newest);
         let rows = sqlx::query(query)
             .bind(channel.key())
             .bind(after)
@@ -523,6 +537,17 @@ impl Backend for Database {
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<StoredMessage>, StoreError>> {
         Box::pin(Database::page(self, channel, before, after, limit))
+    }
+
+    fn messages_after<'a>(
+        &'a self,
+        channel: &'a Channel,
+        after: u64,
+        before: Option<u64>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<StoredMessage>, StoreError>> {
+        let rows = Rows::MessagesAfter(after);
+        Box::pin(self.page_on(&self.readers, channel, rows, before, limit))
     }
 
     fn recent<'a>(

@@ -860,5 +860,12 @@ async fn replies_quote_what_they_answer_as_it_is_now_on_every_backend() {
             .map(|m| m.extras().quote.as_ref().map(|q| q.deleted))
             .collect();
         assert_eq!(quotes, [None, None, Some(true), None]);
+        // Forwards, messages alone: no changes, none deleted.
+        let forwards = backend.messages_after(&a, 0, None, 10).await.unwrap();
+        assert_eq!(seqs(&forwards), [2, 3]);
+        let one = backend.messages_after(&a, 2, None, 1).await.unwrap();
+        assert_eq!(seqs(&one), [3]);
+        let below = backend.messages_after(&a, 0, Some(3), 10).await.unwrap();
+        assert_eq!(seqs(&below), [2]);
     }
 }
