@@ -50,12 +50,18 @@ pub(super) enum Rows {
     After(u64),
     /// The newest messages (no changes).
     Messages,
-    /// The newest rows, changes too.
+    /// The newest `limit` messages and the changes numbered after the
+    /// oldest of them (at most [`ROWS_PER_MESSAGE`] rows a message): a
+    /// run of changes does not push messages out.
     Newest,
     /// Messages numbered above this, none deleted, oldest first (no
     /// changes).
     MessagesAfter(u64),
 }
+
+/// Rows a read of the newest messages takes at most for each message, the
+/// changes among them included (see [`Rows::Newest`]).
+pub(super) const ROWS_PER_MESSAGE: usize = 8;
 
 pub trait Backend: Send + Sync + 'static {
     /// The id of this history's numbering: the same for as long as the
@@ -119,7 +125,8 @@ pub trait Backend: Send + Sync + 'static {
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<StoredMessage>, StoreError>>;
 
-    /// The newest `limit` rows of `channel` (changes included), for the
+    /// The newest `limit` messages of `channel` and the changes among
+    /// them ([`Rows::Newest`]), for the
     /// committer loading a room: it must not queue behind clients' history
     /// reads.
     fn recent<'a>(

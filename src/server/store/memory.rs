@@ -25,7 +25,7 @@ use std::{
 
 use futures_util::future::BoxFuture;
 
-use super::backend::{Backend, Outcome, Rows};
+use super::backend::{Backend, Outcome, ROWS_PER_MESSAGE, Rows};
 use super::changes::{OriginalKey, number, target_of};
 use super::search::Search;
 use super::window::{Window, fit_budget};
@@ -319,9 +319,28 @@ impl MemoryLog {
                 .take(limit)
                 .cloned()
                 .collect(),
-            Rows::Messages | Rows::Newest => {
-                let wanted = |m: &&StoredMessage| matches!(rows, Rows::Newest) || m.is_message();
-                let mut page: Vec<_> = in_range.rev().filter(wanted).take(limit).cloned().collect();
+            Rows::Messages => {
+                let mut page: Vec<_> = in_range
+                    .rev()
+                    .filter(|m| m.is_message())
+                    .take(limit)
+                    .cloned()
+                    .collect();
+                page.reverse();
+                page
+            }
+            Rows::Newest => {
+                let mut messages = 0;
+                let mut page: Vec<_> = in_range
+                    .rev()
+                    .take_while(|m| {
+                        let more = messages < limit;
+                        messages += usize::from(m.is_message());
+                        more
+                    })
+                    .take(limit.saturating_mul(ROWS_PER_MESSAGE))
+                    .cloned()
+                    .collect();
                 page.reverse();
                 page
             }

@@ -290,7 +290,10 @@ impl Postgres {
                 concat!(
                     "SELECT ",
                     columns!(),
-                    " FROM messages WHERE channel = $1 AND seq > $2 AND seq < $3 ORDER BY seq DESC LIMIT $4"
+                    " FROM messages WHERE channel = $1 AND seq > $2 AND seq < $3 AND seq >= \
+                     coalesce((SELECT min(seq) FROM (SELECT seq FROM messages WHERE channel = $1 \
+                     AND target IS NULL AND seq < $3 ORDER BY seq DESC LIMIT $4) AS newest), 0) \
+                     ORDER BY seq DESC LIMIT $4 * 8"
                 ),
             ),
             Rows::MessagesAfter(after) => (

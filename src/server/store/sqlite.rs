@@ -331,7 +331,10 @@ impl Database {
                 concat!(
                     "SELECT ",
                     columns!(),
-                    " FROM messages WHERE channel = ? AND seq > ? AND seq < ? ORDER BY seq DESC LIMIT ?"
+                    " FROM messages WHERE channel = ?1 AND seq > ?2 AND seq < ?3 AND seq >= \
+                     coalesce((SELECT min(seq) FROM (SELECT seq FROM messages WHERE channel = ?1 \
+                     AND target IS NULL AND seq < ?3 ORDER BY seq DESC LIMIT ?4)), 0) \
+                     ORDER BY seq DESC LIMIT ?4 * 8"
                 ),
             ),
             Rows::MessagesAfter(after) => (

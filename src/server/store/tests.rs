@@ -706,7 +706,12 @@ async fn changes_are_checked_numbered_and_applied_to_their_message_by_every_back
         let forwards = backend.page(&a, None, Some(0), 10).await.unwrap();
         assert_eq!(seqs(&forwards), [1, 2, 3, 4, 5, 6]);
         assert_eq!(forwards[2].content.as_str(), "hello", "the edit's text");
-        assert_eq!(seqs(&backend.recent(&a, 3).await.unwrap()), [4, 5, 6]);
+        // The newest messages, and the changes after the oldest of them.
+        assert_eq!(seqs(&backend.recent(&a, 1).await.unwrap()), [2, 3, 4, 5, 6]);
+        assert_eq!(
+            seqs(&backend.recent(&a, 3).await.unwrap()),
+            [1, 2, 3, 4, 5, 6]
+        );
 
         // A deletion takes the words from the message and its edits, and
         // nothing can change it after.

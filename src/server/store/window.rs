@@ -43,19 +43,26 @@ pub fn cost(message: &StoredMessage) -> usize {
 /// What a row's extra state costs besides its lists and text.
 const EXTRA_OVERHEAD: usize = 160;
 
-/// A channel's latest messages, oldest first.
+/// A channel's latest rows, oldest first: its latest messages, and the
+/// changes numbered among them. A count bound counts messages alone, so
+/// that a run of changes (reactions toggled over and over) cannot push the
+/// messages out; the bytes bound counts everything.
 #[derive(Debug, Default)]
 pub struct Window {
     messages: VecDeque<StoredMessage>,
     bytes: usize,
+    /// How many of the rows are messages.
+    held: usize,
 }
 
 impl Window {
     pub fn from_messages(messages: Vec<StoredMessage>) -> Self {
         let bytes = messages.iter().map(cost).sum();
+        let held = messages.iter().filter(|m| m.is_message()).count();
         Self {
             messages: messages.into(),
             bytes,
+            held,
         }
     }
 
@@ -146,14 +153,16 @@ impl Window {
         self.bytes as isize - before as isize
     }
 
-    /// Adds the newest message, then lets the oldest go until at most
-    /// `max_messages` and `max_bytes` are kept (the newest always stays).
-    /// Returns the bytes the window grew by, which may be negative.
+    /// Adds the newest row, then lets the oldest go until at most
+    /// `max_messages` messages (with the changes among them) and
+    /// `max_bytes` are kept (the newest always stays). Returns the bytes
+    /// the window grew by, which may be negative.
     pub fn push(&mut self, message: StoredMessage, max_messages: usize, max_bytes: usize) -> isize {
         let before = self.bytes;
         self.bytes += cost(&message);
+        self.held += usize::from(message.is_message());
         self.messages.push_back(message);
-        while self.messages.len() > max_messages.max(1) {
+        while self.held > max_messages.max(1) {
             self.pop_oldest();
         }
         self.trim_to(max_bytes);
@@ -170,10 +179,11 @@ impl Window {
         before - self.bytes
     }
 
-    /// Keeps the newest `count` messages; returns the messages freed.
+    /// Keeps the newest `count` messages (and the changes after the
+    /// oldest of them); returns the rows freed.
     pub fn keep_newest(&mut self, count: usize) -> usize {
         let before = self.messages.len();
-        while self.messages.len() > count {
+        while self.held > count {
             self.pop_oldest();
         }
         before - self.messages.len()
@@ -195,6 +205,7 @@ impl Window {
     fn pop_oldest(&mut self) {
         if let Some(oldest) = self.messages.pop_front() {
             self.bytes -= cost(&oldest);
+            self.held -= usize::from(oldest.is_message());
         }
     }
 }

@@ -157,3 +157,51 @@ async fn a_search_looks_only_where_its_asker_may_read() {
     h.settle().await;
     assert!(found(&mut carl).is_empty());
 }
+
+#[tokio::test]
+async fn a_run_of_changes_pushes_no_message_out_of_a_join() {
+    let mut h = Harness::new();
+    let (ana, ben) = h.hello_and_article_client_in("general").await;
+    for text in ["one", "two", "three"] {
+        h.say(&ana, "general", text, None).await;
+    }
+    // More changes than the room's cache holds rows (256): one reaction
+    // toggled over and over.
+    for n in 0..300 {
+        let on = n % 2 == 0;
+        h.send(
+            &ana,
+            json!({"type": "react", "room": "general", "seq": 3, "emoji": "👍", "on": on}),
+        );
+        h.settle().await;
+    }
+    let texts = |frames: &[Value], kind: &str| -> Vec<Value> {
+        frames
+            .iter()
+            .filter(|f| f["type"] == kind)
+            .flat_map(|f| match kind {
+                "history" => f["messages"].as_array().unwrap().clone(),
+                _ => vec![f.clone()],
+            })
+            .map(|m| m["content"].clone())
+            .collect()
+    };
+    let everything = [json!("one"), json!("two"), json!("three")];
+    // From the room's cache; then, everyone gone and the room out of
+    // memory, from the store.
+    let mut stayed = vec![ana, ben];
+    for round in ["cache", "store"] {
+        let mut dora = h.connect_hello(1000, None);
+        let joined = h.join(&mut dora, "general").await;
+        assert_eq!(texts(&joined, "history"), everything, "{round}");
+        let mut eve = h.connect(1000);
+        let replay = h.join(&mut eve, "general").await;
+        assert_eq!(texts(&replay, "room_message"), everything, "{round}");
+        stayed.extend([dora, eve]);
+        for client in &stayed {
+            h.send(client, json!({"type": "leave_room", "room": "general"}));
+        }
+        h.settle().await;
+        stayed.clear();
+    }
+}
