@@ -3,14 +3,14 @@
 //! followed by the changes to the original after that, so a deleted
 //! original's words are nowhere but in the rows its deletion blanked.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::StoredMessage;
 
 /// The numbers of the messages that `page`'s replies answer and `page`
 /// does not hold: what a backend reads to quote them, in order, once each.
 pub(super) fn unheld_originals(page: &[StoredMessage]) -> Vec<u64> {
-    let held: std::collections::HashSet<u64> = page.iter().map(|m| m.seq).collect();
+    let held: HashSet<u64> = page.iter().map(|m| m.seq).collect();
     let mut wanted: Vec<u64> = replies(page).filter(|to| !held.contains(to)).collect();
     wanted.sort_unstable();
     wanted.dedup();
@@ -21,13 +21,15 @@ pub(super) fn unheld_originals(page: &[StoredMessage]) -> Vec<u64> {
 /// `page` itself or among `originals` (one channel's rows); a reply whose
 /// original is gone (pruned) has none.
 pub(super) fn quote_replies(page: &mut [StoredMessage], originals: &[StoredMessage]) {
-    if replies(page).next().is_none() {
+    let answered: HashSet<u64> = replies(page).collect();
+    if answered.is_empty() {
         return;
     }
+    // Quoting reads the text as plain text: only what is answered.
     let quotes: HashMap<u64, _> = page
         .iter()
         .chain(originals)
-        .filter(|m| m.is_message())
+        .filter(|m| m.is_message() && answered.contains(&m.seq))
         .map(|m| (m.seq, Box::new(m.quoted())))
         .collect();
     for message in page.iter_mut() {
