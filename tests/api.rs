@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Binary, Client, http_request, scrape};
+use common::{Binary, Client, call_json, scrape};
 use serde_json::{Value, json};
 
 const KEY: &str = "test-key-0123456789abcdef0123456789";
@@ -28,20 +28,7 @@ async fn call(
     key: Option<&str>,
     body: Option<Value>,
 ) -> (u16, String, Value) {
-    let auth = key.map(|key| format!("Authorization: Bearer {key}"));
-    let headers: Vec<&str> = auth.iter().map(String::as_str).collect();
-    let body = body.map(|body| body.to_string());
-    let (head, text) = http_request(
-        server.addr.parse().unwrap(),
-        method,
-        path,
-        &headers,
-        body.as_deref(),
-    )
-    .await;
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    let json = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {head}\n{text}"));
-    (status, head.to_ascii_lowercase(), json)
+    call_json(&server.addr, method, path, key, body).await
 }
 
 fn assert_problem(status: u16, head: &str, body: &Value, expected: u16) {
@@ -423,15 +410,28 @@ async fn the_openapi_document_describes_every_route_and_the_key() {
     assert_eq!(
         listed,
         [
+            "DELETE /api/sessions",
+            "DELETE /api/sessions/{session}",
             "DELETE /api/users/{user}/connections",
             "GET /api/rooms",
             "GET /api/rooms/{room}/members",
             "GET /api/rooms/{room}/messages",
+            "GET /api/sessions",
+            "POST /api/accounts",
             "POST /api/rooms/{room}/messages",
+            "POST /api/sessions",
         ]
     );
+    for scheme in ["api_key", "session"] {
+        assert_eq!(
+            document["components"]["securitySchemes"][scheme],
+            json!({"type": "http", "scheme": "bearer"})
+        );
+    }
+    // Sign-up and sign-in take no key; the session routes a session token.
+    assert_eq!(paths["/api/accounts"]["post"]["security"], json!([{}]));
     assert_eq!(
-        document["components"]["securitySchemes"]["api_key"],
-        json!({"type": "http", "scheme": "bearer"})
+        paths["/api/sessions"]["get"]["security"],
+        json!([{"session": []}])
     );
 }

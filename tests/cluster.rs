@@ -1185,3 +1185,43 @@ async fn search_finds_what_either_node_stored_and_nothing_the_asker_may_not_read
     a.assert_calm();
     b.assert_calm();
 }
+
+/// An account made through one node signs in through the other, and a
+/// session signed out through either is closed and refused on both.
+#[tokio::test]
+async fn accounts_and_signing_out_hold_on_every_node() {
+    let mut cluster = Cluster::new();
+    let (a, b) = (cluster.node(), cluster.node());
+    let (mut guest, welcome, _) = Client::connect_with_token(&a.ws_url(), None).await;
+    guest.join("general").await;
+    let guest_token = welcome["token"].as_str().unwrap();
+    let body = json!({"username": "fay", "password": "fay's password", "token": guest_token});
+    let (status, account) = api(&a, "POST", "/api/accounts", Some(body)).await;
+    assert_eq!(status, 201, "{account}");
+    // The same name, in capitals, through the other node: taken.
+    let body = json!({"username": "FAY", "password": "another password"});
+    assert_eq!(api(&b, "POST", "/api/accounts", Some(body)).await.0, 409);
+    let body = json!({"username": "fay", "password": "fay's password"});
+    let (status, phone) = api(&b, "POST", "/api/sessions", Some(body)).await;
+    assert_eq!((status, &phone["user"]), (201, &welcome["user"]));
+    let (mut on_b, hello_b, _) =
+        Client::connect_with_token(&b.ws_url(), Some(phone["token"].as_str().unwrap())).await;
+    assert_eq!(hello_b["username"], "fay");
+
+    // Node B signs out the session connected to node A.
+    let path = format!("/api/sessions/{}", account["session"].as_str().unwrap());
+    let bearer = format!("Authorization: Bearer {}", phone["token"].as_str().unwrap());
+    let (head, _) =
+        common::http_request(b.addr.parse().unwrap(), "DELETE", &path, &[&bearer], None).await;
+    assert!(head.starts_with("HTTP/1.1 204"), "{head}");
+    assert_eq!(guest.recv_close().await.1, 4002);
+    assert_eq!(on_b.recv_close().await.1, 4002);
+    let (_, again, refusal) = Client::connect_with_token(&a.ws_url(), Some(guest_token)).await;
+    assert_eq!(refusal.unwrap()["code"], "invalid_token");
+    assert_ne!(again["user"], welcome["user"]);
+    let (_, again, refusal) =
+        Client::connect_with_token(&a.ws_url(), Some(phone["token"].as_str().unwrap())).await;
+    assert_eq!((refusal, &again["user"]), (None, &welcome["user"]));
+    a.assert_calm();
+    b.assert_calm();
+}

@@ -1,6 +1,5 @@
-import AxeBuilder from "@axe-core/playwright";
-import axe from "axe-core";
 import { expect, test, type Browser, type Page } from "@playwright/test";
+import { seriousViolations } from "./support/axe";
 import { joinRoom, messageFrom, messageLog, openChat, postMany, send, setName, uniqueRoom, type Person } from "./support/chat";
 
 // The main screens at desktop and phone sizes, light and dark: each is
@@ -12,25 +11,6 @@ const sizes = [
   { size: "mobile", viewport: { width: 375, height: 740 } },
 ] as const;
 const schemes = ["light", "dark"] as const;
-
-// Every rule of axe's, the experimental ones too, which it leaves off unless
-// named; not the AAA ones (enhanced contrast and the like): the app meets
-// WCAG AA, as README says.
-const everyRule = axe
-  .getRules()
-  .filter((rule) => !rule.tags.some((tag) => /^wcag2\d*aaa$/.test(tag)))
-  .map((rule) => rule.ruleId);
-
-/** Runs axe on the page; returns the serious and critical violations, readably. */
-async function seriousViolations(page: Page): Promise<string[]> {
-  // axe-core itself at its newest (4.14; @axe-core/playwright 4.14 needs
-  // Node 22), with the rules above (label-content-name-mismatch was
-  // experimental until 4.14).
-  const results = await new AxeBuilder({ page, axeSource: axe.source }).withRules(everyRule).analyze();
-  return results.violations
-    .filter((v) => v.impact === "serious" || v.impact === "critical")
-    .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
-}
 
 async function shoot(page: Page, name: string) {
   await page.screenshot({ path: `screenshots/${name}.png` });

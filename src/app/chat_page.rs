@@ -54,6 +54,7 @@ pub fn ChatPage() -> impl IntoView {
                 <span class="brand">"confab"</span>
                 <PanelToggle panel=Panel::Rooms label="Rooms".to_owned() unread=unread />
                 <MyName />
+                <AccountLink />
 
                 <span class="status" role="status" data-status=move || status().key()>
                     <span class="status-label">{move || status().label()}</span>
@@ -80,7 +81,7 @@ fn OpenRoom() -> impl IntoView {
     let location = expect_context::<Location>();
     let named = Memo::new(move |_| match location.page() {
         Page::Chat { room } => room,
-        Page::NotFound => None,
+        Page::Account(_) | Page::NotFound => None,
     });
     let restored = Memo::new(move |_| state.with(|s| s.restored));
     // Acts once per path: the effect may run again for the same one (the
@@ -180,6 +181,30 @@ fn MyName() -> impl IntoView {
                 >
                     {name}
                 </button>
+            }
+        },
+    )
+}
+
+/// Who is signed in, linking to the account page; for a guest, sign in.
+#[component]
+fn AccountLink() -> impl IntoView {
+    let state = expect_context::<ChatClient>().state;
+    let username = Memo::new(move |_| state.with(|s| s.username.clone()));
+    show_or(
+        move || username.with(Option::is_some),
+        move || {
+            view! {
+                <a class="account-link" href="/account" aria-label=move || {
+                    format!("Account: {}", username.get().unwrap_or_default())
+                }>{move || format!("@{}", username.get().unwrap_or_default())}</a>
+            }
+        },
+        || {
+            view! {
+                <a class="account-link" href="/sign-in">
+                    "Sign in"
+                </a>
             }
         },
     )

@@ -1,5 +1,6 @@
-//! The path in the address bar, as a signal. The app has two kinds of path,
-//! `/` and `/r/<room>`, both the one chat page; this keeps the path in step
+//! The path in the address bar, as a signal. The app has the chat page at
+//! `/` and `/r/<room>`, and the account pages (`/sign-up`, `/sign-in`,
+//! `/account`); this keeps the path in step
 //! with the browser's history (back and forward) and says which room it
 //! names. On the server it is the request's path.
 //!
@@ -8,6 +9,7 @@
 
 use leptos::prelude::*;
 
+use super::account::AccountView;
 use crate::protocol::RoomName;
 
 /// Where the app is.
@@ -23,12 +25,17 @@ pub enum Page {
     Chat {
         room: Option<String>,
     },
+    Account(AccountView),
     NotFound,
 }
 
 impl Page {
     pub fn of(path: &str) -> Page {
-        match path.trim_end_matches('/') {
+        let path = path.trim_end_matches('/');
+        if let Some(view) = AccountView::of(path) {
+            return Page::Account(view);
+        }
+        match path {
             "" => Page::Chat { room: None },
             path => match path.strip_prefix("/r/") {
                 Some(room) if !room.is_empty() && !room.contains('/') => Page::Chat {
@@ -122,5 +129,8 @@ mod tests {
         assert_eq!(Page::of("/r/"), Page::NotFound);
         assert_eq!(Page::of("/r/a/b"), Page::NotFound);
         assert_eq!(Page::of("/elsewhere"), Page::NotFound);
+        assert_eq!(Page::of("/sign-in"), Page::Account(AccountView::SignIn));
+        assert_eq!(Page::of("/sign-up/"), Page::Account(AccountView::SignUp));
+        assert_eq!(Page::of("/account"), Page::Account(AccountView::Sessions));
     }
 }

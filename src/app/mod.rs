@@ -2,6 +2,7 @@
 //! each path shows.
 //! Rendered on the server first, then hydrated by the WASM bundle.
 
+mod account;
 mod chat_page;
 mod composer;
 mod conversation;
@@ -15,6 +16,7 @@ mod socket;
 pub mod state;
 pub mod text;
 
+use account::{AccountPage, AccountView};
 use chat_page::ChatPage;
 use leptos::either::Either;
 use leptos::prelude::*;
@@ -79,10 +81,23 @@ pub fn App() -> impl IntoView {
     // One chat page for every path it shows, so moving between rooms keeps
     // the connection; `/r/<room>` opens (joining if need be) a room.
     let chat = Memo::new(move |_| matches!(location.page(), Page::Chat { .. }));
+    let account = Memo::new(move |_| match location.page() {
+        Page::Account(view) => Some(view),
+        _ => None,
+    });
     show_or(
         move || chat.get(),
         || view! { <ChatPage /> },
-        || view! { <p class="not-found">"Page not found."</p> },
+        move || {
+            show_or(
+                move || account.get().is_some(),
+                move || {
+                    let view = account.get_untracked().unwrap_or(AccountView::SignIn);
+                    view! { <AccountPage view /> }
+                },
+                || view! { <p class="not-found">"Page not found."</p> },
+            )
+        },
     )
 }
 

@@ -133,6 +133,9 @@ fn new_client_id() -> ClientId {
 }
 
 #[cfg(feature = "hydrate")]
+pub(super) use browser::{Json, save_token, saved_token};
+
+#[cfg(feature = "hydrate")]
 mod browser {
     use std::cell::Cell;
 
@@ -176,6 +179,22 @@ mod browser {
             .and_then(|storage| storage.get_item(STORAGE_KEY).ok().flatten())
             .and_then(|text| Saved::from_json(&Json::parse(&text)?).ok())
             .unwrap_or_default()
+    }
+
+    /// The session token this browser keeps, if any.
+    pub fn saved_token() -> Option<String> {
+        restore().token
+    }
+
+    /// Keeps `token` as this browser's (None: forgets it), with the rest of
+    /// what is saved if `keep` (the same user), or nothing else (rooms and
+    /// drafts of another user are not the new one's).
+    pub fn save_token(token: Option<String>, keep: bool) {
+        let mut saved = if keep { restore() } else { Saved::default() };
+        saved.token = token;
+        if let (Some(storage), Ok(text)) = (storage(), serde_json::to_string(&saved)) {
+            let _ = storage.set_item(STORAGE_KEY, &text);
+        }
     }
 
     pub(super) fn save(state: RwSignal<ChatState>) {
@@ -352,10 +371,10 @@ mod browser {
     /// JSON as the browser's own `JSON.parse` reads it: decoding with it
     /// instead of serde_json keeps a parser and serde's decoders out of the
     /// bundle (see `protocol::decode`).
-    struct Json(JsValue);
+    pub struct Json(JsValue);
 
     impl Json {
-        fn parse(text: &str) -> Option<Self> {
+        pub fn parse(text: &str) -> Option<Self> {
             js_sys::JSON::parse(text).ok().map(Self)
         }
     }

@@ -162,6 +162,8 @@ pub struct ChatState {
     pub me: Option<UserId>,
     /// The session token from the last `welcome`, presented in `hello`.
     pub token: Option<String>,
+    /// The account's username, once the server has said (a guest has none).
+    pub username: Option<String>,
     /// The server's numbering the timelines hold (from `welcome`).
     epoch: Option<String>,
     /// Joined rooms in the order they were joined.

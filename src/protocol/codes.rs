@@ -95,6 +95,10 @@ pub mod close_code {
     /// An operator disconnected the user (the HTTP API). A private-use
     /// code; the client may connect again.
     pub const DISCONNECTED: u16 = 4001;
+    /// A session of the user's account was signed out: every connection
+    /// of theirs closes; one whose session lives may connect again at
+    /// once, one whose session ended is a new guest if it does.
+    pub const SIGNED_OUT: u16 = 4002;
     /// No frame (not even a pong) arrived within the heartbeat timeout.
     /// A private-use code: RFC 6455 has none for an idle peer.
     pub const HEARTBEAT_TIMEOUT: u16 = 4408;

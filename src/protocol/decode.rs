@@ -304,6 +304,7 @@ impl ServerMessage {
                 token: required(text(json, "token")?, "token")?,
                 protocol: required(integer(json, "protocol")?, "protocol")?,
                 epoch: text(json, "epoch")?,
+                username: text(json, "username")?,
             },
             "ack" => Self::Ack {
                 id: required(id()?, "id")?,

@@ -162,6 +162,10 @@ pub enum ServerMessage {
         protocol: u32,
         #[serde(skip_serializing_if = "Option::is_none")]
         epoch: Option<String>,
+        /// The account's username, when the user has signed up (a guest
+        /// has none).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        username: Option<String>,
     },
     /// The message with client id `id` is stored (on disk) as `seq`.
     Ack {

@@ -1,6 +1,6 @@
 //! What every request handler and connection can reach: the settings, the
 //! broker's handle, the connection permits, the identity secret, the
-//! allowed origins and the store. Built once by `serve`, shared by pointer.
+//! accounts, the allowed origins and the store. Built once by `serve`, shared by pointer.
 
 use std::{
     ops::Deref,
@@ -32,6 +32,8 @@ pub struct Shared {
     /// One permit per open WebSocket, `max_connections` in all.
     pub(super) connections: Arc<Semaphore>,
     pub(super) identity: Identity,
+    /// Accounts and their sessions.
+    pub(super) accounts: super::accounts::Accounts,
     /// Where browsers may open `/ws` from.
     pub(super) origins: Origins,
     pub(super) store: Store,

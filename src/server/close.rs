@@ -30,6 +30,12 @@ pub enum CloseReason {
     /// An operator disconnected the user (the HTTP API); they may connect
     /// again.
     Disconnected,
+    /// A session of the user's account was signed out: every connection
+    /// of theirs is closed, and those whose session lives connect again.
+    SignedOut,
+    /// Who the connection is could not be settled now (storage did not
+    /// answer): connect again in a while, with the same token.
+    TryAgainLater,
 }
 
 impl CloseReason {
@@ -44,6 +50,8 @@ impl CloseReason {
             CloseReason::InvalidUtf8 => "1007",
             CloseReason::PolicyViolation => "1008",
             CloseReason::Disconnected => "4001",
+            CloseReason::SignedOut => "4002",
+            CloseReason::TryAgainLater => "1013",
         }
     }
 
@@ -57,6 +65,8 @@ impl CloseReason {
             CloseReason::InvalidUtf8 => close_code::INVALID_PAYLOAD,
             CloseReason::PolicyViolation => close_code::POLICY_VIOLATION,
             CloseReason::Disconnected => close_code::DISCONNECTED,
+            CloseReason::SignedOut => close_code::SIGNED_OUT,
+            CloseReason::TryAgainLater => close_code::SLOW_CONSUMER,
         }
     }
 
@@ -75,6 +85,10 @@ impl CloseReason {
                 Utf8Bytes::from_static("rate limits exceeded after being told to wait")
             }
             CloseReason::Disconnected => Utf8Bytes::from_static("disconnected by the operator"),
+            CloseReason::SignedOut => {
+                Utf8Bytes::from_static("a session of this account was signed out: connect again")
+            }
+            CloseReason::TryAgainLater => Utf8Bytes::from_static("try again later"),
         }
     }
 

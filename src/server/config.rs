@@ -67,6 +67,10 @@ pub struct Settings {
     /// seconds; 0 for ever.
     pub edit_window_secs: u64,
     pub token_secret: Option<String>,
+    /// How long an account's session lasts unused, in days (each
+    /// connection extends it); and a guest's token.
+    pub session_days: u64,
+    pub guest_session_days: u64,
     /// A path (`/echo`) where a WebSocket echo endpoint runs through the
     /// same connection code as `/ws`, for conformance suites; unset, there
     /// is none.
@@ -136,6 +140,8 @@ impl Default for Settings {
             retention_max_age_days: 0,
             edit_window_secs: 0,
             token_secret: None,
+            session_days: 30,
+            guest_session_days: 365,
             echo_path: None,
             metrics_addr: None,
             trusted_proxies: Vec::new(),

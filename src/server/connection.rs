@@ -25,13 +25,15 @@ use tokio::{
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, error::ProtocolError};
 use tracing::{debug, info, warn};
 
+use super::accounts::Admission;
 use super::app_state::AppState;
-use super::broker::{Command, ConnId, Waiting};
+use super::broker::{Command, ConnId, TokenRefusal, Waiting, Welcome};
 use super::close::CloseReason;
 use super::heartbeat::{Due, Heartbeat};
 use super::limits::{Action, AddressSlot, ConnectionLimits, Limits, Verdict};
 use super::outbox::{Outbound, Outbox, QueueFull};
 use super::socket::{self, WebSocket};
+use super::store::now_ms;
 use super::writer::Writer;
 use crate::protocol::{ClientMessage, ErrorCode, ServerMessage, UserId};
 
@@ -516,17 +518,39 @@ impl Connection {
                 "hello must be the first message of a connection",
             );
         }
+        let now = now_ms();
+        let identity = &self.app.identity;
         let verified = token
             .as_deref()
-            .and_then(|token| self.app.identity.verify(token));
-        let token_refused = token.is_some() && verified.is_none();
-        if token_refused {
+            .and_then(|token| identity.verify(token, now / 1000));
+        let mut refused = (token.is_some() && verified.is_none()).then_some(TokenRefusal::Invalid);
+        let admitted = match &verified {
+            Some(verified) => match self.app.accounts.admit(identity, verified, now).await {
+                Ok(Admission::Admitted { username, token }) => {
+                    Some((verified.user, username, token))
+                }
+                Ok(Admission::Ended) => {
+                    refused = Some(TokenRefusal::Ended);
+                    None
+                }
+                Err(error) => {
+                    // Not a new identity: the client would forget its own.
+                    warn!(conn = %self.id, %error, "reading a session failed; asking the client to come back");
+                    return Some(Ending::Closed(CloseReason::TryAgainLater));
+                }
+            },
+            None => None,
+        };
+        if refused.is_some() {
             info!(conn = %self.id, "refused a session token; issuing a new identity");
         }
-        let user = verified.unwrap_or(self.user);
+        let (user, username, token) = admitted.unwrap_or_else(|| {
+            let token = self.app.accounts.new_guest(identity, self.user, now);
+            (self.user, None, token)
+        });
         self.user = user;
         let stored_name = match verified {
-            Some(user) => self
+            Some(_) => self
                 .app
                 .store
                 .user_name(user)
@@ -541,8 +565,11 @@ impl Connection {
             conn: self.id,
             user,
             stored_name,
-            token: self.app.identity.issue(user),
-            token_refused,
+            welcome: Box::new(Welcome {
+                token,
+                username: username.map(|name| name.to_string()),
+                refused,
+            }),
         };
         self.app.broker.send(command).await;
         None

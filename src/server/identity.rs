@@ -1,7 +1,13 @@
-//! Who a connection is across reconnects: session tokens. A token is a user
-//! id and an HMAC-SHA256 of it under the server's secret, so the server can
-//! check one without looking anything up, and nobody can make one up or
-//! turn theirs into someone else's.
+//! Who a connection is across reconnects: session tokens. A token names a
+//! user, a session and when it expires, and carries an HMAC-SHA256 of
+//! those under the server's secret, so the server can check one without
+//! looking anything up, and nobody can make one up, extend it, or turn
+//! theirs into someone else's. Whether an account's session was signed
+//! out is the accounts' to say (`accounts/`): a token only proves what it
+//! was issued for.
+//!
+//! Tokens from before sessions (`<user>.<mac>`) still verify, with no
+//! session: the accounts take them for guests only.
 //!
 //! The secret comes from the settings, or is generated on first run and kept
 //! in `<data_dir>/token.secret` (readable by the owner only), or with
@@ -26,8 +32,43 @@ const SECRET_FILE: &str = "token.secret";
 /// Bytes of a generated secret.
 const SECRET_BYTES: usize = 32;
 
-/// Domain separation: a MAC made for something else never passes as a token.
+/// Domain separation: a MAC made for something else never passes as a
+/// token, nor a token of one format as one of the other.
 const TOKEN_CONTEXT: &[u8] = b"confab session token v1\0";
+const SESSION_CONTEXT: &[u8] = b"confab session token v2\0";
+
+/// One signed-in browser or device: 122 random bits (a UUID v4, as user
+/// ids are made), as 32 hex digits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SessionId(String);
+
+impl SessionId {
+    pub fn new_random() -> Self {
+        Self(uuid::Uuid::new_v4().simple().to_string())
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        (text.len() == 32 && decode_hex(text).is_some()).then(|| Self(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for SessionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What a token that verified says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub user: UserId,
+    /// None for a token from before sessions.
+    pub session: Option<SessionId>,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum IdentityError {
@@ -60,10 +101,12 @@ impl Identity {
         Ok(Self { key })
     }
 
-    /// The token for `user`: `<user id>.<hex MAC>`.
-    pub fn issue(&self, user: UserId) -> String {
-        let tag = self.mac(user).finalize().into_bytes();
-        let mut token = user.to_string();
+    /// The token for `user`'s `session`, good until `expires` (seconds
+    /// since the Unix epoch): `<user id>.<session>.<expires>.<hex MAC>`.
+    pub fn issue(&self, user: UserId, session: &SessionId, expires: i64) -> String {
+        let payload = format!("{user}.{session}.{expires}");
+        let tag = self.mac(SESSION_CONTEXT, &payload).finalize().into_bytes();
+        let mut token = payload;
         token.push('.');
         for byte in tag {
             token.push_str(&format!("{byte:02x}"));
@@ -71,26 +114,60 @@ impl Identity {
         token
     }
 
-    /// The user a token was issued for, if this server issued it unchanged.
-    pub fn verify(&self, token: &str) -> Option<UserId> {
-        let (id, tag) = token.split_once('.')?;
+    /// Who a token was issued for, if this server issued it unchanged and,
+    /// for a token with a session, it has not expired by `now` (seconds).
+    pub fn verify(&self, token: &str, now: i64) -> Option<Verified> {
+        let (payload, tag) = token.rsplit_once('.')?;
+        let tag = decode_hex(tag)?;
+        let mut parts = payload.split('.');
+        let (id, session, expires) = match (parts.next(), parts.next(), parts.next(), parts.next())
+        {
+            (Some(id), None, None, None) => (id, None, None),
+            (Some(id), Some(session), Some(expires), None) => (id, Some(session), Some(expires)),
+            _ => return None,
+        };
         let user = UserId::parse(id).ok()?;
         // The canonical spelling only, so one user has exactly one token.
         if user.to_string() != id {
             return None;
         }
-        let tag = decode_hex(tag)?;
+        let context = if session.is_some() {
+            SESSION_CONTEXT
+        } else {
+            TOKEN_CONTEXT
+        };
         // Constant-time comparison: timing reveals nothing about the tag.
-        self.mac(user).verify_slice(&tag).ok()?;
-        Some(user)
+        self.mac(context, payload).verify_slice(&tag).ok()?;
+        let session = match (session, expires) {
+            (Some(session), Some(expires)) => {
+                let expires: i64 = expires.parse().ok()?;
+                if expires <= now {
+                    return None;
+                }
+                Some(SessionId::parse(session)?)
+            }
+            _ => None,
+        };
+        Some(Verified { user, session })
     }
 
-    fn mac(&self, user: UserId) -> Hmac<Sha256> {
+    fn mac(&self, context: &[u8], payload: &str) -> Hmac<Sha256> {
         let mut mac =
             Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes a key of any length");
-        mac.update(TOKEN_CONTEXT);
-        mac.update(user.to_string().as_bytes());
+        mac.update(context);
+        mac.update(payload.as_bytes());
         mac
+    }
+
+    /// A token in the format before sessions, as older servers issued.
+    #[cfg(test)]
+    pub fn issue_v1(&self, user: UserId) -> String {
+        let tag = self
+            .mac(TOKEN_CONTEXT, &user.to_string())
+            .finalize()
+            .into_bytes();
+        let hex: String = tag.iter().map(|byte| format!("{byte:02x}")).collect();
+        format!("{user}.{hex}")
     }
 }
 
@@ -148,6 +225,8 @@ fn decode_hex(text: &str) -> Option<Vec<u8>> {
 mod tests {
     use super::*;
 
+    const NOW: i64 = 1_800_000_000;
+
     fn settings(dir: &Path) -> Settings {
         Settings {
             data_dir: dir.to_owned(),
@@ -155,15 +234,23 @@ mod tests {
         }
     }
 
+    fn verified(user: UserId, session: &SessionId) -> Option<Verified> {
+        Some(Verified {
+            user,
+            session: Some(session.clone()),
+        })
+    }
+
     #[test]
-    fn a_token_names_its_user_and_survives_a_restart_with_the_same_secret_file() {
+    fn a_token_names_its_user_and_session_and_survives_a_restart_with_the_same_secret_file() {
         let dir = tempfile::tempdir().unwrap();
-        let user = UserId::new_random();
-        let token = Identity::load(&settings(dir.path()), None)
-            .unwrap()
-            .issue(user);
+        let (user, session) = (UserId::new_random(), SessionId::new_random());
+        let token =
+            Identity::load(&settings(dir.path()), None)
+                .unwrap()
+                .issue(user, &session, NOW + 60);
         let restarted = Identity::load(&settings(dir.path()), None).unwrap();
-        assert_eq!(restarted.verify(&token), Some(user));
+        assert_eq!(restarted.verify(&token, NOW), verified(user, &session));
         let mode = fs::metadata(dir.path().join(SECRET_FILE))
             .unwrap()
             .permissions();
@@ -174,32 +261,76 @@ mod tests {
     }
 
     #[test]
+    fn a_token_expires_and_cannot_be_extended() {
+        let ours = Identity::load(&settings(tempfile::tempdir().unwrap().path()), None).unwrap();
+        let (user, session) = (UserId::new_random(), SessionId::new_random());
+        let token = ours.issue(user, &session, NOW + 60);
+        assert_eq!(ours.verify(&token, NOW + 59), verified(user, &session));
+        assert_eq!(ours.verify(&token, NOW + 60), None);
+        let later = token.replace(&format!(".{}.", NOW + 60), &format!(".{}.", NOW + 6000));
+        assert_ne!(later, token);
+        assert_eq!(ours.verify(&later, NOW + 60), None);
+    }
+
+    #[test]
+    fn a_token_from_before_sessions_still_names_its_user() {
+        let ours = Identity::load(&settings(tempfile::tempdir().unwrap().path()), None).unwrap();
+        let user = UserId::new_random();
+        let old = ours.issue_v1(user);
+        assert_eq!(
+            ours.verify(&old, NOW),
+            Some(Verified {
+                user,
+                session: None
+            })
+        );
+        // A v1 tag does not pass for a v2 token, nor the other way round.
+        let (_, tag) = old.split_once('.').unwrap();
+        let session = SessionId::new_random();
+        assert_eq!(
+            ours.verify(&format!("{user}.{session}.{}.{tag}", NOW + 60), NOW),
+            None
+        );
+        let new = ours.issue(user, &session, NOW + 60);
+        let (_, tag) = new.rsplit_once('.').unwrap();
+        assert_eq!(ours.verify(&format!("{user}.{tag}"), NOW), None);
+    }
+
+    #[test]
     fn tampered_and_foreign_tokens_are_refused() {
         let ours = Identity::load(&settings(tempfile::tempdir().unwrap().path()), None).unwrap();
         let theirs = Identity::load(&settings(tempfile::tempdir().unwrap().path()), None).unwrap();
         let (ana, ben) = (UserId::new_random(), UserId::new_random());
-        let token = ours.issue(ana);
-        assert_eq!(ours.verify(&token), Some(ana));
+        let session = SessionId::new_random();
+        let token = ours.issue(ana, &session, NOW + 60);
+        assert_eq!(ours.verify(&token, NOW), verified(ana, &session));
         // Signed by another server.
-        assert_eq!(ours.verify(&theirs.issue(ana)), None);
-        // Someone else's id under my tag.
-        let (_, tag) = token.split_once('.').unwrap();
-        assert_eq!(ours.verify(&format!("{ben}.{tag}")), None);
+        assert_eq!(
+            ours.verify(&theirs.issue(ana, &session, NOW + 60), NOW),
+            None
+        );
+        // Someone else's id, or another session, under my tag.
+        let (payload, tag) = token.rsplit_once('.').unwrap();
+        let rest = payload.split_once('.').unwrap().1;
+        assert_eq!(ours.verify(&format!("{ben}.{rest}.{tag}"), NOW), None);
+        let other = SessionId::new_random();
+        let swapped = format!("{ana}.{other}.{}.{tag}", NOW + 60);
+        assert_eq!(ours.verify(&swapped, NOW), None);
         // One flipped digit of the tag, a truncated tag, garbage.
         let mut flipped = token.clone().into_bytes();
         let last = flipped.len() - 1;
         flipped[last] = if flipped[last] == b'0' { b'1' } else { b'0' };
-        assert_eq!(ours.verify(&String::from_utf8(flipped).unwrap()), None);
-        assert_eq!(ours.verify(&token[..token.len() - 2]), None);
+        assert_eq!(ours.verify(&String::from_utf8(flipped).unwrap(), NOW), None);
+        assert_eq!(ours.verify(&token[..token.len() - 2], NOW), None);
         // The same bytes spelled differently are altered all the same.
-        assert_eq!(ours.verify(&format!("{ana}.{}", tag.to_uppercase())), None);
-        let plus = format!("{ana}.+{}", &tag[1..]);
-        if tag.starts_with('0') {
-            assert_eq!(ours.verify(&plus), None);
-        }
-        assert_eq!(ours.verify(&format!("{ana}.+a{}", &tag[2..])), None);
-        for garbage in ["", ".", "not-a-token", &ana.to_string()] {
-            assert_eq!(ours.verify(garbage), None, "{garbage:?}");
+        let upper = format!("{payload}.{}", tag.to_uppercase());
+        assert_eq!(ours.verify(&upper, NOW), None);
+        assert_eq!(
+            ours.verify(&format!("{payload}.+a{}", &tag[2..]), NOW),
+            None
+        );
+        for garbage in ["", ".", "...", "not-a-token", &ana.to_string(), payload] {
+            assert_eq!(ours.verify(garbage, NOW), None, "{garbage:?}");
         }
     }
 
@@ -210,17 +341,21 @@ mod tests {
             token_secret: Some("x".repeat(40)),
             ..settings(dir.path())
         };
-        let user = UserId::new_random();
-        let token = Identity::load(&configured, None).unwrap().issue(user);
+        let (user, session) = (UserId::new_random(), SessionId::new_random());
+        let token = Identity::load(&configured, None)
+            .unwrap()
+            .issue(user, &session, NOW + 60);
         assert!(!dir.path().join(SECRET_FILE).exists());
         assert_eq!(
-            Identity::load(&configured, None).unwrap().verify(&token),
-            Some(user)
+            Identity::load(&configured, None)
+                .unwrap()
+                .verify(&token, NOW),
+            verified(user, &session)
         );
         assert_eq!(
             Identity::load(&settings(dir.path()), None)
                 .unwrap()
-                .verify(&token),
+                .verify(&token, NOW),
             None
         );
     }

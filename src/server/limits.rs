@@ -99,6 +99,8 @@ pub enum Scope {
     User,
     /// The client address, over all its connections and identities.
     Address,
+    /// One account's sign-ins, from anywhere.
+    Account,
 }
 
 impl Scope {
@@ -107,6 +109,7 @@ impl Scope {
             Scope::Connection => "connection",
             Scope::User => "user",
             Scope::Address => "ip",
+            Scope::Account => "account",
         }
     }
 }
@@ -148,6 +151,11 @@ pub struct Limits<C: Clock = DefaultClock> {
     connects: Option<Keyed<IpAddr, C>>,
     /// HTTP API requests, by the key's place in `api_keys`.
     api: Option<Keyed<usize, C>>,
+    /// Sign-in attempts by client address and by username key; sign-ups
+    /// by client address.
+    sign_ins: Option<Keyed<IpAddr, C>>,
+    account_sign_ins: Option<Keyed<String, C>>,
+    sign_ups: Option<Keyed<IpAddr, C>>,
     open_per_ip: u32,
     open: OpenCounts,
     clock: C,
@@ -203,6 +211,9 @@ impl<C: Clock + Clone> Limits<C> {
             address_joins: keyed(settings.address_joins, &clock),
             connects: keyed(settings.connects_per_ip, &clock),
             api: keyed(settings.api, &clock),
+            sign_ins: keyed(settings.sign_ins_per_ip, &clock),
+            account_sign_ins: keyed(settings.sign_ins_per_account, &clock),
+            sign_ups: keyed(settings.sign_ups_per_ip, &clock),
             open_per_ip: settings.open_per_ip,
             open: Arc::default(),
             clock,
@@ -315,6 +326,45 @@ impl<C: Clock + Clone> Limits<C> {
         }
     }
 
+    /// Whether `address` may try to sign in to the account named `key`
+    /// (its username's key) now. An attempt counts against both, whatever
+    /// becomes of it: a guesser spread over many addresses is still held
+    /// to the account's rate, and one address to its own over many names.
+    pub fn sign_in(&self, address: IpAddr, key: &str) -> Result<(), Refused> {
+        let now = self.clock.now();
+        let over = |scope, not_until: governor::NotUntil<C::Instant>| Refused {
+            scope,
+            retry_after: not_until.wait_time_from(now).max(Duration::from_millis(1)),
+        };
+        if let Some(limiter) = &self.sign_ins {
+            limiter
+                .check_key(&address_key(address))
+                .map_err(|n| over(Scope::Address, n))?;
+        }
+        if let Some(limiter) = &self.account_sign_ins {
+            let key = key.to_owned();
+            limiter
+                .check_key(&key)
+                .map_err(|n| over(Scope::Account, n))?;
+        }
+        Ok(())
+    }
+
+    /// Whether `address` may make another account now.
+    pub fn sign_up(&self, address: IpAddr) -> Result<(), Refused> {
+        match &self.sign_ups {
+            Some(limiter) => limiter
+                .check_key(&address_key(address))
+                .map_err(|n| Refused {
+                    scope: Scope::Address,
+                    retry_after: n
+                        .wait_time_from(self.clock.now())
+                        .max(Duration::from_millis(1)),
+                }),
+            None => Ok(()),
+        }
+    }
+
     /// Forgets the users and addresses whose counts are back to where a
     /// newcomer's start (run every minute: the maps hold only who was
     /// active lately).
@@ -324,8 +374,15 @@ impl<C: Clock + Clone> Limits<C> {
             limiter.shrink_to_fit();
         }
         self.users.iter().flatten().for_each(tidy);
-        let by_address = [&self.connects, &self.address_messages, &self.address_joins];
+        let by_address = [
+            &self.connects,
+            &self.address_messages,
+            &self.address_joins,
+            &self.sign_ins,
+            &self.sign_ups,
+        ];
         by_address.into_iter().flatten().for_each(tidy);
+        self.account_sign_ins.iter().for_each(tidy);
     }
 
     /// Users and addresses with counts kept.

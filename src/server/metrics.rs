@@ -34,6 +34,7 @@ pub struct Metrics {
     messages_received: Family<Label, Counter>,
     errors_sent: Family<Label, Counter>,
     rate_limited: Family<[(&'static str, &'static str); 2], Counter>,
+    account_events: Family<[(&'static str, &'static str); 2], Counter>,
     pub deliveries: Counter,
     pub sent_bytes: Counter,
     pub slow_consumers: Counter,
@@ -61,6 +62,7 @@ impl Metrics {
             messages_received: Family::default(),
             errors_sent: Family::default(),
             rate_limited: Family::default(),
+            account_events: Family::default(),
             deliveries: Counter::default(),
             sent_bytes: Counter::default(),
             slow_consumers: Counter::default(),
@@ -109,8 +111,13 @@ impl Metrics {
         );
         r.register(
             "rate_limited",
-            "Requests refused for their rate, by what was asked (message, typing, join, history, rename; connect and open at upgrade) and whose limit it was (connection, user, ip)",
+            "Requests refused for their rate, by what was asked (message, typing, join, history, rename; connect and open at upgrade; sign_in, sign_up) and whose limit it was (connection, user, ip, account)",
             metrics.rate_limited.clone(),
+        );
+        r.register(
+            "account_events",
+            "Sign-ups and sign-ins (ok or refused) and sign-outs",
+            metrics.account_events.clone(),
         );
         r.register(
             "deliveries",
@@ -204,6 +211,14 @@ impl Metrics {
     pub fn rate_limited(&self, kind: &'static str, scope: &'static str) {
         self.rate_limited
             .get_or_create(&[("kind", kind), ("scope", scope)])
+            .inc();
+    }
+
+    /// A sign-up, sign-in or sign-out, and whether it went through.
+    pub fn account_event(&self, kind: &'static str, ok: bool) {
+        let result = if ok { "ok" } else { "refused" };
+        self.account_events
+            .get_or_create(&[("kind", kind), ("result", result)])
             .inc();
     }
 

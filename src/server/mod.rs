@@ -6,6 +6,7 @@
 //!
 //! `run` takes an already bound listener so tests can bind port 0.
 
+mod accounts;
 mod api;
 mod api_keys;
 mod app_state;
@@ -48,6 +49,7 @@ use tokio::{
 use tracing::{error, info, warn};
 
 use crate::app::shell;
+use accounts::Accounts;
 use app_state::{AppState, Shared};
 use broker::{Broker, BrokerConfig, Command, Exit};
 use cluster::Bus;
@@ -101,7 +103,10 @@ fn router(state: AppState) -> Router {
         .route("/healthz", get(ready::healthz))
         .route("/readyz", get(ready::readyz))
         .route("/", get(page.clone()))
-        .route("/r/{room}", get(page))
+        .route("/r/{room}", get(page.clone()))
+        .route("/sign-up", get(page.clone()))
+        .route("/sign-in", get(page.clone()))
+        .route("/account", get(page))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .with_state(state);
     headers::secure(router)
@@ -130,6 +135,7 @@ pub async fn run(
 pub struct Server {
     settings: Settings,
     identity: Identity,
+    accounts: Accounts,
     store: Store,
     reports: tokio::sync::mpsc::Receiver<store::StoreReport>,
     /// Cluster mode's bus, connected.
@@ -144,6 +150,7 @@ impl Server {
         let metrics = Metrics::new(settings.redis_url.is_some());
         let (store, reports) = Store::open(&settings, metrics.clone()).await?;
         let identity = Identity::load(&settings, store.token_secret())?;
+        let accounts = Accounts::new(store.tables().await?, &settings)?;
         let bus = match &settings.redis_url {
             Some(url) => Some(Bus::connect(url).await?),
             None => None,
@@ -157,6 +164,7 @@ impl Server {
         Ok(Self {
             settings,
             identity,
+            accounts,
             store,
             reports,
             bus,
@@ -183,6 +191,7 @@ async fn serve(
     let Server {
         settings,
         identity,
+        accounts,
         store,
         reports,
         bus,
@@ -237,6 +246,7 @@ async fn serve(
         broker: broker.clone(),
         connections: connections.clone(),
         identity,
+        accounts,
         store,
         bus: bus_health,
         metrics,

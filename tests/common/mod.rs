@@ -415,6 +415,35 @@ pub async fn http_request(
     (head.to_owned(), body.to_owned())
 }
 
+/// Status, head (in lower case) and JSON body of a request to `addr`
+/// with `bearer` as its `Authorization`.
+pub async fn call_json(
+    addr: &str,
+    method: &str,
+    path: &str,
+    bearer: Option<&str>,
+    body: Option<Value>,
+) -> (u16, String, Value) {
+    let auth = bearer.map(|bearer| format!("Authorization: Bearer {bearer}"));
+    let headers: Vec<&str> = auth.iter().map(String::as_str).collect();
+    let body = body.map(|body| body.to_string());
+    let (head, text) = http_request(
+        addr.parse().unwrap(),
+        method,
+        path,
+        &headers,
+        body.as_deref(),
+    )
+    .await;
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let json = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {head}\n{text}"))
+    };
+    (status, head.to_ascii_lowercase(), json)
+}
+
 /// `GET /metrics`, as Prometheus scrapes it: each sample's value by its
 /// name and labels (`confab_rooms`, `confab_errors_sent_total{code="busy"}`).
 pub async fn scrape(addr: impl ToString) -> (String, HashMap<String, f64>) {

@@ -34,6 +34,15 @@ export async function openChat(browser: Browser, url = "/", permissions: string[
   return { page, name };
 }
 
+/** Opens a page of the app that is not the chat (an account page) in a new browser context. */
+export async function openPage(browser: Browser, url: string): Promise<Page> {
+  const context = await browser.newContext({ baseURL: process.env.E2E_BASE_URL });
+  opened.push(context);
+  const page = await context.newPage();
+  await page.goto(url);
+  return page;
+}
+
 export function status(page: Page): Locator {
   return page.getByRole("status");
 }

@@ -56,9 +56,11 @@ impl ChatState {
                 name,
                 token,
                 epoch,
+                username,
                 ..
             } => {
                 self.me = Some(user);
+                self.username = username;
                 self.names.insert(user, name);
                 self.token = Some(token);
                 self.status = ConnectionStatus::Connected;

@@ -320,7 +320,19 @@ fn server_additions_are_optional_fields_and_new_types() {
             token: "t.k".into(),
             protocol: 2,
             epoch: Some("e1".into()),
+            username: None,
         },
         json!({"type": "welcome", "user": ALICE, "name": "Ana", "token": "t.k", "protocol": 2, "epoch": "e1"}),
+    );
+    assert_wire(
+        ServerMessage::Welcome {
+            user: user(ALICE),
+            name: DisplayName::parse("Ana").unwrap(),
+            token: "t.k".into(),
+            protocol: 2,
+            epoch: None,
+            username: Some("ana".into()),
+        },
+        json!({"type": "welcome", "user": ALICE, "name": "Ana", "token": "t.k", "protocol": 2, "username": "ana"}),
     );
 }

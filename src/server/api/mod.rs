@@ -1,14 +1,17 @@
 //! The HTTP API for integrations (bots, a backend, moderation scripts),
 //! under `/api`: post into a room as a bot, list the rooms and a room's
-//! members, read a room's history, disconnect a user. JSON in and out,
-//! errors as problem details (`problem.rs`), every route but the OpenAPI
-//! document behind an API key (`super::api_keys`) and rate limited per key. The
-//! document (`GET /api/openapi.json`) is generated from these handlers.
+//! members, read a room's history, disconnect a user (`routes.rs`); sign
+//! up, sign in and end sessions (`accounts.rs`). JSON in and out, errors
+//! as problem details (`problem.rs`). The integration routes are behind an
+//! API key (`super::api_keys`) and rate limited per key; the account
+//! routes take a session token or a password instead. The document
+//! (`GET /api/openapi.json`) is generated from these handlers.
 //!
 //! The API goes through the same broker as the WebSocket clients: a bot's
 //! message is stored, numbered, delivered and (in cluster mode) published
 //! exactly like a member's.
 
+mod accounts;
 mod problem;
 mod routes;
 
@@ -17,7 +20,7 @@ use axum::{
     extract::{Request, State},
     middleware::{self, Next},
     response::{IntoResponse, Response},
-    routing::{delete, get},
+    routing::{delete, get, post},
 };
 use tracing::info;
 use utoipa::OpenApi;
@@ -28,8 +31,11 @@ use problem::Problem;
 /// The OpenAPI document of the routes below.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "confab API", description = "Post as a bot, read rooms and history, disconnect users."),
-    paths(routes::list_rooms, routes::room_members, routes::read_messages, routes::post_message, routes::disconnect_user),
+    info(title = "confab API", description = "Post as a bot, read rooms and history, disconnect users; sign up, sign in and end sessions."),
+    paths(
+        routes::list_rooms, routes::room_members, routes::read_messages, routes::post_message, routes::disconnect_user,
+        accounts::sign_up, accounts::sign_in, accounts::list_sessions, accounts::end_session, accounts::end_other_sessions,
+    ),
     modifiers(&BearerKeys),
     security(("api_key" = [])),
 )]
@@ -43,6 +49,11 @@ impl utoipa::Modify for BearerKeys {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "api_key",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        // A session token: what sign-in answers, and the web client holds.
+        components.add_security_scheme(
+            "session",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
     }
@@ -68,6 +79,14 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(move || async move { ([("content-type", "application/json")], document) }),
         )
         .merge(guarded)
+        .route("/accounts", post(accounts::sign_up))
+        .route(
+            "/sessions",
+            post(accounts::sign_in)
+                .get(accounts::list_sessions)
+                .delete(accounts::end_other_sessions),
+        )
+        .route("/sessions/{session}", delete(accounts::end_session))
         .method_not_allowed_fallback(|| async {
             Problem::new(
                 axum::http::StatusCode::METHOD_NOT_ALLOWED,

@@ -46,6 +46,16 @@ impl Problem {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, detail).retry_after(seconds)
     }
 
+    /// A body that is not JSON, or not the route's shape: 400 (415
+    /// without the JSON content type, 413 over the size limit).
+    pub fn from_json(rejection: axum::extract::rejection::JsonRejection) -> Self {
+        let status = match rejection.status() {
+            status @ (StatusCode::UNSUPPORTED_MEDIA_TYPE | StatusCode::PAYLOAD_TOO_LARGE) => status,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        Self::new(status, rejection.body_text())
+    }
+
     pub fn retry_after(mut self, seconds: u64) -> Self {
         self.retry_after = Some(seconds.max(1));
         self

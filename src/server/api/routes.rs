@@ -17,6 +17,7 @@ use super::problem::{Problem, Problems};
 use crate::protocol::{ClientId, DisplayName, ErrorCode, MessageContent, RoomName, UserId};
 use crate::server::app_state::AppState;
 use crate::server::broker::{ApiCommand, Command, PostOutcome};
+use crate::server::close::CloseReason;
 use crate::server::store::{Channel, Retention, now_ms};
 
 /// Messages a history page holds at most, and when no limit is given.
@@ -314,15 +315,7 @@ pub async fn post_message(
     body: Result<Json<BotMessage>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Posted>), Problem> {
     let room = room_of(room)?;
-    // A body that is not JSON, or not this shape: 400 (415 without the
-    // JSON content type).
-    let Json(body) = body.map_err(|r| {
-        let status = match r.status() {
-            status @ (StatusCode::UNSUPPORTED_MEDIA_TYPE | StatusCode::PAYLOAD_TOO_LARGE) => status,
-            _ => StatusCode::BAD_REQUEST,
-        };
-        Problem::new(status, r.body_text())
-    })?;
+    let Json(body) = body.map_err(Problem::from_json)?;
     let bad = |why: crate::protocol::InvalidInput| Problem::bad_request(why.to_string());
     if let Some(name) = &body.name
         && !bot_name_ok(name)
@@ -426,7 +419,12 @@ pub async fn disconnect_user(
         .ok_or(crate::protocol::InvalidInput::UserId)
         .and_then(|user| UserId::parse(&user))
         .map_err(|why| Problem::bad_request(why.to_string()))?;
-    let closed = ask(&app, |reply| ApiCommand::Disconnect { user, reply }).await?;
+    let closed = ask(&app, |reply| ApiCommand::Disconnect {
+        user,
+        reason: CloseReason::Disconnected,
+        reply,
+    })
+    .await?;
     tracing::info!(%user, closed, "disconnected a user through the API");
     Ok(Json(Disconnected {
         user: user.to_string(),

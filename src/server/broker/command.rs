@@ -7,6 +7,7 @@ use crate::protocol::{
     ClientId, ClientMessage, DisplayName, ErrorCode, Member, MessageContent, RoomName, RoomSummary,
     UserId,
 };
+use crate::server::close::CloseReason;
 use crate::server::outbox::Outbox;
 use crate::server::store::StoredMessage;
 
@@ -34,15 +35,13 @@ pub enum Command {
         outbox: Outbox,
     },
     /// The connection opened with `hello`: from now on it is `user`, with
-    /// the name the store remembers for it, if any. `token` is the user's
-    /// session token for the `welcome`; `token_refused` says the client
-    /// presented a token that did not verify, so `user` is new.
+    /// the name the store remembers for it, if any, and `welcome` says the
+    /// rest.
     Identify {
         conn: ConnId,
         user: UserId,
         stored_name: Option<DisplayName>,
-        token: String,
-        token_refused: bool,
+        welcome: Box<Welcome>,
     },
     /// A decoded, validated message from the client (never `hello`).
     Client {
@@ -67,6 +66,26 @@ pub enum Command {
     Heads(Vec<(RoomName, u64)>),
     /// The HTTP API: an order or a question, answered on its own channel.
     Api(ApiCommand),
+}
+
+/// What a `welcome` says beyond the user and their name.
+#[derive(Debug, Default)]
+pub struct Welcome {
+    /// The session token to connect with next time.
+    pub token: String,
+    /// The account's username, if the user has one.
+    pub username: Option<String>,
+    /// Why the token the client presented was refused (the user is new).
+    pub refused: Option<TokenRefusal>,
+}
+
+/// Why a `hello`'s token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRefusal {
+    /// Not issued by this server, altered, or expired.
+    Invalid,
+    /// An account's session that was signed out or has expired.
+    Ended,
 }
 
 /// What the HTTP API asks of the broker. A reply channel whose receiver
@@ -95,9 +114,10 @@ pub enum ApiCommand {
         reply: oneshot::Sender<Option<Vec<Member>>>,
     },
     /// Close every connection of `user` here (and, in cluster mode, have
-    /// every node close theirs); how many were here.
+    /// every node close theirs) for `reason`; how many were here.
     Disconnect {
         user: UserId,
+        reason: CloseReason,
         reply: oneshot::Sender<usize>,
     },
 }
@@ -158,7 +178,7 @@ pub enum BusEvent {
     /// presence put right after verdicts were missed.
     Members(Vec<(RoomName, Members)>),
     /// Another node was asked to disconnect `user` everywhere.
-    Disconnect(UserId),
+    Disconnect(UserId, CloseReason),
 }
 
 /// What the broker asks of cluster mode's bus.
@@ -196,8 +216,9 @@ pub enum BusRequest {
         user: UserId,
         name: DisplayName,
     },
-    /// Every node closes `user`'s connections (the HTTP API's disconnect).
-    Disconnect(UserId),
+    /// Every node closes `user`'s connections (the HTTP API's disconnect,
+    /// a session signed out).
+    Disconnect(UserId, CloseReason),
     /// Who is in `room` on every node, as Redis has it (for the HTTP API,
     /// when nobody here is in it); `None` if Redis cannot say.
     Members {

@@ -34,7 +34,9 @@ use tracing::warn;
 use crate::server::metrics::Metrics;
 use crate::server::store::{Channel, Retention, Store, StoreReport};
 
-pub use command::{ApiCommand, BusEvent, BusRequest, Command, ConnId, Members, PostOutcome};
+pub use command::{
+    ApiCommand, BusEvent, BusRequest, Command, ConnId, Members, PostOutcome, TokenRefusal, Welcome,
+};
 
 use state::{BrokerState, Effect, Now};
 

@@ -50,6 +50,7 @@ use super::announcements::Announcements;
 use super::sequencer::{Fill, Sequencer};
 use super::{
     ApiCommand, BrokerConfig, BusEvent, BusRequest, Command, ConnId, Members, PostOutcome,
+    TokenRefusal, Welcome,
 };
 use crate::server::close::CloseReason;
 
@@ -246,11 +247,10 @@ impl BrokerState {
                 conn,
                 user,
                 stored_name,
-                token,
-                token_refused,
+                welcome,
             } => {
                 if !self.shutting_down {
-                    self.identify(conn, user, stored_name, token, token_refused);
+                    self.identify(conn, user, stored_name, *welcome);
                 }
             }
             Command::Client { conn, message } => {

@@ -34,6 +34,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::protocol::{DisplayName, Member, RoomName, UserId};
 use crate::server::broker::{BusEvent, BusRequest, Command, WeakBroker};
+use crate::server::close::CloseReason;
 use crate::server::metrics::Metrics;
 use crate::server::store::Channel;
 pub use health::Health;
@@ -355,7 +356,11 @@ impl Task {
                 }
                 self.publish(&Published::Renamed { node, user, name });
             }
-            BusRequest::Disconnect(user) => self.publish(&Published::Disconnect { node, user }),
+            BusRequest::Disconnect(user, reason) => self.publish(&Published::Disconnect {
+                node,
+                user,
+                signed_out: reason == CloseReason::SignedOut,
+            }),
             BusRequest::Members { room, reply } => {
                 let members = if self.lost() {
                     None
@@ -748,7 +753,19 @@ fn received(push: PushInfo, node: &str) -> Option<BusEvent> {
         (Published::Renamed { user, name, .. }, Topic::Everyone) if !own => {
             BusEvent::Renamed { user, name }
         }
-        (Published::Disconnect { user, .. }, Topic::Everyone) if !own => BusEvent::Disconnect(user),
+        (
+            Published::Disconnect {
+                user, signed_out, ..
+            },
+            Topic::Everyone,
+        ) if !own => {
+            let reason = if signed_out {
+                CloseReason::SignedOut
+            } else {
+                CloseReason::Disconnected
+            };
+            BusEvent::Disconnect(user, reason)
+        }
         _ => return None,
     })
 }

@@ -100,8 +100,14 @@ pub enum Published {
         user: UserId,
         name: DisplayName,
     },
-    /// Every node closes `user`'s connections (the HTTP API's disconnect).
-    Disconnect { node: String, user: UserId },
+    /// Every node closes `user`'s connections (the HTTP API's disconnect,
+    /// or `signed_out`: a session of theirs ended).
+    Disconnect {
+        node: String,
+        user: UserId,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        signed_out: bool,
+    },
 }
 
 impl Published {

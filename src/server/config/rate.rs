@@ -64,6 +64,11 @@ pub struct RateLimits {
     pub open_per_ip: u32,
     /// HTTP API requests per API key.
     pub api: Rate,
+    /// Sign-in attempts from one client address, and for one username
+    /// (from anywhere); sign-ups from one client address.
+    pub sign_ins_per_ip: Rate,
+    pub sign_ins_per_account: Rate,
+    pub sign_ups_per_ip: Rate,
 }
 
 impl Default for RateLimits {
@@ -85,6 +90,9 @@ impl Default for RateLimits {
             connects_per_ip: Rate::per(60, 10),
             open_per_ip: 256,
             api: Rate::per(600, 60),
+            sign_ins_per_ip: Rate::per(20, 600),
+            sign_ins_per_account: Rate::per(10, 600),
+            sign_ups_per_ip: Rate::per(10, 3600),
         }
     }
 }
@@ -110,6 +118,9 @@ impl RateLimits {
             connects_per_ip: Rate::Off,
             open_per_ip: 0,
             api: Rate::Off,
+            sign_ins_per_ip: Rate::Off,
+            sign_ins_per_account: Rate::Off,
+            sign_ups_per_ip: Rate::Off,
         }
     }
 }

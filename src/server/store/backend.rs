@@ -87,6 +87,12 @@ pub trait Backend: Send + Sync + 'static {
         None
     }
 
+    /// A pool for the database's other tables (`tables.rs`); None for
+    /// memory storage, which has no database.
+    fn tables(&self) -> Option<super::Tables> {
+        None
+    }
+
     /// Numbers and keeps a batch, all or nothing, in order. Each message
     /// gets the next sequence number of its channel, or, when its sender
     /// already stored one with the same client id there, is answered with

@@ -26,6 +26,7 @@ mod quotes;
 pub mod search;
 mod sql;
 mod sqlite;
+mod tables;
 pub mod window;
 
 use std::{
@@ -46,6 +47,7 @@ pub use changes::Refusal;
 pub use postgres::Postgres;
 use search::Search;
 pub use sqlite::Database;
+pub use tables::Tables;
 
 use crate::protocol::{
     Change, ClientId, DisplayName, Emoji, Extras, MessageContent, Posted, PostedChange, Quoted,
@@ -477,6 +479,15 @@ impl Store {
         self.backend.token_secret()
     }
 
+    /// A pool for the database's tables beyond history: the history's own
+    /// database, or for memory storage a new in-memory one.
+    pub async fn tables(&self) -> Result<Tables, StoreError> {
+        match self.backend.tables() {
+            Some(tables) => Ok(tables),
+            None => Tables::in_memory().await,
+        }
+    }
+
     /// Queues a request for the committer, without waiting: a full queue (the
     /// committer is behind) or a stopped committer gives the request back.
     pub fn request(&self, request: Request) -> Result<(), Box<Request>> {
@@ -562,6 +573,13 @@ impl Store {
     /// The name `user` chose, if any.
     pub async fn user_name(&self, user: UserId) -> Result<Option<DisplayName>, StoreError> {
         self.backend.user_name(user).await
+    }
+
+    /// Keeps `name` as `user`'s now, not through the committer's queue: for
+    /// a new account, named before its first connection reads the name.
+    /// (The write waits for the committer's connection on SQLite.)
+    pub async fn set_name_now(&self, user: UserId, name: &DisplayName) -> Result<(), StoreError> {
+        self.backend.set_name(user, name).await
     }
 }
 

@@ -48,6 +48,11 @@ const MIGRATIONS: Embedded = Embedded(&[
         "search",
         include_str!("../../../migrations/postgres/0003_search.sql"),
     ),
+    (
+        4,
+        "accounts",
+        include_str!("../../../migrations/postgres/0004_accounts.sql"),
+    ),
 ]);
 
 /// How long a call waits for a connection before it fails: with PostgreSQL
@@ -490,6 +495,10 @@ impl Backend for Postgres {
 
     fn token_secret(&self) -> Option<&[u8]> {
         Some(self.token_secret.as_bytes())
+    }
+
+    fn tables(&self) -> Option<super::Tables> {
+        Some(super::Tables::Postgres(self.readers.clone()))
     }
 
     /// Answers, and takes writes: a standby (`pg_is_in_recovery`) does not.

@@ -63,6 +63,11 @@ const MIGRATIONS: Embedded = Embedded(&[
         "search secure delete",
         include_str!("../../../migrations/0006_search_secure_delete.sql"),
     ),
+    (
+        7,
+        "accounts",
+        include_str!("../../../migrations/0007_accounts.sql"),
+    ),
 ]);
 
 /// The open database: one connection for the committer, a small pool for reads
@@ -77,6 +82,14 @@ pub struct Database {
     /// out for the length of an append (no lock across a wait); an append
     /// that fails leaves it empty, since its transaction rolled back.
     heads: Arc<Mutex<HashMap<Channel, u64>>>,
+    /// For the tables beyond history (`tables.rs`).
+    tables: SqlitePool,
+}
+
+/// Brings a database's schema up to date (history's tables and the rest).
+pub(super) async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
+    Migrator::new(MIGRATIONS).await?.run(pool).await?;
+    Ok(())
 }
 
 /// Channel heads the committer keeps in memory at most: past it they are
@@ -109,13 +122,17 @@ impl Database {
             .test_before_acquire(false)
             .connect_with(options.clone())
             .await?;
-        Migrator::new(MIGRATIONS).await?.run(&committer).await?;
+        migrate(&committer).await?;
         sqlx::query("INSERT OR IGNORE INTO meta (key, value) VALUES ('epoch', ?)")
             .bind(super::new_epoch())
             .execute(&committer)
             .await?;
         let epoch = sqlx::query_scalar("SELECT value FROM meta WHERE key = 'epoch'")
             .fetch_one(&committer)
+            .await?;
+        let tables = SqlitePoolOptions::new()
+            .max_connections(2)
+            .connect_with(options.clone())
             .await?;
         let readers = SqlitePoolOptions::new()
             .max_connections(4)
@@ -124,6 +141,7 @@ impl Database {
         Ok(Self {
             committer,
             readers,
+            tables,
             epoch,
             heads: Arc::default(),
         })
@@ -506,6 +524,10 @@ impl Database {
 impl Backend for Database {
     fn epoch(&self) -> &str {
         &self.epoch
+    }
+
+    fn tables(&self) -> Option<super::Tables> {
+        Some(super::Tables::Sqlite(self.tables.clone()))
     }
 
     fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {

@@ -76,6 +76,7 @@ fn welcome(state: &mut ChatState, me: UserId, epoch: &str) -> Vec<ClientMessage>
         token: "token-1".into(),
         protocol: PROTOCOL_VERSION,
         epoch: Some(epoch.into()),
+        username: None,
     })
 }
 

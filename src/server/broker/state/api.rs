@@ -51,10 +51,15 @@ impl BrokerState {
                     let _ = reply.send(Some(Vec::new()));
                 }
             }
-            ApiCommand::Disconnect { user, reply } => {
-                let closed = self.disconnect_user(user);
+            ApiCommand::Disconnect {
+                user,
+                reason,
+                reply,
+            } => {
+                let closed = self.disconnect_user(user, reason);
                 if self.bus().is_some() {
-                    self.effects.push(Effect::Bus(BusRequest::Disconnect(user)));
+                    self.effects
+                        .push(Effect::Bus(BusRequest::Disconnect(user, reason)));
                 }
                 let _ = reply.send(closed);
             }
@@ -62,11 +67,11 @@ impl BrokerState {
     }
 
     /// Closes `user`'s connections here (they may connect again); how many.
-    pub(super) fn disconnect_user(&mut self, user: UserId) -> usize {
+    pub(super) fn disconnect_user(&mut self, user: UserId, reason: CloseReason) -> usize {
         let conns: Vec<ConnId> = self.users.conns(user).to_vec();
         for conn in &conns {
             if let Some(outbox) = self.remove_session(*conn) {
-                outbox.kick(CloseReason::Disconnected);
+                outbox.kick(reason);
             }
         }
         if !conns.is_empty() {

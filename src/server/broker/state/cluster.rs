@@ -91,8 +91,8 @@ impl BrokerState {
                 }
             }
             BusEvent::Renamed { user, name } => self.on_renamed_elsewhere(user, name),
-            BusEvent::Disconnect(user) => {
-                self.disconnect_user(user);
+            BusEvent::Disconnect(user, reason) => {
+                self.disconnect_user(user, reason);
             }
             BusEvent::Lobby(rooms) => {
                 self.cluster_lobby = Some(rooms);

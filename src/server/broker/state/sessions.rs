@@ -59,8 +59,7 @@ impl BrokerState {
         conn: ConnId,
         user: UserId,
         stored_name: Option<DisplayName>,
-        token: String,
-        token_refused: bool,
+        welcome: Welcome,
     ) {
         let Some(session) = self.sessions.get_mut(&conn) else {
             return;
@@ -74,21 +73,24 @@ impl BrokerState {
         let name = self.add_user_connection(user, conn, stored_name);
         self.go_online(conn);
         debug!(%conn, %user, %name, "hello");
-        if token_refused {
-            self.send_to(
-                conn,
-                &ServerMessage::error(
-                    ErrorCode::InvalidToken,
-                    "the session token was not issued by this server or was altered; you have a new identity",
-                ),
-            );
+        if let Some(refusal) = welcome.refused {
+            let text = match refusal {
+                TokenRefusal::Invalid => {
+                    "the session token was not issued by this server, was altered or has expired; you have a new identity"
+                }
+                TokenRefusal::Ended => {
+                    "that session was signed out or has expired: sign in again; meanwhile you have a new identity"
+                }
+            };
+            self.send_to(conn, &ServerMessage::error(ErrorCode::InvalidToken, text));
         }
         let welcome = ServerMessage::Welcome {
             user,
             name,
-            token,
+            token: welcome.token,
             protocol: PROTOCOL_VERSION,
             epoch: Some(self.config.store.epoch().to_owned()),
+            username: welcome.username,
         };
         self.send_to(conn, &welcome);
     }

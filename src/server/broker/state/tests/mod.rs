@@ -124,8 +124,7 @@ impl Harness {
             conn: client.conn,
             user: client.user,
             stored_name: None,
-            token: "token".into(),
-            token_refused: false,
+            welcome: Welcome::default().into(),
         });
         assert_eq!(client.types(), ["welcome"]);
         client

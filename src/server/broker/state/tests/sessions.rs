@@ -91,8 +91,7 @@ async fn a_guests_name_or_one_someone_connected_uses_cannot_be_taken() {
         conn: ana.conn,
         user: UserId::new_random(),
         stored_name: Some(DisplayName::parse("Ana").unwrap()),
-        token: "token".into(),
-        token_refused: false,
+        welcome: Welcome::default().into(),
     });
     assert_eq!(ana.types(), ["welcome"]);
     h.send(&cy, json!({"type": "set_name", "name": "ana"}));
