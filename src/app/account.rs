@@ -150,8 +150,12 @@ fn Sessions() -> impl IntoView {
             match browser::sessions().await {
                 Ok(list) => {
                     sessions.set(list);
-                    loaded.set(true);
-                    status.set(String::new());
+                    // The first list replaces "Loading…"; later ones leave
+                    // what was said about the change that brought them.
+                    if !loaded.get_untracked() {
+                        loaded.set(true);
+                        status.set(String::new());
+                    }
                 }
                 Err(why) => status.set(why),
             }
