@@ -4,7 +4,8 @@
 # against the release binary and checks every answer against the document:
 # no server error, only documented statuses, content types, headers and
 # bodies, invalid input refused, valid input taken, and every route refused
-# without the key. A fixed seed makes each run the same run.
+# without the key (or the session routes without a session token; settings
+# in scripts/schemathesis.toml). A fixed seed makes each run the same run.
 #
 # Installs Schemathesis on first use into a virtualenv under target/.
 set -euo pipefail
@@ -26,9 +27,18 @@ fi
 # No rate limits: the run makes a few thousand requests with one key.
 start_release_server CONFAB_API_KEYS="$KEY" CONFAB_RATE_LIMITS=off
 
-(cd "$work" && "$OLDPWD/$VENV/bin/schemathesis" run "http://$addr/api/openapi.json" \
-  --header "Authorization: Bearer $KEY" \
-  --checks all \
+# An account for the session routes, and its token.
+SESSION_TOKEN=$(python3 - "http://$addr/api/accounts" <<'PY'
+import json, sys, urllib.request
+body = json.dumps({"username": "schemathesis", "password": "schemathesis password"}).encode()
+request = urllib.request.Request(sys.argv[1], body, {"Content-Type": "application/json"})
+print(json.load(urllib.request.urlopen(request))["token"])
+PY
+)
+export API_KEY="$KEY" SESSION_TOKEN
+
+(cd "$work" && "$OLDPWD/$VENV/bin/schemathesis" --config-file "$OLDPWD/scripts/schemathesis.toml" \
+  run "http://$addr/api/openapi.json" \
   --max-examples 100 \
   --seed 20261130 \
   --generation-database none \

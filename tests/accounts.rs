@@ -93,6 +93,18 @@ async fn usernames_that_read_alike_are_one_username() {
     let password = "a long password";
     let (status, _) = sign_up(&server, json!({"username": "ace", "password": password})).await;
     assert_eq!(status, 201);
+    // Nobody else may take a display name that reads as the username; its
+    // owner may.
+    let (mut other, _, _) = Client::connect_with_token(&server.ws_url(), None).await;
+    for name in ["Ace", "ACE", "асе"] {
+        other.send(json!({"type": "set_name", "name": name})).await;
+        let refused = other.recv_type("error").await;
+        assert_eq!(refused["code"], "not_allowed", "{name}: {refused}");
+    }
+    other
+        .send(json!({"type": "set_name", "name": "Ace Ventura"}))
+        .await;
+    assert_eq!(other.recv_type("user_renamed").await["name"], "Ace Ventura");
     // Who never chose a name is named after their username.
     let (_, ace) = sign_in(&server, "ace", password).await;
     let (_, welcome, _) = hello(&server, ace["token"].as_str().unwrap()).await;
@@ -100,6 +112,11 @@ async fn usernames_that_read_alike_are_one_username() {
         (&welcome["name"], &welcome["username"]),
         (&json!("ace"), &json!("ace"))
     );
+    let mut ace_client = hello(&server, ace["token"].as_str().unwrap()).await.0;
+    ace_client
+        .send(json!({"type": "set_name", "name": "ACE"}))
+        .await;
+    assert_eq!(ace_client.recv_type("user_renamed").await["name"], "ACE");
     // Capitals, full width, and Cyrillic letters that look Latin.
     for taken in ["ACE", "ａｃｅ", "асе"] {
         let (status, problem) =

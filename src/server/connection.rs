@@ -35,7 +35,7 @@ use super::outbox::{Outbound, Outbox, QueueFull};
 use super::socket::{self, WebSocket};
 use super::store::now_ms;
 use super::writer::Writer;
-use crate::protocol::{ClientMessage, ErrorCode, ServerMessage, UserId};
+use crate::protocol::{ClientMessage, DisplayName, ErrorCode, ServerMessage, UserId};
 
 /// Characters of a decoding error's text sent back to the client.
 const ERROR_TEXT_CHARS: usize = 200;
@@ -203,6 +203,8 @@ enum Step {
     End(Ending),
     Forward(Command),
     Hello(Option<String>),
+    /// A `set_name`, once the name is checked against the usernames.
+    Rename(DisplayName),
 }
 
 impl From<Option<Ending>> for Step {
@@ -265,6 +267,7 @@ impl Connection {
                             .try_send(command)
                             .map_or(Wait::Nothing, Wait::Broker),
                         Step::Hello(token) => Wait::Hello(token),
+                        Step::Rename(name) => Wait::Rename(name),
                     }
                 }
                 Event::Tick => {
@@ -294,6 +297,11 @@ impl Connection {
                         return ending;
                     }
                 }
+                Wait::Rename(name) => {
+                    if let Some(ending) = Box::pin(self.rename(name)).await {
+                        return ending;
+                    }
+                }
             }
         }
     }
@@ -306,6 +314,8 @@ enum Wait {
     Broker(Waiting),
     /// The `hello` settled.
     Hello(Option<String>),
+    /// A new name checked against the usernames.
+    Rename(DisplayName),
 }
 
 impl Connection {
@@ -441,10 +451,13 @@ impl Connection {
                     self.spoke = true;
                     self.app.metrics.received(message.kind());
                     match Action::of(&message).map(|action| (action, self.admit(action))) {
-                        None | Some((_, Verdict::Pass)) => Step::Forward(Command::Client {
-                            conn: self.id,
-                            message,
-                        }),
+                        None | Some((_, Verdict::Pass)) => match message {
+                            ClientMessage::SetName { name } => Step::Rename(name),
+                            message => Step::Forward(Command::Client {
+                                conn: self.id,
+                                message,
+                            }),
+                        },
                         Some((action, Verdict::Wait(refused))) => {
                             let scope = refused.scope.label();
                             self.app.metrics.rate_limited(action.label(), scope);
@@ -570,6 +583,34 @@ impl Connection {
                 username: username.map(|name| name.to_string()),
                 refused,
             }),
+        };
+        self.app.broker.send(command).await;
+        None
+    }
+
+    /// Passes a new name on to the broker, unless it reads as another
+    /// account's username: nobody may look like someone who has one.
+    async fn rename(&mut self, name: DisplayName) -> Option<Ending> {
+        match self.app.accounts.owner_of_name(name.as_str()).await {
+            Ok(Some(owner)) if owner != self.user => {
+                return self.reply_error(
+                    ErrorCode::NotAllowed,
+                    "that name reads as another account's username: choose another",
+                );
+            }
+            Ok(_) => {}
+            Err(error) => {
+                warn!(conn = %self.id, %error, "checking a name against the usernames failed");
+                return self.reply_error(
+                    ErrorCode::StorageFailed,
+                    "the name could not be checked; try again",
+                );
+            }
+        }
+        let message = ClientMessage::SetName { name };
+        let command = Command::Client {
+            conn: self.id,
+            message,
         };
         self.app.broker.send(command).await;
         None

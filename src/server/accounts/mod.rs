@@ -245,6 +245,14 @@ impl Accounts {
         .await
     }
 
+    /// Whose username `name` reads as, if anyone's (a display name is
+    /// checked against them: nobody may look like an account holder).
+    pub async fn owner_of_name(&self, name: &str) -> Result<Option<UserId>, StoreError> {
+        Ok(records::by_key(&self.tables, &username::key_of(name))
+            .await?
+            .map(|account| account.user))
+    }
+
     /// `user`'s live sessions, the most recently seen first.
     pub async fn sessions(&self, user: UserId, now_ms: i64) -> Result<Vec<SessionRow>, StoreError> {
         records::sessions(&self.tables, user, now_ms).await

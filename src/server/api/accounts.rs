@@ -222,10 +222,9 @@ async fn name_after_username(app: &AppState, signed_up: &SignedIn) {
     let user = signed_up.user;
     if let Ok(None) = app.store.user_name(user).await
         && let Ok(name) = DisplayName::parse(signed_up.username.as_str())
+        && let Err(error) = app.store.set_name_now(user, &name).await
     {
-        if let Err(error) = app.store.set_name_now(user, &name).await {
-            warn!(%user, %error, "naming a new account failed");
-        }
+        warn!(%user, %error, "naming a new account failed");
     }
 }
 

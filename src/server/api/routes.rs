@@ -89,6 +89,7 @@ pub struct RoomPath {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// Messages numbered after this one: the oldest of them.
     #[param(minimum = 0)]
