@@ -96,7 +96,7 @@ async fn usernames_that_read_alike_are_one_username() {
     // Nobody else may take a display name that reads as the username; its
     // owner may.
     let (mut other, _, _) = Client::connect_with_token(&server.ws_url(), None).await;
-    for name in ["Ace", "ACE", "асе"] {
+    for name in ["Ace", "ACE", "асе", "АСЕ"] {
         other.send(json!({"type": "set_name", "name": name})).await;
         let refused = other.recv_type("error").await;
         assert_eq!(refused["code"], "not_allowed", "{name}: {refused}");
@@ -117,6 +117,36 @@ async fn usernames_that_read_alike_are_one_username() {
         .send(json!({"type": "set_name", "name": "ACE"}))
         .await;
     assert_eq!(ace_client.recv_type("user_renamed").await["name"], "ACE");
+    // A guest who took a name before someone signed up with it as their
+    // username shows it no more once they connect again.
+    let (mut early, welcome, _) = Client::connect_with_token(&server.ws_url(), None).await;
+    let early_token = welcome["token"].as_str().unwrap().to_owned();
+    early
+        .send(json!({"type": "set_name", "name": "CaroI"}))
+        .await;
+    assert_eq!(early.recv_type("user_renamed").await["name"], "CaroI");
+    let (status, _) = sign_up(&server, json!({"username": "carol", "password": password})).await;
+    assert_eq!(status, 201);
+    early.close().await;
+    // (Once the broker has let the closed connection go: until then the
+    // user is still connected, under the name they had.)
+    let deadline = tokio::time::Instant::now() + common::PATIENCE;
+    loop {
+        let (client, again, _) = hello(&server, &early_token).await;
+        if again["name"].as_str().unwrap().starts_with("guest-") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{again}");
+        client.close().await;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // Nor may an account take a guest's name.
+    let (status, _) = sign_up(
+        &server,
+        json!({"username": "Guest-BEEF", "password": password}),
+    )
+    .await;
+    assert_eq!(status, 400);
     // Capitals, full width, and Cyrillic letters that look Latin.
     for taken in ["ACE", "ａｃｅ", "асе"] {
         let (status, problem) =
@@ -359,6 +389,17 @@ async fn passwords_are_never_logged_stored_or_returned() {
             .unwrap()
             .contains("Pa55word")
     );
+    // The database (hashes, sessions) and its journal: the owner's alone.
+    for file in ["confab.db", "confab.db-wal"] {
+        let mode = std::fs::metadata(data.path().join(file))
+            .unwrap()
+            .permissions();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+            0o600,
+            "{file}"
+        );
+    }
     // Nor in the database or its log, in any form but the hash.
     for entry in std::fs::read_dir(data.path()).unwrap() {
         let bytes = std::fs::read(entry.unwrap().path()).unwrap();

@@ -574,6 +574,15 @@ impl Connection {
                 }),
             None => None,
         };
+        // A name chosen before someone took it as their username is not
+        // shown any more: the guest name instead, until they choose another.
+        let stored_name = match stored_name {
+            Some(name) => match self.app.accounts.owner_of_name(name.as_str()).await {
+                Ok(Some(owner)) if owner != user => None,
+                _ => Some(name),
+            },
+            None => None,
+        };
         let command = Command::Identify {
             conn: self.id,
             user,

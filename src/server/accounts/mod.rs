@@ -162,7 +162,7 @@ impl Accounts {
         label: &str,
         now_ms: i64,
     ) -> Result<SignedIn, AccountError> {
-        if password.len() > password::MAX_BYTES {
+        if password.len() > password::MAX_BYTES || username.len() > username::MAX_TYPED_BYTES {
             return Err(AccountError::WrongPassword);
         }
         let account = records::by_key(&self.tables, &username::key_of(username)).await?;
@@ -248,9 +248,7 @@ impl Accounts {
     /// Whose username `name` reads as, if anyone's (a display name is
     /// checked against them: nobody may look like an account holder).
     pub async fn owner_of_name(&self, name: &str) -> Result<Option<UserId>, StoreError> {
-        Ok(records::by_key(&self.tables, &username::key_of(name))
-            .await?
-            .map(|account| account.user))
+        records::owner_of_keys(&self.tables, &username::keys_of_display(name)).await
     }
 
     /// `user`'s live sessions, the most recently seen first.

@@ -138,6 +138,23 @@ pub async fn by_key(tables: &Tables, key: &str) -> Result<Option<AccountRow>, St
     .transpose()
 }
 
+/// Whose username has one of `keys`, if anyone's.
+pub async fn owner_of_keys(
+    tables: &Tables,
+    keys: &[String; 2],
+) -> Result<Option<UserId>, StoreError> {
+    let owner: Option<String> = on_tables!(tables, |pool| {
+        sqlx::query_scalar("SELECT user_id FROM accounts WHERE username_key IN ($1, $2) LIMIT 1")
+            .bind(&keys[0])
+            .bind(&keys[1])
+            .fetch_optional(pool)
+            .await?
+    });
+    owner
+        .map(|user| UserId::parse(&user).map_err(|_| corrupt("user_id")))
+        .transpose()
+}
+
 /// Adds a session to `session.user`'s account.
 pub async fn add_session(tables: &Tables, session: NewSession<'_>) -> Result<(), StoreError> {
     on_tables!(tables, |pool| {
@@ -262,7 +279,7 @@ pub async fn revoke(
     };
     let statement = format!(
         "UPDATE sessions SET revoked_ms = $2 \
-         WHERE user_id = $1 AND revoked_ms IS NULL AND {matching}"
+         WHERE user_id = $1 AND revoked_ms IS NULL AND expires_ms > $2 AND {matching}"
     );
     let revoked = on_tables!(tables, |pool| {
         sqlx::query(sqlx::AssertSqlSafe(statement))

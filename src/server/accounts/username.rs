@@ -18,10 +18,16 @@ pub const MAX_CHARS: usize = 32;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Username(String);
 
+/// Bytes of a typed username looked at, at most: longer is no username,
+/// and normalizing it (which can make it many times longer) is not done.
+pub const MAX_TYPED_BYTES: usize = 4 * 4 * MAX_CHARS;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UsernameError {
     #[error("a username is {MIN_CHARS} to {MAX_CHARS} characters")]
     Length,
+    #[error("a username cannot be a guest's name (guest- and four hex digits)")]
+    GuestName,
     #[error(
         "a username is letters and digits, with `.`, `_` or `-` between them; {0:?} is not allowed"
     )]
@@ -34,6 +40,9 @@ pub enum UsernameError {
 
 impl Username {
     pub fn parse(written: &str) -> Result<Self, UsernameError> {
+        if written.len() > MAX_TYPED_BYTES {
+            return Err(UsernameError::Length);
+        }
         let name: String = written.nfkc().flat_map(char::to_lowercase).nfkc().collect();
         let chars = name.chars().count();
         if !(MIN_CHARS..=MAX_CHARS).contains(&chars) {
@@ -49,6 +58,11 @@ impl Username {
         }
         if !name.as_str().is_single_script() {
             return Err(UsernameError::MixedScripts);
+        }
+        let guest = crate::protocol::DisplayName::parse(name.as_str())
+            .is_ok_and(|as_name| as_name.is_guest_name());
+        if guest {
+            return Err(UsernameError::GuestName);
         }
         Ok(Self(name))
     }
@@ -75,12 +89,20 @@ impl std::fmt::Display for Username {
 }
 
 /// The comparison key of any text, valid username or not (a sign-in's
-/// typed name is looked up by it, and so is a display name checked
-/// against the usernames).
+/// typed name is looked up by it). The caller bounds its length
+/// ([`MAX_TYPED_BYTES`]): normalization can make text many times longer.
 pub fn key_of(text: &str) -> String {
     let folded: String = text.nfkc().flat_map(char::to_lowercase).collect();
     let skeleton: String = skeleton(&folded).collect();
     skeleton.nfkc().flat_map(char::to_lowercase).collect()
+}
+
+/// The keys a display name is checked by: as [`key_of`], and with its
+/// capitals taken as they look before lower case (a capital I reads as an
+/// l, a Cyrillic В as a B), since display names keep their case.
+pub fn keys_of_display(name: &str) -> [String; 2] {
+    let cased: String = skeleton(&name.nfkc().collect::<String>()).collect();
+    [key_of(name), key_of(&cased)]
 }
 
 #[cfg(test)]
@@ -104,6 +126,18 @@ mod tests {
     }
 
     #[test]
+    fn a_display_name_in_capitals_that_look_like_a_username_shares_its_key() {
+        let alice = key_of("alice");
+        // A capital I for the l; a Greek capital iota; Cherokee A.
+        for name in ["AIice", "aIice", "AΙice", "Ꭺlice"] {
+            assert!(keys_of_display(name).contains(&alice), "{name}");
+        }
+        // Cyrillic capitals for BOB.
+        assert!(keys_of_display("ВОВ").contains(&key_of("bob")));
+        assert!(!keys_of_display("Alicia").contains(&alice));
+    }
+
+    #[test]
     fn usernames_are_letters_digits_and_inner_marks_of_one_script() {
         for good in ["ana", "ben_2", "o.k", "Zoë", "日本語", "ab"] {
             assert!(Username::parse(good).is_ok(), "{good}");
@@ -124,5 +158,10 @@ mod tests {
         // an upper-case I cannot pass for an l.
         assert_eq!(Username::parse("ＡＮＡ").unwrap().as_str(), "ana");
         assert_eq!(Username::parse("AIice").unwrap().as_str(), "aiice");
+        // The guests' own names, and what is far too long to look at.
+        assert_eq!(Username::parse("Guest-BEEF"), Err(UsernameError::GuestName));
+        assert!(Username::parse("guest-beefy").is_ok());
+        let huge = "\u{fdfa}".repeat(100_000);
+        assert_eq!(Username::parse(&huge), Err(UsernameError::Length));
     }
 }

@@ -24,6 +24,7 @@ use utoipa::ToSchema;
 
 use super::problem::Problem;
 use crate::protocol::DisplayName;
+use crate::server::accounts::username::{MAX_TYPED_BYTES, key_of};
 use crate::server::accounts::{
     AccountError, Ending, PasswordError, SessionRow, SignedIn, Standing,
 };
@@ -266,7 +267,13 @@ pub async fn sign_in(
 ) -> Result<(StatusCode, Json<Session>), Problem> {
     let SignIn { username, password } = body(request)?;
     let address = client_addr(peer.ip(), &headers, &app.trusted_proxies);
-    let key = crate::server::accounts::username::key_of(&username);
+    // Far too long to be anyone's: counted against the address alone (its
+    // key is not worth computing, nor keeping).
+    let key = if username.len() > MAX_TYPED_BYTES {
+        String::new()
+    } else {
+        key_of(&username)
+    };
     app.limits
         .sign_in(address, &key)
         .map_err(|refused| too_many(refused, &app, "sign_in"))?;

@@ -86,6 +86,17 @@ pub struct Database {
     tables: SqlitePool,
 }
 
+/// Creates `path` readable and writable by the owner only, or makes it so.
+fn owner_only(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+}
+
 /// Brings a database's schema up to date (history's tables and the rest).
 pub(super) async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
     Migrator::new(MIGRATIONS).await?.run(pool).await?;
@@ -100,6 +111,12 @@ impl Database {
     /// Opens (creating if needed) `<data_dir>/confab.db` and migrates it.
     pub async fn open(data_dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
+            path: data_dir.display().to_string(),
+            source,
+        })?;
+        // Readable by the owner only (it holds password hashes and
+        // sessions); SQLite makes its journal files with the same mode.
+        owner_only(&data_dir.join("confab.db")).map_err(|source| StoreError::DataDir {
             path: data_dir.display().to_string(),
             source,
         })?;
