@@ -354,6 +354,60 @@ async fn signing_a_session_out_closes_its_connections_and_its_token_lets_nobody_
 }
 
 #[tokio::test]
+async fn a_password_change_needs_the_current_one_and_signs_every_other_session_out() {
+    let (server, _data) = start(&[]);
+    let (_, laptop) = sign_up(
+        &server,
+        json!({"username": "gil", "password": "first password"}),
+    )
+    .await;
+    let (_, phone) = sign_in(&server, "gil", "first password").await;
+    let token = |session: &Value| session["token"].as_str().unwrap().to_owned();
+    let (mut on_phone, _, _) = hello(&server, &token(&phone)).await;
+    let path = "/api/sessions/current/password";
+    let change = |password: &str, new: &str| json!({"password": password, "new_password": new});
+    let (status, _, problem) = call_json(
+        &server.addr,
+        "POST",
+        path,
+        Some(&token(&laptop)),
+        Some(change("a guess", "second password")),
+    )
+    .await;
+    assert_eq!(
+        (status, problem["detail"].as_str()),
+        (403, Some("the current password is wrong"))
+    );
+    let (status, _, _) = call_json(
+        &server.addr,
+        "POST",
+        path,
+        Some(&token(&laptop)),
+        Some(change("first password", "short")),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, _, ended) = call_json(
+        &server.addr,
+        "POST",
+        path,
+        Some(&token(&laptop)),
+        Some(change("first password", "second password")),
+    )
+    .await;
+    assert_eq!((status, &ended), (200, &json!({"ended": 1})));
+    // The phone is out; the laptop is not; only the new password signs in.
+    assert_eq!(on_phone.recv_close().await.1, 4002);
+    let (_, _, refusal) = hello(&server, &token(&phone)).await;
+    assert_eq!(refusal.unwrap()["code"], "invalid_token");
+    let (_, welcome, refusal) = hello(&server, &token(&laptop)).await;
+    assert_eq!((refusal, &welcome["username"]), (None, &json!("gil")));
+    assert_eq!(sign_in(&server, "gil", "first password").await.0, 401);
+    assert_eq!(sign_in(&server, "gil", "second password").await.0, 201);
+    server.assert_calm();
+}
+
+#[tokio::test]
 async fn guests_have_no_sessions_and_a_session_route_needs_a_live_token() {
     let (server, _data) = start(&[]);
     let (_, welcome, _) = Client::connect_with_token(&server.ws_url(), None).await;

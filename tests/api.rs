@@ -420,6 +420,7 @@ async fn the_openapi_document_describes_every_route_and_the_key() {
             "POST /api/accounts",
             "POST /api/rooms/{room}/messages",
             "POST /api/sessions",
+            "POST /api/sessions/current/password",
         ]
     );
     for scheme in ["api_key", "session"] {

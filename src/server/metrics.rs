@@ -116,7 +116,7 @@ impl Metrics {
         );
         r.register(
             "account_events",
-            "Sign-ups and sign-ins (ok or refused) and sign-outs",
+            "Sign-ups and sign-ins (ok or refused), sign-outs and password changes",
             metrics.account_events.clone(),
         );
         r.register(

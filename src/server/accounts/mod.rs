@@ -193,6 +193,39 @@ impl Accounts {
         })
     }
 
+    /// Changes `user`'s password from `current` to `new`, and signs every
+    /// other session of theirs out (`keep` is the one asking): whoever knew
+    /// the old password is out.
+    pub async fn change_password(
+        &self,
+        user: UserId,
+        keep: &SessionId,
+        current: String,
+        new: String,
+        now_ms: i64,
+    ) -> Result<u64, AccountError> {
+        if current.len() > password::MAX_BYTES {
+            return Err(AccountError::WrongPassword);
+        }
+        let account = records::by_user(&self.tables, user).await?;
+        let Some(account) = account else {
+            return Err(AccountError::WrongPassword);
+        };
+        password::check_new(&new, account.username.as_str())?;
+        if !self
+            .passwords
+            .verify(current, Some(account.password))
+            .await?
+        {
+            return Err(AccountError::WrongPassword);
+        }
+        let hash = self.passwords.hash(new).await?;
+        records::set_password(&self.tables, user, &hash).await?;
+        let ended = records::revoke(&self.tables, user, Ending::AllBut(keep), now_ms).await?;
+        info!(%user, ended, "changed a password");
+        Ok(ended)
+    }
+
     /// Who the holder of a verified token is now.
     pub async fn admit(
         &self,

@@ -155,6 +155,35 @@ pub async fn owner_of_keys(
         .transpose()
 }
 
+/// `user`'s account.
+pub async fn by_user(tables: &Tables, user: UserId) -> Result<Option<AccountRow>, StoreError> {
+    let row = on_tables!(tables, |pool| {
+        sqlx::query_as::<_, (String, String)>(
+            "SELECT username, password FROM accounts WHERE user_id = $1",
+        )
+        .bind(user.to_string())
+        .fetch_optional(pool)
+        .await?
+    });
+    Ok(row.map(|(username, password)| AccountRow {
+        user,
+        username: Username::from_stored(username),
+        password,
+    }))
+}
+
+/// Replaces `user`'s password hash.
+pub async fn set_password(tables: &Tables, user: UserId, password: &str) -> Result<(), StoreError> {
+    on_tables!(tables, |pool| {
+        sqlx::query("UPDATE accounts SET password = $2 WHERE user_id = $1")
+            .bind(user.to_string())
+            .bind(password)
+            .execute(pool)
+            .await?;
+    });
+    Ok(())
+}
+
 /// Adds a session to `session.user`'s account.
 pub async fn add_session(tables: &Tables, session: NewSession<'_>) -> Result<(), StoreError> {
     on_tables!(tables, |pool| {

@@ -419,6 +419,70 @@ pub async fn end_session(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// A password change: the current one, and the new.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    #[schema(example = "correct horse battery")]
+    password: String,
+    /// At least 8 characters, at most 1,024 bytes, not the username.
+    #[schema(min_length = 8, example = "a new and longer secret")]
+    new_password: String,
+}
+
+/// Changes the account's password, and signs out every other session.
+#[utoipa::path(
+    post, path = "/api/sessions/current/password",
+    request_body = PasswordChange,
+    responses(
+        (status = 200, description = "Changed; the other sessions are signed out", body = SessionsEnded),
+        (status = 400, description = "Not a valid new password", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No live session token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A guest's token, or the current password is wrong", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "A body over 2 MB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "A body without the JSON content type", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts: see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Busy, or storage cannot answer: see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("session" = [])),
+)]
+pub async fn change_password(
+    State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    request: Result<Json<PasswordChange>, JsonRejection>,
+) -> Result<Json<SessionsEnded>, Problem> {
+    let (verified, current) = session_of(&app, &headers).await?;
+    let PasswordChange {
+        password,
+        new_password,
+    } = body(request)?;
+    // A guess at the password through a stolen session counts as a
+    // sign-in attempt.
+    let address = client_addr(peer.ip(), &headers, &app.trusted_proxies);
+    app.limits
+        .sign_in(address, &verified.user.to_string())
+        .map_err(|refused| too_many(refused, &app, "sign_in"))?;
+    let changed = app
+        .accounts
+        .change_password(verified.user, &current, password, new_password, now_ms())
+        .await;
+    let ended = match changed {
+        Err(AccountError::WrongPassword) => {
+            return Err(Problem::new(
+                StatusCode::FORBIDDEN,
+                "the current password is wrong",
+            ));
+        }
+        result => result?,
+    };
+    app.metrics.account_event("password", true);
+    if ended > 0 {
+        bounce(&app, &verified).await;
+    }
+    Ok(Json(SessionsEnded { ended }))
+}
+
 /// Signs out every session of the account but this one.
 #[utoipa::path(
     delete, path = "/api/sessions",

@@ -35,6 +35,7 @@ use problem::Problem;
     paths(
         routes::list_rooms, routes::room_members, routes::read_messages, routes::post_message, routes::disconnect_user,
         accounts::sign_up, accounts::sign_in, accounts::list_sessions, accounts::end_session, accounts::end_other_sessions,
+        accounts::change_password,
     ),
     modifiers(&BearerKeys),
     security(("api_key" = [])),
@@ -87,6 +88,10 @@ pub fn router(state: AppState) -> Router<AppState> {
                 .delete(accounts::end_other_sessions),
         )
         .route("/sessions/{session}", delete(accounts::end_session))
+        .route(
+            "/sessions/current/password",
+            post(accounts::change_password),
+        )
         .method_not_allowed_fallback(|| async {
             Problem::new(
                 axum::http::StatusCode::METHOD_NOT_ALLOWED,
