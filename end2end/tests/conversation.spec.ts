@@ -4,9 +4,13 @@ import { closeChats, joinRoom, messageFrom, messageLog, openChat, postMany, send
 test.afterEach(closeChats);
 
 /** A message's action bar: shown on hover (and on focus). */
+/** Hovers a message and clicks its action `name`; again if the list moved
+ * from under the pointer (new messages arriving scroll it) before the click. */
 async function action(page: Page, message: Locator, name: string) {
-  await message.hover();
-  await message.getByRole("button", { name, exact: true }).click();
+  await expect(async () => {
+    await message.hover();
+    await message.getByRole("button", { name, exact: true }).click({ timeout: 2_000 });
+  }).toPass();
 }
 
 test("an edit and a deletion reach the other person, and only the author may make them", async ({ browser }) => {
