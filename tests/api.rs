@@ -435,4 +435,36 @@ async fn the_openapi_document_describes_every_route_and_the_key() {
         paths["/api/sessions"]["get"]["security"],
         json!([{"session": []}])
     );
+    // Each account route lists the problems it may answer: a JSON body's,
+    // and a session's.
+    let statuses = |path: &str, method: &str| -> Vec<String> {
+        let responses = paths[path][method]["responses"].as_object().unwrap();
+        responses.keys().cloned().collect()
+    };
+    for (path, method) in [
+        ("/api/accounts", "post"),
+        ("/api/sessions", "post"),
+        ("/api/sessions/current/password", "post"),
+    ] {
+        let listed = statuses(path, method);
+        for status in ["400", "401", "413", "415", "429", "503"] {
+            assert!(
+                listed.iter().any(|s| s == status),
+                "{method} {path}: {listed:?}"
+            );
+        }
+    }
+    for (path, method) in [
+        ("/api/sessions", "get"),
+        ("/api/sessions", "delete"),
+        ("/api/sessions/{session}", "delete"),
+    ] {
+        let listed = statuses(path, method);
+        for status in ["401", "403", "503"] {
+            assert!(
+                listed.iter().any(|s| s == status),
+                "{method} {path}: {listed:?}"
+            );
+        }
+    }
 }

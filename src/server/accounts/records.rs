@@ -101,18 +101,15 @@ pub async fn create(
                 _ => CreateError::HasAccount,
             });
         }
-        sqlx::query(
-            "INSERT INTO sessions (id, user_id, created_ms, seen_ms, expires_ms, label) \
-             VALUES ($1, $2, $3, $3, $4, $5)",
-        )
-        .bind(session.id.as_str())
-        .bind(&user)
-        .bind(session.now_ms)
-        .bind(session.expires_ms)
-        .bind(session.label)
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::from)?;
+        sqlx::query(INSERT_SESSION)
+            .bind(session.id.as_str())
+            .bind(&user)
+            .bind(session.now_ms)
+            .bind(session.expires_ms)
+            .bind(session.label)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(())
     })
@@ -184,20 +181,21 @@ pub async fn set_password(tables: &Tables, user: UserId, password: &str) -> Resu
     Ok(())
 }
 
+/// A new session: its id, user, now, expiry and label, in that order.
+const INSERT_SESSION: &str = "INSERT INTO sessions (id, user_id, created_ms, seen_ms, expires_ms, label) \
+     VALUES ($1, $2, $3, $3, $4, $5)";
+
 /// Adds a session to `session.user`'s account.
 pub async fn add_session(tables: &Tables, session: NewSession<'_>) -> Result<(), StoreError> {
     on_tables!(tables, |pool| {
-        sqlx::query(
-            "INSERT INTO sessions (id, user_id, created_ms, seen_ms, expires_ms, label) \
-             VALUES ($1, $2, $3, $3, $4, $5)",
-        )
-        .bind(session.id.as_str())
-        .bind(session.user.to_string())
-        .bind(session.now_ms)
-        .bind(session.expires_ms)
-        .bind(session.label)
-        .execute(pool)
-        .await?;
+        sqlx::query(INSERT_SESSION)
+            .bind(session.id.as_str())
+            .bind(session.user.to_string())
+            .bind(session.now_ms)
+            .bind(session.expires_ms)
+            .bind(session.label)
+            .execute(pool)
+            .await?;
     });
     Ok(())
 }

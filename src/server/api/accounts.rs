@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 use utoipa::ToSchema;
 
-use super::problem::Problem;
+use super::problem::{BodyProblems, Problem, SessionProblems};
 use crate::protocol::DisplayName;
 use crate::server::accounts::username::{MAX_TYPED_BYTES, key_of};
 use crate::server::accounts::{
@@ -171,8 +171,7 @@ fn signed_in(signed_in: SignedIn) -> Json<Session> {
     responses(
         (status = 201, description = "Signed up and in", body = Session),
         (status = 400, description = "Not a valid username or password", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "A body over 2 MB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "A body without the JSON content type", body = Problem, content_type = "application/problem+json"),
+        BodyProblems,
         (status = 401, description = "`token` is not a live guest session", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The username is taken, or the guest has an account", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many sign-ups from this address: see `Retry-After`", body = Problem, content_type = "application/problem+json"),
@@ -251,8 +250,7 @@ async fn guest(app: &AppState, token: &str, now: i64) -> Result<Verified, Proble
     responses(
         (status = 201, description = "Signed in", body = Session),
         (status = 400, description = "Not a username and a password", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "A body over 2 MB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "A body without the JSON content type", body = Problem, content_type = "application/problem+json"),
+        BodyProblems,
         (status = 401, description = "Wrong username or password", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many attempts from this address or for this username: see `Retry-After`", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Busy, or storage cannot answer: see `Retry-After`", body = Problem, content_type = "application/problem+json"),
@@ -347,9 +345,7 @@ async fn bounce(app: &AppState, verified: &Verified) {
     get, path = "/api/sessions",
     responses(
         (status = 200, body = SessionList),
-        (status = 401, description = "No live session token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "A guest's token: guests have no sessions", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage cannot answer: see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        SessionProblems,
     ),
     security(("session" = [])),
 )]
@@ -384,10 +380,8 @@ pub async fn list_sessions(
     responses(
         (status = 204, description = "Signed out"),
         (status = 400, description = "Not a session id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No live session token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "A guest's token: guests have no sessions", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No live session of the account has that id", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage cannot answer: see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        SessionProblems,
     ),
     security(("session" = [])),
 )]
@@ -439,8 +433,7 @@ pub struct PasswordChange {
         (status = 400, description = "Not a valid new password", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No live session token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "A guest's token, or the current password is wrong", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "A body over 2 MB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "A body without the JSON content type", body = Problem, content_type = "application/problem+json"),
+        BodyProblems,
         (status = 429, description = "Too many attempts: see `Retry-After`", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Busy, or storage cannot answer: see `Retry-After`", body = Problem, content_type = "application/problem+json"),
     ),
@@ -488,9 +481,7 @@ pub async fn change_password(
     delete, path = "/api/sessions",
     responses(
         (status = 200, body = SessionsEnded),
-        (status = 401, description = "No live session token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "A guest's token: guests have no sessions", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage cannot answer: see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        SessionProblems,
     ),
     security(("session" = [])),
 )]

@@ -103,3 +103,30 @@ pub enum Problems {
     #[response(status = 503, content_type = "application/problem+json")]
     Unavailable(Problem),
 }
+
+/// What a route that takes a JSON body may also answer.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // a description for the document, never built
+pub enum BodyProblems {
+    /// A body over 2 MB.
+    #[response(status = 413, content_type = "application/problem+json")]
+    PayloadTooLarge(Problem),
+    /// A body without the JSON content type.
+    #[response(status = 415, content_type = "application/problem+json")]
+    UnsupportedMediaType(Problem),
+}
+
+/// What a route that acts on the caller's own session may answer.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // a description for the document, never built
+pub enum SessionProblems {
+    /// No live session token.
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Problem),
+    /// A guest's token: guests have no sessions.
+    #[response(status = 403, content_type = "application/problem+json")]
+    Forbidden(Problem),
+    /// Storage cannot answer: see `Retry-After`.
+    #[response(status = 503, content_type = "application/problem+json")]
+    Unavailable(Problem),
+}
