@@ -410,17 +410,25 @@ async fn the_openapi_document_describes_every_route_and_the_key() {
     assert_eq!(
         listed,
         [
+            "DELETE /api/invites/{code}",
+            "DELETE /api/rooms/{room}/roles/{user}",
             "DELETE /api/sessions",
             "DELETE /api/sessions/{session}",
             "DELETE /api/users/{user}/connections",
             "GET /api/rooms",
+            "GET /api/rooms/{room}",
+            "GET /api/rooms/{room}/invites",
             "GET /api/rooms/{room}/members",
             "GET /api/rooms/{room}/messages",
             "GET /api/sessions",
+            "PATCH /api/rooms/{room}",
             "POST /api/accounts",
+            "POST /api/invites/{code}",
+            "POST /api/rooms/{room}/invites",
             "POST /api/rooms/{room}/messages",
             "POST /api/sessions",
             "POST /api/sessions/current/password",
+            "PUT /api/rooms/{room}/roles/{user}",
         ]
     );
     for scheme in ["api_key", "session"] {

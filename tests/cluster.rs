@@ -1236,3 +1236,59 @@ async fn accounts_and_signing_out_hold_on_every_node() {
     a.assert_calm();
     b.assert_calm();
 }
+
+/// A room made private through node A is private on node B at once: its
+/// members there are told, an outsider there is refused, an invite made
+/// on A is used on B, and a membership taken away on A puts its holder
+/// out on B.
+#[tokio::test]
+async fn a_private_room_and_its_invites_hold_on_every_node() {
+    let mut cluster = Cluster::new();
+    let (a, b) = (cluster.node(), cluster.node());
+    let as_user =
+        async |node: &Binary, method: &str, path: &str, token: &str, body: Option<Value>| {
+            let (status, _, answer) =
+                common::call_json(&node.addr, method, path, Some(token), body).await;
+            (status, answer)
+        };
+    let (mut ana, welcome, _) = Client::connect_with_token(&a.ws_url(), None).await;
+    let ana_token = welcome["token"].as_str().unwrap().to_owned();
+    ana.join("vault").await;
+    let mut carl = member(&b, "vault").await;
+    let change = Some(json!({"private": true}));
+    let (status, answer) = as_user(&a, "PATCH", "/api/rooms/vault", &ana_token, change).await;
+    assert_eq!(status, 200, "{answer}");
+    let updated = carl.recv_type("room_updated").await;
+    assert_eq!(updated["settings"]["private"], true, "{updated}");
+
+    let (mut dan, welcome, _) = Client::connect_with_token(&b.ws_url(), None).await;
+    let dan_token = welcome["token"].as_str().unwrap().to_owned();
+    dan.send(json!({"type": "join_room", "room": "vault"}))
+        .await;
+    assert_eq!(dan.recv_type("error").await["code"], "not_allowed");
+    let (status, _) = as_user(&b, "GET", "/api/rooms/vault/messages", &dan_token, None).await;
+    assert_eq!(status, 404);
+
+    let invites = "/api/rooms/vault/invites";
+    let (status, invite) = as_user(&a, "POST", invites, &ana_token, Some(json!({}))).await;
+    assert_eq!(status, 201, "{invite}");
+    let accept = format!("/api/invites/{}", invite["code"].as_str().unwrap());
+    let (status, answer) = as_user(&b, "POST", &accept, &dan_token, None).await;
+    assert_eq!(status, 200, "{answer}");
+    dan.join("vault").await;
+    ana.say_acked("vault", "for members", "v-1").await;
+    // Carl, in the room on B when it became private, stays a member.
+    for client in [&mut dan, &mut carl] {
+        let message = client.recv_type_of(&["room_message", "error"]).await;
+        assert_eq!(message["content"], "for members", "{message}");
+    }
+
+    let path = format!("/api/rooms/vault/roles/{}", dan.id());
+    let (status, _) = as_user(&a, "DELETE", &path, &ana_token, None).await;
+    assert_eq!(status, 204);
+    let out = dan.recv_type("error").await;
+    assert_eq!(
+        (&out["code"], &out["room"]),
+        (&json!("not_allowed"), &json!("vault"))
+    );
+}

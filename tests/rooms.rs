@@ -40,9 +40,14 @@ async fn a_joiner_is_announced_to_the_others_but_not_to_itself() {
     let joined = ben.join("general").await;
     let mut members = vec![member(&ana), member(&ben)];
     members.sort_by_key(|m| m["user"].as_str().unwrap().to_owned());
+    // Ana came first: the room is hers, and `joined` says so.
+    let staff = json!([{"user": ana.id(), "role": "owner"}]);
     assert_eq!(
         joined,
-        json!({"type": "joined", "room": "general", "members": members})
+        json!({
+            "type": "joined", "room": "general", "members": members,
+            "settings": {"staff": staff},
+        })
     );
     assert_eq!(
         ana.recv().await,

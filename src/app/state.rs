@@ -27,7 +27,7 @@ use serde::Serialize;
 use crate::list_set::ListSet;
 use crate::protocol::{
     ClientId, ClientMessage, DisplayName, ErrorCode, Extras, Member, MessageContent,
-    PROTOCOL_VERSION, Posted, RoomName, RoomSummary, ServerMessage, UserId,
+    PROTOCOL_VERSION, Posted, RoomInfo, RoomName, RoomSummary, ServerMessage, UserId,
 };
 pub use saved::Saved;
 pub use search::{SearchView, highlights};
@@ -131,6 +131,8 @@ pub struct RoomView {
     pub name: RoomName,
     pub members: BTreeSet<UserId>,
     pub timeline: Timeline,
+    /// Its topic, privacy and staff, as `joined` or `room_updated` said.
+    pub settings: RoomInfo,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -723,6 +725,7 @@ impl ChatState {
                     name,
                     members: BTreeSet::new(),
                     timeline: Timeline::default(),
+                    settings: RoomInfo::default(),
                 });
                 self.rooms.len() - 1
             }

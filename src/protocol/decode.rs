@@ -18,7 +18,7 @@
 
 use super::{
     Change, ClientId, DisplayName, ErrorCode, Extras, Found, InvalidInput, Member, MessageContent,
-    Posted, PostedChange, Quoted, Reaction, RoomName, RoomSummary, ServerMessage, UserId,
+    Posted, PostedChange, Quoted, Reaction, RoomInfo, RoomName, RoomSummary, ServerMessage, UserId,
 };
 
 /// Parsed JSON, read-only: what [`ServerMessage::from_json`] reads.
@@ -171,7 +171,7 @@ fn users<V: JsonValue>(object: &V, key: &str) -> Result<Vec<UserId>, DecodeError
     Ok(list(object, key, |user| parsed(user, key))?.unwrap_or_default())
 }
 
-fn flag<V: JsonValue>(object: &V, key: &str) -> Result<Option<bool>, DecodeError> {
+pub(crate) fn flag<V: JsonValue>(object: &V, key: &str) -> Result<Option<bool>, DecodeError> {
     object
         .get(key)
         .map(|value| {
@@ -248,6 +248,14 @@ impl ServerMessage {
             "joined" => Self::Joined {
                 room: required(room()?, "room")?,
                 members: list(json, "members", member)?,
+                settings: json
+                    .get("settings")
+                    .map(|settings| RoomInfo::from_json(&settings))
+                    .transpose()?,
+            },
+            "room_updated" => Self::RoomUpdated {
+                room: required(room()?, "room")?,
+                settings: RoomInfo::from_json(&required(json.get("settings"), "settings")?)?,
             },
             "user_joined" => Self::UserJoined {
                 room: required(room()?, "room")?,

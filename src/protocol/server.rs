@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::changes::{Extras, PostedChange, Quoted};
 use super::codes::ErrorCode;
 use super::decode::DecodeError;
+use super::settings::RoomInfo;
 use super::values::{ClientId, DisplayName, MessageContent, RoomName, UserId};
 
 /// A member of a room, as listed in `joined`.
@@ -72,6 +73,9 @@ pub enum ServerMessage {
         room: RoomName,
         #[serde(skip_serializing_if = "Option::is_none")]
         members: Option<Vec<Member>>,
+        /// The room's topic, privacy and staff: for `hello` clients.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        settings: Option<RoomInfo>,
     },
     UserJoined {
         room: RoomName,
@@ -209,6 +213,12 @@ pub enum ServerMessage {
     Rooms {
         rooms: Vec<RoomSummary>,
     },
+    /// A room's settings changed (its topic, privacy or staff): to its
+    /// members, as they are now.
+    RoomUpdated {
+        room: RoomName,
+        settings: RoomInfo,
+    },
     /// Someone in `room` is writing; shown for a few seconds unless repeated.
     Typing {
         room: RoomName,
@@ -295,5 +305,6 @@ impl ServerMessage {
         "rooms",
         "message_changed",
         "search_results",
+        "room_updated",
     ];
 }

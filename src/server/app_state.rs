@@ -34,6 +34,8 @@ pub struct Shared {
     pub(super) identity: Identity,
     /// Accounts and their sessions.
     pub(super) accounts: super::accounts::Accounts,
+    /// Rooms' settings, roles and invites.
+    pub(super) rooms: super::rooms::Rooms,
     /// Where browsers may open `/ws` from.
     pub(super) origins: Origins,
     pub(super) store: Store,

@@ -26,6 +26,7 @@ mod origin;
 mod outbox;
 pub mod process;
 mod ready;
+mod rooms;
 pub mod shutdown;
 mod socket;
 mod store;
@@ -58,6 +59,7 @@ use identity::Identity;
 use limits::Limits;
 use metrics::Metrics;
 use origin::Origins;
+use rooms::Rooms;
 use shutdown::Stop;
 use store::{Retention, Store};
 
@@ -136,6 +138,7 @@ pub struct Server {
     settings: Settings,
     identity: Identity,
     accounts: Accounts,
+    rooms: Rooms,
     store: Store,
     reports: tokio::sync::mpsc::Receiver<store::StoreReport>,
     /// Cluster mode's bus, connected.
@@ -150,7 +153,11 @@ impl Server {
         let metrics = Metrics::new(settings.redis_url.is_some());
         let (store, reports) = Store::open(&settings, metrics.clone()).await?;
         let identity = Identity::load(&settings, store.token_secret())?;
-        let accounts = Accounts::new(store.tables().await?, &settings)?;
+        // One pool for both: with memory storage, each `tables()` is a new
+        // database.
+        let tables = store.tables().await?;
+        let accounts = Accounts::new(tables.clone(), &settings)?;
+        let rooms = Rooms::new(tables);
         let bus = match &settings.redis_url {
             Some(url) => Some(Bus::connect(url).await?),
             None => None,
@@ -165,6 +172,7 @@ impl Server {
             settings,
             identity,
             accounts,
+            rooms,
             store,
             reports,
             bus,
@@ -192,6 +200,7 @@ async fn serve(
         settings,
         identity,
         accounts,
+        rooms,
         store,
         reports,
         bus,
@@ -204,6 +213,7 @@ async fn serve(
     let connections = Arc::new(Semaphore::new(max_connections));
     let config = BrokerConfig {
         store: store.clone(),
+        rooms: rooms.clone(),
         history_on_join: settings.history_on_join,
         cache_max_bytes: settings.cache_max_bytes,
         retention: Retention::from_settings(&settings),
@@ -247,6 +257,7 @@ async fn serve(
         connections: connections.clone(),
         identity,
         accounts,
+        rooms,
         store,
         bus: bus_health,
         metrics,

@@ -88,12 +88,19 @@ impl ChatState {
                 }
                 replies.extend(self.resend(|to| matches!(to, Conversation::Direct(_))));
             }
-            ServerMessage::Joined { room, members } => {
+            ServerMessage::Joined {
+                room,
+                members,
+                settings,
+            } => {
                 self.pending_joins.remove(&room);
                 if self.left.contains(&room) {
                     return replies;
                 }
                 let view = self.room_entry(room.clone());
+                if let Some(settings) = settings {
+                    view.settings = settings;
+                }
                 if let Some(members) = members {
                     view.members = members.iter().map(|m| m.user).collect();
                     self.learn(members);
@@ -306,6 +313,11 @@ impl ChatState {
                 self.names.insert(user, name);
             }
             ServerMessage::Rooms { rooms } => self.lobby = rooms,
+            ServerMessage::RoomUpdated { room, settings } => {
+                if let Some(view) = self.rooms.iter_mut().find(|view| view.name == room) {
+                    view.settings = settings;
+                }
+            }
             // Shown from issue 15's next step (the web client's edits,
             // deletions and reactions); until then the text stays as sent.
             ServerMessage::MessageChanged { room, to, change } => {

@@ -150,6 +150,7 @@ fn server_messages_have_the_articles_exact_json() {
     assert_wire(
         ServerMessage::Joined {
             room: room("general"),
+            settings: None,
             members: None,
         },
         json!({"type": "joined", "room": "general"}),
@@ -216,6 +217,7 @@ fn server_additions_are_optional_fields_and_new_types() {
     assert_wire(
         ServerMessage::Joined {
             room: room("general"),
+            settings: None,
             members: Some(vec![Member {
                 user: user(ALICE),
                 name: ana.clone(),

@@ -123,6 +123,7 @@ fn a_tolerant_client_skips_unknown_server_types_but_not_broken_known_ones() {
         ServerMessage::decode(r#"{"type":"joined","room":"general"}"#).unwrap(),
         Some(ServerMessage::Joined {
             room: room("general"),
+            settings: None,
             members: None
         })
     );

@@ -1,10 +1,12 @@
 //! The HTTP API for integrations (bots, a backend, moderation scripts),
 //! under `/api`: post into a room as a bot, list the rooms and a room's
-//! members, read a room's history, disconnect a user (`routes.rs`); sign
-//! up, sign in and end sessions (`accounts.rs`). JSON in and out, errors
-//! as problem details (`problem.rs`). The integration routes are behind an
-//! API key (`super::api_keys`) and rate limited per key; the account
-//! routes take a session token or a password instead. The document
+//! members, read a room's history, disconnect a user (`routes.rs`); a
+//! room's settings, roles and invites (`rooms.rs`); sign up, sign in and
+//! end sessions (`accounts.rs`). JSON in and out, errors as problem
+//! details (`problem.rs`). The integration and room routes take an API key
+//! (`super::api_keys`, the operator, rate limited per key) or a user's
+//! token (that user, with their rights): `caller.rs`. The account routes
+//! take a session token or a password. The document
 //! (`GET /api/openapi.json`) is generated from these handlers.
 //!
 //! The API goes through the same broker as the WebSocket clients: a bot's
@@ -12,17 +14,15 @@
 //! exactly like a member's.
 
 mod accounts;
+mod caller;
 mod problem;
+mod rooms;
 mod routes;
 
 use axum::{
-    Router,
-    extract::{Request, State},
-    middleware::{self, Next},
-    response::{IntoResponse, Response},
-    routing::{delete, get, post},
+    Router, middleware,
+    routing::{delete, get, post, put},
 };
-use tracing::info;
 use utoipa::OpenApi;
 
 use super::app_state::AppState;
@@ -36,6 +36,8 @@ use problem::Problem;
         routes::list_rooms, routes::room_members, routes::read_messages, routes::post_message, routes::disconnect_user,
         accounts::sign_up, accounts::sign_in, accounts::list_sessions, accounts::end_session, accounts::end_other_sessions,
         accounts::change_password,
+        rooms::room_settings, rooms::change_room, rooms::set_role, rooms::remove_role,
+        rooms::create_invite, rooms::list_invites, rooms::revoke_invite, rooms::accept_invite,
     ),
     modifiers(&BearerKeys),
     security(("api_key" = [])),
@@ -73,7 +75,23 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(routes::read_messages).post(routes::post_message),
         )
         .route("/users/{user}/connections", delete(routes::disconnect_user))
-        .route_layer(middleware::from_fn_with_state(state, require_key));
+        .route(
+            "/rooms/{room}",
+            get(rooms::room_settings).patch(rooms::change_room),
+        )
+        .route(
+            "/rooms/{room}/roles/{user}",
+            put(rooms::set_role).delete(rooms::remove_role),
+        )
+        .route(
+            "/rooms/{room}/invites",
+            get(rooms::list_invites).post(rooms::create_invite),
+        )
+        .route(
+            "/invites/{code}",
+            post(rooms::accept_invite).delete(rooms::revoke_invite),
+        )
+        .route_layer(middleware::from_fn_with_state(state, caller::identify));
     Router::new()
         .route(
             "/openapi.json",
@@ -107,31 +125,4 @@ pub async fn not_found() -> Problem {
         axum::http::StatusCode::NOT_FOUND,
         "no such API route; see /api/openapi.json",
     )
-}
-
-/// Lets a request through with a valid key, within the key's rate.
-async fn require_key(State(app): State<AppState>, request: Request, next: Next) -> Response {
-    let Some(key) = app.api_keys.check(request.headers()) else {
-        info!(
-            path = request.uri().path(),
-            "refused an API request without a valid key"
-        );
-        return Problem::new(
-            axum::http::StatusCode::UNAUTHORIZED,
-            "send a key from api_keys as Authorization: Bearer <key>",
-        )
-        .into_response();
-    };
-    if let Err(wait) = app.limits.api(key) {
-        app.metrics.rate_limited("api", "key");
-        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        return Problem::new(
-            axum::http::StatusCode::TOO_MANY_REQUESTS,
-            "too many requests with this key; wait, then try again",
-        )
-        .retry_after(seconds)
-        .into_response();
-    }
-    info!(key, method = %request.method(), path = request.uri().path(), "API request");
-    next.run(request).await
 }

@@ -2,7 +2,7 @@
 //! broker (or the store, for history) and answers JSON or a problem.
 
 use axum::{
-    Json,
+    Extension, Json,
     extract::{
         Path, Query, State,
         rejection::{JsonRejection, PathRejection, QueryRejection},
@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
+use super::caller::Caller;
 use super::problem::{Problem, Problems};
+use super::rooms::visible;
 use crate::protocol::{ClientId, DisplayName, ErrorCode, MessageContent, RoomName, UserId};
 use crate::server::app_state::AppState;
 use crate::server::broker::{ApiCommand, Command, PostOutcome};
@@ -157,7 +159,7 @@ pub struct Disconnected {
     connections: u32,
 }
 
-fn room_of(path: Result<Path<String>, PathRejection>) -> Result<RoomName, Problem> {
+pub(super) fn room_of(path: Result<Path<String>, PathRejection>) -> Result<RoomName, Problem> {
     let Path(room) = path.map_err(|r| Problem::new(r.status(), r.body_text()))?;
     RoomName::parse(room).map_err(|why| Problem::bad_request(why.to_string()))
 }
@@ -205,9 +207,11 @@ pub async fn list_rooms(State(app): State<AppState>) -> Result<Json<RoomList>, P
 )]
 pub async fn room_members(
     State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
     room: Result<Path<String>, PathRejection>,
 ) -> Result<Json<MemberList>, Problem> {
     let room = room_of(room)?;
+    visible(&app, &room, caller).await?;
     let members = ask(&app, |reply| ApiCommand::Members {
         room: room.clone(),
         reply,
@@ -238,10 +242,12 @@ pub async fn room_members(
 )]
 pub async fn read_messages(
     State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
     room: Result<Path<String>, PathRejection>,
     query: Result<Query<PageQuery>, QueryRejection>,
 ) -> Result<Json<MessagePage>, Problem> {
     let room = room_of(room)?;
+    visible(&app, &room, caller).await?;
     let Query(query) = query.map_err(|r| Problem::new(r.status(), r.body_text()))?;
     let limit = query.limit.unwrap_or(PAGE_DEFAULT);
     if !(1..=PAGE_MAX).contains(&limit) {
@@ -312,9 +318,11 @@ pub async fn read_messages(
 )]
 pub async fn post_message(
     State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
     room: Result<Path<String>, PathRejection>,
     body: Result<Json<BotMessage>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Posted>), Problem> {
+    caller.operator()?;
     let room = room_of(room)?;
     let Json(body) = body.map_err(Problem::from_json)?;
     let bad = |why: crate::protocol::InvalidInput| Problem::bad_request(why.to_string());
@@ -411,8 +419,10 @@ pub fn bot_id(handle: &str) -> UserId {
 )]
 pub async fn disconnect_user(
     State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
     user: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Disconnected>, Problem> {
+    caller.operator()?;
     let Path(user) = user.map_err(|r| Problem::new(r.status(), r.body_text()))?;
     // The hyphenated form only, as the document's `uuid` format says.
     let user = Some(user)

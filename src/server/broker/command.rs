@@ -9,6 +9,7 @@ use crate::protocol::{
 };
 use crate::server::close::CloseReason;
 use crate::server::outbox::Outbox;
+use crate::server::rooms::RoomSettings;
 use crate::server::store::StoredMessage;
 
 use super::sequencer::Fill;
@@ -66,6 +67,18 @@ pub enum Command {
     Heads(Vec<(RoomName, u64)>),
     /// The HTTP API: an order or a question, answered on its own channel.
     Api(ApiCommand),
+    /// Read number `read` of a room's settings (`None`: it failed).
+    Settings {
+        room: RoomName,
+        read: u64,
+        settings: Option<RoomSettings>,
+    },
+    /// A room's rows were changed here (the HTTP API): every node that has
+    /// it in memory reads them again; `done` is told once this one has.
+    RoomChanged {
+        room: RoomName,
+        done: oneshot::Sender<()>,
+    },
 }
 
 /// What a `welcome` says beyond the user and their name.
@@ -179,6 +192,8 @@ pub enum BusEvent {
     Members(Vec<(RoomName, Members)>),
     /// Another node was asked to disconnect `user` everywhere.
     Disconnect(UserId, CloseReason),
+    /// Another node changed a room's rows: read them again.
+    RoomChanged(RoomName),
 }
 
 /// What the broker asks of cluster mode's bus.
@@ -219,6 +234,9 @@ pub enum BusRequest {
     /// Every node closes `user`'s connections (the HTTP API's disconnect,
     /// a session signed out).
     Disconnect(UserId, CloseReason),
+    /// This node changed `room`'s rows: the nodes that have it in memory
+    /// read them again.
+    RoomChanged(RoomName),
     /// Who is in `room` on every node, as Redis has it (for the HTTP API,
     /// when nobody here is in it); `None` if Redis cannot say.
     Members {

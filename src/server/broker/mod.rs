@@ -38,7 +38,10 @@ pub use command::{
     ApiCommand, BusEvent, BusRequest, Command, ConnId, Members, PostOutcome, TokenRefusal, Welcome,
 };
 
-use state::{BrokerState, Effect, Now};
+use state::{BrokerState, Effect, Now, RoomWork};
+
+use crate::protocol::RoomName;
+use crate::server::rooms::{RoomSettings, Rooms};
 
 /// Commands queued for the broker before a reader has to wait. A reader that
 /// waits stops reading its socket, which pushes back on that one client only.
@@ -64,6 +67,8 @@ pub const HEADS_EVERY: Duration = Duration::from_secs(1);
 #[derive(Clone)]
 pub struct BrokerConfig {
     pub store: Store,
+    /// Rooms' settings, roles and invites.
+    pub rooms: Rooms,
     /// Messages sent after `joined` to a client joining afresh.
     pub history_on_join: usize,
     /// Bytes the caches of all rooms in memory may hold together.
@@ -183,6 +188,7 @@ async fn broker_loop(
 ) -> Exit {
     let mut tasks = Tasks {
         store: state.store().clone(),
+        rooms: state.rooms().clone(),
         bus: state.bus().cloned(),
         backlog: VecDeque::new(),
         myself,
@@ -241,6 +247,7 @@ async fn broker_loop(
 /// Where the broker task sends what its state asks for.
 struct Tasks {
     store: Store,
+    rooms: Rooms,
     bus: Option<mpsc::Sender<BusRequest>>,
     /// Requests the bus's queue could not take that must not be lost (a
     /// room's subscription, a user's arrival or departure), tried again
@@ -339,6 +346,20 @@ fn carry_out(state: &mut BrokerState, tasks: &mut Tasks) {
                     }
                 });
             }
+            Effect::Rooms { room, work, read } => {
+                let (rooms, myself) = (tasks.rooms.clone(), tasks.myself.clone());
+                tokio::spawn(async move {
+                    let settings = work_on_room(&rooms, &room, work).await;
+                    if let Some(broker) = myself.upgrade() {
+                        let settings = Command::Settings {
+                            room,
+                            read,
+                            settings,
+                        };
+                        broker.send(settings).await;
+                    }
+                });
+            }
             Effect::Heads(rooms) => {
                 let (store, myself) = (tasks.store.clone(), tasks.myself.clone());
                 tokio::spawn(async move {
@@ -358,13 +379,40 @@ fn carry_out(state: &mut BrokerState, tasks: &mut Tasks) {
     }
 }
 
+/// Does `work` on `room`'s rows and reads its settings (`None`, with the
+/// error in the log, if that failed).
+async fn work_on_room(rooms: &Rooms, room: &RoomName, work: RoomWork) -> Option<RoomSettings> {
+    let read = async || {
+        rooms
+            .settings(room)
+            .await
+            .inspect_err(|error| warn!(%room, %error, "reading a room's settings failed"))
+            .ok()
+    };
+    let settings = read().await?;
+    match work {
+        // Claimed already (the usual case): no write.
+        RoomWork::Claim(user) if !settings.recorded => {
+            if let Err(error) = rooms
+                .claim(room, user, crate::server::store::now_ms())
+                .await
+            {
+                warn!(%room, %error, "claiming a room failed");
+            }
+            read().await
+        }
+        _ => Some(settings),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn config(store: Store) -> BrokerConfig {
+    async fn config(store: Store) -> BrokerConfig {
         BrokerConfig {
             store,
+            rooms: Rooms::new(crate::server::store::Tables::in_memory().await.unwrap()),
             history_on_join: 0,
             cache_max_bytes: 1 << 20,
             retention: Retention::default(),
@@ -384,6 +432,7 @@ mod tests {
         let (commands, _) = mpsc::channel(1);
         let mut tasks = Tasks {
             store,
+            rooms: Rooms::new(crate::server::store::Tables::in_memory().await.unwrap()),
             bus: Some(bus),
             backlog: VecDeque::new(),
             myself: WeakBroker {
@@ -418,14 +467,14 @@ mod tests {
     async fn the_broker_ends_when_the_stores_committer_does_and_says_so() {
         let (store, _reports) = Store::in_memory(Retention::default(), usize::MAX);
         let (writer_reports, reports) = mpsc::channel(1);
-        let (broker, task) = Broker::spawn(config(store), reports);
+        let (broker, task) = Broker::spawn(config(store).await, reports);
         drop(writer_reports); // the writer is gone
         assert_eq!(task.await.unwrap(), Exit::StoreStopped);
         drop(broker);
 
         // With the store running, only dropping every handle ends it.
         let (store, reports) = Store::in_memory(Retention::default(), usize::MAX);
-        let (broker, task) = Broker::spawn(config(store), reports);
+        let (broker, task) = Broker::spawn(config(store).await, reports);
         drop(broker);
         assert_eq!(task.await.unwrap(), Exit::Done);
     }

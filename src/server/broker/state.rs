@@ -53,6 +53,7 @@ use super::{
     TokenRefusal, Welcome,
 };
 use crate::server::close::CloseReason;
+use crate::server::rooms::RoomSettings;
 
 mod api;
 mod cluster;
@@ -62,6 +63,7 @@ mod lobby;
 mod messages;
 mod rooms;
 mod sessions;
+mod settings;
 mod typing;
 
 use delivery::encode;
@@ -71,6 +73,8 @@ use lobby::Lobby;
 use messages::{Frame, change_frame, conn_of, direct_message_frame, room_message_frame, tag};
 use rooms::{Room, Seat, history_frame};
 use sessions::{Held, Session, Users};
+pub(super) use settings::RoomWork;
+use settings::SettingsReads;
 use typing::TypingGate;
 
 /// Rooms one connection may be in at once: each costs the server memory,
@@ -194,6 +198,13 @@ pub(super) enum Effect {
     Fill { room: RoomName, fill: Fill },
     /// Read these rooms' heads; the answer is [`Command::Heads`].
     Heads(Vec<RoomName>),
+    /// Work on a room's rows, then read its settings; the answer is
+    /// [`Command::Settings`].
+    Rooms {
+        room: RoomName,
+        work: RoomWork,
+        read: u64,
+    },
 }
 
 impl BrokerState {
@@ -267,6 +278,12 @@ impl BrokerState {
             Command::Filled { room, fill, found } => self.on_filled(room, fill, found),
             Command::Heads(heads) => self.on_heads(heads),
             Command::Api(command) => self.api(command),
+            Command::Settings {
+                room,
+                read,
+                settings,
+            } => self.on_settings(room, read, settings),
+            Command::RoomChanged { room, done } => self.room_changed(room, false, Some(done)),
         }
         self.evict_slow_consumers();
         self.config.metrics.rooms.set(self.rooms.len() as i64);
@@ -295,6 +312,10 @@ impl BrokerState {
 
     pub(super) fn store(&self) -> &Store {
         &self.config.store
+    }
+
+    pub(super) fn rooms(&self) -> &crate::server::rooms::Rooms {
+        &self.config.rooms
     }
 
     /// Cluster mode's bus, if this node is in a cluster.

@@ -356,6 +356,7 @@ impl Task {
                 }
                 self.publish(&Published::Renamed { node, user, name });
             }
+            BusRequest::RoomChanged(room) => self.publish(&Published::RoomChanged { node, room }),
             BusRequest::Disconnect(user, reason) => self.publish(&Published::Disconnect {
                 node,
                 user,
@@ -765,6 +766,9 @@ fn received(push: PushInfo, node: &str) -> Option<BusEvent> {
                 CloseReason::Disconnected
             };
             BusEvent::Disconnect(user, reason)
+        }
+        (Published::RoomChanged { room, .. }, Topic::Room(on)) if !own && on == room => {
+            BusEvent::RoomChanged(room)
         }
         _ => return None,
     })

@@ -108,6 +108,9 @@ pub enum Published {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         signed_out: bool,
     },
+    /// `node` changed `room`'s settings or roles: the nodes that have it
+    /// in memory read them again.
+    RoomChanged { node: String, room: RoomName },
 }
 
 impl Published {
@@ -120,7 +123,8 @@ impl Published {
             | Self::Direct { node, .. }
             | Self::Online { node, .. }
             | Self::Renamed { node, .. }
-            | Self::Disconnect { node, .. } => node,
+            | Self::Disconnect { node, .. }
+            | Self::RoomChanged { node, .. } => node,
         }
     }
 
@@ -130,7 +134,8 @@ impl Published {
         match self {
             Self::Committed { room, .. }
             | Self::Presence { room, .. }
-            | Self::Typing { room, .. } => room_topic(room),
+            | Self::Typing { room, .. }
+            | Self::RoomChanged { room, .. } => room_topic(room),
             Self::Direct { message, .. } => user_topic(message.to.unwrap_or(message.from)),
             Self::Online { .. } | Self::Renamed { .. } | Self::Disconnect { .. } => {
                 EVERYONE.to_owned()

@@ -53,6 +53,11 @@ const MIGRATIONS: Embedded = Embedded(&[
         "accounts",
         include_str!("../../../migrations/postgres/0004_accounts.sql"),
     ),
+    (
+        5,
+        "rooms",
+        include_str!("../../../migrations/postgres/0005_rooms.sql"),
+    ),
 ]);
 
 /// How long a call waits for a connection before it fails: with PostgreSQL

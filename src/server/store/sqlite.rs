@@ -68,6 +68,11 @@ const MIGRATIONS: Embedded = Embedded(&[
         "accounts",
         include_str!("../../../migrations/0007_accounts.sql"),
     ),
+    (
+        8,
+        "rooms",
+        include_str!("../../../migrations/0008_rooms.sql"),
+    ),
 ]);
 
 /// The open database: one connection for the committer, a small pool for reads

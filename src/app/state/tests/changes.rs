@@ -149,6 +149,7 @@ fn a_message_names_the_members_whose_at_name_it_holds_and_carries_its_reply() {
     let mut state = connected_as(user(1));
     state.apply(ServerMessage::Joined {
         room: room("general"),
+        settings: None,
         members: Some(vec![
             Member {
                 user: user(1),

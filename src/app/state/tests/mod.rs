@@ -83,6 +83,7 @@ fn welcome(state: &mut ChatState, me: UserId, epoch: &str) -> Vec<ClientMessage>
 fn joined(state: &mut ChatState, room_name: &str) -> Vec<ClientMessage> {
     state.apply(ServerMessage::Joined {
         room: room(room_name),
+        settings: None,
         members: Some(vec![Member {
             user: state.me.unwrap(),
             name: name("Me"),
@@ -116,6 +117,7 @@ fn joining_opens_the_room_with_its_members_and_their_names() {
     assert_eq!(state.token.as_deref(), Some("token-1"));
     state.apply(ServerMessage::Joined {
         room: room("general"),
+        settings: None,
         members: Some(vec![
             Member {
                 user: user(1),

@@ -94,6 +94,7 @@ impl BrokerState {
             BusEvent::Disconnect(user, reason) => {
                 self.disconnect_user(user, reason);
             }
+            BusEvent::RoomChanged(room) => self.room_changed(room, true, None),
             BusEvent::Lobby(rooms) => {
                 self.cluster_lobby = Some(rooms);
                 self.lobby.changed();

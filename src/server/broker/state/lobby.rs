@@ -37,11 +37,12 @@ impl Lobby {
 
 impl BrokerState {
     /// The lobby's list: rooms with people in them, largest first (then by
-    /// name), at most [`MAX_ROOMS_LISTED`].
+    /// name), at most [`MAX_ROOMS_LISTED`]. Private rooms are left out.
     pub(super) fn room_list(&self) -> ServerMessage {
         if let Some(lobby) = &self.cluster_lobby {
             let rooms = lobby
                 .iter()
+                .filter(|(room, _)| !self.is_private(room))
                 .take(MAX_ROOMS_LISTED)
                 .map(|(room, members)| RoomSummary {
                     room: room.clone(),
@@ -54,6 +55,7 @@ impl BrokerState {
             .rooms
             .iter()
             .filter(|(_, room)| !room.presence.is_empty())
+            .filter(|(name, _)| !self.is_private(name))
             .map(|(name, room)| RoomSummary {
                 room: name.clone(),
                 members: u32::try_from(room.presence.len()).unwrap_or(u32::MAX),

@@ -17,6 +17,12 @@ pub(super) struct Room {
     pub(super) everywhere: HashMap<UserId, Option<DisplayName>>,
     /// The store has answered the load; until then joiners wait.
     pub(super) loaded: bool,
+    /// Its topic, privacy and roles, once read; joiners wait for them too.
+    pub(super) settings: Option<RoomSettings>,
+    /// A joiner's claim on it (it had no owner) is on its way.
+    pub(super) claiming: bool,
+    /// Its settings' reads, and who waits for them.
+    pub(super) reads: SettingsReads,
     /// Joins waiting for the load: the connection and its `after`.
     pub(super) waiting: Vec<(ConnId, Option<u64>)>,
     /// The latest messages, oldest first, within [`ROOM_CACHE`] and
@@ -25,6 +31,13 @@ pub(super) struct Room {
     /// Committed messages put in order: this node's, and in cluster mode
     /// other nodes' from the bus. Until the load it holds them all.
     pub(super) sequencer: Sequencer<StoredMessage>,
+}
+
+impl Room {
+    /// Its history and its settings are in: joiners are admitted at once.
+    pub(super) fn ready(&self) -> bool {
+        self.loaded && self.settings.is_some()
+    }
 }
 
 /// A member's place in a room.
@@ -80,9 +93,10 @@ impl BrokerState {
             );
             return;
         }
+        let user = session.user;
         let newly = session.rooms.insert(room.clone());
         match self.rooms.get_mut(&room) {
-            Some(existing) if existing.loaded => {
+            Some(existing) if existing.ready() => {
                 if newly || !existing.members.contains_key(&conn) {
                     self.admit(conn, &room, after);
                 } else {
@@ -110,6 +124,9 @@ impl BrokerState {
                     ..Room::default()
                 };
                 self.rooms.insert(room.clone(), loading);
+                // The first joiner of a room nobody owns owns it: its
+                // `joined` says so.
+                self.read_settings(&room, RoomWork::Claim(user));
                 self.hold_behind(conn, room);
             }
         }
@@ -150,23 +167,39 @@ impl BrokerState {
         // more in between, which the messages then hold already.
         let head = head.max(room.recent.iter().next_back().map_or(0, |m| m.seq));
         let newer = room.sequencer.start(head, self.now.at);
-        let waiting = std::mem::take(&mut room.waiting);
         self.note_gap(&name);
         self.cache_released(&name, newer);
+        self.admit_waiting(&name);
+    }
+
+    /// Admits the joiners waiting for `name` once both its history and its
+    /// settings are in (each answer calls this; the second admits).
+    pub(super) fn admit_waiting(&mut self, name: &RoomName) {
+        let Some(room) = self.rooms.get_mut(name) else {
+            return;
+        };
+        if !room.ready() {
+            return;
+        }
+        let waiting = std::mem::take(&mut room.waiting);
         for (conn, after) in &waiting {
             let still_joining = self
                 .sessions
                 .get(conn)
-                .is_some_and(|session| session.rooms.contains(&name));
+                .is_some_and(|session| session.rooms.contains(name));
             if still_joining {
-                self.admit(*conn, &name, *after);
+                self.admit(*conn, name, *after);
             }
         }
         for (conn, _) in waiting {
-            self.release_held(conn, &name);
+            // One refused in memory waits on for a fresh read, and what it
+            // sent behind the join with it.
+            if !self.rechecking(name, conn) {
+                self.release_held(conn, name);
+            }
         }
-        self.keep_caches_within_budget(&name);
-        self.drop_room_if_empty(&name);
+        self.keep_caches_within_budget(name);
+        self.drop_room_if_empty(name);
     }
 
     pub(super) fn on_load_failed(&mut self, name: RoomName) {
@@ -197,6 +230,10 @@ impl BrokerState {
             return;
         };
         let (user, outbox, extended) = (session.user, session.outbox.clone(), session.extended);
+        if !self.lets_in(name, user) {
+            return self.recheck_entry(conn, name, after);
+        }
+        self.claim_if_unowned(name, user);
         let Some(room) = self.rooms.get_mut(name) else {
             return;
         };
@@ -256,6 +293,11 @@ impl BrokerState {
             return;
         };
         let members = extended.then(|| self.member_list(room));
+        let settings = room
+            .settings
+            .as_ref()
+            .filter(|_| extended)
+            .map(RoomSettings::info);
         let cutoff = self.config.retention.cutoff_ms(self.now.ms);
         // Changes only to a `hello` client that resumes (afresh, the
         // messages show them already).
@@ -291,6 +333,7 @@ impl BrokerState {
         let joined = ServerMessage::Joined {
             room: name.clone(),
             members,
+            settings,
         };
         self.send_to(conn, &joined);
         if let Some(replay) = replay {
@@ -392,7 +435,7 @@ impl BrokerState {
         if self
             .rooms
             .get(name)
-            .is_some_and(|room| room.loaded && room.members.is_empty())
+            .is_some_and(|room| room.ready() && room.members.is_empty() && !room.reads.busy())
             && let Some(room) = self.rooms.remove(name)
         {
             self.cached_bytes -= room.recent.bytes();

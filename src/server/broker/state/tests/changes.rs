@@ -15,7 +15,7 @@ fn of_type(client: &mut Client, kind: &str) -> Vec<Value> {
 
 #[tokio::test]
 async fn a_change_reaches_hello_members_only_and_a_refusal_only_its_asker() {
-    let mut h = Harness::new();
+    let mut h = Harness::new().await;
     let (mut ana, mut ben) = h.hello_and_article_client_in("general").await;
     let mut carl = h.connect_hello(100, None);
     h.join(&mut carl, "general").await;
@@ -56,7 +56,7 @@ async fn a_change_reaches_hello_members_only_and_a_refusal_only_its_asker() {
 
 #[tokio::test]
 async fn a_join_after_changes_shows_the_room_as_it_is_now_quotes_included() {
-    let mut h = Harness::new();
+    let mut h = Harness::new().await;
     let (mut ana, ben) = h.hello_and_article_client_in("general").await;
     h.say(&ana, "general", "lunch at noon?", Some("a-1")).await;
     h.send(
@@ -103,7 +103,7 @@ async fn a_join_after_changes_shows_the_room_as_it_is_now_quotes_included() {
 
 #[tokio::test]
 async fn a_search_looks_only_where_its_asker_may_read() {
-    let mut h = Harness::new();
+    let mut h = Harness::new().await;
     let mut ana = h.connect_hello(100, None);
     let mut ben = h.connect_hello(100, None);
     h.join(&mut ana, "a").await;
@@ -160,7 +160,7 @@ async fn a_search_looks_only_where_its_asker_may_read() {
 
 #[tokio::test]
 async fn a_run_of_changes_pushes_no_message_out_of_a_join() {
-    let mut h = Harness::new();
+    let mut h = Harness::new().await;
     let (ana, ben) = h.hello_and_article_client_in("general").await;
     for text in ["one", "two", "three"] {
         h.say(&ana, "general", text, None).await;

@@ -8,13 +8,19 @@ use super::*;
 /// brings of those is not delivered a second time.
 #[tokio::test]
 async fn a_load_whose_messages_run_past_its_head_delivers_each_message_once() {
-    let mut h = Harness::new();
+    let mut h = Harness::new().await;
     let mut ana = h.connect_hello(100, None);
     h.send(&ana, json!({"type": "join_room", "room": "r"}));
     let effects = h.state.take_effects();
     assert!(
-        matches!(effects[..], [Effect::Store(Request::LoadRoom { .. })]),
-        "the join asks for a load"
+        matches!(
+            effects[..],
+            [
+                Effect::Store(Request::LoadRoom { .. }),
+                Effect::Rooms { .. }
+            ]
+        ),
+        "the join asks for a load, and the room's settings"
     );
     let room = RoomName::parse("r").unwrap();
     let ben = UserId::new_random();
@@ -35,6 +41,12 @@ async fn a_load_whose_messages_run_past_its_head_delivers_each_message_once() {
         head: 1,
     };
     h.state.on_report(loaded, h.now);
+    let settings = Some(crate::server::rooms::RoomSettings::default());
+    h.handle(Command::Settings {
+        room: room.clone(),
+        read: 1,
+        settings,
+    });
     let published = BusEvent::Published {
         room: room.clone(),
         messages: vec![message(2), message(3)],
@@ -61,7 +73,7 @@ async fn a_load_whose_messages_run_past_its_head_delivers_each_message_once() {
 /// bus does not answer (down, or behind), the join is not left waiting.
 #[tokio::test]
 async fn in_a_cluster_a_join_whose_subscription_never_comes_is_loaded_after_a_while() {
-    let mut h = Harness::clustered();
+    let mut h = Harness::clustered().await;
     let mut ana = h.connect_hello(100, None);
     h.send(&ana, json!({"type": "join_room", "room": "r"}));
     h.settle().await;
@@ -83,7 +95,14 @@ async fn in_a_cluster_a_join_whose_subscription_never_comes_is_loaded_after_a_wh
     h.now.at += SUBSCRIBE_PATIENCE;
     h.state.fill_gaps(h.now);
     h.settle().await;
-    assert_eq!(ana.types(), ["joined"]);
+    // She is the room's first joiner: it is hers, and `joined` says so.
+    let frames = ana.received();
+    assert_eq!(frames.len(), 1, "{frames:?}");
+    assert_eq!(frames[0]["type"], "joined");
+    assert_eq!(
+        frames[0]["settings"],
+        json!({"staff": [{"user": ana.user.to_string(), "role": "owner"}]})
+    );
 }
 
 /// Redis's member lists put presence right after verdicts were missed
@@ -92,7 +111,7 @@ async fn in_a_cluster_a_join_whose_subscription_never_comes_is_loaded_after_a_wh
 /// list changes nothing.
 #[tokio::test]
 async fn in_a_cluster_redis_member_lists_put_missed_arrivals_and_departures_right() {
-    let mut h = Harness::clustered();
+    let mut h = Harness::clustered().await;
     let mut ana = h.connect_hello(100, None);
     h.send(&ana, json!({"type": "join_room", "room": "r"}));
     h.settle().await;
@@ -170,7 +189,7 @@ async fn in_a_cluster_a_user_is_online_once_a_connection_speaks() {
             })
             .collect()
     }
-    let mut h = Harness::clustered();
+    let mut h = Harness::clustered().await;
     let quiet = h.connect(10);
     h.settle().await;
     assert_eq!(online_requests(&mut h), [], "silent: not registered");

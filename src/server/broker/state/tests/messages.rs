@@ -5,7 +5,7 @@ use super::*;
 
 #[tokio::test]
 async fn when_the_store_stops_waiting_joins_fail_and_everyone_is_told_to_come_back() {
-    let mut h = Harness::new();
+    let mut h = Harness::new().await;
     let (mut ana, mut ben) = h.hello_and_article_client_in("general").await;
     ben.received();
     // Ana's join of a new room waits for its load, which never comes.
@@ -29,7 +29,7 @@ async fn when_the_store_stops_waiting_joins_fail_and_everyone_is_told_to_come_ba
 
 #[tokio::test]
 async fn a_message_is_delivered_only_once_stored_then_acknowledged() {
-    let mut h = Harness::new();
+    let mut h = Harness::new().await;
     let (mut ana, mut ben) = h.hello_and_article_client_in("general").await;
     h.send(
         &ana,
@@ -60,7 +60,7 @@ async fn a_message_is_delivered_only_once_stored_then_acknowledged() {
 
 #[tokio::test]
 async fn messages_committed_together_reach_each_member_as_one_item_then_the_acks() {
-    let mut h = Harness::new();
+    let mut h = Harness::new().await;
     let (mut ana, mut ben) = h.hello_and_article_client_in("general").await;
     for (text, id) in [("one", "m-1"), ("two", "m-2")] {
         let message = json!({"type": "room_message", "room": "general", "content": text, "id": id});

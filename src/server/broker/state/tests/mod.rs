@@ -6,7 +6,8 @@ use serde_json::{Value, json};
 use super::*;
 use crate::server::metrics::Metrics;
 use crate::server::outbox::OutboxReceiver;
-use crate::server::store::{self, Backend, Memory, Retention, Store};
+use crate::server::rooms::Rooms;
+use crate::server::store::{self, Backend, Memory, Retention, Store, Tables};
 
 mod changes;
 mod cluster;
@@ -22,6 +23,8 @@ struct Harness {
     state: BrokerState,
     backend: Arc<dyn Backend>,
     store: Store,
+    /// Rooms' rows, in an in-memory database.
+    rooms: Rooms,
     now: Now,
     next_conn: u64,
     /// Cluster mode: what the state asked of the bus (nothing answers).
@@ -62,20 +65,22 @@ impl Client {
 }
 
 impl Harness {
-    fn new() -> Self {
-        Self::with_retention(Retention::default())
+    async fn new() -> Self {
+        Self::with_retention(Retention::default()).await
     }
 
-    fn with_retention(retention: Retention) -> Self {
-        Self::with(retention, 1 << 30)
+    async fn with_retention(retention: Retention) -> Self {
+        Self::with(retention, 1 << 30).await
     }
 
-    fn with(retention: Retention, cache_max_bytes: usize) -> Self {
+    async fn with(retention: Retention, cache_max_bytes: usize) -> Self {
         let backend: Arc<dyn Backend> = Arc::new(Memory::new(usize::MAX, "test".into()));
         // Its committer task gets nothing: `settle` carries out the requests.
         let (store, _reports) = Store::start(backend.clone(), retention, Metrics::new(false));
+        let rooms = Rooms::new(Tables::in_memory().await.unwrap());
         let config = BrokerConfig {
             store: store.clone(),
+            rooms: rooms.clone(),
             history_on_join: 3,
             cache_max_bytes,
             retention,
@@ -87,6 +92,7 @@ impl Harness {
             state: BrokerState::new(config),
             backend,
             store,
+            rooms,
             now: Now::current(),
             next_conn: 0,
             bus: None,
@@ -95,8 +101,8 @@ impl Harness {
 
     /// A node of a cluster whose bus never answers: requests for it are
     /// kept in `bus`.
-    fn clustered() -> Self {
-        let mut h = Self::new();
+    async fn clustered() -> Self {
+        let mut h = Self::new().await;
         let (sender, _) = tokio::sync::mpsc::channel(1);
         h.state.config.bus = Some(sender);
         h.bus = Some(Vec::new());
@@ -157,6 +163,16 @@ impl Harness {
                         .as_mut()
                         .expect("only a node of a cluster asks a bus")
                         .push(request),
+                    Effect::Rooms { room, work, read } => {
+                        let settings =
+                            crate::server::broker::work_on_room(&self.rooms, &room, work).await;
+                        let settings = Command::Settings {
+                            room,
+                            read,
+                            settings,
+                        };
+                        self.state.handle(settings, self.now);
+                    }
                     Effect::Fill { .. } | Effect::Heads(_) => {
                         panic!("the harness's rooms never wait on a gap")
                     }

@@ -5,7 +5,7 @@ use super::*;
 
 #[tokio::test]
 async fn joiners_get_recent_history_or_exactly_what_they_missed() {
-    let mut h = Harness::new();
+    let mut h = Harness::new().await;
     let mut ana = h.connect(100);
     h.join(&mut ana, "general").await;
     for n in 1..=5 {
@@ -66,7 +66,7 @@ async fn joiners_get_recent_history_or_exactly_what_they_missed() {
 #[tokio::test]
 async fn the_rooms_caches_stay_within_their_bytes_each_and_together() {
     let budget = 4 * ROOM_CACHE_BYTES;
-    let mut h = Harness::with(Retention::default(), budget);
+    let mut h = Harness::with(Retention::default(), budget).await;
     let mut ana = h.connect(100_000);
     let big = "😀".repeat(MessageContent::MAX_CHARS);
     for n in 0..10 {
@@ -110,7 +110,7 @@ async fn the_rooms_caches_stay_within_their_bytes_each_and_together() {
 
 #[tokio::test]
 async fn requests_sent_behind_a_join_wait_for_it_and_apply_in_order() {
-    let mut h = Harness::new();
+    let mut h = Harness::new().await;
     let mut ana = h.connect(100);
     // The room is not in memory: the join waits for its load, and what
     // Ana sends meanwhile waits with it.
@@ -160,7 +160,7 @@ async fn requests_sent_behind_a_join_wait_for_it_and_apply_in_order() {
 
 #[tokio::test]
 async fn a_join_then_an_immediate_leave_still_gets_its_joined() {
-    let mut h = Harness::new();
+    let mut h = Harness::new().await;
     let mut ana = h.connect(100);
     let mut ben = h.connect(100);
     h.send(&ana, json!({"type": "join_room", "room": "brief"}));
@@ -176,7 +176,7 @@ async fn a_join_then_an_immediate_leave_still_gets_its_joined() {
 
 #[tokio::test]
 async fn past_the_bound_requests_behind_a_join_are_refused_as_busy() {
-    let mut h = Harness::new();
+    let mut h = Harness::new().await;
     let mut ana = h.connect(1000);
     h.send(&ana, json!({"type": "join_room", "room": "fresh"}));
     for n in 0..MAX_HELD + 2 {
@@ -200,7 +200,7 @@ async fn past_the_bound_requests_behind_a_join_are_refused_as_busy() {
 
 #[tokio::test]
 async fn joining_and_leaving_in_a_loop_evicts_nobody_and_tells_nobody() {
-    let mut h = Harness::new();
+    let mut h = Harness::new().await;
     // Members whose queues hold 20 frames.
     let mut members: Vec<Client> = (0..10).map(|_| h.connect(20)).collect();
     for member in &mut members {
@@ -232,7 +232,8 @@ async fn messages_past_the_retention_age_are_not_served_from_the_cache() {
     let mut h = Harness::with_retention(Retention {
         max_messages: None,
         max_age: Some(std::time::Duration::from_millis(20)),
-    });
+    })
+    .await;
     let mut ana = h.connect(100);
     h.join(&mut ana, "general").await;
     for text in ["old 1", "old 2", "old 3"] {
@@ -257,7 +258,7 @@ async fn messages_past_the_retention_age_are_not_served_from_the_cache() {
 
 #[tokio::test]
 async fn a_room_comes_back_from_the_store_after_everyone_left() {
-    let mut h = Harness::new();
+    let mut h = Harness::new().await;
     let mut ana = h.connect(100);
     h.join(&mut ana, "general").await;
     h.say(&ana, "general", "kept", None).await;
@@ -276,7 +277,7 @@ async fn a_room_comes_back_from_the_store_after_everyone_left() {
 
 #[tokio::test]
 async fn a_slow_consumer_is_evicted_and_announced_without_stalling_the_room() {
-    let mut h = Harness::new();
+    let mut h = Harness::new().await;
     let mut fast = h.connect(100);
     let mut slow = h.connect(3);
     h.join(&mut fast, "general").await;
@@ -299,7 +300,7 @@ async fn a_slow_consumer_is_evicted_and_announced_without_stalling_the_room() {
 
 #[tokio::test]
 async fn a_storm_of_joins_is_announced_together_in_order_before_what_follows() {
-    let mut h = Harness::new();
+    let mut h = Harness::new().await;
     let mut ana = h.connect(100);
     h.join(&mut ana, "general").await;
     let [mut ben, mut cy, mut dan] = [h.connect(100), h.connect(100), h.connect(100)];
@@ -334,7 +335,7 @@ async fn a_storm_of_joins_is_announced_together_in_order_before_what_follows() {
 
 #[tokio::test]
 async fn the_member_list_in_joined_is_capped() {
-    let mut h = Harness::new();
+    let mut h = Harness::new().await;
     let mut crowd = Vec::new();
     let mut first = h.connect(2 * MAX_MEMBERS_LISTED);
     h.join(&mut first, "stadium").await;
@@ -355,7 +356,7 @@ async fn the_member_list_in_joined_is_capped() {
 
 #[tokio::test]
 async fn joined_lists_members_with_names_only_for_clients_that_said_hello() {
-    let mut h = Harness::new();
+    let mut h = Harness::new().await;
     let mut plain = h.connect(10);
     h.join(&mut plain, "general").await;
     let mut modern = h.connect_hello(10, None);
@@ -365,9 +366,14 @@ async fn joined_lists_members_with_names_only_for_clients_that_said_hello() {
         json!({"user": modern.user.to_string(), "name": modern.user.guest_name().as_str()}),
     ];
     members.sort_by_key(|m| m["user"].as_str().unwrap().to_owned());
+    // The plain client joined first, so the room is its own.
+    let staff = json!([{"user": plain.user.to_string(), "role": "owner"}]);
     assert_eq!(
         frames,
-        [json!({"type": "joined", "room": "general", "members": members})]
+        [json!({
+            "type": "joined", "room": "general", "members": members,
+            "settings": {"staff": staff},
+        })]
     );
     assert_eq!(
         plain.received(),

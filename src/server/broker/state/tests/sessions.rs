@@ -5,7 +5,7 @@ use super::*;
 
 #[tokio::test]
 async fn one_user_on_two_connections_is_one_member_and_gets_direct_messages_on_both() {
-    let mut h = Harness::new();
+    let mut h = Harness::new().await;
     let ana = UserId::new_random();
     let mut tab1 = h.connect_hello(100, Some(ana));
     let mut tab2 = h.connect_hello(100, Some(ana));
@@ -43,7 +43,7 @@ async fn one_user_on_two_connections_is_one_member_and_gets_direct_messages_on_b
 
 #[tokio::test]
 async fn a_guests_name_or_one_someone_connected_uses_cannot_be_taken() {
-    let mut h = Harness::new();
+    let mut h = Harness::new().await;
     let mut ana = h.connect_hello(100, None);
     let mut ben = h.connect_hello(100, None);
     h.send(&ana, json!({"type": "set_name", "name": "Ana"}));
@@ -104,7 +104,7 @@ async fn a_guests_name_or_one_someone_connected_uses_cannot_be_taken() {
 
 #[tokio::test]
 async fn a_rename_reaches_the_users_rooms_and_other_connections() {
-    let mut h = Harness::new();
+    let mut h = Harness::new().await;
     let ana = UserId::new_random();
     let mut tab1 = h.connect_hello(100, Some(ana));
     let mut tab2 = h.connect_hello(100, Some(ana));
@@ -134,7 +134,7 @@ async fn a_rename_reaches_the_users_rooms_and_other_connections() {
 
 #[tokio::test]
 async fn typing_goes_to_the_rooms_other_hello_members_at_a_bounded_rate() {
-    let mut h = Harness::new();
+    let mut h = Harness::new().await;
     let ana = UserId::new_random();
     let mut tab1 = h.connect_hello(100, Some(ana));
     let mut tab2 = h.connect_hello(100, Some(ana));
@@ -176,7 +176,7 @@ async fn typing_goes_to_the_rooms_other_hello_members_at_a_bounded_rate() {
 
 #[tokio::test]
 async fn the_lobby_lists_rooms_by_size_and_is_updated_once_per_tick() {
-    let mut h = Harness::new();
+    let mut h = Harness::new().await;
     let mut watcher = h.connect_hello(100, None);
     let mut ana = h.connect_hello(100, None);
     let mut ben = h.connect_hello(100, None);
@@ -208,7 +208,7 @@ async fn the_lobby_lists_rooms_by_size_and_is_updated_once_per_tick() {
 
 #[tokio::test]
 async fn shutdown_sends_the_notice_then_1012_and_refuses_new_requests() {
-    let mut h = Harness::new();
+    let mut h = Harness::new().await;
     let mut client = h.connect(10);
     h.handle(Command::Shutdown);
     h.send(&client, json!({"type": "join_room", "room": "late"}));
@@ -223,7 +223,7 @@ async fn shutdown_sends_the_notice_then_1012_and_refuses_new_requests() {
 
 #[tokio::test]
 async fn a_full_queue_at_shutdown_is_kicked_with_1012_not_1013() {
-    let mut h = Harness::new();
+    let mut h = Harness::new().await;
     let mut client = h.connect(1);
     h.handle(Command::Shutdown);
     assert_eq!(client.frames.try_kicked(), Some(CloseReason::Restarting));

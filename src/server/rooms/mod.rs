@@ -1,0 +1,241 @@
+//! Rooms' owners, settings and invites: who runs a room, what it is about,
+//! whether it is private, and the links that let people into a private
+//! one. The rows are `records.rs`'s. The broker holds each loaded room's
+//! [`RoomSettings`] and enforces them in one place (`broker/state/rooms.rs`);
+//! the HTTP API changes them here and tells the broker (and through the
+//! bus, every node) to read them again.
+//!
+//! The rules:
+//! - A room nobody has claimed (no row) is claimed by its next joiner, who
+//!   becomes its owner. Rooms with history from before ownership have a
+//!   row with no owner: the server's admins run them.
+//! - A private room is left out of the lobby, and only its members (anyone
+//!   with a role in it) may join it, read it, search it or post in it.
+//!   Whoever is in it when it becomes private stays a member.
+//! - An invite makes its user a member, unless it is revoked, expired or
+//!   used up.
+
+pub mod records;
+
+use std::collections::HashMap;
+
+use crate::protocol::{Role, RoomInfo, RoomName, Staff, UserId};
+use crate::server::store::{StoreError, Tables};
+pub use records::InviteRow;
+
+/// A room's topic, in characters at most.
+pub const MAX_TOPIC_CHARS: usize = 300;
+
+/// A loaded room's settings, as the broker enforces them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoomSettings {
+    /// Whether the room has a row: one without has no owner yet, and its
+    /// next joiner claims it.
+    pub recorded: bool,
+    pub topic: String,
+    pub private: bool,
+    /// Everyone with a standing: owners, moderators, and a private room's
+    /// members.
+    pub roles: HashMap<UserId, Role>,
+}
+
+impl RoomSettings {
+    pub fn role_of(&self, user: UserId) -> Option<Role> {
+        self.roles.get(&user).copied()
+    }
+
+    /// Whether `user` may join, read, search and post in the room.
+    pub fn lets_in(&self, user: UserId) -> bool {
+        !self.private || self.roles.contains_key(&user)
+    }
+
+    /// As the room's members see them: the staff, owners first.
+    pub fn info(&self) -> RoomInfo {
+        let mut staff: Vec<Staff> = self
+            .roles
+            .iter()
+            .filter(|(_, role)| role.runs_the_room())
+            .map(|(&user, &role)| Staff { user, role })
+            .collect();
+        staff.sort_by_key(|staff| (staff.role, staff.user));
+        RoomInfo {
+            topic: self.topic.clone(),
+            private: self.private,
+            staff,
+        }
+    }
+}
+
+/// Why an invite let nobody in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum InviteRefusal {
+    #[error("there is no such invite")]
+    Unknown,
+    #[error("this invite was revoked")]
+    Revoked,
+    #[error("this invite has expired")]
+    Expired,
+    #[error("this invite has been used as many times as it may be")]
+    UsedUp,
+}
+
+impl InviteRow {
+    /// Why it lets nobody in now, if it does not.
+    pub fn refusal(&self, now_ms: i64) -> Option<InviteRefusal> {
+        if self.revoked_ms.is_some() {
+            Some(InviteRefusal::Revoked)
+        } else if self.expires_ms.is_some_and(|expires| expires <= now_ms) {
+            Some(InviteRefusal::Expired)
+        } else if self.max_uses.is_some_and(|max| self.uses >= max) {
+            Some(InviteRefusal::UsedUp)
+        } else {
+            None
+        }
+    }
+}
+
+/// A topic as given, checked: trimmed, at most [`MAX_TOPIC_CHARS`], no
+/// control, hidden or direction-changing characters.
+pub fn check_topic(topic: &str) -> Result<String, String> {
+    let topic = topic.trim();
+    if topic.chars().count() > MAX_TOPIC_CHARS {
+        return Err(format!("a topic is at most {MAX_TOPIC_CHARS} characters"));
+    }
+    if topic.chars().any(|c| {
+        c.is_control() || crate::protocol::is_hidden(c) || crate::protocol::is_bidi_control(c)
+    }) {
+        return Err("a topic is one line of visible text".to_owned());
+    }
+    Ok(topic.to_owned())
+}
+
+/// The rooms' rows, for the broker and the HTTP API.
+#[derive(Clone, Debug)]
+pub struct Rooms {
+    tables: Tables,
+}
+
+impl Rooms {
+    pub fn new(tables: Tables) -> Self {
+        Self { tables }
+    }
+
+    /// `room`'s settings as stored now.
+    pub async fn settings(&self, room: &RoomName) -> Result<RoomSettings, StoreError> {
+        Ok(match records::load(&self.tables, room).await? {
+            Some(row) => RoomSettings {
+                recorded: true,
+                topic: row.topic,
+                private: row.private,
+                roles: row.roles.into_iter().collect(),
+            },
+            None => RoomSettings::default(),
+        })
+    }
+
+    /// `user` owns `room` if nobody claimed it before; whether they do.
+    pub async fn claim(
+        &self,
+        room: &RoomName,
+        user: UserId,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        records::claim(&self.tables, room, user, now_ms).await
+    }
+
+    pub async fn add_members(
+        &self,
+        room: &RoomName,
+        users: &[UserId],
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        records::add_members(&self.tables, room, users, now_ms).await
+    }
+
+    pub async fn update(
+        &self,
+        room: &RoomName,
+        topic: Option<&str>,
+        private: Option<bool>,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        records::update(&self.tables, room, topic, private, now_ms).await
+    }
+
+    pub async fn set_role(
+        &self,
+        room: &RoomName,
+        user: UserId,
+        role: Option<Role>,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        records::set_role(&self.tables, room, user, role, now_ms).await
+    }
+
+    /// A new invite to `room`, by `by`.
+    pub async fn invite_to(
+        &self,
+        room: &RoomName,
+        by: UserId,
+        expires_ms: Option<i64>,
+        max_uses: Option<i64>,
+        now_ms: i64,
+    ) -> Result<InviteRow, StoreError> {
+        let invite = InviteRow {
+            // 122 random bits: not to be guessed, even without the rate
+            // limits.
+            code: uuid::Uuid::new_v4().simple().to_string(),
+            room: room.clone(),
+            created_by: by,
+            created_ms: now_ms,
+            expires_ms,
+            max_uses,
+            uses: 0,
+            revoked_ms: None,
+        };
+        records::create_invite(&self.tables, &invite).await?;
+        Ok(invite)
+    }
+
+    pub async fn invites(&self, room: &RoomName) -> Result<Vec<InviteRow>, StoreError> {
+        records::invites_of(&self.tables, room).await
+    }
+
+    pub async fn invite(&self, code: &str) -> Result<Option<InviteRow>, StoreError> {
+        if !is_code(code) {
+            return Ok(None);
+        }
+        records::invite(&self.tables, code).await
+    }
+
+    /// Revokes `code`; whether it was live.
+    pub async fn revoke(&self, code: &str, now_ms: i64) -> Result<bool, StoreError> {
+        records::revoke_invite(&self.tables, code, now_ms).await
+    }
+
+    /// Lets `user` into the room `code` invites to: its name, or why not.
+    pub async fn accept(
+        &self,
+        code: &str,
+        user: UserId,
+        now_ms: i64,
+    ) -> Result<Result<RoomName, InviteRefusal>, StoreError> {
+        if !is_code(code) {
+            return Ok(Err(InviteRefusal::Unknown));
+        }
+        if let Some(room) = records::use_invite(&self.tables, code, user, now_ms).await? {
+            return Ok(Ok(room));
+        }
+        let why = match records::invite(&self.tables, code).await? {
+            Some(invite) => invite.refusal(now_ms).unwrap_or(InviteRefusal::UsedUp),
+            None => InviteRefusal::Unknown,
+        };
+        Ok(Err(why))
+    }
+}
+
+/// Whether `code` could be an invite's (32 hex digits): anything else is
+/// answered without a read.
+pub fn is_code(code: &str) -> bool {
+    code.len() == 32 && code.bytes().all(|b| b.is_ascii_hexdigit())
+}
