@@ -404,6 +404,17 @@ async fn owners_give_roles_and_each_role_does_only_what_it_may() {
     )
     .await;
     assert_eq!(status, 400);
+    // A body that is not an object is refused, though serde would read
+    // an array as a struct.
+    let (status, _) = api(
+        &server,
+        "PATCH",
+        "/api/rooms/team",
+        &ana_token,
+        Some(json!([null, null])),
+    )
+    .await;
+    assert_eq!(status, 400);
     // Without a key or a token: nothing.
     let (status, _, _) = call_json(&server.addr, "GET", "/api/rooms/team", None, None).await;
     assert_eq!(status, 401);

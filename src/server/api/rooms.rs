@@ -18,7 +18,7 @@ use utoipa::ToSchema;
 
 use super::caller::Caller;
 use super::problem::{BodyProblems, Problem};
-use super::routes::room_of;
+use super::routes::{RoomPath, room_of};
 use crate::protocol::{Role, RoomName, UserId};
 use crate::server::app_state::AppState;
 use crate::server::broker::{ApiCommand, Command};
@@ -124,6 +124,18 @@ pub struct RoomAndUser {
     user: String,
 }
 
+/// A JSON object body as `T`: serde would also take an array for a
+/// struct, which the document does not allow.
+fn object<T: serde::de::DeserializeOwned>(
+    body: Result<Json<serde_json::Value>, JsonRejection>,
+) -> Result<T, Problem> {
+    let Json(value) = body.map_err(Problem::from_json)?;
+    if !value.is_object() {
+        return Err(Problem::bad_request("the body must be a JSON object"));
+    }
+    serde_json::from_value(value).map_err(|why| Problem::bad_request(why.to_string()))
+}
+
 fn unavailable(error: StoreError) -> Problem {
     warn!(%error, "reading or writing rooms failed");
     Problem::unavailable("rooms cannot be reached now; try again", 5)
@@ -217,7 +229,7 @@ async fn changed(app: &AppState, room: RoomName) {
 /// A room's settings: its topic, privacy, and staff.
 #[utoipa::path(
     get, path = "/api/rooms/{room}",
-    params(("room" = String, Path, description = "The room's name")),
+    params(RoomPath),
     responses(
         (status = 200, body = RoomSettingsBody),
         (status = 404, description = "A private room the caller is not a member of", body = Problem, content_type = "application/problem+json"),
@@ -239,7 +251,7 @@ pub async fn room_settings(
 /// Whoever is in a room when it becomes private stays a member.
 #[utoipa::path(
     patch, path = "/api/rooms/{room}",
-    params(("room" = String, Path, description = "The room's name")),
+    params(RoomPath),
     request_body = SettingsChange,
     responses(
         (status = 200, body = RoomSettingsBody),
@@ -254,10 +266,10 @@ pub async fn change_room(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
     room: Result<Path<String>, PathRejection>,
-    body: Result<Json<SettingsChange>, JsonRejection>,
+    body: Result<Json<serde_json::Value>, JsonRejection>,
 ) -> Result<Json<RoomSettingsBody>, Problem> {
     let room = room_of(room)?;
-    let Json(change) = body.map_err(Problem::from_json)?;
+    let change: SettingsChange = object(body)?;
     let settings = visible(&app, &room, caller).await?;
     let topic = match &change.topic {
         Some(topic) => {
@@ -303,7 +315,7 @@ pub async fn change_room(
 #[utoipa::path(
     put, path = "/api/rooms/{room}/roles/{user}",
     params(
-        ("room" = String, Path, description = "The room's name"),
+        ("room" = String, Path, pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", description = "The room's name"),
         ("user" = String, Path, format = Uuid, description = "The user's id"),
     ),
     request_body = RoleChange,
@@ -320,10 +332,10 @@ pub async fn set_role(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
     path: Result<Path<RoomAndUser>, PathRejection>,
-    body: Result<Json<RoleChange>, JsonRejection>,
+    body: Result<Json<serde_json::Value>, JsonRejection>,
 ) -> Result<Json<RoomSettingsBody>, Problem> {
     let (room, user) = room_and_user(path)?;
-    let Json(change) = body.map_err(Problem::from_json)?;
+    let change: RoleChange = object(body)?;
     let role = Role::from_name(&change.role)
         .ok_or_else(|| Problem::bad_request("role must be owner, moderator or member"))?;
     let settings = visible(&app, &room, caller).await?;
@@ -344,7 +356,7 @@ pub async fn set_role(
 #[utoipa::path(
     delete, path = "/api/rooms/{room}/roles/{user}",
     params(
-        ("room" = String, Path, description = "The room's name"),
+        ("room" = String, Path, pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", description = "The room's name"),
         ("user" = String, Path, format = Uuid, description = "The user's id"),
     ),
     responses(
@@ -387,7 +399,7 @@ fn room_and_user(
 /// Makes an invite to the room (owners and moderators).
 #[utoipa::path(
     post, path = "/api/rooms/{room}/invites",
-    params(("room" = String, Path, description = "The room's name")),
+    params(RoomPath),
     request_body = NewInvite,
     responses(
         (status = 201, body = Invite),
@@ -402,10 +414,10 @@ pub async fn create_invite(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
     room: Result<Path<String>, PathRejection>,
-    body: Result<Json<NewInvite>, JsonRejection>,
+    body: Result<Json<serde_json::Value>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Invite>), Problem> {
     let room = room_of(room)?;
-    let Json(new) = body.map_err(Problem::from_json)?;
+    let new: NewInvite = object(body)?;
     if new
         .expires_in_seconds
         .is_some_and(|s| !(1..=MAX_INVITE_SECONDS).contains(&s))
@@ -445,7 +457,7 @@ pub async fn create_invite(
 /// The room's invites, newest first (owners and moderators).
 #[utoipa::path(
     get, path = "/api/rooms/{room}/invites",
-    params(("room" = String, Path, description = "The room's name")),
+    params(RoomPath),
     responses(
         (status = 200, body = InviteList),
         (status = 403, description = "Only owners and moderators see invites", body = Problem, content_type = "application/problem+json"),

@@ -83,7 +83,7 @@ pub struct MessagePage {
 #[derive(IntoParams)]
 #[into_params(parameter_in = Path)]
 #[allow(dead_code)] // a description for the document: the path is read as text
-pub struct RoomPath {
+pub(super) struct RoomPath {
     /// The room's name.
     #[param(pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
     room: String,
