@@ -1292,3 +1292,48 @@ async fn a_private_room_and_its_invites_hold_on_every_node() {
         (&json!("not_allowed"), &json!("vault"))
     );
 }
+
+/// A private room is left out of the lobby of every node, not only of the
+/// nodes that have it in memory.
+#[tokio::test]
+async fn private_rooms_are_left_out_of_every_nodes_lobby() {
+    let mut cluster = Cluster::new();
+    let (a, b) = (cluster.node(), cluster.node());
+    let (mut ana, welcome, _) = Client::connect_with_token(&a.ws_url(), None).await;
+    let token = welcome["token"].as_str().unwrap().to_owned();
+    ana.join("hideout").await;
+    let mut watcher = b.connect_with_hello().await;
+    watcher.send(json!({"type": "list_rooms"})).await;
+    let listed = |rooms: &Value, name: &str| {
+        rooms["rooms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|room| room["room"] == name)
+    };
+    let deadline = tokio::time::Instant::now() + PATIENCE * 3;
+    while !listed(&watcher.recv_type("rooms").await, "hideout") {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "B's lobby never listed it"
+        );
+    }
+    let change = Some(json!({"private": true}));
+    let (status, _, answer) =
+        common::call_json(&a.addr, "PATCH", "/api/rooms/hideout", Some(&token), change).await;
+    assert_eq!(status, 200, "{answer}");
+    // Joined after the room went private: once B's lobby lists it, B's
+    // lobby is read from after the change.
+    let _later = member(&a, "later").await;
+    loop {
+        let rooms = watcher.recv_type("rooms").await;
+        if listed(&rooms, "later") {
+            assert!(!listed(&rooms, "hideout"), "{rooms}");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline + PATIENCE * 3,
+            "{rooms}"
+        );
+    }
+}

@@ -237,6 +237,12 @@ pub enum BusRequest {
     /// This node changed `room`'s rows: the nodes that have it in memory
     /// read them again.
     RoomChanged(RoomName),
+    /// `room` is private (or not), as its settings were read here: for
+    /// every node's lobby.
+    Privacy {
+        room: RoomName,
+        private: bool,
+    },
     /// Who is in `room` on every node, as Redis has it (for the HTTP API,
     /// when nobody here is in it); `None` if Redis cannot say.
     Members {

@@ -357,6 +357,14 @@ impl Task {
                 self.publish(&Published::Renamed { node, user, name });
             }
             BusRequest::RoomChanged(room) => self.publish(&Published::RoomChanged { node, room }),
+            BusRequest::Privacy { room, private } => {
+                if self.lost() {
+                    return; // recorded again when the room's settings are next read
+                }
+                if let Err(error) = Presence::set_private(&mut self.manager, &room, private).await {
+                    self.failed("recording a room's privacy", &error);
+                }
+            }
             BusRequest::Disconnect(user, reason) => self.publish(&Published::Disconnect {
                 node,
                 user,

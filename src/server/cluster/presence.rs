@@ -32,6 +32,9 @@ const NODES: &str = "confab:nodes";
 const LOBBY: &str = "confab:lobby";
 const ONLINE: &str = "confab:online";
 const NAMES: &str = "confab:names";
+/// The private rooms, left out of the lobby: kept by whichever node reads a
+/// room's settings (as it comes into memory, and when they change).
+const PRIVATE: &str = "confab:private";
 
 fn node_key(node: &str) -> String {
     format!("confab:node:{node}")
@@ -389,7 +392,22 @@ impl Presence {
         Ok(users.iter().filter_map(|u| UserId::parse(u).ok()).collect())
     }
 
-    /// The lobby: the `limit` rooms with the most members, and how many.
+    /// Records whether `room` is private, for every node's lobby.
+    pub async fn set_private(
+        redis: &mut ConnectionManager,
+        room: &RoomName,
+        private: bool,
+    ) -> redis::RedisResult<()> {
+        let command = if private { "SADD" } else { "SREM" };
+        redis::cmd(command)
+            .arg(PRIVATE)
+            .arg(room.as_str())
+            .query_async(redis)
+            .await
+    }
+
+    /// The lobby: the `limit` rooms with the most members, and how many,
+    /// private rooms left out.
     pub async fn lobby(
         redis: &mut ConnectionManager,
         limit: usize,
@@ -406,9 +424,24 @@ impl Presence {
             .arg("WITHSCORES")
             .query_async(redis)
             .await?;
+        if rooms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let private: Vec<bool> = redis::cmd("SMISMEMBER")
+            .arg(PRIVATE)
+            .arg(
+                rooms
+                    .iter()
+                    .map(|(room, _)| room.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .query_async(redis)
+            .await?;
         Ok(rooms
             .into_iter()
-            .filter_map(|(room, count)| Some((RoomName::parse(room).ok()?, count as usize)))
+            .zip(private)
+            .filter(|(_, private)| !private)
+            .filter_map(|((room, count), _)| Some((RoomName::parse(room).ok()?, count as usize)))
             .collect())
     }
 }

@@ -170,6 +170,9 @@ impl BrokerState {
             }
             None => None, // what was read before stays
         };
+        if let Some(before) = &before {
+            self.tell_lobbies(&name, before.as_ref());
+        }
         match before {
             Some(None) => self.admit_waiting(&name),
             Some(Some(before)) => self.settings_changed(&name, &before),
@@ -212,6 +215,25 @@ impl BrokerState {
             self.release_held(conn, name);
         }
         self.drop_room_if_empty(name);
+    }
+
+    /// Cluster mode: records the room's privacy in Redis, for every node's
+    /// lobby, when it is read first here and when it changes.
+    fn tell_lobbies(&mut self, name: &RoomName, before: Option<&RoomSettings>) {
+        let Some(private) = self
+            .rooms
+            .get(name)
+            .and_then(|room| room.settings.as_ref())
+            .map(|s| s.private)
+        else {
+            return;
+        };
+        if self.bus().is_some() && before.is_none_or(|before| before.private != private) {
+            self.effects.push(Effect::Bus(BusRequest::Privacy {
+                room: name.clone(),
+                private,
+            }));
+        }
     }
 
     /// Tells the room's members what changed, and puts out whoever may no
