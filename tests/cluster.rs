@@ -1337,3 +1337,49 @@ async fn private_rooms_are_left_out_of_every_nodes_lobby() {
         );
     }
 }
+
+/// A ban through node A holds on node B: the user there is put out and
+/// told why, and cannot come back through B; a mute through A stops their
+/// posts on B.
+#[tokio::test]
+async fn a_ban_or_mute_on_one_node_holds_on_the_other() {
+    let mut cluster = Cluster::new();
+    let (a, b) = (cluster.node(), cluster.node());
+    let (mut ana, welcome, _) = Client::connect_with_token(&a.ws_url(), None).await;
+    let token = welcome["token"].as_str().unwrap().to_owned();
+    ana.join("square").await;
+    let mut sam = member(&b, "square").await;
+    let mut carl = member(&b, "square").await;
+    let moderate = async |body: Value| {
+        let path = "/api/rooms/square/moderation";
+        let (status, _, answer) =
+            common::call_json(&a.addr, "POST", path, Some(&token), Some(body)).await;
+        assert_eq!(status, 204, "{answer}");
+    };
+    moderate(json!({"action": "mute", "user": sam.id(), "reason": "shouting"})).await;
+    let told = sam.recv_type("error").await;
+    assert_eq!(told["code"], "moderated", "{told}");
+    sam.send(json!({"type": "room_message", "room": "square", "content": "LOUD", "id": "l-1"}))
+        .await;
+    let refused = sam.recv_type("error").await;
+    assert_eq!(
+        (&refused["code"], &refused["id"]),
+        (&json!("moderated"), &json!("l-1"))
+    );
+
+    moderate(json!({"action": "ban", "user": sam.id(), "reason": "still shouting"})).await;
+    let told = sam.recv_type("error").await;
+    assert_eq!(told["code"], "moderated", "{told}");
+    assert!(
+        told["message"].as_str().unwrap().contains("banned"),
+        "{told}"
+    );
+    sam.send(json!({"type": "join_room", "room": "square"}))
+        .await;
+    assert_eq!(sam.recv_type("error").await["code"], "not_allowed");
+    ana.say_acked("square", "quiet now", "q-1").await;
+    // Carl, on the same node, hears it: Sam would have heard it with him.
+    let heard = carl.recv_type("room_message").await;
+    assert_eq!(heard["content"], "quiet now");
+    sam.expect_silence(Duration::from_millis(100)).await;
+}

@@ -34,11 +34,16 @@ pub enum ErrorCode {
     NoSuchMessage,
     /// The change is not allowed: someone else's message, one deleted, too
     /// old to edit, or one with as many kinds of reaction as it may have.
+    /// Also: a private room the user is not a member of.
     NotAllowed,
+    /// A moderator acted on the user in `room`: muted (posting is refused
+    /// until `retry_after_ms` has passed, if given), banned or kicked (out
+    /// of the room), or a mute lifted. `message` says which, and why.
+    Moderated,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 12] = [
+    pub const ALL: [ErrorCode; 13] = [
         ErrorCode::InvalidMessage,
         ErrorCode::BinaryFrame,
         ErrorCode::NotAMember,
@@ -51,6 +56,7 @@ impl ErrorCode {
         ErrorCode::RateLimited,
         ErrorCode::NoSuchMessage,
         ErrorCode::NotAllowed,
+        ErrorCode::Moderated,
     ];
 
     /// The name on the wire (what serde writes, checked by a test).
@@ -68,6 +74,7 @@ impl ErrorCode {
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::NoSuchMessage => "no_such_message",
             ErrorCode::NotAllowed => "not_allowed",
+            ErrorCode::Moderated => "moderated",
         }
     }
 

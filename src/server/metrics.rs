@@ -35,6 +35,7 @@ pub struct Metrics {
     errors_sent: Family<Label, Counter>,
     rate_limited: Family<[(&'static str, &'static str); 2], Counter>,
     account_events: Family<[(&'static str, &'static str); 2], Counter>,
+    moderation: Family<[(&'static str, &'static str); 1], Counter>,
     pub deliveries: Counter,
     pub sent_bytes: Counter,
     pub slow_consumers: Counter,
@@ -63,6 +64,7 @@ impl Metrics {
             errors_sent: Family::default(),
             rate_limited: Family::default(),
             account_events: Family::default(),
+            moderation: Family::default(),
             deliveries: Counter::default(),
             sent_bytes: Counter::default(),
             slow_consumers: Counter::default(),
@@ -118,6 +120,11 @@ impl Metrics {
             "account_events",
             "Sign-ups and sign-ins (ok or refused), sign-outs and password changes",
             metrics.account_events.clone(),
+        );
+        r.register(
+            "moderation",
+            "Moderation actions taken (mute, ban, kick, unmute, unban)",
+            metrics.moderation.clone(),
         );
         r.register(
             "deliveries",
@@ -220,6 +227,11 @@ impl Metrics {
         self.account_events
             .get_or_create(&[("kind", kind), ("result", result)])
             .inc();
+    }
+
+    /// A moderation action taken.
+    pub fn moderated(&self, action: &'static str) {
+        self.moderation.get_or_create(&[("action", action)]).inc();
     }
 
     /// Everything, as `GET /metrics` serves it.

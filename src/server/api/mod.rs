@@ -15,6 +15,7 @@
 
 mod accounts;
 mod caller;
+mod moderation;
 mod problem;
 mod rooms;
 mod routes;
@@ -38,6 +39,7 @@ use problem::Problem;
         accounts::change_password,
         rooms::room_settings, rooms::change_room, rooms::set_role, rooms::remove_role,
         rooms::create_invite, rooms::list_invites, rooms::revoke_invite, rooms::accept_invite,
+        moderation::moderate, moderation::audit,
     ),
     modifiers(&BearerKeys),
     security(("api_key" = [])),
@@ -87,6 +89,8 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/rooms/{room}/invites",
             get(rooms::list_invites).post(rooms::create_invite),
         )
+        .route("/rooms/{room}/moderation", post(moderation::moderate))
+        .route("/rooms/{room}/audit", get(moderation::audit))
         .route(
             "/invites/{code}",
             post(rooms::accept_invite).delete(rooms::revoke_invite),

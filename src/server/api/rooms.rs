@@ -126,7 +126,7 @@ pub struct RoomAndUser {
 
 /// A JSON object body as `T`: serde would also take an array for a
 /// struct, which the document does not allow.
-fn object<T: serde::de::DeserializeOwned>(
+pub(super) fn object<T: serde::de::DeserializeOwned>(
     body: Result<Json<serde_json::Value>, JsonRejection>,
 ) -> Result<T, Problem> {
     let Json(value) = body.map_err(Problem::from_json)?;
@@ -136,7 +136,7 @@ fn object<T: serde::de::DeserializeOwned>(
     serde_json::from_value(value).map_err(|why| Problem::bad_request(why.to_string()))
 }
 
-fn unavailable(error: StoreError) -> Problem {
+pub(super) fn unavailable(error: StoreError) -> Problem {
     warn!(%error, "reading or writing rooms failed");
     Problem::unavailable("rooms cannot be reached now; try again", 5)
 }
@@ -152,9 +152,13 @@ pub async fn visible(
     room: &RoomName,
     caller: Caller,
 ) -> Result<RoomSettings, Problem> {
-    let settings = app.rooms.settings(room).await.map_err(unavailable)?;
+    let settings = app
+        .rooms
+        .settings(room, now_ms())
+        .await
+        .map_err(unavailable)?;
     match caller {
-        Caller::User(user) if !settings.lets_in(user) => Err(no_such_room()),
+        Caller::User(user) if !settings.lets_in(user, now_ms()) => Err(no_such_room()),
         _ => Ok(settings),
     }
 }
@@ -220,7 +224,7 @@ fn invite_body(invite: InviteRow, now: i64) -> Invite {
 /// The broker, and through the bus every node, reads the room's rows
 /// again; this node's has once this returns (or after a few seconds, if
 /// it is that far behind).
-async fn changed(app: &AppState, room: RoomName) {
+pub(super) async fn changed(app: &AppState, room: RoomName) {
     let (done, read) = tokio::sync::oneshot::channel();
     app.broker.send(Command::RoomChanged { room, done }).await;
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), read).await;
@@ -306,7 +310,11 @@ pub async fn change_room(
         .map_err(unavailable)?;
     info!(%room, ?caller, topic = topic.is_some(), private = ?change.private, "room settings changed");
     changed(&app, room.clone()).await;
-    let settings = app.rooms.settings(&room).await.map_err(unavailable)?;
+    let settings = app
+        .rooms
+        .settings(&room, now_ms())
+        .await
+        .map_err(unavailable)?;
     Ok(Json(settings_body(&room, &settings, caller)))
 }
 
@@ -347,7 +355,11 @@ pub async fn set_role(
         .map_err(unavailable)?;
     info!(%room, ?caller, %user, role = role.name(), "role given");
     changed(&app, room.clone()).await;
-    let settings = app.rooms.settings(&room).await.map_err(unavailable)?;
+    let settings = app
+        .rooms
+        .settings(&room, now_ms())
+        .await
+        .map_err(unavailable)?;
     Ok(Json(settings_body(&room, &settings, caller)))
 }
 

@@ -384,7 +384,7 @@ fn carry_out(state: &mut BrokerState, tasks: &mut Tasks) {
 async fn work_on_room(rooms: &Rooms, room: &RoomName, work: RoomWork) -> Option<RoomSettings> {
     let read = async || {
         rooms
-            .settings(room)
+            .settings(room, crate::server::store::now_ms())
             .await
             .inspect_err(|error| warn!(%room, %error, "reading a room's settings failed"))
             .ok()

@@ -16,12 +16,14 @@
 //!   used up.
 
 pub mod records;
+pub mod sanctions;
 
 use std::collections::HashMap;
 
 use crate::protocol::{Role, RoomInfo, RoomName, Staff, UserId};
 use crate::server::store::{StoreError, Tables};
 pub use records::InviteRow;
+pub use sanctions::{Action, AuditRow, Kind, Sanction};
 
 /// A room's topic, in characters at most.
 pub const MAX_TOPIC_CHARS: usize = 300;
@@ -37,6 +39,15 @@ pub struct RoomSettings {
     /// Everyone with a standing: owners, moderators, and a private room's
     /// members.
     pub roles: HashMap<UserId, Role>,
+    /// Who may not post, until when, and why.
+    pub muted: HashMap<UserId, Sanction>,
+    /// Who may not be in the room, until when, and why.
+    pub banned: HashMap<UserId, Sanction>,
+}
+
+/// The sanction, if it holds at `now_ms`.
+fn holds(sanction: Option<&Sanction>, now_ms: i64) -> Option<&Sanction> {
+    sanction.filter(|sanction| sanction.until.is_none_or(|until| until > now_ms))
 }
 
 impl RoomSettings {
@@ -44,9 +55,21 @@ impl RoomSettings {
         self.roles.get(&user).copied()
     }
 
-    /// Whether `user` may join, read, search and post in the room.
-    pub fn lets_in(&self, user: UserId) -> bool {
-        !self.private || self.roles.contains_key(&user)
+    /// Whether `user` may join, read, search and post in the room at
+    /// `now_ms`: a member if it is private, and not banned.
+    pub fn lets_in(&self, user: UserId, now_ms: i64) -> bool {
+        (!self.private || self.roles.contains_key(&user))
+            && self.banned_until(user, now_ms).is_none()
+    }
+
+    /// `user`'s ban, if it holds at `now_ms`.
+    pub fn banned_until(&self, user: UserId, now_ms: i64) -> Option<&Sanction> {
+        holds(self.banned.get(&user), now_ms)
+    }
+
+    /// `user`'s mute, if it holds at `now_ms`.
+    pub fn muted_until(&self, user: UserId, now_ms: i64) -> Option<&Sanction> {
+        holds(self.muted.get(&user), now_ms)
     }
 
     /// As the room's members see them: the staff, owners first.
@@ -120,17 +143,42 @@ impl Rooms {
         Self { tables }
     }
 
-    /// `room`'s settings as stored now.
-    pub async fn settings(&self, room: &RoomName) -> Result<RoomSettings, StoreError> {
-        Ok(match records::load(&self.tables, room).await? {
+    /// `room`'s settings as stored now, with the sanctions in force at
+    /// `now_ms`.
+    pub async fn settings(&self, room: &RoomName, now_ms: i64) -> Result<RoomSettings, StoreError> {
+        let mut settings = match records::load(&self.tables, room).await? {
             Some(row) => RoomSettings {
                 recorded: true,
                 topic: row.topic,
                 private: row.private,
                 roles: row.roles.into_iter().collect(),
+                ..RoomSettings::default()
             },
             None => RoomSettings::default(),
-        })
+        };
+        for (user, kind, sanction) in sanctions::of_room(&self.tables, room, now_ms).await? {
+            match kind {
+                Kind::Mute => settings.muted.insert(user, sanction),
+                Kind::Ban => settings.banned.insert(user, sanction),
+            };
+        }
+        Ok(settings)
+    }
+
+    /// Puts a mute or a ban on the action's target, or lifts it (`lift`),
+    /// and writes the action to the audit log.
+    pub async fn act(&self, action: &Action<'_>, kind: Kind, lift: bool) -> Result<(), StoreError> {
+        sanctions::act(&self.tables, action, kind, lift).await
+    }
+
+    /// `room`'s audit log, newest first.
+    pub async fn audit(
+        &self,
+        room: &RoomName,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<AuditRow>, StoreError> {
+        sanctions::audit_of(&self.tables, room, before, limit).await
     }
 
     /// `user` owns `room` if nobody claimed it before; whether they do.

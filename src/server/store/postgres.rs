@@ -58,6 +58,11 @@ const MIGRATIONS: Embedded = Embedded(&[
         "rooms",
         include_str!("../../../migrations/postgres/0005_rooms.sql"),
     ),
+    (
+        6,
+        "moderation",
+        include_str!("../../../migrations/postgres/0006_moderation.sql"),
+    ),
 ]);
 
 /// How long a call waits for a connection before it fails: with PostgreSQL

@@ -73,6 +73,11 @@ const MIGRATIONS: Embedded = Embedded(&[
         "rooms",
         include_str!("../../../migrations/0008_rooms.sql"),
     ),
+    (
+        9,
+        "moderation",
+        include_str!("../../../migrations/0009_moderation.sql"),
+    ),
 ]);
 
 /// The open database: one connection for the committer, a small pool for reads

@@ -91,6 +91,10 @@ impl BrokerState {
             self.send_to(conn, &error);
             return;
         }
+        if let Some(notice) = self.muted_notice(&room, user, id.clone(), false) {
+            self.send_to(conn, &notice);
+            return;
+        }
         let message = NewMessage {
             conn: tag(conn),
             channel: Channel::Room(room.clone()),

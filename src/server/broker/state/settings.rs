@@ -11,6 +11,28 @@
 
 use super::*;
 
+/// `ms` in words: "3 minutes", "1 hour", "45 seconds" (rounded up).
+fn in_words(ms: i64) -> String {
+    let seconds = (ms.max(0) + 999) / 1000;
+    let (count, unit) = match seconds {
+        0..120 => (seconds, "second"),
+        120..7200 => ((seconds + 59) / 60, "minute"),
+        7200..172_800 => ((seconds + 3599) / 3600, "hour"),
+        _ => ((seconds + 86_399) / 86_400, "day"),
+    };
+    let plural = if count == 1 { "" } else { "s" };
+    format!("{count} {unit}{plural}")
+}
+
+/// A moderator's words to a user, with their reason if they gave one.
+fn with_reason(what: String, reason: &str) -> String {
+    if reason.is_empty() {
+        what
+    } else {
+        format!("{what}: \"{reason}\"")
+    }
+}
+
 /// What the task does to a room's rows, then reads its settings again
 /// (the answer is [`Command::Settings`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +78,7 @@ impl BrokerState {
         self.rooms
             .get(room)
             .and_then(|room| room.settings.as_ref())
-            .is_some_and(|settings| settings.lets_in(user))
+            .is_some_and(|settings| settings.lets_in(user, self.now.ms))
     }
 
     /// Whether `room` is private, as far as this node knows.
@@ -236,6 +258,37 @@ impl BrokerState {
         }
     }
 
+    /// What a muted `user` is told in `room` (`None` if they are not
+    /// muted): `news`, that a moderator just muted them; otherwise, that
+    /// what they sent (`id`) was refused. With how long it lasts and why.
+    pub(super) fn muted_notice(
+        &self,
+        room: &RoomName,
+        user: UserId,
+        id: Option<ClientId>,
+        news: bool,
+    ) -> Option<ServerMessage> {
+        let settings = self.rooms.get(room)?.settings.as_ref()?;
+        let mute = settings.muted_until(user, self.now.ms)?;
+        let left = mute.until.map(|until| until - self.now.ms);
+        let lasting = match left {
+            Some(ms) => format!("for {}", in_words(ms)),
+            None => "until a moderator lifts it".to_owned(),
+        };
+        let what = if news {
+            format!("a moderator muted you in '{room}' {lasting}")
+        } else {
+            format!("you are muted in '{room}' {lasting}; your message was not sent")
+        };
+        Some(ServerMessage::Error {
+            message: with_reason(what, &mute.reason),
+            code: Some(ErrorCode::Moderated),
+            room: Some(room.clone()),
+            id,
+            retry_after_ms: left.map(|ms| u64::try_from(ms.max(1)).unwrap_or(1)),
+        })
+    }
+
     /// Tells the room's members what changed, and puts out whoever may no
     /// longer be in it.
     fn settings_changed(&mut self, name: &RoomName, before: &RoomSettings) {
@@ -253,15 +306,40 @@ impl BrokerState {
             .map(|(conn, _)| *conn)
             .collect();
         let privacy_changed = now.private != before.private;
+        let at = self.now.ms;
         let outsiders: Vec<ConnId> = room
             .members
             .keys()
             .filter(|conn| {
                 self.sessions
                     .get(conn)
-                    .is_some_and(|session| !now.lets_in(session.user))
+                    .is_some_and(|session| !now.lets_in(session.user, at))
             })
             .copied()
+            .collect();
+        // Muted or unmuted: told in plain words, on each connection there.
+        let mut mutes = Vec::new();
+        for conn in room.members.keys() {
+            let Some(user) = self.sessions.get(conn).map(|session| session.user) else {
+                continue;
+            };
+            let (was, is) = (before.muted_until(user, at), now.muted_until(user, at));
+            if was != is {
+                mutes.push((*conn, user, is.is_some()));
+            }
+        }
+        let banned: Vec<(ConnId, String)> = outsiders
+            .iter()
+            .filter_map(|conn| {
+                let user = self.sessions.get(conn)?.user;
+                let ban = now.banned_until(user, at)?;
+                let lasting = match ban.until {
+                    Some(until) => format!("for {}", in_words(until - at)),
+                    None => "until a moderator lifts it".to_owned(),
+                };
+                let text = format!("a moderator banned you from '{name}' {lasting}");
+                Some((*conn, with_reason(text, &ban.reason)))
+            })
             .collect();
         if info != before.info() {
             let frame = encode(&ServerMessage::RoomUpdated {
@@ -275,14 +353,34 @@ impl BrokerState {
         if privacy_changed {
             self.lobby.changed();
         }
+        for (conn, user, muted) in mutes {
+            let notice = if muted {
+                self.muted_notice(name, user, None, true)
+            } else {
+                let text = format!("a moderator lifted your mute in '{name}': you may post again");
+                Some(ServerMessage::room_error(
+                    ErrorCode::Moderated,
+                    name.clone(),
+                    text,
+                ))
+            };
+            if let Some(notice) = notice {
+                self.send_to(conn, &notice);
+            }
+        }
         for conn in outsiders {
-            info!(%conn, room = %name, "no longer a member of a private room");
+            let notice = match banned.iter().find(|(banned, _)| *banned == conn) {
+                Some((_, text)) => {
+                    ServerMessage::room_error(ErrorCode::Moderated, name.clone(), text.clone())
+                }
+                None => {
+                    let text = "you are no longer a member of this private room";
+                    ServerMessage::room_error(ErrorCode::NotAllowed, name.clone(), text)
+                }
+            };
+            info!(%conn, room = %name, "put out of a room");
             self.leave(conn, name.clone());
-            let text = "you are no longer a member of this private room";
-            self.send_to(
-                conn,
-                &ServerMessage::room_error(ErrorCode::NotAllowed, name.clone(), text),
-            );
+            self.send_to(conn, &notice);
         }
     }
 }
