@@ -24,6 +24,7 @@ fn every_error_code_has_a_snake_case_name() {
             "rate_limited",
             "no_such_message",
             "not_allowed",
+            "moderated",
         ]
     );
     for (code, name) in ErrorCode::ALL.into_iter().zip(&names) {
