@@ -94,6 +94,11 @@ async fn mutes_bans_and_kicks_hold_are_told_and_are_written_down() {
         refused["retry_after_ms"].as_u64().unwrap() <= 2000,
         "{refused}"
     );
+    // Nor may they say it by editing an old message, or react.
+    spammer
+        .send(json!({"type": "edit_message", "room": "town", "seq": 1, "content": "spam"}))
+        .await;
+    assert_eq!(told(&mut spammer).await["room"], "town");
     tokio::time::sleep(Duration::from_millis(2100)).await;
     spammer.say_acked("town", "sorry", "s-2").await;
     assert_eq!(

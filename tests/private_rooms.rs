@@ -307,6 +307,25 @@ async fn a_private_room_keeps_outsiders_out_by_every_route_until_an_invite_lets_
         codes.push(frame["code"].as_str().unwrap().to_owned());
     }
     assert_eq!(codes, ["not_allowed", "not_a_member", "not_a_member"]);
+    // What he pipelines behind a refused join to a room not in memory is
+    // not lost: it applies, in order, once the join is refused.
+    dan.send(json!({"type": "join_room", "room": "plans"}))
+        .await;
+    dan.send(json!({"type": "join_room", "room": "open"})).await;
+    dan.send(json!({"type": "room_message", "room": "open", "content": "still here", "id": "d-9"}))
+        .await;
+    let mut seen = Vec::new();
+    loop {
+        let frame = dan.recv().await;
+        let kind = frame["type"].as_str().unwrap().to_owned();
+        seen.push(kind.clone());
+        if kind == "ack" {
+            assert_eq!(frame["id"], "d-9");
+            break;
+        }
+    }
+    seen.retain(|kind| !["history", "room_updated", "room_message"].contains(&kind.as_str()));
+    assert_eq!(seen, ["error", "joined", "ack"], "{seen:?}");
     let (mut carl, _, _) = Client::connect_with_token(&server.ws_url(), Some(&carl_token)).await;
     let joined = carl.join("plans").await;
     assert_eq!(joined["settings"]["private"], true);

@@ -171,6 +171,14 @@ impl BrokerState {
                     self.send_to(conn, &error);
                     return;
                 }
+                // A muted user may delete their own messages, not edit
+                // (which would say anything) or react.
+                if !matches!(request, ChangeRequest::Delete)
+                    && let Some(notice) = self.muted_notice(&room, user, None, false)
+                {
+                    self.send_to(conn, &notice);
+                    return;
+                }
                 (Channel::Room(room), None)
             }
             (None, Some(with)) if with != user => (Channel::direct(user, with), Some(with)),

@@ -111,7 +111,16 @@ impl BrokerState {
         let read = self.read_settings(name, RoomWork::Read);
         if let Some(room) = self.rooms.get_mut(name) {
             room.reads.rechecking.push((conn, after, read));
-            self.hold_behind(conn, name.clone());
+            // Held behind this join already (it waited for the load): what
+            // it holds stays held, in order.
+            let held = self
+                .sessions
+                .get(&conn)
+                .and_then(|session| session.held.as_ref())
+                .is_some_and(|held| held.room == *name);
+            if !held {
+                self.hold_behind(conn, name.clone());
+            }
         }
     }
 

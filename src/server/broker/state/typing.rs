@@ -50,10 +50,16 @@ impl BrokerState {
             );
             return;
         }
+        let user = session.user;
+        if self.muted_notice(&room, user, None, false).is_some() {
+            return; // a muted user's typing is no news
+        }
+        let Some(session) = self.sessions.get_mut(&conn) else {
+            return;
+        };
         if !session.extras().typed.pass(&room, self.now.at) {
             return;
         }
-        let user = session.user;
         // Nobody hears of someone typing before hearing that they joined.
         self.send_announcements(&room);
         let frame = encode(&ServerMessage::Typing {
