@@ -43,7 +43,15 @@ async fn told(client: &mut Client) -> Value {
 #[tokio::test]
 async fn mutes_bans_and_kicks_hold_are_told_and_are_written_down() {
     let data = tempfile::tempdir().unwrap();
-    let server = Binary::start_with(data.path(), &[("CONFAB_API_KEYS", KEY)]);
+    // Every guest here comes from 127.0.0.1: the bans' hold on the banned
+    // guests' address has a test of its own (below).
+    let server = Binary::start_with(
+        data.path(),
+        &[
+            ("CONFAB_API_KEYS", KEY),
+            ("CONFAB_BAN_GUEST_ADDRESS_HOURS", "0"),
+        ],
+    );
     let (mut owner, owner_token) = guest(&server).await;
     owner.join("town").await;
     let (mut mo, mo_token) = guest(&server).await;
@@ -117,7 +125,9 @@ async fn mutes_bans_and_kicks_hold_are_told_and_are_written_down() {
     spammer
         .send(json!({"type": "join_room", "room": "town"}))
         .await;
-    assert_eq!(spammer.recv_type("error").await["code"], "not_allowed");
+    let refused = told(&mut spammer).await;
+    let text = refused["message"].as_str().unwrap();
+    assert!(text.contains("banned") && text.contains("again"), "{text}");
     let (status, _, _) = call_json(
         &server.addr,
         "GET",
@@ -146,7 +156,8 @@ async fn mutes_bans_and_kicks_hold_are_told_and_are_written_down() {
     spammer
         .send(json!({"type": "join_room", "room": "town"}))
         .await;
-    assert_eq!(spammer.recv_type("error").await["code"], "not_allowed");
+    let refused = told(&mut spammer).await;
+    assert!(refused["message"].as_str().unwrap().contains("cool off"));
 
     // Everything is in the audit log, newest first, for the staff only.
     let (status, _, log) = call_json(
@@ -208,4 +219,325 @@ async fn mutes_bans_and_kicks_hold_are_told_and_are_written_down() {
         let name = format!(r#"confab_moderation_total{{action="{action}"}}"#);
         assert_eq!(samples.get(&name), Some(&1.0), "{name}: {samples:?}");
     }
+}
+
+/// Signs up `username` and says `hello` with the account's token.
+async fn account(server: &Binary, username: &str) -> (Client, String) {
+    let body = json!({"username": username, "password": "a long enough passphrase"});
+    let (status, _, answer) =
+        call_json(&server.addr, "POST", "/api/accounts", None, Some(body)).await;
+    assert_eq!(status, 201, "{answer}");
+    let token = answer["token"].as_str().unwrap().to_owned();
+    let (client, welcome, _) = Client::connect_with_token(&server.ws_url(), Some(&token)).await;
+    assert_eq!(welcome["username"], username);
+    (client, token)
+}
+
+#[tokio::test]
+async fn moderators_delete_anyones_message_but_their_betters_and_it_is_written_down() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Binary::start_with(data.path(), &[("CONFAB_API_KEYS", KEY)]);
+    let (mut owner, owner_token) = guest(&server).await;
+    owner.join("town").await;
+    let (mut mo, mo_token) = guest(&server).await;
+    mo.join("town").await;
+    let path = format!("/api/rooms/town/roles/{}", mo.id());
+    let body = Some(json!({"role": "moderator"}));
+    let (status, _, _) = call_json(&server.addr, "PUT", &path, Some(&owner_token), body).await;
+    assert_eq!(status, 200);
+    let (mut member, member_token) = guest(&server).await;
+    member.join("town").await;
+    let spam = member.say_acked("town", "buy now", "m-1").await;
+    let owners = owner.say_acked("town", "welcome all", "o-1").await;
+
+    // A member may not delete someone else's message.
+    member
+        .send(json!({"type": "delete_message", "room": "town", "seq": owners}))
+        .await;
+    let refused = member.recv_type("error").await;
+    assert_eq!(refused["code"], "not_allowed", "{refused}");
+
+    // A moderator deletes the member's: everyone sees it gone, and the
+    // author is told.
+    mo.send(json!({"type": "delete_message", "room": "town", "seq": spam}))
+        .await;
+    let gone = owner.recv_type("message_changed").await;
+    assert_eq!(
+        (gone["target"].as_u64(), &gone["change"]),
+        (Some(spam), &json!("delete")),
+        "{gone}"
+    );
+    let notice = told(&mut member).await;
+    let text = notice["message"].as_str().unwrap();
+    assert!(
+        text.contains("deleted your message") && text.contains(&spam.to_string()),
+        "{text}"
+    );
+    // But not the owner's, who stands higher: by the protocol or the API.
+    mo.send(json!({"type": "delete_message", "room": "town", "seq": owners}))
+        .await;
+    assert_eq!(mo.recv_type("error").await["code"], "not_allowed");
+    let path = format!("/api/rooms/town/messages/{owners}");
+    let (status, _, _) = call_json(&server.addr, "DELETE", &path, Some(&mo_token), None).await;
+    assert_eq!(status, 403);
+    let (status, _, _) = call_json(&server.addr, "DELETE", &path, Some(&member_token), None).await;
+    assert_eq!(status, 403, "a member has no moderation route either");
+    let (status, _, _) = call_json(
+        &server.addr,
+        "DELETE",
+        "/api/rooms/town/messages/999",
+        Some(KEY),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    // The operator may: with an API key.
+    let (status, _, problem) = call_json(&server.addr, "DELETE", &path, Some(KEY), None).await;
+    assert_eq!(status, 204, "{problem}");
+    let gone = mo.recv_type("message_changed").await;
+    assert_eq!(gone["target"].as_u64(), Some(owners));
+    assert_eq!(told(&mut owner).await["room"], "town");
+    let (status, _, _) = call_json(&server.addr, "DELETE", &path, Some(KEY), None).await;
+    assert_eq!(status, 403, "deleted already");
+
+    // Both are in the audit log, with the message's number, and counted.
+    let (status, _, log) = call_json(
+        &server.addr,
+        "GET",
+        "/api/rooms/town/audit",
+        Some(&owner_token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let deletions: Vec<(Value, Value, Value)> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["action"].clone(), e["target"].clone(), e["seq"].clone()))
+        .collect();
+    assert_eq!(
+        deletions,
+        [
+            (json!("delete_message"), json!(owner.id()), json!(owners)),
+            (json!("delete_message"), json!(member.id()), json!(spam)),
+        ]
+    );
+    assert_eq!(log["entries"][1]["actor"], mo.id());
+    let (_, samples) = scrape(&server.addr).await;
+    let name = r#"confab_moderation_total{action="delete_message"}"#;
+    assert_eq!(samples.get(name), Some(&2.0), "{samples:?}");
+    // After a restart, history shows both deleted.
+    let mut reader = server.connect_with_hello().await;
+    reader
+        .send(json!({"type": "join_room", "room": "town"}))
+        .await;
+    let history = reader.recv_type("history").await;
+    let texts: Vec<&str> = history["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["deleted"] != json!(true))
+        .filter_map(|m| m["content"].as_str())
+        .collect();
+    assert!(
+        !texts.iter().any(|t| *t == "buy now" || *t == "welcome all"),
+        "{history}"
+    );
+}
+
+#[tokio::test]
+async fn a_ban_keeps_the_banned_guests_new_identities_from_their_address_out() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Binary::start_with(data.path(), &[("CONFAB_API_KEYS", KEY)]);
+    let (mut owner, owner_token) = account(&server, "warden").await;
+    owner.join("town").await;
+    let (mut troll, _) = guest(&server).await;
+    troll.join("town").await;
+    let body = json!({"action": "ban", "user": troll.id(), "seconds": 600});
+    assert_eq!(moderate(&server, &owner_token, body).await.0, 204);
+    told(&mut troll).await;
+    // A fresh identity from the same address: refused, told why. A client
+    // that knows only the article too.
+    let (mut again, _) = guest(&server).await;
+    again
+        .send(json!({"type": "join_room", "room": "town"}))
+        .await;
+    let refused = told(&mut again).await;
+    assert!(
+        refused["message"].as_str().unwrap().contains("sign in"),
+        "{refused}"
+    );
+    let mut plain = common::Client::connect(&server.ws_url()).await;
+    plain
+        .send(json!({"type": "join_room", "room": "town"}))
+        .await;
+    assert_eq!(plain.recv_type("error").await["code"], "moderated");
+    // Other rooms are open to them; an account from the address is not
+    // kept out.
+    again.join("elsewhere").await;
+    let (mut neighbour, _) = account(&server, "neighbour").await;
+    neighbour.join("town").await;
+    // The ban lifted: guests from the address may come in again.
+    let body = json!({"action": "unban", "user": troll.id()});
+    assert_eq!(moderate(&server, &owner_token, body).await.0, 204);
+    let (mut later, _) = guest(&server).await;
+    later.join("town").await;
+}
+
+#[tokio::test]
+async fn admins_run_every_room_and_ban_from_the_whole_server() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Binary::start_with(
+        data.path(),
+        &[("CONFAB_API_KEYS", KEY), ("CONFAB_ADMINS", "root")],
+    );
+    let (mut root, root_token) = account(&server, "root").await;
+    let (mut owner, owner_token) = account(&server, "olive").await;
+    owner.join("den").await;
+    let body = Some(json!({"private": true}));
+    let (status, _, _) = call_json(
+        &server.addr,
+        "PATCH",
+        "/api/rooms/den",
+        Some(&owner_token),
+        body,
+    )
+    .await;
+    assert_eq!(status, 200);
+    // An admin may see and join a private room they were not invited to,
+    // moderate in it, and read its audit log; another account may not.
+    root.join("den").await;
+    let (mut troll, troll_token) = guest(&server).await;
+    troll.join("lobby").await;
+    let body = json!({"action": "mute", "user": owner.id(), "seconds": 5});
+    let (status, _, _) = call_json(
+        &server.addr,
+        "POST",
+        "/api/rooms/den/moderation",
+        Some(&root_token),
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, 204, "an admin outranks the room's owner");
+    assert!(
+        told(&mut owner).await["message"]
+            .as_str()
+            .unwrap()
+            .contains("muted")
+    );
+    let (status, _, _) = call_json(
+        &server.addr,
+        "GET",
+        "/api/rooms/den/audit",
+        Some(&root_token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    // Only admins (and the operator) ban server-wide.
+    let ban = json!({"action": "ban", "user": troll.id(), "reason": "spam everywhere"});
+    let (status, _, _) = call_json(
+        &server.addr,
+        "POST",
+        "/api/moderation",
+        Some(&owner_token),
+        Some(ban.clone()),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _, _) =
+        call_json(&server.addr, "GET", "/api/audit", Some(&owner_token), None).await;
+    assert_eq!(status, 403);
+    let (status, _, answer) = call_json(
+        &server.addr,
+        "POST",
+        "/api/moderation",
+        Some(&root_token),
+        Some(ban),
+    )
+    .await;
+    assert_eq!(status, 204, "{answer}");
+
+    // The banned user is told, then closed with 4003.
+    let (frames, code, _) = troll.recv_close().await;
+    assert_eq!(code, 4003);
+    let text = frames
+        .iter()
+        .find(|f| f["code"] == "moderated")
+        .expect("told why")["message"]
+        .clone();
+    assert!(text.as_str().unwrap().contains("spam everywhere"), "{text}");
+    // Their token is refused at hello and by the API.
+    let mut back = Client::connect(&server.ws_url()).await;
+    back.send(json!({"type": "hello", "token": troll_token}))
+        .await;
+    let (frames, code, _) = back.recv_close().await;
+    assert_eq!(
+        (code, &frames[0]["code"]),
+        (4003, &json!("moderated")),
+        "{frames:?}"
+    );
+    let (status, _, _) =
+        call_json(&server.addr, "GET", "/api/rooms", Some(&troll_token), None).await;
+    assert_eq!(status, 403);
+    // A new guest from their address: refused, with hello or without.
+    let mut fresh = Client::connect(&server.ws_url()).await;
+    fresh.send(json!({"type": "hello"})).await;
+    assert_eq!(fresh.recv_close().await.1, 4003);
+    let mut plain = Client::connect(&server.ws_url()).await;
+    plain
+        .send(json!({"type": "join_room", "room": "lobby"}))
+        .await;
+    assert_eq!(plain.recv_close().await.1, 4003);
+    // Accounts from the address are not: the owner is still here.
+    owner.say("den", "still here").await;
+
+    // Lifted: all may come back. Both actions are in the server's log.
+    let unban = json!({"action": "unban", "user": troll.id()});
+    let (status, _, _) = call_json(
+        &server.addr,
+        "POST",
+        "/api/moderation",
+        Some(KEY),
+        Some(unban),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (mut returned, _, _) =
+        Client::connect_with_token(&server.ws_url(), Some(&troll_token)).await;
+    returned.join("lobby").await;
+    let (status, _, log) =
+        call_json(&server.addr, "GET", "/api/audit", Some(&root_token), None).await;
+    assert_eq!(status, 200);
+    let actions: Vec<&str> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["unban", "ban"]);
+    assert_eq!(log["entries"][1]["reason"], "spam everywhere");
+    let (_, samples) = scrape(&server.addr).await;
+    assert_eq!(
+        samples.get(r#"confab_moderation_total{action="ban"}"#),
+        Some(&1.0)
+    );
+}
+
+#[test]
+fn an_admin_that_is_no_username_stops_the_server_at_start() {
+    let data = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_confab"))
+        .env("CONFAB_DATA_DIR", data.path())
+        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+        .env("CONFAB_ADMINS", "root,not a name!")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains("admins") && said.contains("not a name!"),
+        "{said}"
+    );
 }

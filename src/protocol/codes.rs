@@ -106,6 +106,10 @@ pub mod close_code {
     /// of theirs closes; one whose session lives may connect again at
     /// once, one whose session ended is a new guest if it does.
     pub const SIGNED_OUT: u16 = 4002;
+    /// The user is banned from the server (an admin's ban; the `error`
+    /// with code `moderated` before it says for how long and why).
+    /// Connecting again is refused the same way until the ban ends.
+    pub const BANNED: u16 = 4003;
     /// No frame (not even a pong) arrived within the heartbeat timeout.
     /// A private-use code: RFC 6455 has none for an idle peer.
     pub const HEARTBEAT_TIMEOUT: u16 = 4408;

@@ -211,7 +211,7 @@ impl UserId {
     /// An id made from 16 bytes of the server's choosing (a bot's, from
     /// its handle), marked as a custom UUID (version 8): never a guest's.
     #[cfg(feature = "ssr")]
-    pub fn from_custom_bytes(bytes: [u8; 16]) -> Self {
+    pub const fn from_custom_bytes(bytes: [u8; 16]) -> Self {
         Self(uuid::Builder::from_custom_bytes(bytes).into_uuid())
     }
 

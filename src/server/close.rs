@@ -33,6 +33,8 @@ pub enum CloseReason {
     /// A session of the user's account was signed out: every connection
     /// of theirs is closed, and those whose session lives connect again.
     SignedOut,
+    /// An admin banned the user from the server.
+    Banned,
     /// Who the connection is could not be settled now (storage did not
     /// answer): connect again in a while, with the same token.
     TryAgainLater,
@@ -51,6 +53,7 @@ impl CloseReason {
             CloseReason::PolicyViolation => "1008",
             CloseReason::Disconnected => "4001",
             CloseReason::SignedOut => "4002",
+            CloseReason::Banned => "4003",
             CloseReason::TryAgainLater => "1013",
         }
     }
@@ -66,6 +69,7 @@ impl CloseReason {
             CloseReason::PolicyViolation => close_code::POLICY_VIOLATION,
             CloseReason::Disconnected => close_code::DISCONNECTED,
             CloseReason::SignedOut => close_code::SIGNED_OUT,
+            CloseReason::Banned => close_code::BANNED,
             CloseReason::TryAgainLater => close_code::SLOW_CONSUMER,
         }
     }
@@ -89,6 +93,7 @@ impl CloseReason {
                 Utf8Bytes::from_static("a session of this account was signed out: connect again")
             }
             CloseReason::TryAgainLater => Utf8Bytes::from_static("try again later"),
+            CloseReason::Banned => Utf8Bytes::from_static("banned from this server"),
         }
     }
 
@@ -116,6 +121,8 @@ mod tests {
             (CloseReason::InvalidUtf8, 1007),
             (CloseReason::PolicyViolation, 1008),
             (CloseReason::Disconnected, 4001),
+            (CloseReason::SignedOut, 4002),
+            (CloseReason::Banned, 4003),
         ];
         for (reason, code) in reasons {
             assert_eq!(reason.code(), code, "{reason:?}");

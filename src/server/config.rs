@@ -88,6 +88,14 @@ pub struct Settings {
     /// characters each; none: every API request is refused.
     #[serde(deserialize_with = "list_or_comma_separated")]
     pub api_keys: Vec<String>,
+    /// Usernames of the server's admins: they run every room, and may ban
+    /// a user from the whole server.
+    #[serde(deserialize_with = "list_or_comma_separated")]
+    pub admins: Vec<String>,
+    /// A ban also keeps out new guest identities from the banned user's
+    /// address this long, in hours (or as long as the ban, if shorter);
+    /// 0: only the user is banned.
+    pub ban_guest_address_hours: u64,
 }
 
 /// How the log is written.
@@ -147,6 +155,8 @@ impl Default for Settings {
             trusted_proxies: Vec::new(),
             rate_limits: RateLimits::default(),
             api_keys: Vec::new(),
+            admins: Vec::new(),
+            ban_guest_address_hours: 24,
         }
     }
 }
@@ -323,6 +333,12 @@ impl Settings {
     pub fn retention_max_age(&self) -> Option<Duration> {
         (self.retention_max_age_days > 0)
             .then(|| Duration::from_secs(self.retention_max_age_days * 24 * 60 * 60))
+    }
+
+    /// How long a ban keeps new guests from the banned user's addresses
+    /// out at most, in milliseconds (0: not at all).
+    pub fn guest_ban_ms(&self) -> i64 {
+        i64::try_from(self.ban_guest_address_hours.saturating_mul(3_600_000)).unwrap_or(i64::MAX)
     }
 
     /// How long a message may be edited after it was sent, if limited.

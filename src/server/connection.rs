@@ -32,6 +32,7 @@ use super::close::CloseReason;
 use super::heartbeat::{Due, Heartbeat};
 use super::limits::{Action, AddressSlot, ConnectionLimits, Limits, Verdict};
 use super::outbox::{Outbound, Outbox, QueueFull};
+use super::rooms::{SERVER, Who};
 use super::socket::{self, WebSocket};
 use super::store::now_ms;
 use super::writer::Writer;
@@ -134,6 +135,9 @@ struct Connection {
     user: UserId,
     /// A message has come already: `hello` is only allowed first.
     spoke: bool,
+    /// Checked against the server's bans (at `hello`, or before the first
+    /// message of a client that says none).
+    vetted: bool,
     service: Service,
     /// Its rate limits' counts, from its first limited request on.
     limits: Option<Box<ConnectionLimits>>,
@@ -165,6 +169,7 @@ impl Connection {
             id: app.next_conn_id(),
             user: UserId::new_random(),
             spoke: false,
+            vetted: false,
             service,
             limits: None,
             address,
@@ -179,6 +184,7 @@ impl Connection {
                 conn: self.id,
                 user: self.user,
                 outbox: self.outbox.clone(),
+                address: self.address,
             };
             self.app.broker.send(connect).await;
         }
@@ -261,6 +267,9 @@ impl Connection {
                     match self.on_message(message) {
                         Step::Go => Wait::Nothing,
                         Step::End(ending) => return ending,
+                        step @ (Step::Forward(_) | Step::Rename(_)) if !self.vetted => {
+                            Wait::Vet(Box::new(step))
+                        }
                         Step::Forward(command) => self
                             .app
                             .broker
@@ -302,6 +311,27 @@ impl Connection {
                         return ending;
                     }
                 }
+                Wait::Vet(step) => {
+                    let vetted = async {
+                        let who = Who {
+                            user: self.user,
+                            admin: false,
+                            guest_at: Some(self.address),
+                        };
+                        if let Some(ending) = self.refuse_if_banned(who).await {
+                            return Some(ending);
+                        }
+                        match *step {
+                            Step::Forward(command) => self.app.broker.send(command).await,
+                            Step::Rename(name) => return self.rename(name).await,
+                            _ => {}
+                        }
+                        None
+                    };
+                    if let Some(ending) = Box::pin(vetted).await {
+                        return ending;
+                    }
+                }
             }
         }
     }
@@ -316,6 +346,9 @@ enum Wait {
     Hello(Option<String>),
     /// A new name checked against the usernames.
     Rename(DisplayName),
+    /// The first message of a client that said no `hello`, once the
+    /// server's bans of guests from its address are checked.
+    Vet(Box<Step>),
 }
 
 impl Connection {
@@ -562,6 +595,17 @@ impl Connection {
             (self.user, None, token)
         });
         self.user = user;
+        let admin = username
+            .as_ref()
+            .is_some_and(|name| self.app.accounts.is_admin(name));
+        let who = Who {
+            user,
+            admin,
+            guest_at: username.is_none().then_some(self.address),
+        };
+        if let Some(ending) = self.refuse_if_banned(who).await {
+            return Some(ending);
+        }
         let stored_name = match verified {
             Some(_) => self
                 .app
@@ -589,12 +633,45 @@ impl Connection {
             stored_name,
             welcome: Box::new(Welcome {
                 token,
+                admin,
                 username: username.map(|name| name.to_string()),
                 refused,
             }),
         };
         self.app.broker.send(command).await;
         None
+    }
+
+    /// Ends the connection (code 4003, after an `error` that says how long
+    /// and why) if `who` is banned from the server, or is a guest from an
+    /// address whose new guests a server-wide ban keeps out. A banned user
+    /// seen from an address has its new guests kept out too. If the bans
+    /// cannot be read, the connection goes on (and the log says so): a ban
+    /// is a guard against abuse, not a lock.
+    async fn refuse_if_banned(&mut self, who: Who) -> Option<Ending> {
+        self.vetted = true;
+        let rooms = &self.app.rooms;
+        let now = now_ms();
+        let ban = match rooms.server_ban(&who, now).await {
+            Ok(ban) => ban?,
+            Err(error) => {
+                warn!(conn = %self.id, %error, "reading the server's bans failed; letting the connection in");
+                return None;
+            }
+        };
+        info!(conn = %self.id, user = %who.user, "refused a connection banned from the server");
+        let at_most = self.app.settings.guest_ban_ms();
+        if at_most > 0 {
+            let address = [self.address];
+            if let Err(error) = rooms
+                .ban_addresses(SERVER, who.user, &address, now, at_most)
+                .await
+            {
+                warn!(conn = %self.id, %error, "writing a ban's address failed");
+            }
+        }
+        self.reply_error(ErrorCode::Moderated, ban.server_ban_words(now));
+        Some(Ending::Closed(CloseReason::Banned))
     }
 
     /// Passes a new name on to the broker, unless it reads as another

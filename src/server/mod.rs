@@ -150,6 +150,15 @@ pub struct Server {
 
 impl Server {
     pub async fn open(settings: Settings) -> anyhow::Result<Self> {
+        if let Some(bad) = settings
+            .admins
+            .iter()
+            .find(|name| accounts::username::Username::parse(name).is_err())
+        {
+            anyhow::bail!(
+                "invalid settings: admins: {bad:?} is not a username (see the README's Accounts)"
+            );
+        }
         let metrics = Metrics::new(settings.redis_url.is_some());
         let (store, reports) = Store::open(&settings, metrics.clone()).await?;
         let identity = Identity::load(&settings, store.token_secret())?;
@@ -220,6 +229,7 @@ async fn serve(
         edit_window: settings.edit_window(),
         bus: bus.as_ref().map(Bus::sender),
         metrics: metrics.clone(),
+        guest_ban_ms: settings.guest_ban_ms(),
     };
     let bus_health = bus.as_ref().map(Bus::health);
     let (broker, broker_task) = Broker::spawn(config, reports);

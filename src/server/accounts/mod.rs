@@ -16,6 +16,8 @@ mod password;
 mod records;
 pub mod username;
 
+use std::collections::HashSet;
+
 use tracing::info;
 
 use crate::protocol::UserId;
@@ -83,6 +85,8 @@ pub struct Accounts {
     /// How long a session lasts unused: an account's, a guest's.
     session_ms: i64,
     guest_ms: i64,
+    /// The keys of the usernames in `admins`.
+    admins: HashSet<String>,
 }
 
 impl Accounts {
@@ -93,7 +97,17 @@ impl Accounts {
             passwords: password::Passwords::new()?,
             session_ms: days(settings.session_days),
             guest_ms: days(settings.guest_session_days),
+            admins: settings
+                .admins
+                .iter()
+                .map(|name| username::key_of(name))
+                .collect(),
         })
+    }
+
+    /// Whether the account named `username` is one of the server's admins.
+    pub fn is_admin(&self, username: &Username) -> bool {
+        self.admins.contains(&username.key())
     }
 
     /// A token for a guest who has none: a new session of a new user.

@@ -334,6 +334,7 @@ async fn bounce(app: &AppState, verified: &Verified) {
         .send(Command::Api(ApiCommand::Disconnect {
             user,
             reason: CloseReason::SignedOut,
+            notice: None,
             reply,
         }))
         .await;

@@ -39,7 +39,8 @@ use problem::Problem;
         accounts::change_password,
         rooms::room_settings, rooms::change_room, rooms::set_role, rooms::remove_role,
         rooms::create_invite, rooms::list_invites, rooms::revoke_invite, rooms::accept_invite,
-        moderation::moderate, moderation::audit,
+        moderation::moderate, moderation::audit, moderation::moderate_server, moderation::server_audit,
+        moderation::delete_message,
     ),
     modifiers(&BearerKeys),
     security(("api_key" = [])),
@@ -91,6 +92,12 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/rooms/{room}/moderation", post(moderation::moderate))
         .route("/rooms/{room}/audit", get(moderation::audit))
+        .route(
+            "/rooms/{room}/messages/{seq}",
+            delete(moderation::delete_message),
+        )
+        .route("/moderation", post(moderation::moderate_server))
+        .route("/audit", get(moderation::server_audit))
         .route(
             "/invites/{code}",
             post(rooms::accept_invite).delete(rooms::revoke_invite),

@@ -1,9 +1,12 @@
 //! Moderation over HTTP: mute, ban, kick, unmute and unban a user in a
-//! room, and read the room's audit log. Owners and moderators act on
-//! members (and owners on moderators); the operator, with an API key, on
-//! anyone. Each action is written to the audit log with its reason, takes
-//! effect on every node (the room's settings are read again), and the user
-//! is told in plain words (`error` with code `moderated`).
+//! room, delete a message of it, and read the room's audit log; ban a user
+//! from the whole server, and read the server's log. Owners and moderators
+//! act on members (and owners on moderators); admins and the operator (an
+//! API key) on anyone, in every room. Each action is written to the audit
+//! log with its reason, takes effect on every node (the room's settings
+//! are read again; a server-wide ban closes the user's connections
+//! everywhere), and the user is told in plain words (`error` with code
+//! `moderated`).
 
 use axum::{
     Extension, Json,
@@ -14,16 +17,18 @@ use axum::{
     http::StatusCode,
 };
 use serde::{Deserialize, Serialize};
-use tracing::info;
+use tracing::{info, warn};
 use utoipa::{IntoParams, ToSchema};
 
 use super::caller::Caller;
-use super::problem::{BodyProblems, Problem, Problems};
-use super::rooms::{changed, object, unavailable, visible};
-use super::routes::{RoomPath, room_of};
-use crate::protocol::{Role, UserId};
+use super::problem::{BodyProblems, Problem, Problems, RoomProblems};
+use super::rooms::{STAFF, changed, must_be, object, unavailable, visible};
+use super::routes::{RoomPath, ask, room_of};
+use crate::protocol::{ErrorCode, RoomName, UserId};
 use crate::server::app_state::AppState;
-use crate::server::rooms::{Action, Kind, RoomSettings};
+use crate::server::broker::{ApiCommand, PostOutcome};
+use crate::server::close::CloseReason;
+use crate::server::rooms::{Action, Change, Kind, SERVER, Sanction, Who, check_line};
 use crate::server::store::now_ms;
 
 /// A kick keeps its user out this long: long enough not to bounce back.
@@ -65,6 +70,9 @@ pub struct AuditEntry {
     #[serde(skip_serializing_if = "Option::is_none")]
     until_ms: Option<i64>,
     at_ms: i64,
+    /// The message a `delete_message` removed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seq: Option<u64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -84,15 +92,92 @@ pub struct AuditQuery {
     limit: Option<i64>,
 }
 
-/// How high a role stands: one may act only on those below.
-fn rank(settings: &RoomSettings, caller: Caller, user: UserId) -> u8 {
-    match caller {
-        Caller::Operator => 3,
-        Caller::User(_) => match settings.role_of(user) {
-            Some(Role::Owner) => 2,
-            Some(Role::Moderator) => 1,
-            _ => 0,
-        },
+/// A moderation action, checked.
+struct Checked {
+    /// The action's name, as the audit log and the metrics have it.
+    name: &'static str,
+    change: Change,
+    target: UserId,
+    seconds: Option<u64>,
+    reason: String,
+}
+
+/// Checks an action against what `allowed` (the route's) may be.
+fn check(moderation: Moderation, allowed: &[&'static str]) -> Result<Checked, Problem> {
+    let Some(&name) = allowed.iter().find(|name| **name == moderation.action) else {
+        return Err(Problem::bad_request(format!(
+            "action must be one of: {}",
+            allowed.join(", ")
+        )));
+    };
+    let change = match name {
+        "mute" => Change::Put(Kind::Mute),
+        "unmute" => Change::Lift(Kind::Mute),
+        "unban" => Change::Lift(Kind::Ban),
+        _ => Change::Put(Kind::Ban), // ban, kick
+    };
+    let target =
+        UserId::parse(&moderation.user).map_err(|why| Problem::bad_request(why.to_string()))?;
+    if moderation
+        .seconds
+        .is_some_and(|s| !(1..=MAX_SECONDS).contains(&s))
+    {
+        return Err(Problem::bad_request(format!(
+            "seconds must be 1 to {MAX_SECONDS}"
+        )));
+    }
+    let reason = check_line(
+        moderation.reason.as_deref().unwrap_or(""),
+        MAX_REASON_CHARS,
+        "reason",
+    )
+    .map_err(Problem::bad_request)?;
+    Ok(Checked {
+        name,
+        change,
+        target,
+        seconds: moderation.seconds,
+        reason,
+    })
+}
+
+impl Checked {
+    /// Until when what it puts on its target lasts (`None`: until lifted),
+    /// from `now`.
+    fn until(&self, now: i64) -> Option<i64> {
+        match (self.name, self.seconds, self.change) {
+            ("kick", _, _) => Some(now + KICK_MS),
+            (_, Some(seconds), Change::Put(_)) => {
+                Some(now + i64::try_from(seconds * 1000).unwrap_or(i64::MAX / 2))
+            }
+            _ => None,
+        }
+    }
+
+    /// Writes it (in `scope`, by `actor`) to the sanctions and the audit
+    /// log, and counts it; `change: None` writes only the log.
+    async fn write(
+        &self,
+        app: &AppState,
+        scope: &str,
+        actor: UserId,
+        change: Option<Change>,
+    ) -> Result<(), Problem> {
+        let now = now_ms();
+        let action = Action {
+            scope,
+            actor,
+            action: self.name,
+            target: self.target,
+            reason: &self.reason,
+            until_ms: self.until(now),
+            seq: None,
+            now_ms: now,
+        };
+        app.rooms.act(&action, change).await.map_err(unavailable)?;
+        app.metrics.moderated(self.name);
+        info!(scope, %actor, target = %self.target, action = self.name, "moderation");
+        Ok(())
     }
 }
 
@@ -103,8 +188,7 @@ fn rank(settings: &RoomSettings, caller: Caller, user: UserId) -> u8 {
     request_body = Moderation,
     responses(
         (status = 204, description = "Done: in force on every node, written to the audit log, and the user told"),
-        (status = 403, description = "The caller is not the room's owner or moderator, or the user stands as high", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "A private room the caller is not a member of", body = Problem, content_type = "application/problem+json"),
+        RoomProblems,
         BodyProblems,
         Problems,
     ),
@@ -117,85 +201,204 @@ pub async fn moderate(
     body: Result<Json<serde_json::Value>, JsonRejection>,
 ) -> Result<StatusCode, Problem> {
     let room = room_of(room)?;
-    let moderation: Moderation = object(body)?;
-    let (kind, lift, metric) = match moderation.action.as_str() {
-        "mute" => (Kind::Mute, false, "mute"),
-        "unmute" => (Kind::Mute, true, "unmute"),
-        "ban" => (Kind::Ban, false, "ban"),
-        "unban" => (Kind::Ban, true, "unban"),
-        "kick" => (Kind::Ban, false, "kick"),
-        _ => {
-            return Err(Problem::bad_request(
-                "action must be mute, unmute, ban, unban or kick",
-            ));
-        }
-    };
-    let target =
-        UserId::parse(&moderation.user).map_err(|why| Problem::bad_request(why.to_string()))?;
-    if moderation
-        .seconds
-        .is_some_and(|s| !(1..=MAX_SECONDS).contains(&s))
-    {
-        return Err(Problem::bad_request(format!(
-            "seconds must be 1 to {MAX_SECONDS}"
-        )));
-    }
-    let reason = moderation.reason.as_deref().unwrap_or("").trim();
-    if reason.chars().count() > MAX_REASON_CHARS
-        || reason
-            .chars()
-            .any(|c| c.is_control() || crate::protocol::is_bidi_control(c))
-    {
-        return Err(Problem::bad_request(format!(
-            "a reason is one line of at most {MAX_REASON_CHARS} characters"
-        )));
-    }
+    let checked = check(object(body)?, &["mute", "unmute", "ban", "unban", "kick"])?;
     let settings = visible(&app, &room, caller).await?;
-    let actor = match caller {
-        Caller::User(user) => user,
-        Caller::Operator => UserId::from_custom_bytes([0; 16]),
-    };
-    let (mine, theirs) = (
-        rank(&settings, caller, actor),
-        rank(&settings, Caller::User(target), target),
-    );
-    if mine == 0 {
-        return Err(Problem::new(
-            StatusCode::FORBIDDEN,
-            "only the room's owners and moderators may moderate it",
-        ));
-    }
-    if theirs >= mine {
+    must_be(&settings, caller, STAFF)?;
+    let actor = caller.who();
+    // Whether the target is an admin is not asked here: an admin is let
+    // into every room whatever its settings say of them.
+    if settings.rank(&Who::account(checked.target, false)) >= settings.rank(&actor) {
         return Err(Problem::new(
             StatusCode::FORBIDDEN,
             "you may not moderate someone who stands as high in the room as you",
         ));
     }
-    let now = now_ms();
-    let until_ms = match (metric, moderation.seconds) {
-        ("kick", _) => Some(now + KICK_MS),
-        (_, Some(seconds)) if !lift => {
-            Some(now + i64::try_from(seconds * 1000).unwrap_or(i64::MAX / 2))
-        }
-        _ => None,
-    };
-    let action = Action {
-        room: &room,
-        actor,
-        action: metric,
-        target,
-        reason,
-        until_ms,
-        now_ms: now,
-    };
-    app.rooms
-        .act(&action, kind, lift)
-        .await
-        .map_err(unavailable)?;
-    app.metrics.moderated(metric);
-    info!(%room, ?caller, %target, action = metric, "moderation");
+    // A kick does not shorten a longer ban: it only puts them out again.
+    let longer_ban = settings
+        .banned_until(checked.target, now_ms())
+        .is_some_and(|ban| ban.until.is_none_or(|until| until > now_ms() + KICK_MS));
+    let change = (!(checked.name == "kick" && longer_ban)).then_some(checked.change);
+    checked
+        .write(&app, room.as_str(), actor.user, change)
+        .await?;
+    if checked.change == Change::Put(Kind::Ban) {
+        ban_their_addresses(&app, room.as_str(), checked.target).await;
+    }
     changed(&app, room).await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Bans a user from the whole server, or lifts the ban (admins and the
+/// operator): a banned user's connections are closed on every node (code
+/// 4003) and their `hello` and API calls refused until it ends; new guests
+/// from their address are kept out for `ban_guest_address_hours`.
+#[utoipa::path(
+    post, path = "/api/moderation",
+    request_body = Moderation,
+    responses(
+        (status = 204, description = "Done: in force on every node, and written to the server's audit log"),
+        (status = 403, description = "Only the server's admins and its operator", body = Problem, content_type = "application/problem+json"),
+        BodyProblems,
+        Problems,
+    ),
+    security(("api_key" = []), ("session" = [])),
+)]
+pub async fn moderate_server(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    body: Result<Json<serde_json::Value>, JsonRejection>,
+) -> Result<StatusCode, Problem> {
+    let checked = check(object(body)?, &["ban", "unban"])?;
+    let actor = must_be_admin(caller)?;
+    if checked.target == actor {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "you may not ban yourself",
+        ));
+    }
+    checked
+        .write(&app, SERVER, actor, Some(checked.change))
+        .await?;
+    if checked.name == "ban" {
+        ban_their_addresses(&app, SERVER, checked.target).await;
+        let now = now_ms();
+        let ban = Sanction {
+            until: checked.until(now),
+            reason: checked.reason.clone(),
+        };
+        let notice = Some(ban.server_ban_words(now));
+        let _ = ask(&app, |reply| ApiCommand::Disconnect {
+            user: checked.target,
+            reason: CloseReason::Banned,
+            notice,
+            reply,
+        })
+        .await;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Has `user`'s new ban in `scope` keep new guests from the addresses they
+/// are connected from here out too, before the answer (so that it holds
+/// here at once; other nodes do the same for theirs as the ban reaches
+/// them). A failure is logged: the user's own ban holds anyway.
+async fn ban_their_addresses(app: &AppState, scope: &str, user: UserId) {
+    let at_most = app.settings.guest_ban_ms();
+    if at_most == 0 {
+        return;
+    }
+    let Ok(addresses) = ask(app, |reply| ApiCommand::Addresses { user, reply }).await else {
+        return;
+    };
+    if addresses.is_empty() {
+        return;
+    }
+    if let Err(error) = app
+        .rooms
+        .ban_addresses(scope, user, &addresses, now_ms(), at_most)
+        .await
+    {
+        warn!(scope, %error, "writing a ban's addresses failed");
+    }
+}
+
+/// The caller's user id if they are an admin (the nil id for the
+/// operator), or a 403.
+fn must_be_admin(caller: Caller) -> Result<UserId, Problem> {
+    let who = caller.who();
+    if !who.admin {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "only the server's admins may do that",
+        ));
+    }
+    Ok(who.user)
+}
+
+/// The server's audit log, newest first (admins and the operator):
+/// server-wide bans.
+#[utoipa::path(
+    get, path = "/api/audit",
+    params(AuditQuery),
+    responses(
+        (status = 200, body = AuditLog),
+        (status = 403, description = "Only the server's admins and its operator", body = Problem, content_type = "application/problem+json"),
+        Problems,
+    ),
+    security(("api_key" = []), ("session" = [])),
+)]
+pub async fn server_audit(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    query: Result<Query<AuditQuery>, QueryRejection>,
+) -> Result<Json<AuditLog>, Problem> {
+    must_be_admin(caller)?;
+    read_audit(&app, SERVER, query).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RoomAndSeq {
+    room: String,
+    seq: u64,
+}
+
+/// Deletes a message of the room (owners and moderators): anyone's, but
+/// those of who stands as high in the room. Every member sees it deleted,
+/// its author is told, and the audit log has it.
+#[utoipa::path(
+    delete, path = "/api/rooms/{room}/messages/{seq}",
+    params(
+        ("room" = String, Path, pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", description = "The room's name"),
+        ("seq" = u64, Path, minimum = 1, description = "The message's number"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "The caller is not the room's owner or moderator, the author stands as high, or it is deleted already", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such message, or a private room the caller is not a member of", body = Problem, content_type = "application/problem+json"),
+        Problems,
+    ),
+    security(("api_key" = []), ("session" = [])),
+)]
+pub async fn delete_message(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    path: Result<Path<RoomAndSeq>, PathRejection>,
+) -> Result<StatusCode, Problem> {
+    let Path(RoomAndSeq { room, seq }) =
+        path.map_err(|r| Problem::new(r.status(), r.body_text()))?;
+    let room = RoomName::parse(room).map_err(|why| Problem::bad_request(why.to_string()))?;
+    let settings = visible(&app, &room, caller).await?;
+    must_be(&settings, caller, STAFF)?;
+    let who = caller.who();
+    let protected = settings.protected_from(&who).unwrap_or_default();
+    let conn = app.next_conn_id();
+    let outcome = ask(&app, |reply| ApiCommand::Remove {
+        conn,
+        room: room.clone(),
+        seq,
+        by: who.user,
+        protected,
+        reply,
+    })
+    .await?;
+    match outcome {
+        PostOutcome::Stored { .. } => {
+            info!(%room, seq, ?caller, "a moderator deleted a message");
+            Ok(StatusCode::NO_CONTENT)
+        }
+        PostOutcome::Refused(ErrorCode::NoSuchMessage) => Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            format!("room '{room}' has no message {seq}"),
+        )),
+        PostOutcome::Refused(ErrorCode::NotAllowed) => Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "that message is deleted already, or its author stands as high in the room as you",
+        )),
+        PostOutcome::Refused(_) => Err(Problem::unavailable(
+            "the deletion could not be stored; try again",
+            1,
+        )),
+    }
 }
 
 /// The room's audit log, newest first (owners and moderators).
@@ -204,8 +407,7 @@ pub async fn moderate(
     params(RoomPath, AuditQuery),
     responses(
         (status = 200, body = AuditLog),
-        (status = 403, description = "Only owners and moderators read it", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "A private room the caller is not a member of", body = Problem, content_type = "application/problem+json"),
+        RoomProblems,
         Problems,
     ),
     security(("api_key" = []), ("session" = [])),
@@ -217,23 +419,25 @@ pub async fn audit(
     query: Result<Query<AuditQuery>, QueryRejection>,
 ) -> Result<Json<AuditLog>, Problem> {
     let room = room_of(room)?;
+    let settings = visible(&app, &room, caller).await?;
+    must_be(&settings, caller, STAFF)?;
+    read_audit(&app, room.as_str(), query).await
+}
+
+/// A page of `scope`'s audit log, as the query asks.
+async fn read_audit(
+    app: &AppState,
+    scope: &str,
+    query: Result<Query<AuditQuery>, QueryRejection>,
+) -> Result<Json<AuditLog>, Problem> {
     let Query(query) = query.map_err(|r| Problem::new(r.status(), r.body_text()))?;
     let limit = query.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
         return Err(Problem::bad_request("limit must be 1 to 200"));
     }
-    let settings = visible(&app, &room, caller).await?;
-    if let Caller::User(user) = caller
-        && !settings.role_of(user).is_some_and(Role::runs_the_room)
-    {
-        return Err(Problem::new(
-            StatusCode::FORBIDDEN,
-            "only the room's owners and moderators may read its audit log",
-        ));
-    }
     let rows = app
         .rooms
-        .audit(&room, query.before, limit)
+        .audit(scope, query.before, limit)
         .await
         .map_err(unavailable)?;
     Ok(Json(AuditLog {
@@ -247,6 +451,7 @@ pub async fn audit(
                 reason: row.reason,
                 until_ms: row.until_ms,
                 at_ms: row.at_ms,
+                seq: row.seq,
             })
             .collect(),
     }))

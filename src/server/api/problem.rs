@@ -130,3 +130,17 @@ pub enum SessionProblems {
     #[response(status = 503, content_type = "application/problem+json")]
     Unavailable(Problem),
 }
+
+/// What a route on one room may answer beyond the rest.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // a description for the document, never built
+pub enum RoomProblems {
+    /// The caller's role in the room does not allow it (the route says
+    /// whose does).
+    #[response(status = 403, content_type = "application/problem+json")]
+    Forbidden(Problem),
+    /// A private room the caller is not a member of, or one they are
+    /// banned from: no such room, as far as they may know.
+    #[response(status = 404, content_type = "application/problem+json")]
+    NotFound(Problem),
+}

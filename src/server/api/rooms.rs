@@ -17,7 +17,7 @@ use tracing::{info, warn};
 use utoipa::ToSchema;
 
 use super::caller::Caller;
-use super::problem::{BodyProblems, Problem};
+use super::problem::{BodyProblems, Problem, RoomProblems};
 use super::routes::{RoomPath, room_of};
 use crate::protocol::{Role, RoomName, UserId};
 use crate::server::app_state::AppState;
@@ -157,33 +157,33 @@ pub async fn visible(
         .settings(room, now_ms())
         .await
         .map_err(unavailable)?;
-    match caller {
-        Caller::User(user) if !settings.lets_in(user, now_ms()) => Err(no_such_room()),
-        _ => Ok(settings),
+    if settings.lets_in(&caller.who(), now_ms()) {
+        Ok(settings)
+    } else {
+        Err(no_such_room())
     }
 }
 
-/// Passes the operator, and users with one of `roles` in the room.
-fn must_be(settings: &RoomSettings, caller: Caller, roles: &[Role]) -> Result<(), Problem> {
-    match caller {
-        Caller::Operator => Ok(()),
-        Caller::User(user) if settings.role_of(user).is_some_and(|r| roles.contains(&r)) => Ok(()),
-        Caller::User(_) => {
-            let who = if roles.contains(&Role::Moderator) {
-                "the room's owners and moderators"
-            } else {
-                "the room's owners"
-            };
-            Err(Problem::new(
-                StatusCode::FORBIDDEN,
-                format!("only {who} may do that"),
-            ))
-        }
+/// Passes the operator and admins, and users who stand at least as high
+/// as `rank` in the room ([`RoomSettings::rank`]).
+pub(super) fn must_be(settings: &RoomSettings, caller: Caller, rank: u8) -> Result<(), Problem> {
+    if settings.rank(&caller.who()) >= rank {
+        return Ok(());
     }
+    let who = if rank <= STAFF {
+        "the room's owners and moderators"
+    } else {
+        "the room's owners"
+    };
+    Err(Problem::new(
+        StatusCode::FORBIDDEN,
+        format!("only {who} (and the server's admins) may do that"),
+    ))
 }
 
-const STAFF: &[Role] = &[Role::Owner, Role::Moderator];
-const OWNERS: &[Role] = &[Role::Owner];
+/// The ranks that run a room: moderators and up, owners and up.
+pub(super) const STAFF: u8 = 1;
+const OWNERS: u8 = 2;
 
 fn settings_body(room: &RoomName, settings: &RoomSettings, caller: Caller) -> RoomSettingsBody {
     let info = settings.info();
@@ -199,10 +199,9 @@ fn settings_body(room: &RoomName, settings: &RoomSettings, caller: Caller) -> Ro
                 role: staff.role.name().to_owned(),
             })
             .collect(),
-        role: match caller {
-            Caller::User(user) => settings.role_of(user).map(|role| role.name().to_owned()),
-            Caller::Operator => None,
-        },
+        role: settings
+            .role_of(caller.who().user)
+            .map(|role| role.name().to_owned()),
     }
 }
 
@@ -236,7 +235,7 @@ pub(super) async fn changed(app: &AppState, room: RoomName) {
     params(RoomPath),
     responses(
         (status = 200, body = RoomSettingsBody),
-        (status = 404, description = "A private room the caller is not a member of", body = Problem, content_type = "application/problem+json"),
+        RoomProblems,
         super::problem::Problems,
     ),
     security(("api_key" = []), ("session" = [])),
@@ -259,8 +258,7 @@ pub async fn room_settings(
     request_body = SettingsChange,
     responses(
         (status = 200, body = RoomSettingsBody),
-        (status = 403, description = "The caller's role does not allow it", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "A private room the caller is not a member of", body = Problem, content_type = "application/problem+json"),
+        RoomProblems,
         BodyProblems,
         super::problem::Problems,
     ),
@@ -329,8 +327,7 @@ pub async fn change_room(
     request_body = RoleChange,
     responses(
         (status = 200, body = RoomSettingsBody),
-        (status = 403, description = "Only owners give roles", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "A private room the caller is not a member of", body = Problem, content_type = "application/problem+json"),
+        RoomProblems,
         BodyProblems,
         super::problem::Problems,
     ),
@@ -373,8 +370,7 @@ pub async fn set_role(
     ),
     responses(
         (status = 204, description = "Taken away"),
-        (status = 403, description = "Only owners take roles away, but from themselves", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "A private room the caller is not a member of", body = Problem, content_type = "application/problem+json"),
+        RoomProblems,
         super::problem::Problems,
     ),
     security(("api_key" = []), ("session" = [])),
@@ -386,7 +382,7 @@ pub async fn remove_role(
 ) -> Result<StatusCode, Problem> {
     let (room, user) = room_and_user(path)?;
     let settings = visible(&app, &room, caller).await?;
-    if caller != Caller::User(user) {
+    if caller.who().user != user {
         must_be(&settings, caller, OWNERS)?;
     }
     app.rooms
@@ -415,8 +411,7 @@ fn room_and_user(
     request_body = NewInvite,
     responses(
         (status = 201, body = Invite),
-        (status = 403, description = "Only owners and moderators invite", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "A private room the caller is not a member of", body = Problem, content_type = "application/problem+json"),
+        RoomProblems,
         BodyProblems,
         super::problem::Problems,
     ),
@@ -449,11 +444,7 @@ pub async fn create_invite(
     let settings = visible(&app, &room, caller).await?;
     must_be(&settings, caller, STAFF)?;
     let now = now_ms();
-    let by = match caller {
-        Caller::User(user) => user,
-        // The operator has no user id: the nil one stands for them.
-        Caller::Operator => UserId::from_custom_bytes([0; 16]),
-    };
+    let by = caller.who().user;
     let expires_ms = new
         .expires_in_seconds
         .map(|s| now + i64::try_from(s * 1000).unwrap_or(i64::MAX));
@@ -472,8 +463,7 @@ pub async fn create_invite(
     params(RoomPath),
     responses(
         (status = 200, body = InviteList),
-        (status = 403, description = "Only owners and moderators see invites", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "A private room the caller is not a member of", body = Problem, content_type = "application/problem+json"),
+        RoomProblems,
         super::problem::Problems,
     ),
     security(("api_key" = []), ("session" = [])),

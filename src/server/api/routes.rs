@@ -165,7 +165,7 @@ pub(super) fn room_of(path: Result<Path<String>, PathRejection>) -> Result<RoomN
 }
 
 /// Asks the broker; `None` if it has stopped.
-async fn ask<T>(
+pub(super) async fn ask<T>(
     app: &AppState,
     command: impl FnOnce(tokio::sync::oneshot::Sender<T>) -> ApiCommand,
 ) -> Result<T, Problem> {
@@ -433,6 +433,7 @@ pub async fn disconnect_user(
     let closed = ask(&app, |reply| ApiCommand::Disconnect {
         user,
         reason: CloseReason::Disconnected,
+        notice: None,
         reply,
     })
     .await?;

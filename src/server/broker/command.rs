@@ -1,6 +1,8 @@
 //! What connections (and, in cluster mode, the bus) ask of the broker, how
 //! it names a connection, and what it asks of the bus.
 
+use std::net::IpAddr;
+
 use tokio::sync::oneshot;
 
 use crate::protocol::{
@@ -34,6 +36,8 @@ pub enum Command {
         conn: ConnId,
         user: UserId,
         outbox: Outbox,
+        /// The client's address: a ban may keep its new guests out.
+        address: IpAddr,
     },
     /// The connection opened with `hello`: from now on it is `user`, with
     /// the name the store remembers for it, if any, and `welcome` says the
@@ -68,10 +72,11 @@ pub enum Command {
     /// The HTTP API: an order or a question, answered on its own channel.
     Api(ApiCommand),
     /// Read number `read` of a room's settings (`None`: it failed).
+    /// Boxed: the largest command by far, and a rare one.
     Settings {
         room: RoomName,
         read: u64,
-        settings: Option<RoomSettings>,
+        settings: Option<Box<RoomSettings>>,
     },
     /// A room's rows were changed here (the HTTP API): every node that has
     /// it in memory reads them again; `done` is told once this one has.
@@ -88,6 +93,8 @@ pub struct Welcome {
     pub token: String,
     /// The account's username, if the user has one.
     pub username: Option<String>,
+    /// The account is one of the server's admins.
+    pub admin: bool,
     /// Why the token the client presented was refused (the user is new).
     pub refused: Option<TokenRefusal>,
 }
@@ -118,6 +125,22 @@ pub enum ApiCommand {
         id: Option<ClientId>,
         reply: oneshot::Sender<PostOutcome>,
     },
+    /// A moderator's deletion of message `seq` of `room`, by `by` (named
+    /// `conn` to the store, like a post): anyone's message but those of
+    /// `protected`. Answered like a post.
+    Remove {
+        conn: ConnId,
+        room: RoomName,
+        seq: u64,
+        by: UserId,
+        protected: Vec<UserId>,
+        reply: oneshot::Sender<PostOutcome>,
+    },
+    /// The addresses `user` is connected from here.
+    Addresses {
+        user: UserId,
+        reply: oneshot::Sender<Vec<IpAddr>>,
+    },
     /// The lobby's rooms.
     Rooms(oneshot::Sender<Vec<RoomSummary>>),
     /// Who is in `room`, on every node (in cluster mode, read from Redis
@@ -127,10 +150,12 @@ pub enum ApiCommand {
         reply: oneshot::Sender<Option<Vec<Member>>>,
     },
     /// Close every connection of `user` here (and, in cluster mode, have
-    /// every node close theirs) for `reason`; how many were here.
+    /// every node close theirs) for `reason`, after sending them `notice`
+    /// (an `error` of code `moderated`) if given; how many were here.
     Disconnect {
         user: UserId,
         reason: CloseReason,
+        notice: Option<String>,
         reply: oneshot::Sender<usize>,
     },
 }
@@ -190,8 +215,9 @@ pub enum BusEvent {
     /// Who is in each of these rooms on every node, as Redis has it now:
     /// presence put right after verdicts were missed.
     Members(Vec<(RoomName, Members)>),
-    /// Another node was asked to disconnect `user` everywhere.
-    Disconnect(UserId, CloseReason),
+    /// Another node was asked to disconnect `user` everywhere (telling
+    /// them the notice first, if any).
+    Disconnect(UserId, CloseReason, Option<String>),
     /// Another node changed a room's rows: read them again.
     RoomChanged(RoomName),
 }
@@ -232,8 +258,8 @@ pub enum BusRequest {
         name: DisplayName,
     },
     /// Every node closes `user`'s connections (the HTTP API's disconnect,
-    /// a session signed out).
-    Disconnect(UserId, CloseReason),
+    /// a session signed out, a ban), telling them the notice first.
+    Disconnect(UserId, CloseReason, Option<String>),
     /// This node changed `room`'s rows: the nodes that have it in memory
     /// read them again.
     RoomChanged(RoomName),

@@ -28,7 +28,10 @@ mod state;
 
 use std::{collections::VecDeque, pin::Pin, sync::Arc, time::Duration};
 
-use tokio::{sync::mpsc, time::MissedTickBehavior};
+use tokio::{
+    sync::{mpsc, oneshot},
+    time::MissedTickBehavior,
+};
 use tracing::warn;
 
 use crate::server::metrics::Metrics;
@@ -41,7 +44,7 @@ pub use command::{
 use state::{BrokerState, Effect, Now, RoomWork};
 
 use crate::protocol::RoomName;
-use crate::server::rooms::{RoomSettings, Rooms};
+use crate::server::rooms::{Action, RoomSettings, Rooms};
 
 /// Commands queued for the broker before a reader has to wait. A reader that
 /// waits stops reading its socket, which pushes back on that one client only.
@@ -81,6 +84,9 @@ pub struct BrokerConfig {
     /// (the other nodes read what was not published from storage).
     pub bus: Option<mpsc::Sender<BusRequest>>,
     pub metrics: Arc<Metrics>,
+    /// How long a ban keeps new guests from the banned user's addresses
+    /// out at most, in milliseconds; 0: not at all.
+    pub guest_ban_ms: i64,
 }
 
 /// The handle every connection holds.
@@ -189,6 +195,7 @@ async fn broker_loop(
     let mut tasks = Tasks {
         store: state.store().clone(),
         rooms: state.rooms().clone(),
+        guest_ban_ms: state.guest_ban_ms(),
         bus: state.bus().cloned(),
         backlog: VecDeque::new(),
         myself,
@@ -248,6 +255,8 @@ async fn broker_loop(
 struct Tasks {
     store: Store,
     rooms: Rooms,
+    /// How long a ban keeps a banned user's addresses' new guests out.
+    guest_ban_ms: i64,
     bus: Option<mpsc::Sender<BusRequest>>,
     /// Requests the bus's queue could not take that must not be lost (a
     /// room's subscription, a user's arrival or departure), tried again
@@ -354,9 +363,54 @@ fn carry_out(state: &mut BrokerState, tasks: &mut Tasks) {
                         let settings = Command::Settings {
                             room,
                             read,
-                            settings,
+                            settings: settings.map(Box::new),
                         };
                         broker.send(settings).await;
+                    }
+                });
+            }
+            Effect::BanAddresses {
+                scope,
+                user,
+                addresses,
+            } => {
+                let (rooms, myself) = (tasks.rooms.clone(), tasks.myself.clone());
+                let at_most = tasks.guest_ban_ms;
+                tokio::spawn(async move {
+                    let now = crate::server::store::now_ms();
+                    let banned = rooms
+                        .ban_addresses(&scope, user, &addresses, now, at_most)
+                        .await
+                        .inspect_err(
+                            |error| warn!(%scope, %error, "writing a ban's addresses failed"),
+                        );
+                    let room = RoomName::parse(scope).ok();
+                    if let (Ok(true), Some(room), Some(broker)) = (banned, room, myself.upgrade()) {
+                        let (done, _) = oneshot::channel();
+                        broker.send(Command::RoomChanged { room, done }).await;
+                    }
+                });
+            }
+            Effect::Removed {
+                room,
+                moderator,
+                author,
+                seq,
+            } => {
+                let rooms = tasks.rooms.clone();
+                tokio::spawn(async move {
+                    let action = Action {
+                        scope: room.as_str(),
+                        actor: moderator,
+                        action: "delete_message",
+                        target: author,
+                        reason: "",
+                        until_ms: None,
+                        seq: Some(seq),
+                        now_ms: crate::server::store::now_ms(),
+                    };
+                    if let Err(error) = rooms.act(&action, None).await {
+                        warn!(%room, %error, "writing a deletion to the audit log failed");
                     }
                 });
             }
@@ -419,6 +473,7 @@ mod tests {
             bus: None,
             metrics: Metrics::new(false),
             edit_window: None,
+            guest_ban_ms: 3_600_000,
         }
     }
 
@@ -433,6 +488,7 @@ mod tests {
         let mut tasks = Tasks {
             store,
             rooms: Rooms::new(crate::server::store::Tables::in_memory().await.unwrap()),
+            guest_ban_ms: 0,
             bus: Some(bus),
             backlog: VecDeque::new(),
             myself: WeakBroker {

@@ -20,6 +20,7 @@
 
 use std::{
     collections::{HashMap, HashSet, VecDeque},
+    net::IpAddr,
     sync::{
         Arc,
         atomic::{AtomicUsize, Ordering},
@@ -53,7 +54,7 @@ use super::{
     TokenRefusal, Welcome,
 };
 use crate::server::close::CloseReason;
-use crate::server::rooms::RoomSettings;
+use crate::server::rooms::{RoomSettings, Sanction, Who};
 
 mod api;
 mod cluster;
@@ -205,6 +206,22 @@ pub(super) enum Effect {
         work: RoomWork,
         read: u64,
     },
+    /// Have `user`'s ban in `scope` (a room's name, or the server's) keep
+    /// new guests from `addresses` out too; a room's settings are then
+    /// read again, on every node.
+    BanAddresses {
+        scope: String,
+        user: UserId,
+        addresses: Vec<IpAddr>,
+    },
+    /// Write a moderator's deletion of `author`'s message `seq` to the
+    /// room's audit log.
+    Removed {
+        room: RoomName,
+        moderator: UserId,
+        author: UserId,
+        seq: u64,
+    },
 }
 
 impl BrokerState {
@@ -238,13 +255,21 @@ impl BrokerState {
     pub(super) fn handle(&mut self, command: Command, now: Now) {
         self.now = now;
         match command {
-            Command::Connect { conn, user, outbox } => {
+            Command::Connect {
+                conn,
+                user,
+                outbox,
+                address,
+            } => {
                 let session = Session {
                     user,
                     outbox,
                     rooms: ListSet::default(),
                     extended: false,
                     online: false,
+                    address,
+                    account: false,
+                    admin: false,
                     extras: None,
                     held: None,
                 };
@@ -282,7 +307,7 @@ impl BrokerState {
                 room,
                 read,
                 settings,
-            } => self.on_settings(room, read, settings),
+            } => self.on_settings(room, read, settings.map(|settings| *settings)),
             Command::RoomChanged { room, done } => self.room_changed(room, false, Some(done)),
         }
         self.evict_slow_consumers();
@@ -316,6 +341,22 @@ impl BrokerState {
 
     pub(super) fn rooms(&self) -> &crate::server::rooms::Rooms {
         &self.config.rooms
+    }
+
+    pub(super) fn guest_ban_ms(&self) -> i64 {
+        self.config.guest_ban_ms
+    }
+
+    /// Has `user`'s ban in `scope` keep new guests from `addresses` out
+    /// too (if the server is set to).
+    pub(super) fn ban_addresses(&mut self, scope: &str, user: UserId, addresses: Vec<IpAddr>) {
+        if self.config.guest_ban_ms > 0 && !addresses.is_empty() {
+            self.effects.push(Effect::BanAddresses {
+                scope: scope.to_owned(),
+                user,
+                addresses,
+            });
+        }
     }
 
     /// Cluster mode's bus, if this node is in a cluster.

@@ -365,10 +365,11 @@ impl Task {
                     self.failed("recording a room's privacy", &error);
                 }
             }
-            BusRequest::Disconnect(user, reason) => self.publish(&Published::Disconnect {
+            BusRequest::Disconnect(user, reason, notice) => self.publish(&Published::Disconnect {
                 node,
                 user,
                 signed_out: reason == CloseReason::SignedOut,
+                banned: (reason == CloseReason::Banned).then(|| notice.unwrap_or_default()),
             }),
             BusRequest::Members { room, reply } => {
                 let members = if self.lost() {
@@ -764,16 +765,19 @@ fn received(push: PushInfo, node: &str) -> Option<BusEvent> {
         }
         (
             Published::Disconnect {
-                user, signed_out, ..
+                user,
+                signed_out,
+                banned,
+                ..
             },
             Topic::Everyone,
         ) if !own => {
-            let reason = if signed_out {
-                CloseReason::SignedOut
-            } else {
-                CloseReason::Disconnected
+            let reason = match (signed_out, &banned) {
+                (true, _) => CloseReason::SignedOut,
+                (false, Some(_)) => CloseReason::Banned,
+                (false, None) => CloseReason::Disconnected,
             };
-            BusEvent::Disconnect(user, reason)
+            BusEvent::Disconnect(user, reason, banned.filter(|notice| !notice.is_empty()))
         }
         (Published::RoomChanged { room, .. }, Topic::Room(on)) if !own && on == room => {
             BusEvent::RoomChanged(room)

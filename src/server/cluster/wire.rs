@@ -107,6 +107,9 @@ pub enum Published {
         user: UserId,
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         signed_out: bool,
+        /// A ban from the server: what the user is told (may be empty).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        banned: Option<String>,
     },
     /// `node` changed `room`'s settings or roles: the nodes that have it
     /// in memory read them again.

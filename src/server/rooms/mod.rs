@@ -9,6 +9,12 @@
 //! - A room nobody has claimed (no row) is claimed by its next joiner, who
 //!   becomes its owner. Rooms with history from before ownership have a
 //!   row with no owner: the server's admins run them.
+//! - The server's admins (accounts named in `admins`) and the operator
+//!   stand above every owner in every room: they may enter, read and
+//!   moderate any, and are never banned from one ([`Who`]).
+//! - One moderates (mutes, bans, deletes the messages of) only those who
+//!   stand lower ([`RoomSettings::rank`]). A ban holds against the user,
+//!   and against new guests from the addresses they were seen at.
 //! - A private room is left out of the lobby, and only its members (anyone
 //!   with a role in it) may join it, read it, search it or post in it.
 //!   Whoever is in it when it becomes private stays a member.
@@ -19,11 +25,12 @@ pub mod records;
 pub mod sanctions;
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 
 use crate::protocol::{Role, RoomInfo, RoomName, Staff, UserId};
 use crate::server::store::{StoreError, Tables};
 pub use records::InviteRow;
-pub use sanctions::{Action, AuditRow, Kind, Sanction};
+pub use sanctions::{Action, AuditRow, Change, Kind, SERVER, Sanction};
 
 /// A room's topic, in characters at most.
 pub const MAX_TOPIC_CHARS: usize = 300;
@@ -43,6 +50,53 @@ pub struct RoomSettings {
     pub muted: HashMap<UserId, Sanction>,
     /// Who may not be in the room, until when, and why.
     pub banned: HashMap<UserId, Sanction>,
+    /// Addresses ([`address_key`]) whose guests may not be in the room,
+    /// until when: a banned guest's new identities.
+    pub banned_addresses: HashMap<IpAddr, i64>,
+}
+
+/// Who asks to be in a room, or to act in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Who {
+    pub user: UserId,
+    /// One of the server's admins, or the operator: runs every room.
+    pub admin: bool,
+    /// A guest's address (an account's is not asked): refused where a ban
+    /// keeps that address's new guests out.
+    pub guest_at: Option<IpAddr>,
+}
+
+impl Who {
+    /// The operator (an API key), under the nil user id.
+    pub const OPERATOR: Who = Who {
+        user: UserId::from_custom_bytes([0; 16]),
+        admin: true,
+        guest_at: None,
+    };
+
+    /// An account holder, or an admin.
+    pub fn account(user: UserId, admin: bool) -> Self {
+        Self {
+            user,
+            admin,
+            guest_at: None,
+        }
+    }
+}
+
+/// How an address is banned: an IPv4 address itself, an IPv6 one by its
+/// /64 (one household or host has the whole /64).
+pub fn address_key(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V4(_) => address,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let bits = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(bits.into())
+            }
+        },
+    }
 }
 
 /// The sanction, if it holds at `now_ms`.
@@ -55,11 +109,31 @@ impl RoomSettings {
         self.roles.get(&user).copied()
     }
 
-    /// Whether `user` may join, read, search and post in the room at
-    /// `now_ms`: a member if it is private, and not banned.
-    pub fn lets_in(&self, user: UserId, now_ms: i64) -> bool {
-        (!self.private || self.roles.contains_key(&user))
-            && self.banned_until(user, now_ms).is_none()
+    /// Whether `who` may join, read, search and post in the room at
+    /// `now_ms`: an admin always; anyone else if a member when it is
+    /// private, and not banned (nor a guest from a banned address).
+    pub fn lets_in(&self, who: &Who, now_ms: i64) -> bool {
+        who.admin
+            || ((!self.private || self.roles.contains_key(&who.user))
+                && self.banned_until(who.user, now_ms).is_none()
+                && !who.guest_at.is_some_and(|at| {
+                    self.banned_addresses
+                        .get(&address_key(at))
+                        .is_some_and(|until| *until > now_ms)
+                }))
+    }
+
+    /// How high `who` stands in the room: 3 an admin, 2 an owner, 1 a
+    /// moderator, 0 anyone else. One moderates only those below.
+    pub fn rank(&self, who: &Who) -> u8 {
+        if who.admin {
+            return 3;
+        }
+        match self.role_of(who.user) {
+            Some(Role::Owner) => 2,
+            Some(Role::Moderator) => 1,
+            _ => 0,
+        }
     }
 
     /// `user`'s ban, if it holds at `now_ms`.
@@ -70,6 +144,21 @@ impl RoomSettings {
     /// `user`'s mute, if it holds at `now_ms`.
     pub fn muted_until(&self, user: UserId, now_ms: i64) -> Option<&Sanction> {
         holds(self.muted.get(&user), now_ms)
+    }
+
+    /// Whose messages `who` may not delete, if they may delete others' at
+    /// all (a moderator and up): those who stand as high.
+    pub fn protected_from(&self, who: &Who) -> Option<Vec<UserId>> {
+        let rank = self.rank(who);
+        (rank > 0).then(|| {
+            self.roles
+                .keys()
+                .filter(|user| {
+                    **user != who.user && self.rank(&Who::account(**user, false)) >= rank
+                })
+                .copied()
+                .collect()
+        })
     }
 
     /// As the room's members see them: the staff, owners first.
@@ -117,19 +206,28 @@ impl InviteRow {
     }
 }
 
-/// A topic as given, checked: trimmed, at most [`MAX_TOPIC_CHARS`], no
-/// control, hidden or direction-changing characters.
+/// A topic as given, checked: see [`check_line`].
 pub fn check_topic(topic: &str) -> Result<String, String> {
-    let topic = topic.trim();
-    if topic.chars().count() > MAX_TOPIC_CHARS {
-        return Err(format!("a topic is at most {MAX_TOPIC_CHARS} characters"));
+    check_line(topic, MAX_TOPIC_CHARS, "topic")
+}
+
+/// A line of text others are shown (a topic, a moderator's reason) as
+/// given, checked: trimmed, at most `max` characters, no control, hidden
+/// or direction-changing characters (nor line or paragraph separators).
+pub fn check_line(text: &str, max: usize, what: &str) -> Result<String, String> {
+    let text = text.trim();
+    if text.chars().count() > max {
+        return Err(format!("a {what} is at most {max} characters"));
     }
-    if topic.chars().any(|c| {
-        c.is_control() || crate::protocol::is_hidden(c) || crate::protocol::is_bidi_control(c)
+    if text.chars().any(|c| {
+        c.is_control()
+            || matches!(c, '\u{2028}' | '\u{2029}')
+            || crate::protocol::is_hidden(c)
+            || crate::protocol::is_bidi_control(c)
     }) {
-        return Err("a topic is one line of visible text".to_owned());
+        return Err(format!("a {what} is one line of visible text"));
     }
-    Ok(topic.to_owned())
+    Ok(text.to_owned())
 }
 
 /// The rooms' rows, for the broker and the HTTP API.
@@ -156,29 +254,60 @@ impl Rooms {
             },
             None => RoomSettings::default(),
         };
-        for (user, kind, sanction) in sanctions::of_room(&self.tables, room, now_ms).await? {
+        for (user, kind, sanction) in
+            sanctions::of_scope(&self.tables, room.as_str(), now_ms).await?
+        {
             match kind {
                 Kind::Mute => settings.muted.insert(user, sanction),
                 Kind::Ban => settings.banned.insert(user, sanction),
             };
         }
+        settings.banned_addresses =
+            sanctions::banned_addresses(&self.tables, room.as_str(), now_ms)
+                .await?
+                .into_iter()
+                .collect();
         Ok(settings)
     }
 
-    /// Puts a mute or a ban on the action's target, or lifts it (`lift`),
-    /// and writes the action to the audit log.
-    pub async fn act(&self, action: &Action<'_>, kind: Kind, lift: bool) -> Result<(), StoreError> {
-        sanctions::act(&self.tables, action, kind, lift).await
+    /// Makes the action's change to a sanction, if any, and writes the
+    /// action to the audit log.
+    pub async fn act(&self, action: &Action<'_>, change: Option<Change>) -> Result<(), StoreError> {
+        sanctions::act(&self.tables, action, change).await
     }
 
-    /// `room`'s audit log, newest first.
+    /// The audit log of `scope` (a room's name, or [`SERVER`]), newest
+    /// first.
     pub async fn audit(
         &self,
-        room: &RoomName,
+        scope: &str,
         before: Option<i64>,
         limit: i64,
     ) -> Result<Vec<AuditRow>, StoreError> {
-        sanctions::audit_of(&self.tables, room, before, limit).await
+        sanctions::audit_of(&self.tables, scope, before, limit).await
+    }
+
+    /// Why `who` may not use the server at `now_ms`, if they may not: a
+    /// ban of them, or (a guest) of new guests from their address. Admins
+    /// are never banned.
+    pub async fn server_ban(&self, who: &Who, now_ms: i64) -> Result<Option<Sanction>, StoreError> {
+        if who.admin {
+            return Ok(None);
+        }
+        sanctions::server_ban(&self.tables, who.user, who.guest_at, now_ms).await
+    }
+
+    /// Makes `user`'s ban in `scope` (if one holds) keep new guests from
+    /// `addresses` out too, `at_most_ms` at most; whether it did.
+    pub async fn ban_addresses(
+        &self,
+        scope: &str,
+        user: UserId,
+        addresses: &[IpAddr],
+        now_ms: i64,
+        at_most_ms: i64,
+    ) -> Result<bool, StoreError> {
+        sanctions::ban_addresses(&self.tables, scope, user, addresses, now_ms, at_most_ms).await
     }
 
     /// `user` owns `room` if nobody claimed it before; whether they do.

@@ -34,7 +34,9 @@ impl Refusal {
     pub fn text(self) -> &'static str {
         match self {
             Refusal::NoSuchMessage => "there is no such message here",
-            Refusal::NotYours => "only its author may edit or delete a message",
+            Refusal::NotYours => {
+                "only its author may edit a message, and delete it (or the room's moderators)"
+            }
             Refusal::Deleted => "that message was deleted",
             Refusal::TooLate => "that message is too old to edit",
             Refusal::TooManyReactions => "that message has as many different reactions as it may",
@@ -126,8 +128,9 @@ pub(super) fn number(
             NewKind::Change { target, request } => {
                 let found = targets.get(&(message.channel.clone(), *target));
                 match decide(found, message, request) {
-                    Ok(change) => Some(Box::new(Extra {
+                    Ok((change, author)) => Some(Box::new(Extra {
                         change: Some((*target, change)),
+                        author,
                         ..Extra::default()
                     })),
                     Err(refusal) => {
@@ -167,12 +170,12 @@ pub(super) fn number(
 }
 
 /// Whether `request`, from `message`'s sender, may change `target`, and
-/// what it does if so.
+/// what it does if so (with the author, for a moderator's deletion).
 fn decide(
     target: Option<&StoredMessage>,
     message: &NewMessage,
     request: &ChangeRequest,
-) -> Result<Change, Refusal> {
+) -> Result<(Change, Option<UserId>), Refusal> {
     let target = target
         .filter(|target| target.is_message())
         .ok_or(Refusal::NoSuchMessage)?;
@@ -191,13 +194,18 @@ fn decide(
             if target.content == message.content {
                 return Err(Refusal::Unchanged);
             }
-            Ok(Change::Edit)
+            Ok((Change::Edit, None))
         }
-        ChangeRequest::Delete => {
-            if target.from != message.from {
-                return Err(Refusal::NotYours);
+        ChangeRequest::Delete | ChangeRequest::Remove { .. } => {
+            if target.from == message.from {
+                return Ok((Change::Delete, None));
             }
-            Ok(Change::Delete)
+            match request {
+                ChangeRequest::Remove { protected } if !protected.contains(&target.from) => {
+                    Ok((Change::Delete, Some(target.from)))
+                }
+                _ => Err(Refusal::NotYours),
+            }
         }
         ChangeRequest::React { emoji, on } => {
             let has = extras.has_reacted(emoji, message.from);
@@ -209,10 +217,13 @@ fn decide(
             if on && new_emoji && extras.reactions.len() >= MAX_REACTIONS {
                 return Err(Refusal::TooManyReactions);
             }
-            Ok(Change::React {
-                emoji: emoji.clone(),
-                on,
-            })
+            Ok((
+                Change::React {
+                    emoji: emoji.clone(),
+                    on,
+                },
+                None,
+            ))
         }
     }
 }

@@ -160,6 +160,11 @@ pub enum ChangeRequest {
         sent_after: Option<i64>,
     },
     Delete,
+    /// A moderator's deletion: of anyone's message, but those of
+    /// `protected` (who stand as high in the room).
+    Remove {
+        protected: Vec<UserId>,
+    },
     /// `on: None` toggles.
     React {
         emoji: Emoji,
@@ -217,11 +222,21 @@ pub struct Extra {
     /// its own, indexed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change: Option<(u64, Change)>,
+    /// A deletion by someone else than the author (a moderator): the
+    /// message's author, to be told.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<UserId>,
 }
 
 static PLAIN: std::sync::LazyLock<Extras> = std::sync::LazyLock::new(Extras::default);
 
 impl StoredMessage {
+    /// The author of the message a moderator deleted, if this row is such
+    /// a deletion.
+    pub fn removed_for(&self) -> Option<UserId> {
+        self.extra.as_ref()?.author
+    }
+
     /// The change this row is, and the message it targets; None for a
     /// message.
     pub fn change(&self) -> Option<(u64, &Change)> {

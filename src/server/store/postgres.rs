@@ -63,6 +63,11 @@ const MIGRATIONS: Embedded = Embedded(&[
         "moderation",
         include_str!("../../../migrations/postgres/0006_moderation.sql"),
     ),
+    (
+        7,
+        "address bans",
+        include_str!("../../../migrations/postgres/0007_address_bans.sql"),
+    ),
 ]);
 
 /// How long a call waits for a connection before it fails: with PostgreSQL

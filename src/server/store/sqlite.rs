@@ -78,6 +78,11 @@ const MIGRATIONS: Embedded = Embedded(&[
         "moderation",
         include_str!("../../../migrations/0009_moderation.sql"),
     ),
+    (
+        10,
+        "address bans",
+        include_str!("../../../migrations/0010_address_bans.sql"),
+    ),
 ]);
 
 /// The open database: one connection for the committer, a small pool for reads

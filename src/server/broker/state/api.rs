@@ -17,12 +17,7 @@ impl BrokerState {
                 id,
                 reply,
             } => {
-                if self.shutting_down {
-                    let _ = reply.send(PostOutcome::Refused(ErrorCode::ShuttingDown));
-                    return;
-                }
-                self.posts.insert(conn, reply);
-                self.store_message(NewMessage {
+                let message = NewMessage {
                     conn: tag(conn),
                     channel: Channel::Room(room),
                     from,
@@ -31,7 +26,35 @@ impl BrokerState {
                     content,
                     client_id: id,
                     kind: NewKind::Plain,
-                });
+                };
+                self.post(conn, message, reply);
+            }
+            ApiCommand::Remove {
+                conn,
+                room,
+                seq,
+                by,
+                protected,
+                reply,
+            } => {
+                let message = NewMessage {
+                    conn: tag(conn),
+                    channel: Channel::Room(room),
+                    from: by,
+                    name: self.name_of(by),
+                    to: None,
+                    content: MessageContent::removed(),
+                    client_id: None,
+                    kind: NewKind::Change {
+                        target: seq,
+                        request: ChangeRequest::Remove { protected },
+                    },
+                };
+                self.post(conn, message, reply);
+            }
+            ApiCommand::Addresses { user, reply } => {
+                let conns = self.users.conns(user).to_vec();
+                let _ = reply.send(self.addresses_of(&conns));
             }
             ApiCommand::Rooms(reply) => {
                 let rooms = match self.room_list() {
@@ -54,24 +77,58 @@ impl BrokerState {
             ApiCommand::Disconnect {
                 user,
                 reason,
+                notice,
                 reply,
             } => {
-                let closed = self.disconnect_user(user, reason);
+                let closed = self.disconnect_user(user, reason, notice.as_deref());
                 if self.bus().is_some() {
                     self.effects
-                        .push(Effect::Bus(BusRequest::Disconnect(user, reason)));
+                        .push(Effect::Bus(BusRequest::Disconnect(user, reason, notice)));
                 }
                 let _ = reply.send(closed);
             }
         }
     }
 
-    /// Closes `user`'s connections here (they may connect again); how many.
-    pub(super) fn disconnect_user(&mut self, user: UserId, reason: CloseReason) -> usize {
+    /// Hands the API's `message` to the store; `reply` hears how it went.
+    fn post(&mut self, conn: ConnId, message: NewMessage, reply: oneshot::Sender<PostOutcome>) {
+        if self.shutting_down {
+            let _ = reply.send(PostOutcome::Refused(ErrorCode::ShuttingDown));
+            return;
+        }
+        self.posts.insert(conn, reply);
+        self.store_message(message);
+    }
+
+    /// Closes `user`'s connections here (they may connect again, unless
+    /// banned); how many. With a `notice`, they are told it first (what is
+    /// queued before it goes out too); without, they are closed at once.
+    pub(super) fn disconnect_user(
+        &mut self,
+        user: UserId,
+        reason: CloseReason,
+        notice: Option<&str>,
+    ) -> usize {
         let conns: Vec<ConnId> = self.users.conns(user).to_vec();
+        if reason == CloseReason::Banned {
+            let addresses = self.addresses_of(&conns);
+            self.ban_addresses(crate::server::rooms::SERVER, user, addresses);
+        }
+        let notice = notice
+            .map(|text| Outbound::Text(encode(&ServerMessage::error(ErrorCode::Moderated, text))));
         for conn in &conns {
-            if let Some(outbox) = self.remove_session(*conn) {
-                outbox.kick(reason);
+            let Some(outbox) = self.remove_session(*conn) else {
+                continue;
+            };
+            match &notice {
+                Some(notice) => {
+                    let told = outbox.push(notice.clone()).is_ok()
+                        && outbox.push(Outbound::Close(reason)).is_ok();
+                    if !told {
+                        outbox.kick(reason);
+                    }
+                }
+                None => outbox.kick(reason),
             }
         }
         if !conns.is_empty() {

@@ -91,8 +91,8 @@ impl BrokerState {
                 }
             }
             BusEvent::Renamed { user, name } => self.on_renamed_elsewhere(user, name),
-            BusEvent::Disconnect(user, reason) => {
-                self.disconnect_user(user, reason);
+            BusEvent::Disconnect(user, reason, notice) => {
+                self.disconnect_user(user, reason, notice.as_deref());
             }
             BusEvent::RoomChanged(room) => self.room_changed(room, true, None),
             BusEvent::Lobby(rooms) => {

@@ -156,9 +156,11 @@ impl BrokerState {
         content: Option<MessageContent>,
         request: ChangeRequest,
     ) {
-        let Some(user) = self.sessions.get(&conn).map(|s| s.user) else {
+        let Some(who) = self.sessions.get(&conn).map(Session::who) else {
             return;
         };
+        let user = who.user;
+        let mut request = request;
         let (channel, to) = match (room, with) {
             (Some(room), None) => {
                 let is_member = self
@@ -178,6 +180,13 @@ impl BrokerState {
                 {
                     self.send_to(conn, &notice);
                     return;
+                }
+                // The room's moderators delete anyone's messages but
+                // those of who stands as high.
+                if matches!(request, ChangeRequest::Delete)
+                    && let Some(protected) = self.protected_from(&room, &who)
+                {
+                    request = ChangeRequest::Remove { protected };
                 }
                 (Channel::Room(room), None)
             }
@@ -263,6 +272,17 @@ impl BrokerState {
             }
             match &message.channel {
                 Channel::Room(room) => {
+                    if let (Some(author), Some((seq, _))) =
+                        (message.removed_for(), message.change())
+                    {
+                        self.config.metrics.moderated("delete_message");
+                        self.effects.push(Effect::Removed {
+                            room: room.clone(),
+                            moderator: message.from,
+                            author,
+                            seq,
+                        });
+                    }
                     let frames = self.sequence(room, message.clone());
                     if frames.is_empty() {
                         continue;
@@ -344,6 +364,7 @@ impl BrokerState {
             return Vec::new();
         };
         let mut frames = Vec::with_capacity(released.len());
+        let mut removed = Vec::new();
         for message in released {
             let mut grew = 0;
             if message.is_message() {
@@ -351,19 +372,41 @@ impl BrokerState {
             } else if let Some(frame) = change_frame(Some(name), &message) {
                 frames.push(Frame::Extended(frame));
                 grew += room.recent.apply(&message);
-                if message
-                    .change()
-                    .is_some_and(|(_, c)| matches!(c, Change::Delete))
-                {
-                    let target = message.change().map_or(0, |(target, _)| target);
+                if let Some((target, Change::Delete)) = message.change() {
                     grew += room.recent.blank_changes_to(target);
+                    if let Some(author) = message.removed_for() {
+                        removed.push((author, target));
+                    }
                 }
             }
             grew += room.recent.push(message, cache_size, ROOM_CACHE_BYTES);
             self.cached_bytes = self.cached_bytes.saturating_add_signed(grew);
         }
         self.keep_caches_within_budget(name);
+        for (author, seq) in removed {
+            self.tell_removed(name, author, seq);
+        }
         frames
+    }
+
+    /// Tells `author`'s connections here in room `name` that a moderator
+    /// deleted their message `seq`.
+    fn tell_removed(&mut self, name: &RoomName, author: UserId, seq: u64) {
+        let Some(room) = self.rooms.get(name) else {
+            return;
+        };
+        let conns: Vec<ConnId> = self
+            .users
+            .conns(author)
+            .iter()
+            .filter(|conn| room.members.contains_key(conn))
+            .copied()
+            .collect();
+        let text = format!("a moderator deleted your message {seq} in '{name}'");
+        let notice = ServerMessage::room_error(ErrorCode::Moderated, name.clone(), text);
+        for conn in conns {
+            self.send_to(conn, &notice);
+        }
     }
 
     /// To every connection of the recipient, and to the sender's other

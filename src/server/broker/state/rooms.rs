@@ -230,7 +230,7 @@ impl BrokerState {
             return;
         };
         let (user, outbox, extended) = (session.user, session.outbox.clone(), session.extended);
-        if !self.lets_in(name, user) {
+        if !self.lets_in(name, conn) {
             return self.recheck_entry(conn, name, after);
         }
         self.claim_if_unowned(name, user);

@@ -16,6 +16,11 @@ pub(super) struct Session {
     /// nothing costs Redis nothing (and nobody can know its id to write
     /// to it).
     pub(super) online: bool,
+    /// Its client's address, and whether it is an account's (or an
+    /// admin's): what a room's bans are checked against.
+    pub(super) address: IpAddr,
+    pub(super) account: bool,
+    pub(super) admin: bool,
     /// What only some connections need: made at the first history request
     /// or `typing`. An idle connection holds a null pointer.
     pub(super) extras: Option<Box<Extras>>,
@@ -39,6 +44,16 @@ pub(super) struct Extras {
 }
 
 impl Session {
+    /// Who the connection is to a room: a guest is asked about by their
+    /// address too.
+    pub(super) fn who(&self) -> Who {
+        Who {
+            user: self.user,
+            admin: self.admin,
+            guest_at: (!self.account).then_some(self.address),
+        }
+    }
+
     pub(super) fn extras(&mut self) -> &mut Extras {
         self.extras.get_or_insert_with(Box::default)
     }
@@ -69,6 +84,8 @@ impl BrokerState {
         let guest = session.user;
         session.user = user;
         session.extended = true;
+        session.account = welcome.username.is_some();
+        session.admin = welcome.admin;
         self.remove_user_connection(guest, conn);
         let name = self.add_user_connection(user, conn, stored_name);
         self.go_online(conn);

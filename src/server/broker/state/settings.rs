@@ -11,26 +11,12 @@
 
 use super::*;
 
-/// `ms` in words: "3 minutes", "1 hour", "45 seconds" (rounded up).
-fn in_words(ms: i64) -> String {
-    let seconds = (ms.max(0) + 999) / 1000;
-    let (count, unit) = match seconds {
-        0..120 => (seconds, "second"),
-        120..7200 => ((seconds + 59) / 60, "minute"),
-        7200..172_800 => ((seconds + 3599) / 3600, "hour"),
-        _ => ((seconds + 86_399) / 86_400, "day"),
-    };
-    let plural = if count == 1 { "" } else { "s" };
-    format!("{count} {unit}{plural}")
-}
-
-/// A moderator's words to a user, with their reason if they gave one.
-fn with_reason(what: String, reason: &str) -> String {
-    if reason.is_empty() {
-        what
-    } else {
-        format!("{what}: \"{reason}\"")
-    }
+/// What a user banned from `room` is told.
+fn ban_notice(room: &RoomName, ban: &Sanction, now_ms: i64) -> String {
+    ban.with_reason(format!(
+        "a moderator banned you from '{room}' {}",
+        ban.lasting(now_ms)
+    ))
 }
 
 /// What the task does to a room's rows, then reads its settings again
@@ -72,13 +58,16 @@ impl BrokerState {
             .is_some_and(|room| room.reads.rechecking.iter().any(|(c, _, _)| *c == conn))
     }
 
-    /// Whether `user` may be in `room`, join it, read or search it. A room
+    /// Whether `conn` may be in `room`, join it, read or search it. A room
     /// whose settings are not in yet lets nobody in (its joiners wait).
-    pub(super) fn lets_in(&self, room: &RoomName, user: UserId) -> bool {
+    pub(super) fn lets_in(&self, room: &RoomName, conn: ConnId) -> bool {
+        let Some(who) = self.sessions.get(&conn).map(Session::who) else {
+            return false;
+        };
         self.rooms
             .get(room)
             .and_then(|room| room.settings.as_ref())
-            .is_some_and(|settings| settings.lets_in(user, self.now.ms))
+            .is_some_and(|settings| settings.lets_in(&who, self.now.ms))
     }
 
     /// Whether `room` is private, as far as this node knows.
@@ -127,15 +116,46 @@ impl BrokerState {
     /// Refuses `conn` a private room it is no member of: it is out of the
     /// room, and told why.
     pub(super) fn refuse_entry(&mut self, conn: ConnId, room: &RoomName) {
-        if let Some(session) = self.sessions.get_mut(&conn) {
-            session.rooms.remove(room);
-        }
-        debug!(%conn, %room, "refused a private room");
-        let text = "this room is private: you need an invite to join it";
-        self.send_to(
-            conn,
-            &ServerMessage::room_error(ErrorCode::NotAllowed, room.clone(), text),
-        );
+        let Some(session) = self.sessions.get_mut(&conn) else {
+            return;
+        };
+        session.rooms.remove(room);
+        let (user, address) = (session.user, session.address);
+        let Some(settings) = self.rooms.get(room).and_then(|r| r.settings.as_ref()) else {
+            return;
+        };
+        let refusal = match settings.banned_until(user, self.now.ms) {
+            Some(ban) => {
+                let text = ban_notice(room, ban, self.now.ms);
+                // Back from this address: its new guests stay out too.
+                self.ban_addresses(room.as_str(), user, vec![address]);
+                ServerMessage::room_error(ErrorCode::Moderated, room.clone(), text)
+            }
+            None if settings.private => ServerMessage::room_error(
+                ErrorCode::NotAllowed,
+                room.clone(),
+                "this room is private: you need an invite to join it",
+            ),
+            None => ServerMessage::room_error(
+                ErrorCode::Moderated,
+                room.clone(),
+                "a moderator banned a guest at your address from this room: \
+                 sign in to an account to join it",
+            ),
+        };
+        debug!(%conn, %room, "refused entry to a room");
+        self.send_to(conn, &refusal);
+    }
+
+    /// The addresses of `conns`, once each.
+    pub(super) fn addresses_of(&self, conns: &[ConnId]) -> Vec<IpAddr> {
+        let mut addresses: Vec<IpAddr> = conns
+            .iter()
+            .filter_map(|conn| self.sessions.get(conn).map(|s| s.address))
+            .collect();
+        addresses.sort_unstable();
+        addresses.dedup();
+        addresses
     }
 
     /// `user` is joining a room nobody has claimed: they claim it.
@@ -230,15 +250,14 @@ impl BrokerState {
             .partition(|(_, _, wanted)| *wanted <= read);
         room.reads.rechecking = later;
         for (conn, after, _) in due {
-            let Some(user) = self
+            if !self
                 .sessions
                 .get(&conn)
-                .filter(|session| session.rooms.contains(name))
-                .map(|session| session.user)
-            else {
+                .is_some_and(|session| session.rooms.contains(name))
+            {
                 continue; // left, or gone
-            };
-            if self.lets_in(name, user) {
+            }
+            if self.lets_in(name, conn) {
                 self.admit(conn, name, after);
             } else {
                 self.refuse_entry(conn, name);
@@ -267,6 +286,12 @@ impl BrokerState {
         }
     }
 
+    /// Whose messages in `room` `who` may not delete, if they may delete
+    /// others' at all.
+    pub(super) fn protected_from(&self, room: &RoomName, who: &Who) -> Option<Vec<UserId>> {
+        self.rooms.get(room)?.settings.as_ref()?.protected_from(who)
+    }
+
     /// What a muted `user` is told in `room` (`None` if they are not
     /// muted): `news`, that a moderator just muted them; otherwise, that
     /// what they sent (`id`) was refused. With how long it lasts and why.
@@ -280,17 +305,14 @@ impl BrokerState {
         let settings = self.rooms.get(room)?.settings.as_ref()?;
         let mute = settings.muted_until(user, self.now.ms)?;
         let left = mute.until.map(|until| until - self.now.ms);
-        let lasting = match left {
-            Some(ms) => format!("for {}", in_words(ms)),
-            None => "until a moderator lifts it".to_owned(),
-        };
+        let lasting = mute.lasting(self.now.ms);
         let what = if news {
             format!("a moderator muted you in '{room}' {lasting}")
         } else {
             format!("you are muted in '{room}' {lasting}; your message was not sent")
         };
         Some(ServerMessage::Error {
-            message: with_reason(what, &mute.reason),
+            message: mute.with_reason(what),
             code: Some(ErrorCode::Moderated),
             room: Some(room.clone()),
             id,
@@ -316,13 +338,19 @@ impl BrokerState {
             .collect();
         let privacy_changed = now.private != before.private;
         let at = self.now.ms;
+        // A ban of an address's guests holds for new entries: guests there
+        // already (from before the ban) stay.
         let outsiders: Vec<ConnId> = room
             .members
             .keys()
             .filter(|conn| {
-                self.sessions
-                    .get(conn)
-                    .is_some_and(|session| !now.lets_in(session.user, at))
+                self.sessions.get(conn).is_some_and(|session| {
+                    let who = Who {
+                        guest_at: None,
+                        ..session.who()
+                    };
+                    !now.lets_in(&who, at)
+                })
             })
             .copied()
             .collect();
@@ -342,12 +370,7 @@ impl BrokerState {
             .filter_map(|conn| {
                 let user = self.sessions.get(conn)?.user;
                 let ban = now.banned_until(user, at)?;
-                let lasting = match ban.until {
-                    Some(until) => format!("for {}", in_words(until - at)),
-                    None => "until a moderator lifts it".to_owned(),
-                };
-                let text = format!("a moderator banned you from '{name}' {lasting}");
-                Some((*conn, with_reason(text, &ban.reason)))
+                Some((*conn, ban_notice(name, ban, at)))
             })
             .collect();
         if info != before.info() {
@@ -390,6 +413,18 @@ impl BrokerState {
             info!(%conn, room = %name, "put out of a room");
             self.leave(conn, name.clone());
             self.send_to(conn, &notice);
+        }
+        // The banned were seen at these addresses: their new guests stay
+        // out too.
+        let mut seen: HashMap<UserId, Vec<ConnId>> = HashMap::new();
+        for (conn, _) in &banned {
+            if let Some(session) = self.sessions.get(conn) {
+                seen.entry(session.user).or_default().push(*conn);
+            }
+        }
+        for (user, conns) in seen {
+            let addresses = self.addresses_of(&conns);
+            self.ban_addresses(name.as_str(), user, addresses);
         }
     }
 }

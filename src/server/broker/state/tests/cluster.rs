@@ -45,7 +45,7 @@ async fn a_load_whose_messages_run_past_its_head_delivers_each_message_once() {
     h.handle(Command::Settings {
         room: room.clone(),
         read: 1,
-        settings,
+        settings: settings.map(Box::new),
     });
     let published = BusEvent::Published {
         room: room.clone(),
