@@ -27,7 +27,7 @@ pub use client::{ClientMessage, MAX_MENTIONS, MAX_QUERY_CHARS};
 pub use codes::{ErrorCode, close_code};
 pub use decode::{DecodeError, JsonValue};
 pub use server::{Found, Member, Posted, RoomSummary, ServerMessage};
-pub use settings::{Role, RoomInfo, Staff};
+pub use settings::{MAX_UNREAD, Membership, Role, RoomInfo, Staff};
 pub(crate) use text::{is_bidi_control, is_hidden};
 pub use values::{ClientId, DisplayName, Emoji, InvalidInput, MessageContent, RoomName, UserId};
 

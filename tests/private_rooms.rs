@@ -438,3 +438,90 @@ async fn owners_give_roles_and_each_role_does_only_what_it_may() {
     let (status, _, _) = call_json(&server.addr, "GET", "/api/rooms/team", None, None).await;
     assert_eq!(status, 401);
 }
+
+/// The `memberships` a new connection with `token` gets, once its entry
+/// for `room` says `unread` (a `mark_read` is written moments after it is
+/// sent: until then an older count may come).
+async fn memberships_once(server: &Binary, token: &str, room: &str, unread: u64) -> Value {
+    let deadline = tokio::time::Instant::now() + common::PATIENCE;
+    loop {
+        let (mut device, _, _) = Client::connect_with_token(&server.ws_url(), Some(token)).await;
+        let memberships = device.recv_type("memberships").await;
+        let entry = memberships["rooms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|entry| entry["room"] == room)
+            .cloned()
+            .unwrap_or_else(|| panic!("{room} is not among {memberships}"));
+        if entry["unread"] == unread {
+            return memberships;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{room} never showed {unread} unread: {memberships}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_members_rooms_follow_them_to_every_device_with_what_came_while_away() {
+    let data = tempfile::tempdir().unwrap();
+    let server = start(data.path());
+    let (mut ana, ana_token) = guest(&server).await;
+    ana.join("crew").await;
+    let private = Some(json!({"private": true}));
+    assert_eq!(
+        api(&server, "PATCH", "/api/rooms/crew", &ana_token, private)
+            .await
+            .0,
+        200
+    );
+    let (status, invite) = api(
+        &server,
+        "POST",
+        "/api/rooms/crew/invites",
+        &ana_token,
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (mut bo, bo_token) = guest(&server).await;
+    let accept = format!("/api/invites/{}", invite["code"].as_str().unwrap());
+    assert_eq!(api(&server, "POST", &accept, &bo_token, None).await.0, 200);
+    bo.join("crew").await;
+    let read = ana.say_acked("crew", "seen by Bo", "a-1").await;
+    bo.recv_type("room_message").await;
+    bo.send(json!({"type": "mark_read", "room": "crew", "seq": read}))
+        .await;
+    // Bo goes; what comes meanwhile is unread for him (his own message
+    // from another device is not).
+    bo.close().await;
+    ana.say_acked("crew", "one", "a-2").await;
+    ana.say_acked("crew", "two", "a-3").await;
+    let (mut phone, _, _) = Client::connect_with_token(&server.ws_url(), Some(&bo_token)).await;
+    phone.join("crew").await;
+    phone.say_acked("crew", "from my phone", "b-1").await;
+    phone.close().await;
+
+    // A new device of Bo's: the room is his, two unread.
+    let memberships = memberships_once(&server, &bo_token, "crew", 2).await;
+    assert_eq!(
+        memberships["rooms"],
+        json!([{"room": "crew", "role": "member", "unread": 2}])
+    );
+    // Ana never marked the room read: of all its messages, only Bo's is
+    // unread to her (her own are not). She owns the room.
+    let memberships = memberships_once(&server, &ana_token, "crew", 1).await;
+    assert_eq!(memberships["rooms"][0]["role"], "owner");
+    // Kept in the database: the same after a restart.
+    drop(server);
+    let server = start(data.path());
+    memberships_once(&server, &bo_token, "crew", 2).await;
+    // Read on this device: none unread on the next.
+    let (mut bo, _, _) = Client::connect_with_token(&server.ws_url(), Some(&bo_token)).await;
+    bo.send(json!({"type": "mark_read", "room": "crew", "seq": read + 3}))
+        .await;
+    memberships_once(&server, &bo_token, "crew", 0).await;
+}

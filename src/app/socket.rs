@@ -60,9 +60,15 @@ impl ChatClient {
 
     /// Runs a state change made by the user, saves, and sends what it asks.
     pub fn act(&self, change: impl FnOnce(&mut ChatState) -> Option<ClientMessage>) {
-        let message = self.state.try_update(change).flatten();
+        let (message, marks) = self
+            .state
+            .try_update(|state| (change(state), std::mem::take(&mut state.marks)))
+            .unwrap_or_default();
         #[cfg(feature = "hydrate")]
         browser::save(self.state);
+        for mark in marks {
+            self.send(mark);
+        }
         if let Some(message) = message {
             self.send(message);
         }

@@ -191,6 +191,8 @@ pub struct ChatState {
     pub alert_levels: Vec<(Conversation, AlertLevel)>,
     /// Notifications due, for the browser to show if the tab is hidden.
     pub alerts: Vec<Alert>,
+    /// `mark_read`s to send, taken by whoever sends what the state asks.
+    pub marks: Vec<ClientMessage>,
     /// The search on screen, if any.
     pub search: Option<SearchView>,
 }
@@ -413,13 +415,39 @@ impl ChatState {
         ready.then_some(message)
     }
 
-    /// Shows a conversation: it becomes the active one, and read.
+    /// Shows a conversation: it becomes the active one, and read. The room
+    /// it leaves, and the one it opens, are marked read up to what they
+    /// show (for the user's other devices).
     pub fn open(&mut self, conversation: Conversation) {
         if let Some(timeline) = self.timeline_mut(&conversation) {
             timeline.unread = 0;
             timeline.mentions = 0;
         }
-        self.active = Some(conversation);
+        let before = self.active.replace(conversation.clone());
+        for shown in before.into_iter().chain([conversation]) {
+            if let Some(mark) = self.read_mark(&shown) {
+                self.marks.push(mark);
+            }
+        }
+    }
+
+    /// `mark_read` for what `conversation` shows, if it is a room the user
+    /// is a member of (a private one they are in, or one they run): their
+    /// other devices then count only what came after as unread.
+    fn read_mark(&self, conversation: &Conversation) -> Option<ClientMessage> {
+        let Conversation::Room(room) = conversation else {
+            return None;
+        };
+        let view = self.room(room)?;
+        let member = view.settings.private
+            || self
+                .me
+                .is_some_and(|me| view.settings.role_of(me).is_some());
+        let seq = view.timeline.newest_seq()?;
+        member.then(|| ClientMessage::MarkRead {
+            room: room.clone(),
+            seq,
+        })
     }
 
     /// Opens a room by name (a link): joins it first, once, unless joined.

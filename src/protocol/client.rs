@@ -87,6 +87,13 @@ pub enum ClientMessage {
     Typing {
         room: RoomName,
     },
+    /// The user has read `room` up to `seq`: their other devices count
+    /// what came after it as unread (`memberships`). For rooms they have a
+    /// standing in; ignored elsewhere.
+    MarkRead {
+        room: RoomName,
+        seq: u64,
+    },
     /// A page of a room's history. With `after`: the oldest messages after
     /// it (and before `before`, if given); otherwise the newest before
     /// `before` (or the newest of all). Oldest first either way.
@@ -188,6 +195,7 @@ impl ClientMessage {
             ClientMessage::SetName { .. } => "set_name",
             ClientMessage::ListRooms => "list_rooms",
             ClientMessage::Typing { .. } => "typing",
+            ClientMessage::MarkRead { .. } => "mark_read",
             ClientMessage::History { .. } => "history",
             ClientMessage::DirectHistory { .. } => "direct_history",
             ClientMessage::EditMessage { .. } => "edit_message",
@@ -206,6 +214,7 @@ impl ClientMessage {
             | ClientMessage::LeaveRoom { room }
             | ClientMessage::RoomMessage { room, .. }
             | ClientMessage::Typing { room }
+            | ClientMessage::MarkRead { room, .. }
             | ClientMessage::History { room, .. } => Some(room),
             ClientMessage::EditMessage { room, .. }
             | ClientMessage::DeleteMessage { room, .. }

@@ -17,8 +17,9 @@
 //! code this build does not know reads as no code.
 
 use super::{
-    Change, ClientId, DisplayName, ErrorCode, Extras, Found, InvalidInput, Member, MessageContent,
-    Posted, PostedChange, Quoted, Reaction, RoomInfo, RoomName, RoomSummary, ServerMessage, UserId,
+    Change, ClientId, DisplayName, ErrorCode, Extras, Found, InvalidInput, Member, Membership,
+    MessageContent, Posted, PostedChange, Quoted, Reaction, RoomInfo, RoomName, RoomSummary,
+    ServerMessage, UserId,
 };
 
 /// Parsed JSON, read-only: what [`ServerMessage::from_json`] reads.
@@ -338,6 +339,13 @@ impl ServerMessage {
                 room: required(room()?, "room")?,
                 user: user()?,
                 name: required(name()?, "name")?,
+            },
+            "memberships" => Self::Memberships {
+                rooms: list(json, "rooms", Membership::from_json)?
+                    .unwrap_or_default()
+                    .into_iter()
+                    .flatten()
+                    .collect(),
             },
             _ => return Ok(None),
         };

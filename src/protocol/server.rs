@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::changes::{Extras, PostedChange, Quoted};
 use super::codes::ErrorCode;
 use super::decode::DecodeError;
-use super::settings::RoomInfo;
+use super::settings::{Membership, RoomInfo};
 use super::values::{ClientId, DisplayName, MessageContent, RoomName, UserId};
 
 /// A member of a room, as listed in `joined`.
@@ -225,6 +225,12 @@ pub enum ServerMessage {
         user: UserId,
         name: DisplayName,
     },
+    /// After `welcome`, to a `hello` client whose user has a standing in
+    /// some rooms (owns, moderates, or is a member of a private one): on
+    /// every device, which rooms are theirs and what came while away.
+    Memberships {
+        rooms: Vec<Membership>,
+    },
 }
 
 impl ServerMessage {
@@ -306,5 +312,6 @@ impl ServerMessage {
         "message_changed",
         "search_results",
         "room_updated",
+        "memberships",
     ];
 }

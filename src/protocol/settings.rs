@@ -4,8 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::decode::{DecodeError, JsonValue, checked, flag, list, required, text};
-use super::values::UserId;
+use super::decode::{DecodeError, JsonValue, checked, flag, integer, list, required, text};
+use super::values::{RoomName, UserId};
 
 /// Someone's standing in a room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -38,6 +38,31 @@ impl Role {
     /// Owners and moderators moderate, invite, and set the topic.
     pub fn runs_the_room(self) -> bool {
         matches!(self, Role::Owner | Role::Moderator)
+    }
+}
+
+/// The most unread messages a `memberships` entry counts: more show as
+/// this many.
+pub const MAX_UNREAD: u32 = 100;
+
+/// A room the user has a standing in, as `memberships` lists it on each
+/// device they connect from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Membership {
+    pub room: RoomName,
+    pub role: Role,
+    /// Messages from others since what the user last read there (marked
+    /// with `mark_read`), at most [`MAX_UNREAD`].
+    pub unread: u32,
+}
+
+impl Membership {
+    /// `None` for a role this build does not know.
+    pub(crate) fn from_json<V: JsonValue>(object: &V) -> Result<Option<Self>, DecodeError> {
+        let role = required(text(object, "role")?, "role")?;
+        let room = required(checked(object, "room")?, "room")?;
+        let unread = required(integer(object, "unread")?, "unread")?;
+        Ok(Role::from_name(&role).map(|role| Self { room, role, unread }))
     }
 }
 

@@ -590,6 +590,8 @@ impl Connection {
         if refused.is_some() {
             info!(conn = %self.id, "refused a session token; issuing a new identity");
         }
+        // A user who came back (not a new guest) may have rooms of theirs.
+        let returning = admitted.is_some();
         let (user, username, token) = admitted.unwrap_or_else(|| {
             let token = self.app.accounts.new_guest(identity, self.user, now);
             (self.user, None, token)
@@ -639,6 +641,22 @@ impl Connection {
             }),
         };
         self.app.broker.send(command).await;
+        // Which rooms are the user's, and what came in them while away:
+        // right after `welcome`, before anything the client sent after its
+        // `hello` is read.
+        if returning {
+            match self.app.rooms.unread_of(&self.app.store, user).await {
+                Ok(rooms) if rooms.is_empty() => {}
+                Ok(rooms) => {
+                    let message = Box::new(ServerMessage::Memberships { rooms });
+                    let conn = self.id;
+                    self.app.broker.send(Command::Tell { conn, message }).await;
+                }
+                Err(error) => {
+                    warn!(conn = %self.id, %error, "reading a user's rooms failed");
+                }
+            }
+        }
         None
     }
 

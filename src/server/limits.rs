@@ -34,7 +34,7 @@ pub enum Action {
     /// (`edit_message`, `delete_message`, `react`): each is stored.
     Message,
     Typing,
-    /// `join_room`, `leave_room`.
+    /// `join_room`, `leave_room`, `mark_read`.
     Join,
     /// `history`, `direct_history`, `search`, `list_rooms`.
     History,
@@ -55,7 +55,9 @@ impl Action {
             | ClientMessage::DeleteMessage { .. }
             | ClientMessage::React { .. } => Action::Message,
             ClientMessage::Typing { .. } => Action::Typing,
-            ClientMessage::JoinRoom { .. } | ClientMessage::LeaveRoom { .. } => Action::Join,
+            ClientMessage::JoinRoom { .. }
+            | ClientMessage::LeaveRoom { .. }
+            | ClientMessage::MarkRead { .. } => Action::Join,
             ClientMessage::History { .. }
             | ClientMessage::DirectHistory { .. }
             | ClientMessage::Search { .. }

@@ -337,9 +337,15 @@ impl Client {
             .await;
     }
 
+    /// Joins `room`: the next frame is `joined` (past a `memberships`,
+    /// which a returning user's connection may get at any time after
+    /// `welcome`).
     pub async fn join(&mut self, room: &str) -> Value {
         self.send(json!({"type": "join_room", "room": room})).await;
-        let joined = self.recv().await;
+        let mut joined = self.recv().await;
+        while joined["type"] == "memberships" {
+            joined = self.recv().await;
+        }
         assert_eq!(joined["type"], "joined", "{joined}");
         joined
     }

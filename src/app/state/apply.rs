@@ -318,6 +318,22 @@ impl ChatState {
                     view.settings = settings;
                 }
             }
+            // The user's rooms, from another device too: those not here
+            // are joined, with what came while away as unread. (Those here
+            // count what their resume brings.) A room left here stays left.
+            ServerMessage::Memberships { rooms } => {
+                for membership in rooms {
+                    let room = membership.room;
+                    if self.left.contains(&room) || self.room(&room).is_some() {
+                        continue;
+                    }
+                    let view = self.room_entry(room.clone());
+                    view.timeline.unread = membership.unread;
+                    if self.pending_joins.insert(room.clone()) {
+                        replies.push(ClientMessage::JoinRoom { room, after: None });
+                    }
+                }
+            }
             // Shown from issue 15's next step (the web client's edits,
             // deletions and reactions); until then the text stays as sent.
             ServerMessage::MessageChanged { room, to, change } => {
@@ -378,6 +394,7 @@ impl ChatState {
                 self.notify(message);
             }
         }
+        replies.append(&mut self.marks);
         replies
     }
 

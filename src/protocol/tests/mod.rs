@@ -143,6 +143,54 @@ fn client_additions_are_optional_fields_and_new_types() {
         },
         json!({"type": "direct_history", "with": BOB, "after": 3}),
     );
+    assert_wire(
+        ClientMessage::MarkRead {
+            room: room("team"),
+            seq: 42,
+        },
+        json!({"type": "mark_read", "room": "team", "seq": 42}),
+    );
+}
+
+#[test]
+fn memberships_list_the_users_rooms_with_their_unread_counts() {
+    use crate::protocol::{Membership, Role};
+    assert_wire(
+        ServerMessage::Memberships {
+            rooms: vec![
+                Membership {
+                    room: room("team"),
+                    role: Role::Member,
+                    unread: 3,
+                },
+                Membership {
+                    room: room("town"),
+                    role: Role::Owner,
+                    unread: 0,
+                },
+            ],
+        },
+        json!({"type": "memberships", "rooms": [
+            {"room": "team", "role": "member", "unread": 3},
+            {"room": "town", "role": "owner", "unread": 0},
+        ]}),
+    );
+    // A role a newer server has is left out, not an error.
+    let newer = json!({"type": "memberships", "rooms": [
+        {"room": "team", "role": "guest_of_honour", "unread": 1},
+        {"room": "town", "role": "moderator", "unread": 2},
+    ]});
+    let decoded: ServerMessage = serde_json::from_value(newer).unwrap();
+    assert_eq!(
+        decoded,
+        ServerMessage::Memberships {
+            rooms: vec![Membership {
+                room: room("town"),
+                role: Role::Moderator,
+                unread: 2,
+            }],
+        }
+    );
 }
 
 #[test]

@@ -7,7 +7,7 @@ use tokio::sync::oneshot;
 
 use crate::protocol::{
     ClientId, ClientMessage, DisplayName, ErrorCode, Member, MessageContent, RoomName, RoomSummary,
-    UserId,
+    ServerMessage, UserId,
 };
 use crate::server::close::CloseReason;
 use crate::server::outbox::Outbox;
@@ -77,6 +77,11 @@ pub enum Command {
         room: RoomName,
         read: u64,
         settings: Option<Box<RoomSettings>>,
+    },
+    /// Send `message` to `conn` (a task's answer for it: `memberships`).
+    Tell {
+        conn: ConnId,
+        message: Box<ServerMessage>,
     },
     /// A room's rows were changed here (the HTTP API): every node that has
     /// it in memory reads them again; `done` is told once this one has.

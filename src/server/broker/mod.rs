@@ -391,6 +391,14 @@ fn carry_out(state: &mut BrokerState, tasks: &mut Tasks) {
                     }
                 });
             }
+            Effect::MarkRead { room, user, seq } => {
+                let rooms = tasks.rooms.clone();
+                tokio::spawn(async move {
+                    if let Err(error) = rooms.mark_read(&room, user, seq).await {
+                        warn!(%room, %error, "writing what a user read failed");
+                    }
+                });
+            }
             Effect::Removed {
                 room,
                 moderator,

@@ -214,6 +214,12 @@ pub(super) enum Effect {
         user: UserId,
         addresses: Vec<IpAddr>,
     },
+    /// `user` read `room` up to `seq` (a `mark_read`).
+    MarkRead {
+        room: RoomName,
+        user: UserId,
+        seq: u64,
+    },
     /// Write a moderator's deletion of `author`'s message `seq` to the
     /// room's audit log.
     Removed {
@@ -308,6 +314,7 @@ impl BrokerState {
                 read,
                 settings,
             } => self.on_settings(room, read, settings.map(|settings| *settings)),
+            Command::Tell { conn, message } => self.send_to(conn, &message),
             Command::RoomChanged { room, done } => self.room_changed(room, false, Some(done)),
         }
         self.evict_slow_consumers();
@@ -543,6 +550,12 @@ impl BrokerState {
             }
             ClientMessage::SetName { name } => self.rename(conn, name),
             ClientMessage::Typing { room } => self.typing(conn, room),
+            ClientMessage::MarkRead { room, seq } => {
+                if let Some(session) = self.sessions.get(&conn) {
+                    let user = session.user;
+                    self.effects.push(Effect::MarkRead { room, user, seq });
+                }
+            }
             ClientMessage::ListRooms => {
                 self.lobby.watch(conn);
                 let rooms = self.room_list();

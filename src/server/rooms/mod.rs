@@ -27,8 +27,8 @@ pub mod sanctions;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use crate::protocol::{Role, RoomInfo, RoomName, Staff, UserId};
-use crate::server::store::{StoreError, Tables};
+use crate::protocol::{MAX_UNREAD, Membership, Role, RoomInfo, RoomName, Staff, UserId};
+use crate::server::store::{Channel, Store, StoreError, Tables};
 pub use records::InviteRow;
 pub use sanctions::{Action, AuditRow, Change, Kind, SERVER, Sanction};
 
@@ -308,6 +308,50 @@ impl Rooms {
         at_most_ms: i64,
     ) -> Result<bool, StoreError> {
         sanctions::ban_addresses(&self.tables, scope, user, addresses, now_ms, at_most_ms).await
+    }
+
+    /// `user`'s rooms (those they have a standing in), their role there,
+    /// and the highest number they have read there.
+    pub async fn memberships(
+        &self,
+        user: UserId,
+    ) -> Result<Vec<(RoomName, Role, u64)>, StoreError> {
+        records::memberships(&self.tables, user).await
+    }
+
+    /// `user`'s rooms, each with how many messages from others came since
+    /// what they last read there (at most [`MAX_UNREAD`]): what
+    /// `memberships` tells each of their devices.
+    pub async fn unread_of(
+        &self,
+        store: &Store,
+        user: UserId,
+    ) -> Result<Vec<Membership>, StoreError> {
+        let mut memberships = Vec::new();
+        for (room, role, read) in self.memberships(user).await? {
+            let channel = Channel::Room(room.clone());
+            // Their own messages (from another device) are read: a page
+            // larger than the count leaves room for some.
+            let page = 2 * MAX_UNREAD as usize;
+            let after = store.messages_after(&channel, read, None, page).await?;
+            let unread = after.iter().filter(|message| message.from != user).count();
+            memberships.push(Membership {
+                room,
+                role,
+                unread: u32::try_from(unread).unwrap_or(MAX_UNREAD).min(MAX_UNREAD),
+            });
+        }
+        Ok(memberships)
+    }
+
+    /// `user` has read `room` up to `seq`, if they have a standing in it.
+    pub async fn mark_read(
+        &self,
+        room: &RoomName,
+        user: UserId,
+        seq: u64,
+    ) -> Result<(), StoreError> {
+        records::mark_read(&self.tables, room, user, seq).await
     }
 
     /// `user` owns `room` if nobody claimed it before; whether they do.

@@ -171,6 +171,53 @@ pub async fn set_role(
     Ok(())
 }
 
+/// `user`'s rooms: those they have a standing in, with it, and the
+/// highest number they have read there.
+pub async fn memberships(
+    tables: &Tables,
+    user: UserId,
+) -> Result<Vec<(RoomName, Role, u64)>, StoreError> {
+    let rows: Vec<(String, String, i64)> = on_tables!(tables, |pool| {
+        sqlx::query_as("SELECT room, role, read_seq FROM room_members WHERE user_id = $1")
+            .bind(user.to_string())
+            .fetch_all(pool)
+            .await?
+    });
+    Ok(rows
+        .into_iter()
+        .filter_map(|(room, role, read)| {
+            // A row this build cannot read is left out, not an error: the
+            // room's own rules hold whatever this list says.
+            let room = RoomName::parse(room).ok()?;
+            let role = Role::from_name(&role)?;
+            Some((room, role, u64::try_from(read).unwrap_or(0)))
+        })
+        .collect())
+}
+
+/// `user` has read `room` up to `seq` (never back), if they have a
+/// standing in it.
+pub async fn mark_read(
+    tables: &Tables,
+    room: &RoomName,
+    user: UserId,
+    seq: u64,
+) -> Result<(), StoreError> {
+    let seq = i64::try_from(seq).unwrap_or(i64::MAX);
+    on_tables!(tables, |pool| {
+        sqlx::query(
+            "UPDATE room_members SET read_seq = $3 \
+             WHERE room = $1 AND user_id = $2 AND read_seq < $3",
+        )
+        .bind(room.as_str())
+        .bind(user.to_string())
+        .bind(seq)
+        .execute(pool)
+        .await?;
+    });
+    Ok(())
+}
+
 /// Makes each of `users` a member of `room`, keeping any standing they
 /// have.
 pub async fn add_members(

@@ -68,6 +68,11 @@ const MIGRATIONS: Embedded = Embedded(&[
         "address bans",
         include_str!("../../../migrations/postgres/0007_address_bans.sql"),
     ),
+    (
+        8,
+        "read marks",
+        include_str!("../../../migrations/postgres/0008_read_marks.sql"),
+    ),
 ]);
 
 /// How long a call waits for a connection before it fails: with PostgreSQL

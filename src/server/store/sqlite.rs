@@ -83,6 +83,11 @@ const MIGRATIONS: Embedded = Embedded(&[
         "address bans",
         include_str!("../../../migrations/0010_address_bans.sql"),
     ),
+    (
+        11,
+        "read marks",
+        include_str!("../../../migrations/0011_read_marks.sql"),
+    ),
 ]);
 
 /// The open database: one connection for the committer, a small pool for reads

@@ -312,3 +312,69 @@ fn paging_down_to_the_end_joins_the_live_conversation_again() {
     state.apply(live("long", posted(1_001, user(2), "1001")));
     assert_eq!(seqs(&state).last(), Some(&1_001));
 }
+
+#[test]
+fn memberships_bring_the_users_rooms_to_a_new_device_with_their_unread_counts() {
+    use crate::protocol::{Membership, Role, RoomInfo};
+    let me = user(1);
+    let mut state = connected_as(me);
+    joined(&mut state, "here");
+    let membership = |name: &str, unread| Membership {
+        room: room(name),
+        role: Role::Member,
+        unread,
+    };
+    state.left.insert(room("gone"));
+    let replies = state.apply(ServerMessage::Memberships {
+        rooms: vec![
+            membership("team", 4),
+            membership("here", 9),
+            membership("gone", 2),
+        ],
+    });
+    // The room not here is joined, with its unread count; one here counts
+    // its own resume; one left on this device stays left.
+    assert_eq!(
+        replies,
+        [ClientMessage::JoinRoom {
+            room: room("team"),
+            after: None
+        }]
+    );
+    assert_eq!(state.unread(&Conversation::Room(room("team"))), 4);
+    assert_eq!(state.unread(&Conversation::Room(room("here"))), 0);
+    assert!(state.room(&room("gone")).is_none());
+    // Its first page is not news: the count stays until the room is opened.
+    state.apply(ServerMessage::Joined {
+        room: room("team"),
+        settings: Some(RoomInfo {
+            private: true,
+            ..RoomInfo::default()
+        }),
+        members: None,
+    });
+    state.apply(history("team", vec![posted(7, user(2), "while away")]));
+    assert_eq!(state.unread(&Conversation::Room(room("team"))), 4);
+    state.marks.clear();
+    state.open(Conversation::Room(room("team")));
+    assert_eq!(state.unread(&Conversation::Room(room("team"))), 0);
+    // Opened: a private room is marked read up to what it shows (a public
+    // one the user does not run is nobody's to mark).
+    assert_eq!(
+        std::mem::take(&mut state.marks),
+        [ClientMessage::MarkRead {
+            room: room("team"),
+            seq: 7
+        }]
+    );
+    state.apply(live("team", posted(8, user(2), "now")));
+    state.open(Conversation::Room(room("here")));
+    assert_eq!(
+        state.marks,
+        [ClientMessage::MarkRead {
+            room: room("team"),
+            seq: 8
+        }],
+        "leaving it marks what it showed last"
+    );
+}

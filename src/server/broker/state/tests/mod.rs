@@ -185,7 +185,9 @@ impl Harness {
                     }
                     // Rows of moderation only: tests/moderation.rs has them
                     // written by the real broker task.
-                    Effect::BanAddresses { .. } | Effect::Removed { .. } => {}
+                    Effect::BanAddresses { .. }
+                    | Effect::Removed { .. }
+                    | Effect::MarkRead { .. } => {}
                 }
             }
             let done = store::carry_out(&*self.backend, &mut requests, self.now.ms, None).await;
