@@ -61,6 +61,8 @@ test("a guest signs up keeping their chat, and signs in on a second browser as t
   await phone.page.getByRole("button", { name: "Sign in", exact: true }).click();
   await expect(status(phone.page)).toHaveAttribute("data-status", "connected");
   await expect(phone.page.locator(".me")).toHaveText("Ana Account");
+  // Ana owns the room (she was its first): it is hers on every device.
+  await expect(phone.page.getByRole("button", { name: `#${room}` })).toBeVisible();
   await joinRoom(phone.page, room);
   await expect(messageFrom(phone.page, "Ana Account", "said as a guest")).toBeVisible();
 

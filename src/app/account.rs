@@ -247,11 +247,9 @@ fn js_date(_ms: i64) -> Option<String> {
 mod browser {
     //! `fetch` to the API, and the token in `localStorage`.
 
-    use wasm_bindgen::{JsCast, JsValue};
-    use wasm_bindgen_futures::JsFuture;
-
     use super::SessionItem;
-    use crate::app::socket::{Json, save_token, saved_token};
+    use crate::app::api::{call, problem};
+    use crate::app::socket::{save_token, saved_token};
     use crate::protocol::JsonValue;
 
     /// What sign-up and sign-in send.
@@ -261,48 +259,6 @@ mod browser {
         password: &'a str,
         #[serde(skip_serializing_if = "Option::is_none")]
         token: Option<&'a str>,
-    }
-
-    /// Status and body of a request to the API.
-    async fn call(
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<String>,
-    ) -> Result<(u16, Option<Json>), String> {
-        let failed = |_: JsValue| "the server cannot be reached; try again".to_owned();
-        let init = web_sys::RequestInit::new();
-        init.set_method(method);
-        let headers = web_sys::Headers::new().map_err(failed)?;
-        if let Some(token) = token {
-            headers
-                .set("Authorization", &format!("Bearer {token}"))
-                .map_err(failed)?;
-        }
-        if let Some(body) = body {
-            headers
-                .set("Content-Type", "application/json")
-                .map_err(failed)?;
-            init.set_body(&JsValue::from_str(&body));
-        }
-        init.set_headers(&headers);
-        let fetched =
-            JsFuture::from(leptos::prelude::window().fetch_with_str_and_init(path, &init))
-                .await
-                .map_err(failed)?;
-        let response: web_sys::Response = fetched.dyn_into().map_err(failed)?;
-        let text = JsFuture::from(response.text().map_err(failed)?)
-            .await
-            .map_err(failed)?
-            .as_string()
-            .unwrap_or_default();
-        Ok((response.status(), Json::parse(&text)))
-    }
-
-    /// What a problem answer says, or what went wrong.
-    fn problem(status: u16, body: Option<Json>) -> String {
-        body.and_then(|body| body.get("detail")?.as_text())
-            .unwrap_or_else(|| format!("the server answered {status}; try again"))
     }
 
     /// Signs up (keeping this browser's guest) or in, and keeps the token.

@@ -11,6 +11,7 @@ use super::search::SearchPanel;
 use super::show_or;
 use super::sidebar::Sidebar;
 use super::socket::ChatClient;
+use super::state::ConnectionStatus;
 use crate::protocol::{ClientMessage, DisplayName, RoomName};
 
 #[component]
@@ -63,6 +64,7 @@ pub fn ChatPage() -> impl IntoView {
             <ConnectionBanner />
             <Notices />
             <OpenRoom />
+            <UseInvite />
             <Sidebar />
             <ConversationPane />
             <SearchPanel />
@@ -81,7 +83,7 @@ fn OpenRoom() -> impl IntoView {
     let location = expect_context::<Location>();
     let named = Memo::new(move |_| match location.page() {
         Page::Chat { room } => room,
-        Page::Account(_) | Page::NotFound => None,
+        Page::Invite(_) | Page::Account(_) | Page::NotFound => None,
     });
     let restored = Memo::new(move |_| state.with(|s| s.restored));
     // Acts once per path: the effect may run again for the same one (the
@@ -100,6 +102,40 @@ fn OpenRoom() -> impl IntoView {
             None => {}
         }
         name
+    });
+}
+
+/// `/i/<code>`: uses the invite once the server knows this browser's user
+/// (after `welcome`: a first visit has no token before), then opens its
+/// room; if it cannot be used, says why and shows the chat page.
+#[component]
+fn UseInvite() -> impl IntoView {
+    let state = expect_context::<ChatClient>().state;
+    let location = expect_context::<Location>();
+    let code = Memo::new(move |_| match location.page() {
+        Page::Invite(code) => Some(code),
+        _ => None,
+    });
+    let connected = Memo::new(move |_| state.with(|s| s.status == ConnectionStatus::Connected));
+    let used = StoredValue::new(None::<String>);
+    Effect::new(move || {
+        let Some(code) = code.get().filter(|_| connected.get()) else {
+            return;
+        };
+        if used.get_value().as_ref() == Some(&code) {
+            return;
+        }
+        used.set_value(Some(code.clone()));
+        #[cfg(feature = "hydrate")]
+        leptos::task::spawn_local(async move {
+            match super::api::accept_invite(&code).await {
+                Ok(room) => location.navigate(&super::location::room_path(&room), true),
+                Err(text) => {
+                    state.update(|s| s.notify(text));
+                    location.navigate("/", true);
+                }
+            }
+        });
     });
 }
 

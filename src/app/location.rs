@@ -1,5 +1,5 @@
 //! The path in the address bar, as a signal. The app has the chat page at
-//! `/` and `/r/<room>`, and the account pages (`/sign-up`, `/sign-in`,
+//! `/`, `/r/<room>` and `/i/<invite>`, and the account pages (`/sign-up`, `/sign-in`,
 //! `/account`); this keeps the path in step
 //! with the browser's history (back and forward) and says which room it
 //! names. On the server it is the request's path.
@@ -25,6 +25,8 @@ pub enum Page {
     Chat {
         room: Option<String>,
     },
+    /// The chat page, using an invite (`/i/<code>`), then opening its room.
+    Invite(String),
     Account(AccountView),
     NotFound,
 }
@@ -35,12 +37,14 @@ impl Page {
         if let Some(view) = AccountView::of(path) {
             return Page::Account(view);
         }
+        let one_part = |rest: &str| !rest.is_empty() && !rest.contains('/');
         match path {
             "" => Page::Chat { room: None },
-            path => match path.strip_prefix("/r/") {
-                Some(room) if !room.is_empty() && !room.contains('/') => Page::Chat {
+            path => match (path.strip_prefix("/r/"), path.strip_prefix("/i/")) {
+                (Some(room), _) if one_part(room) => Page::Chat {
                     room: Some(room.to_owned()),
                 },
+                (_, Some(code)) if one_part(code) => Page::Invite(code.to_owned()),
                 _ => Page::NotFound,
             },
         }
@@ -126,6 +130,11 @@ mod tests {
         let general = RoomName::parse("general").unwrap();
         assert_eq!(Page::of(&room_path(&general)), room("general"));
         assert_eq!(Page::of("/r/-not-a-name"), room("-not-a-name"));
+        assert_eq!(
+            Page::of("/i/0123abcd/"),
+            Page::Invite("0123abcd".to_owned())
+        );
+        assert_eq!(Page::of("/i/"), Page::NotFound);
         assert_eq!(Page::of("/r/"), Page::NotFound);
         assert_eq!(Page::of("/r/a/b"), Page::NotFound);
         assert_eq!(Page::of("/elsewhere"), Page::NotFound);

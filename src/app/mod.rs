@@ -3,6 +3,8 @@
 //! Rendered on the server first, then hydrated by the WASM bundle.
 
 mod account;
+#[cfg(feature = "hydrate")]
+mod api;
 mod chat_page;
 mod composer;
 mod conversation;
@@ -80,7 +82,7 @@ pub fn App() -> impl IntoView {
     let location = Location::provide();
     // One chat page for every path it shows, so moving between rooms keeps
     // the connection; `/r/<room>` opens (joining if need be) a room.
-    let chat = Memo::new(move |_| matches!(location.page(), Page::Chat { .. }));
+    let chat = Memo::new(move |_| matches!(location.page(), Page::Chat { .. } | Page::Invite(_)));
     let account = Memo::new(move |_| match location.page() {
         Page::Account(view) => Some(view),
         _ => None,

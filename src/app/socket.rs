@@ -60,16 +60,20 @@ impl ChatClient {
 
     /// Runs a state change made by the user, saves, and sends what it asks.
     pub fn act(&self, change: impl FnOnce(&mut ChatState) -> Option<ClientMessage>) {
-        let (message, marks) = self
-            .state
-            .try_update(|state| (change(state), std::mem::take(&mut state.marks)))
-            .unwrap_or_default();
+        let message = self.state.try_update(change).flatten();
+        self.acted(message);
+    }
+
+    /// What every [`Self::act`] does after its change (not generic: one
+    /// copy in the bundle, not one per caller).
+    fn acted(&self, message: Option<ClientMessage>) {
         #[cfg(feature = "hydrate")]
         browser::save(self.state);
-        for mark in marks {
-            self.send(mark);
-        }
-        if let Some(message) = message {
+        let marks = self
+            .state
+            .try_update_untracked(|state| std::mem::take(&mut state.marks))
+            .unwrap_or_default();
+        for message in marks.into_iter().chain(message) {
             self.send(message);
         }
     }

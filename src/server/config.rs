@@ -314,6 +314,7 @@ impl Settings {
         if let Some(path) = &self.echo_path {
             let taken = ["/", "/ws", "/health", "/readyz"].contains(&path.as_str())
                 || path.starts_with("/r/")
+                || path.starts_with("/i/")
                 || path.starts_with("/pkg/");
             let valid = path.len() > 1
                 && path.starts_with('/')

@@ -106,6 +106,7 @@ fn router(state: AppState) -> Router {
         .route("/readyz", get(ready::readyz))
         .route("/", get(page.clone()))
         .route("/r/{room}", get(page.clone()))
+        .route("/i/{code}", get(page.clone()))
         .route("/sign-up", get(page.clone()))
         .route("/sign-in", get(page.clone()))
         .route("/account", get(page))
