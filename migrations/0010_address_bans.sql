@@ -9,7 +9,8 @@ CREATE TABLE address_bans (
     -- Whose ban it follows.
     user_id    TEXT    NOT NULL,
     created_ms INTEGER NOT NULL,
-    PRIMARY KEY (room, address)
+    -- One row per banned user: lifting one's ban leaves another's.
+    PRIMARY KEY (room, address, user_id)
 ) WITHOUT ROWID;
 
 -- The message a moderator deleted, for the audit log.

@@ -185,6 +185,7 @@ async fn mutes_bans_and_kicks_hold_are_told_and_are_written_down() {
         ("unban", ""),
         ("ban", "again"),
         ("mute", "flooding"),
+        ("set_role", "moderator"),
     ];
     let expected: Vec<(String, String)> = expected
         .iter()
@@ -194,25 +195,22 @@ async fn mutes_bans_and_kicks_hold_are_told_and_are_written_down() {
     assert_eq!(log["entries"][3]["actor"], mo.id());
     assert_eq!(log["entries"][3]["target"], spammer.id());
     let (_, bystander) = guest(&server).await;
-    let (status, _, _) = call_json(
-        &server.addr,
-        "GET",
-        "/api/rooms/town/audit",
-        Some(&bystander),
-        None,
-    )
-    .await;
-    assert_eq!(status, 403);
+    assert_eq!(
+        status_of(&server, "GET", "/api/rooms/town/audit", &bystander, None).await,
+        403
+    );
     // The kicked user is out: to them the room is no such room for now.
-    let (status, _, _) = call_json(
-        &server.addr,
-        "GET",
-        "/api/rooms/town/audit",
-        Some(&spammer_token),
-        None,
-    )
-    .await;
-    assert_eq!(status, 404);
+    assert_eq!(
+        status_of(
+            &server,
+            "GET",
+            "/api/rooms/town/audit",
+            &spammer_token,
+            None
+        )
+        .await,
+        404
+    );
     // And counted.
     let (_, samples) = scrape(&server.addr).await;
     for action in ["mute", "ban", "unban", "kick"] {
@@ -243,8 +241,10 @@ async fn moderators_delete_anyones_message_but_their_betters_and_it_is_written_d
     mo.join("town").await;
     let path = format!("/api/rooms/town/roles/{}", mo.id());
     let body = Some(json!({"role": "moderator"}));
-    let (status, _, _) = call_json(&server.addr, "PUT", &path, Some(&owner_token), body).await;
-    assert_eq!(status, 200);
+    assert_eq!(
+        status_of(&server, "PUT", &path, &owner_token, body).await,
+        200
+    );
     let (mut member, member_token) = guest(&server).await;
     member.join("town").await;
     let spam = member.say_acked("town", "buy now", "m-1").await;
@@ -278,19 +278,16 @@ async fn moderators_delete_anyones_message_but_their_betters_and_it_is_written_d
         .await;
     assert_eq!(mo.recv_type("error").await["code"], "not_allowed");
     let path = format!("/api/rooms/town/messages/{owners}");
-    let (status, _, _) = call_json(&server.addr, "DELETE", &path, Some(&mo_token), None).await;
-    assert_eq!(status, 403);
+    assert_eq!(
+        status_of(&server, "DELETE", &path, &mo_token, None).await,
+        403
+    );
     let (status, _, _) = call_json(&server.addr, "DELETE", &path, Some(&member_token), None).await;
     assert_eq!(status, 403, "a member has no moderation route either");
-    let (status, _, _) = call_json(
-        &server.addr,
-        "DELETE",
-        "/api/rooms/town/messages/999",
-        Some(KEY),
-        None,
-    )
-    .await;
-    assert_eq!(status, 404);
+    assert_eq!(
+        status_of(&server, "DELETE", "/api/rooms/town/messages/999", KEY, None).await,
+        404
+    );
     // The operator may: with an API key.
     let (status, _, problem) = call_json(&server.addr, "DELETE", &path, Some(KEY), None).await;
     assert_eq!(status, 204, "{problem}");
@@ -321,6 +318,7 @@ async fn moderators_delete_anyones_message_but_their_betters_and_it_is_written_d
         [
             (json!("delete_message"), json!(owner.id()), json!(owners)),
             (json!("delete_message"), json!(member.id()), json!(spam)),
+            (json!("set_role"), json!(mo.id()), Value::Null),
         ]
     );
     assert_eq!(log["entries"][1]["actor"], mo.id());
@@ -352,14 +350,38 @@ async fn a_ban_keeps_the_banned_guests_new_identities_from_their_address_out() {
     let server = Binary::start_with(data.path(), &[("CONFAB_API_KEYS", KEY)]);
     let (mut owner, owner_token) = account(&server, "warden").await;
     owner.join("town").await;
-    let (mut troll, _) = guest(&server).await;
+    let (mut troll, troll_token) = guest(&server).await;
     troll.join("town").await;
+    let (status, _, invite) = call_json(
+        &server.addr,
+        "POST",
+        "/api/rooms/town/invites",
+        Some(&owner_token),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let accept = format!("/api/invites/{}", invite["code"].as_str().unwrap());
     let body = json!({"action": "ban", "user": troll.id(), "seconds": 600});
     assert_eq!(moderate(&server, &owner_token, body).await.0, 204);
     told(&mut troll).await;
     // A fresh identity from the same address: refused, told why. A client
     // that knows only the article too.
-    let (mut again, _) = guest(&server).await;
+    let (mut again, again_token) = guest(&server).await;
+    // Neither may use an invite to the room: it would count a use.
+    for token in [&troll_token, &again_token] {
+        let (status, _, _) = call_json(&server.addr, "POST", &accept, Some(token), None).await;
+        assert_eq!(status, 403);
+    }
+    let (_, _, invites) = call_json(
+        &server.addr,
+        "GET",
+        "/api/rooms/town/invites",
+        Some(&owner_token),
+        None,
+    )
+    .await;
+    assert_eq!(invites["invites"][0]["uses"], 0, "{invites}");
     again
         .send(json!({"type": "join_room", "room": "town"}))
         .await;
@@ -396,15 +418,10 @@ async fn admins_run_every_room_and_ban_from_the_whole_server() {
     let (mut owner, owner_token) = account(&server, "olive").await;
     owner.join("den").await;
     let body = Some(json!({"private": true}));
-    let (status, _, _) = call_json(
-        &server.addr,
-        "PATCH",
-        "/api/rooms/den",
-        Some(&owner_token),
-        body,
-    )
-    .await;
-    assert_eq!(status, 200);
+    assert_eq!(
+        status_of(&server, "PATCH", "/api/rooms/den", &owner_token, body).await,
+        200
+    );
     // An admin may see and join a private room they were not invited to,
     // moderate in it, and read its audit log; another account may not.
     root.join("den").await;
@@ -426,15 +443,10 @@ async fn admins_run_every_room_and_ban_from_the_whole_server() {
             .unwrap()
             .contains("muted")
     );
-    let (status, _, _) = call_json(
-        &server.addr,
-        "GET",
-        "/api/rooms/den/audit",
-        Some(&root_token),
-        None,
-    )
-    .await;
-    assert_eq!(status, 200);
+    assert_eq!(
+        status_of(&server, "GET", "/api/rooms/den/audit", &root_token, None).await,
+        200
+    );
     // Only admins (and the operator) ban server-wide.
     let ban = json!({"action": "ban", "user": troll.id(), "reason": "spam everywhere"});
     let (status, _, _) = call_json(
@@ -446,9 +458,10 @@ async fn admins_run_every_room_and_ban_from_the_whole_server() {
     )
     .await;
     assert_eq!(status, 403);
-    let (status, _, _) =
-        call_json(&server.addr, "GET", "/api/audit", Some(&owner_token), None).await;
-    assert_eq!(status, 403);
+    assert_eq!(
+        status_of(&server, "GET", "/api/audit", &owner_token, None).await,
+        403
+    );
     let (status, _, answer) = call_json(
         &server.addr,
         "POST",
@@ -478,9 +491,35 @@ async fn admins_run_every_room_and_ban_from_the_whole_server() {
         (4003, &json!("moderated")),
         "{frames:?}"
     );
-    let (status, _, _) =
-        call_json(&server.addr, "GET", "/api/rooms", Some(&troll_token), None).await;
+    assert_eq!(
+        status_of(&server, "GET", "/api/rooms", &troll_token, None).await,
+        403
+    );
+    // Nor may they make their banned guest an account.
+    let body = json!({"username": "freshstart", "password": "a long enough passphrase", "token": troll_token});
+    let (status, _, _) = call_json(&server.addr, "POST", "/api/accounts", None, Some(body)).await;
     assert_eq!(status, 403);
+    // A banned account: the right password signs nobody in.
+    let (_shady, _) = account(&server, "shady").await;
+    let shady_id = _shady.id().to_owned();
+    let ban = json!({"action": "ban", "user": shady_id, "seconds": 60});
+    assert_eq!(
+        status_of(&server, "POST", "/api/moderation", KEY, Some(ban)).await,
+        204
+    );
+    let body = json!({"username": "shady", "password": "a long enough passphrase"});
+    let (status, _, problem) =
+        call_json(&server.addr, "POST", "/api/sessions", None, Some(body)).await;
+    assert_eq!(status, 403, "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("banned"),
+        "{problem}"
+    );
+    let unban = json!({"action": "unban", "user": shady_id});
+    assert_eq!(
+        status_of(&server, "POST", "/api/moderation", KEY, Some(unban)).await,
+        204
+    );
     // A new guest from their address: refused, with hello or without.
     let mut fresh = Client::connect(&server.ws_url()).await;
     fresh.send(json!({"type": "hello"})).await;
@@ -495,33 +534,37 @@ async fn admins_run_every_room_and_ban_from_the_whole_server() {
 
     // Lifted: all may come back. Both actions are in the server's log.
     let unban = json!({"action": "unban", "user": troll.id()});
-    let (status, _, _) = call_json(
-        &server.addr,
-        "POST",
-        "/api/moderation",
-        Some(KEY),
-        Some(unban),
-    )
-    .await;
-    assert_eq!(status, 204);
+    assert_eq!(
+        status_of(&server, "POST", "/api/moderation", KEY, Some(unban)).await,
+        204
+    );
     let (mut returned, _, _) =
         Client::connect_with_token(&server.ws_url(), Some(&troll_token)).await;
     returned.join("lobby").await;
     let (status, _, log) =
         call_json(&server.addr, "GET", "/api/audit", Some(&root_token), None).await;
     assert_eq!(status, 200);
-    let actions: Vec<&str> = log["entries"]
+    let actions: Vec<(&str, &str)> = log["entries"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| e["action"].as_str().unwrap())
+        .map(|e| (e["action"].as_str().unwrap(), e["target"].as_str().unwrap()))
         .collect();
-    assert_eq!(actions, ["unban", "ban"]);
-    assert_eq!(log["entries"][1]["reason"], "spam everywhere");
+    let (troll, shady) = (troll.id(), shady_id.as_str());
+    assert_eq!(
+        actions,
+        [
+            ("unban", troll),
+            ("unban", shady),
+            ("ban", shady),
+            ("ban", troll)
+        ]
+    );
+    assert_eq!(log["entries"][3]["reason"], "spam everywhere");
     let (_, samples) = scrape(&server.addr).await;
     assert_eq!(
         samples.get(r#"confab_moderation_total{action="ban"}"#),
-        Some(&1.0)
+        Some(&2.0)
     );
 }
 
@@ -540,4 +583,84 @@ fn an_admin_that_is_no_username_stops_the_server_at_start() {
         said.contains("admins") && said.contains("not a name!"),
         "{said}"
     );
+}
+
+#[tokio::test]
+async fn an_owner_cannot_demote_another_and_role_changes_are_written_down() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Binary::start_with(data.path(), &[("CONFAB_API_KEYS", KEY)]);
+    let (mut first, first_token) = guest(&server).await;
+    first.join("hall").await;
+    let (mut second, second_token) = guest(&server).await;
+    second.join("hall").await;
+    let role = |user: &str| format!("/api/rooms/hall/roles/{user}");
+    let owner = Some(json!({"role": "owner"}));
+    assert_eq!(
+        status_of(&server, "PUT", &role(second.id()), &first_token, owner).await,
+        200
+    );
+    // The new owner may not demote the first, take their role, or ban them.
+    let member = Some(json!({"role": "member"}));
+    assert_eq!(
+        status_of(&server, "PUT", &role(first.id()), &second_token, member).await,
+        403
+    );
+    assert_eq!(
+        status_of(&server, "DELETE", &role(first.id()), &second_token, None).await,
+        403
+    );
+    let ban = Some(json!({"action": "ban", "user": first.id()}));
+    let path = "/api/rooms/hall/moderation";
+    assert_eq!(
+        status_of(&server, "POST", path, &second_token, ban).await,
+        403
+    );
+    // Their own they may give up; the operator may change anyone's.
+    assert_eq!(
+        status_of(&server, "DELETE", &role(second.id()), &second_token, None).await,
+        204
+    );
+    let moderator = Some(json!({"role": "moderator"}));
+    assert_eq!(
+        status_of(&server, "PUT", &role(first.id()), KEY, moderator).await,
+        200
+    );
+    let (status, _, log) = call_json(
+        &server.addr,
+        "GET",
+        "/api/rooms/hall/audit",
+        Some(KEY),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let lines: Vec<(&str, &str, &str)> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let text = |key: &str| e[key].as_str().unwrap();
+            (text("action"), text("target"), text("reason"))
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            ("set_role", first.id(), "moderator"),
+            ("remove_role", second.id(), ""),
+            ("set_role", second.id(), "owner"),
+        ]
+    );
+}
+
+async fn status_of(
+    server: &Binary,
+    method: &str,
+    path: &str,
+    bearer: &str,
+    body: Option<Value>,
+) -> u16 {
+    call_json(&server.addr, method, path, Some(bearer), body)
+        .await
+        .0
 }

@@ -521,7 +521,39 @@ async fn a_members_rooms_follow_them_to_every_device_with_what_came_while_away()
     memberships_once(&server, &bo_token, "crew", 2).await;
     // Read on this device: none unread on the next.
     let (mut bo, _, _) = Client::connect_with_token(&server.ws_url(), Some(&bo_token)).await;
+    bo.join("crew").await;
     bo.send(json!({"type": "mark_read", "room": "crew", "seq": read + 3}))
         .await;
     memberships_once(&server, &bo_token, "crew", 0).await;
+    // A mark past the room's last message counts only up to it: what comes
+    // next is unread. (Bo's own message after the mark: the broker has
+    // taken the mark once it is acknowledged.)
+    bo.send(json!({"type": "mark_read", "room": "crew", "seq": 1_000_000}))
+        .await;
+    bo.say_acked("crew", "me again", "b-2").await;
+    let (mut ana, _, _) = Client::connect_with_token(&server.ws_url(), Some(&ana_token)).await;
+    ana.join("crew").await;
+    ana.say_acked("crew", "after the far mark", "a-4").await;
+    memberships_once(&server, &bo_token, "crew", 1).await;
+    // Banned from the room: it is no longer among Bo's rooms (his own den
+    // still is).
+    bo.send(json!({"type": "join_room", "room": "bo-den"}))
+        .await;
+    assert_eq!(bo.recv_type("joined").await["room"], "bo-den");
+    let ban = json!({"action": "ban", "user": bo.id()});
+    let (status, _) = api(
+        &server,
+        "POST",
+        "/api/rooms/crew/moderation",
+        &ana_token,
+        Some(ban),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (mut device, _, _) = Client::connect_with_token(&server.ws_url(), Some(&bo_token)).await;
+    let memberships = device.recv_type("memberships").await;
+    assert_eq!(
+        memberships["rooms"],
+        json!([{"room": "bo-den", "role": "owner", "unread": 0}])
+    );
 }

@@ -6,7 +6,7 @@ CREATE TABLE address_bans (
     until_ms   BIGINT NOT NULL,
     user_id    TEXT   NOT NULL,
     created_ms BIGINT NOT NULL,
-    PRIMARY KEY (room, address)
+    PRIMARY KEY (room, address, user_id)
 );
 
 ALTER TABLE audit_log ADD COLUMN seq BIGINT;

@@ -60,6 +60,9 @@ pub async fn accept_invite(code: &str) -> Result<RoomName, String> {
             .and_then(|room| room.as_text())
             .and_then(|room| RoomName::parse(room).ok())
             .ok_or_else(|| "the server's answer names no room".to_owned()),
-        (status, body) => Err(format!("This invite cannot be used: {}.", problem(status, body))),
+        (status, body) => Err(format!(
+            "This invite cannot be used: {}.",
+            problem(status, body)
+        )),
     }
 }

@@ -23,7 +23,7 @@ use tracing::{info, warn};
 use utoipa::ToSchema;
 
 use super::problem::{BodyProblems, Problem, SessionProblems};
-use crate::protocol::DisplayName;
+use crate::protocol::{DisplayName, UserId};
 use crate::server::accounts::username::{MAX_TYPED_BYTES, key_of};
 use crate::server::accounts::{
     AccountError, Ending, PasswordError, SessionRow, SignedIn, Standing,
@@ -34,6 +34,7 @@ use crate::server::client_addr::client_addr;
 use crate::server::close::CloseReason;
 use crate::server::identity::{SessionId, Verified};
 use crate::server::limits::Refused;
+use crate::server::rooms::Who;
 use crate::server::store::now_ms;
 
 /// A new account's name and password.
@@ -170,6 +171,7 @@ fn signed_in(signed_in: SignedIn) -> Json<Session> {
     request_body = SignUp,
     responses(
         (status = 201, description = "Signed up and in", body = Session),
+        (status = 403, description = "The guest is banned from the server", body = Problem, content_type = "application/problem+json"),
         (status = 400, description = "Not a valid username or password", body = Problem, content_type = "application/problem+json"),
         BodyProblems,
         (status = 401, description = "`token` is not a live guest session", body = Problem, content_type = "application/problem+json"),
@@ -233,7 +235,10 @@ async fn guest(app: &AppState, token: &str, now: i64) -> Result<Verified, Proble
     let refused = || Problem::new(StatusCode::UNAUTHORIZED, "that is not a live guest's token");
     let verified = app.identity.verify(token, now / 1000).ok_or_else(refused)?;
     match app.accounts.standing(&verified, now).await {
-        Ok(Standing::Guest) => Ok(verified),
+        Ok(Standing::Guest) => {
+            refuse_if_banned(app, verified.user, now).await?;
+            Ok(verified)
+        }
         Ok(Standing::Active { .. }) => Err(Problem::new(
             StatusCode::CONFLICT,
             AccountError::HasAccount.to_string(),
@@ -249,6 +254,7 @@ async fn guest(app: &AppState, token: &str, now: i64) -> Result<Verified, Proble
     request_body = SignIn,
     responses(
         (status = 201, description = "Signed in", body = Session),
+        (status = 403, description = "The account is banned from the server", body = Problem, content_type = "application/problem+json"),
         (status = 400, description = "Not a username and a password", body = Problem, content_type = "application/problem+json"),
         BodyProblems,
         (status = 401, description = "Wrong username or password", body = Problem, content_type = "application/problem+json"),
@@ -289,7 +295,34 @@ pub async fn sign_in(
     if let Err(AccountError::WrongPassword) = &result {
         info!(%address, "refused a sign-in: wrong username or password");
     }
-    Ok((StatusCode::CREATED, signed_in(result?)))
+    let signed = result?;
+    // Banned from the server: the right password, but no session (asked
+    // only now, so that the ban tells nothing to a wrong password).
+    let now = now_ms();
+    if let Err(refused) = refuse_if_banned(&app, signed.user, now).await {
+        let ending = Ending::One(&signed.session);
+        app.accounts
+            .end(signed.user, ending, now)
+            .await
+            .map_err(unavailable)?;
+        return Err(refused);
+    }
+    Ok((StatusCode::CREATED, signed_in(signed)))
+}
+
+/// A 403 saying for how long and why if `user` is banned from the server.
+async fn refuse_if_banned(app: &AppState, user: UserId, now: i64) -> Result<(), Problem> {
+    let who = Who::account(user, false);
+    match app.rooms.server_ban(&who, now).await.map_err(unavailable)? {
+        Some(ban) => {
+            info!(%user, "refused an account request of a user banned from the server");
+            Err(Problem::new(
+                StatusCode::FORBIDDEN,
+                ban.server_ban_words(now),
+            ))
+        }
+        None => Ok(()),
+    }
 }
 
 /// The account and session a request's bearer token names, live.

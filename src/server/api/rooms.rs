@@ -22,7 +22,7 @@ use super::routes::{RoomPath, room_of};
 use crate::protocol::{Role, RoomName, UserId};
 use crate::server::app_state::AppState;
 use crate::server::broker::{ApiCommand, Command};
-use crate::server::rooms::{InviteRefusal, InviteRow, RoomSettings, check_topic};
+use crate::server::rooms::{Action, InviteRefusal, InviteRow, RoomSettings, Who, check_topic};
 use crate::server::store::{StoreError, now_ms};
 
 /// An invite lasts this long at most.
@@ -345,12 +345,14 @@ pub async fn set_role(
         .ok_or_else(|| Problem::bad_request("role must be owner, moderator or member"))?;
     let settings = visible(&app, &room, caller).await?;
     must_be(&settings, caller, OWNERS)?;
+    may_change_role_of(&settings, caller, user)?;
     let now = now_ms();
     app.rooms
         .set_role(&room, user, Some(role), now)
         .await
         .map_err(unavailable)?;
     info!(%room, ?caller, %user, role = role.name(), "role given");
+    audit_role(&app, &room, caller, user, "set_role", role.name()).await;
     changed(&app, room.clone()).await;
     let settings = app
         .rooms
@@ -384,14 +386,59 @@ pub async fn remove_role(
     let settings = visible(&app, &room, caller).await?;
     if caller.who().user != user {
         must_be(&settings, caller, OWNERS)?;
+        may_change_role_of(&settings, caller, user)?;
     }
     app.rooms
         .set_role(&room, user, None, now_ms())
         .await
         .map_err(unavailable)?;
     info!(%room, ?caller, %user, "role taken away");
+    audit_role(&app, &room, caller, user, "remove_role", "").await;
     changed(&app, room).await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Refuses a change to `user`'s role by a caller who does not stand above
+/// them: an owner may not demote (and then ban) another owner; admins and
+/// the operator may.
+fn may_change_role_of(
+    settings: &RoomSettings,
+    caller: Caller,
+    user: UserId,
+) -> Result<(), Problem> {
+    let who = caller.who();
+    if who.user != user && settings.rank(&Who::account(user, false)) >= settings.rank(&who) {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "you may not change the role of someone who stands as high in the room as you",
+        ));
+    }
+    Ok(())
+}
+
+/// Writes a role given (`role`) or taken away to the room's audit log. The
+/// change is made already: a failure to write it is logged.
+async fn audit_role(
+    app: &AppState,
+    room: &RoomName,
+    caller: Caller,
+    user: UserId,
+    action: &str,
+    role: &str,
+) {
+    let action = Action {
+        scope: room.as_str(),
+        actor: caller.who().user,
+        action,
+        target: user,
+        reason: role,
+        until_ms: None,
+        seq: None,
+        now_ms: now_ms(),
+    };
+    if let Err(error) = app.rooms.act(&action, None).await {
+        warn!(%room, %error, "writing a role change to the audit log failed");
+    }
 }
 
 fn room_and_user(
@@ -531,7 +578,7 @@ pub async fn revoke_invite(
     params(("code" = String, Path, description = "The invite's code")),
     responses(
         (status = 200, body = Accepted),
-        (status = 403, description = "An API key: an invite is for a user", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "An API key (an invite is for a user), or a user a ban keeps out of the room", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such invite", body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "The invite was revoked, has expired or is used up", body = Problem, content_type = "application/problem+json"),
         super::problem::Problems,
@@ -544,6 +591,23 @@ pub async fn accept_invite(
     Path(code): Path<String>,
 ) -> Result<Json<Accepted>, Problem> {
     let user = caller.user()?;
+    // Nobody a ban keeps out of the room may use an invite to it: it would
+    // count a use, and make them a member once the ban ends.
+    if let Some(invite) = app.rooms.invite(&code).await.map_err(unavailable)? {
+        let now = now_ms();
+        let settings = app
+            .rooms
+            .settings(&invite.room, now)
+            .await
+            .map_err(unavailable)?;
+        if settings.bans(&caller.who(), now) {
+            info!(room = %invite.room, %user, "refused an invite to a room its user is banned from");
+            return Err(Problem::new(
+                StatusCode::FORBIDDEN,
+                "you are banned from this invite's room",
+            ));
+        }
+    }
     match app
         .rooms
         .accept(&code, user, now_ms())

@@ -74,7 +74,7 @@ impl<T> Sequencer<T> {
         }
     }
 
-    #[cfg(test)]
+    /// The number of the last message released, once the room is loaded.
     pub fn head(&self) -> Option<u64> {
         self.head
     }

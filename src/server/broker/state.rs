@@ -550,9 +550,13 @@ impl BrokerState {
             }
             ClientMessage::SetName { name } => self.rename(conn, name),
             ClientMessage::Typing { room } => self.typing(conn, room),
+            // Up to the room's last number at most (a mark past it would
+            // hide what comes next); in a room not in memory here, which
+            // the client is not in, nothing.
             ClientMessage::MarkRead { room, seq } => {
-                if let Some(session) = self.sessions.get(&conn) {
-                    let user = session.user;
+                let head = self.rooms.get(&room).and_then(|r| r.sequencer.head());
+                if let (Some(session), Some(head)) = (self.sessions.get(&conn), head) {
+                    let (user, seq) = (session.user, seq.min(head));
                     self.effects.push(Effect::MarkRead { room, user, seq });
                 }
             }

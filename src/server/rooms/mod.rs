@@ -114,9 +114,15 @@ impl RoomSettings {
     /// private, and not banned (nor a guest from a banned address).
     pub fn lets_in(&self, who: &Who, now_ms: i64) -> bool {
         who.admin
-            || ((!self.private || self.roles.contains_key(&who.user))
-                && self.banned_until(who.user, now_ms).is_none()
-                && !who.guest_at.is_some_and(|at| {
+            || ((!self.private || self.roles.contains_key(&who.user)) && !self.bans(who, now_ms))
+    }
+
+    /// Whether a ban keeps `who` out at `now_ms`: theirs, or (a guest) one
+    /// of new guests from their address. Admins are never banned.
+    pub fn bans(&self, who: &Who, now_ms: i64) -> bool {
+        !who.admin
+            && (self.banned_until(who.user, now_ms).is_some()
+                || who.guest_at.is_some_and(|at| {
                     self.banned_addresses
                         .get(&address_key(at))
                         .is_some_and(|until| *until > now_ms)
@@ -262,11 +268,13 @@ impl Rooms {
                 Kind::Ban => settings.banned.insert(user, sanction),
             };
         }
-        settings.banned_addresses =
-            sanctions::banned_addresses(&self.tables, room.as_str(), now_ms)
-                .await?
-                .into_iter()
-                .collect();
+        // An address may follow several users' bans: the longest holds.
+        for (address, until) in
+            sanctions::banned_addresses(&self.tables, room.as_str(), now_ms).await?
+        {
+            let held = settings.banned_addresses.entry(address).or_insert(until);
+            *held = (*held).max(until);
+        }
         Ok(settings)
     }
 
@@ -321,14 +329,26 @@ impl Rooms {
 
     /// `user`'s rooms, each with how many messages from others came since
     /// what they last read there (at most [`MAX_UNREAD`]): what
-    /// `memberships` tells each of their devices.
+    /// `memberships` tells each of their devices. A room they are banned
+    /// from is left out (what it says meanwhile is not theirs to count).
     pub async fn unread_of(
         &self,
         store: &Store,
         user: UserId,
     ) -> Result<Vec<Membership>, StoreError> {
         let mut memberships = Vec::new();
-        for (room, role, read) in self.memberships(user).await? {
+        let rooms = self.memberships(user).await?;
+        let banned = match rooms.is_empty() {
+            true => Vec::new(),
+            false => {
+                let now = crate::server::store::now_ms();
+                sanctions::banned_from(&self.tables, user, now).await?
+            }
+        };
+        for (room, role, read) in rooms {
+            if banned.iter().any(|banned| banned == room.as_str()) {
+                continue;
+            }
             let channel = Channel::Room(room.clone());
             // Their own messages (from another device) are read: a page
             // larger than the count leaves room for some.

@@ -158,18 +158,38 @@ pub async fn server_ban(
     };
     let until: Option<i64> = on_tables!(tables, |pool| {
         sqlx::query_scalar(
-            "SELECT until_ms FROM address_bans \
+            "SELECT MAX(until_ms) FROM address_bans \
              WHERE room = $1 AND address = $2 AND until_ms > $3",
         )
         .bind(SERVER)
         .bind(super::address_key(address).to_string())
         .bind(now_ms)
-        .fetch_optional(pool)
+        .fetch_one(pool)
         .await?
     });
     Ok(until.map(|until| Sanction {
         until: Some(until),
         reason: String::new(),
+    }))
+}
+
+/// The rooms `user` is banned from at `now_ms` (not the server: `*` is no
+/// room).
+pub async fn banned_from(
+    tables: &Tables,
+    user: UserId,
+    now_ms: i64,
+) -> Result<Vec<String>, StoreError> {
+    Ok(on_tables!(tables, |pool| {
+        sqlx::query_scalar(
+            "SELECT room FROM room_sanctions WHERE user_id = $1 AND kind = 'ban' \
+             AND room <> $2 AND (until_ms IS NULL OR until_ms > $3)",
+        )
+        .bind(user.to_string())
+        .bind(SERVER)
+        .bind(now_ms)
+        .fetch_all(pool)
+        .await?
     }))
 }
 
@@ -233,8 +253,8 @@ pub async fn ban_addresses(
             sqlx::query(
                 "INSERT INTO address_bans (room, address, until_ms, user_id, created_ms) \
                  VALUES ($1, $2, $3, $4, $5) \
-                 ON CONFLICT (room, address) DO UPDATE \
-                 SET until_ms = $3, user_id = $4, created_ms = $5",
+                 ON CONFLICT (room, address, user_id) DO UPDATE \
+                 SET until_ms = $3, created_ms = $5",
             )
             .bind(scope)
             .bind(super::address_key(*address).to_string())
