@@ -350,6 +350,8 @@ async fn a_ban_keeps_the_banned_guests_new_identities_from_their_address_out() {
     let server = Binary::start_with(data.path(), &[("CONFAB_API_KEYS", KEY)]);
     let (mut owner, owner_token) = account(&server, "warden").await;
     owner.join("town").await;
+    // A guest at the same address from before the ban: not a new identity.
+    let (mut elder, elder_token) = guest(&server).await;
     let (mut troll, troll_token) = guest(&server).await;
     troll.join("town").await;
     let (status, _, invite) = call_json(
@@ -367,6 +369,10 @@ async fn a_ban_keeps_the_banned_guests_new_identities_from_their_address_out() {
     told(&mut troll).await;
     // A fresh identity from the same address: refused, told why. A client
     // that knows only the article too.
+    elder.join("town").await;
+    let (mut elder_again, _, _) =
+        Client::connect_with_token(&server.ws_url(), Some(&elder_token)).await;
+    elder_again.join("town").await;
     let (mut again, again_token) = guest(&server).await;
     // Neither may use an invite to the room: it would count a use.
     for token in [&troll_token, &again_token] {
@@ -425,6 +431,7 @@ async fn admins_run_every_room_and_ban_from_the_whole_server() {
     // An admin may see and join a private room they were not invited to,
     // moderate in it, and read its audit log; another account may not.
     root.join("den").await;
+    let (_, elder_token) = guest(&server).await;
     let (mut troll, troll_token) = guest(&server).await;
     troll.join("lobby").await;
     let body = json!({"action": "mute", "user": owner.id(), "seconds": 5});
@@ -495,6 +502,8 @@ async fn admins_run_every_room_and_ban_from_the_whole_server() {
         status_of(&server, "GET", "/api/rooms", &troll_token, None).await,
         403
     );
+    // A guest from their address made before the ban is not a new one.
+    Client::connect_with_token(&server.ws_url(), Some(&elder_token)).await;
     // Nor may they make their banned guest an account.
     let body = json!({"username": "freshstart", "password": "a long enough passphrase", "token": troll_token});
     let (status, _, _) = call_json(&server.addr, "POST", "/api/accounts", None, Some(body)).await;

@@ -30,9 +30,10 @@ use super::app_state::AppState;
 use super::broker::{Command, ConnId, TokenRefusal, Waiting, Welcome};
 use super::close::CloseReason;
 use super::heartbeat::{Due, Heartbeat};
+use super::identity::SessionId;
 use super::limits::{Action, AddressSlot, ConnectionLimits, Limits, Verdict};
 use super::outbox::{Outbound, Outbox, QueueFull};
-use super::rooms::{SERVER, Who};
+use super::rooms::{Guest, SERVER, Who};
 use super::socket::{self, WebSocket};
 use super::store::now_ms;
 use super::writer::Writer;
@@ -316,7 +317,10 @@ impl Connection {
                         let who = Who {
                             user: self.user,
                             admin: false,
-                            guest_at: Some(self.address),
+                            guest: Some(Guest {
+                                at: self.address,
+                                born_ms: now_ms(),
+                            }),
                         };
                         if let Some(ending) = self.refuse_if_banned(who).await {
                             return Some(ending);
@@ -592,6 +596,16 @@ impl Connection {
         }
         // A user who came back (not a new guest) may have rooms of theirs.
         let returning = admitted.is_some();
+        // When a guest's identity was made (a ban of their address holds
+        // against those made after it): with their session, or now.
+        let born_ms = match &verified {
+            Some(verified) if returning => verified
+                .session
+                .as_ref()
+                .and_then(SessionId::born_ms)
+                .unwrap_or(0),
+            _ => now,
+        };
         let (user, username, token) = admitted.unwrap_or_else(|| {
             let token = self.app.accounts.new_guest(identity, self.user, now);
             (self.user, None, token)
@@ -603,7 +617,10 @@ impl Connection {
         let who = Who {
             user,
             admin,
-            guest_at: username.is_none().then_some(self.address),
+            guest: username.is_none().then_some(Guest {
+                at: self.address,
+                born_ms,
+            }),
         };
         if let Some(ending) = self.refuse_if_banned(who).await {
             return Some(ending);
@@ -636,6 +653,7 @@ impl Connection {
             welcome: Box::new(Welcome {
                 token,
                 admin,
+                born_ms,
                 username: username.map(|name| name.to_string()),
                 refused,
             }),

@@ -37,14 +37,26 @@ const SECRET_BYTES: usize = 32;
 const TOKEN_CONTEXT: &[u8] = b"confab session token v1\0";
 const SESSION_CONTEXT: &[u8] = b"confab session token v2\0";
 
-/// One signed-in browser or device: 122 random bits (a UUID v4, as user
-/// ids are made), as 32 hex digits.
+/// One signed-in browser or device: a UUID v7 (the millisecond it was
+/// made, then 74 random bits; those made before were v4s, 122 random
+/// bits), as 32 hex digits. The token that carries it is signed: the id is
+/// a name, not a secret.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SessionId(String);
 
 impl SessionId {
     pub fn new_random() -> Self {
-        Self(uuid::Uuid::new_v4().simple().to_string())
+        Self(uuid::Uuid::now_v7().simple().to_string())
+    }
+
+    /// When it was made, in milliseconds since the Unix epoch: for a
+    /// guest, when their identity was (a guest's session is made with
+    /// it). None for one made before sessions carried the time.
+    pub fn born_ms(&self) -> Option<i64> {
+        let uuid = uuid::Uuid::parse_str(&self.0).ok()?;
+        let (seconds, nanos) = uuid.get_timestamp()?.to_unix();
+        let ms = i64::try_from(seconds).ok()?.checked_mul(1000)?;
+        ms.checked_add(i64::from(nanos / 1_000_000))
     }
 
     pub fn parse(text: &str) -> Option<Self> {
@@ -225,6 +237,18 @@ fn decode_hex(text: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_session_says_when_it_was_made() {
+        let before = crate::server::store::now_ms();
+        let session = SessionId::new_random();
+        let after = crate::server::store::now_ms();
+        let born = session.born_ms().expect("a v7 session carries its time");
+        assert!((before..=after).contains(&born), "{before} {born} {after}");
+        // One from before (a v4) does not.
+        let old = SessionId::parse(&uuid::Uuid::new_v4().simple().to_string()).unwrap();
+        assert_eq!(old.born_ms(), None);
+    }
 
     const NOW: i64 = 1_800_000_000;
 

@@ -18,7 +18,8 @@ use crate::protocol::UserId;
 use crate::server::accounts::Standing;
 use crate::server::app_state::AppState;
 use crate::server::client_addr::client_addr;
-use crate::server::rooms::Who;
+use crate::server::identity::SessionId;
+use crate::server::rooms::{Guest, Who};
 use crate::server::store::now_ms;
 
 /// Whom a request is from.
@@ -120,7 +121,14 @@ async fn caller_of(
         Ok(Standing::Guest) => Who {
             user: verified.user,
             admin: false,
-            guest_at: Some(address),
+            guest: Some(Guest {
+                at: address,
+                born_ms: verified
+                    .session
+                    .as_ref()
+                    .and_then(SessionId::born_ms)
+                    .unwrap_or(0),
+            }),
         },
         Ok(Standing::Active { username, .. }) => {
             Who::account(verified.user, app.accounts.is_admin(&username))

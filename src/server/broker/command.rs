@@ -100,6 +100,8 @@ pub struct Welcome {
     pub username: Option<String>,
     /// The account is one of the server's admins.
     pub admin: bool,
+    /// When a guest's identity was made (0: not known).
+    pub born_ms: i64,
     /// Why the token the client presented was refused (the user is new).
     pub refused: Option<TokenRefusal>,
 }

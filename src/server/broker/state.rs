@@ -54,7 +54,7 @@ use super::{
     TokenRefusal, Welcome,
 };
 use crate::server::close::CloseReason;
-use crate::server::rooms::{RoomSettings, Sanction, Who};
+use crate::server::rooms::{Guest, RoomSettings, Sanction, Who};
 
 mod api;
 mod cluster;
@@ -276,6 +276,8 @@ impl BrokerState {
                     address,
                     account: false,
                     admin: false,
+                    // A new guest, made as it connected.
+                    born_ms: self.now.ms,
                     extras: None,
                     held: None,
                 };

@@ -50,9 +50,9 @@ pub struct RoomSettings {
     pub muted: HashMap<UserId, Sanction>,
     /// Who may not be in the room, until when, and why.
     pub banned: HashMap<UserId, Sanction>,
-    /// Addresses ([`address_key`]) whose guests may not be in the room,
-    /// until when: a banned guest's new identities.
-    pub banned_addresses: HashMap<IpAddr, i64>,
+    /// Addresses ([`address_key`]) whose new guests may not be in the
+    /// room: a banned guest's new identities (one entry per ban).
+    pub banned_addresses: HashMap<IpAddr, Vec<AddressBan>>,
 }
 
 /// Who asks to be in a room, or to act in it.
@@ -61,9 +61,33 @@ pub struct Who {
     pub user: UserId,
     /// One of the server's admins, or the operator: runs every room.
     pub admin: bool,
-    /// A guest's address (an account's is not asked): refused where a ban
-    /// keeps that address's new guests out.
-    pub guest_at: Option<IpAddr>,
+    /// A guest, as an address's ban sees them (an account's address is not
+    /// asked).
+    pub guest: Option<Guest>,
+}
+
+/// A guest: where they connect from, and when their identity was made (0
+/// if not known: one from before identities carried it). A ban of an
+/// address keeps out the guests made there after it, not those before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Guest {
+    pub at: IpAddr,
+    pub born_ms: i64,
+}
+
+/// A ban's hold on an address's new guests: until when, and since when
+/// (guests made before it are not new).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddressBan {
+    pub until_ms: i64,
+    pub since_ms: i64,
+}
+
+impl AddressBan {
+    /// Whether it keeps `guest` out at `now_ms`.
+    pub fn holds(&self, guest: &Guest, now_ms: i64) -> bool {
+        self.until_ms > now_ms && guest.born_ms >= self.since_ms
+    }
 }
 
 impl Who {
@@ -71,7 +95,7 @@ impl Who {
     pub const OPERATOR: Who = Who {
         user: UserId::from_custom_bytes([0; 16]),
         admin: true,
-        guest_at: None,
+        guest: None,
     };
 
     /// An account holder, or an admin.
@@ -79,7 +103,7 @@ impl Who {
         Self {
             user,
             admin,
-            guest_at: None,
+            guest: None,
         }
     }
 }
@@ -122,10 +146,10 @@ impl RoomSettings {
     pub fn bans(&self, who: &Who, now_ms: i64) -> bool {
         !who.admin
             && (self.banned_until(who.user, now_ms).is_some()
-                || who.guest_at.is_some_and(|at| {
+                || who.guest.is_some_and(|guest| {
                     self.banned_addresses
-                        .get(&address_key(at))
-                        .is_some_and(|until| *until > now_ms)
+                        .get(&address_key(guest.at))
+                        .is_some_and(|bans| bans.iter().any(|ban| ban.holds(&guest, now_ms)))
                 }))
     }
 
@@ -268,12 +292,14 @@ impl Rooms {
                 Kind::Ban => settings.banned.insert(user, sanction),
             };
         }
-        // An address may follow several users' bans: the longest holds.
-        for (address, until) in
+        for (address, ban) in
             sanctions::banned_addresses(&self.tables, room.as_str(), now_ms).await?
         {
-            let held = settings.banned_addresses.entry(address).or_insert(until);
-            *held = (*held).max(until);
+            settings
+                .banned_addresses
+                .entry(address)
+                .or_default()
+                .push(ban);
         }
         Ok(settings)
     }
@@ -302,7 +328,7 @@ impl Rooms {
         if who.admin {
             return Ok(None);
         }
-        sanctions::server_ban(&self.tables, who.user, who.guest_at, now_ms).await
+        sanctions::server_ban(&self.tables, who.user, who.guest, now_ms).await
     }
 
     /// Makes `user`'s ban in `scope` (if one holds) keep new guests from

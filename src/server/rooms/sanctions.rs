@@ -131,11 +131,11 @@ pub async fn of_scope(
 }
 
 /// `user`'s ban from the whole server, if one holds at `now_ms`; or, for a
-/// guest (`guest_at`), a ban of new guests from that address.
+/// guest, a ban of the guests made at their address after it.
 pub async fn server_ban(
     tables: &Tables,
     user: UserId,
-    guest_at: Option<IpAddr>,
+    guest: Option<super::Guest>,
     now_ms: i64,
 ) -> Result<Option<Sanction>, StoreError> {
     let row: Option<(Option<i64>, String)> = on_tables!(tables, |pool| {
@@ -153,17 +153,18 @@ pub async fn server_ban(
     if let Some((until, reason)) = row {
         return Ok(Some(Sanction { until, reason }));
     }
-    let Some(address) = guest_at else {
+    let Some(guest) = guest else {
         return Ok(None);
     };
     let until: Option<i64> = on_tables!(tables, |pool| {
         sqlx::query_scalar(
             "SELECT MAX(until_ms) FROM address_bans \
-             WHERE room = $1 AND address = $2 AND until_ms > $3",
+             WHERE room = $1 AND address = $2 AND until_ms > $3 AND created_ms <= $4",
         )
         .bind(SERVER)
-        .bind(super::address_key(address).to_string())
+        .bind(super::address_key(guest.at).to_string())
         .bind(now_ms)
+        .bind(guest.born_ms)
         .fetch_one(pool)
         .await?
     });
@@ -193,16 +194,17 @@ pub async fn banned_from(
     }))
 }
 
-/// The addresses whose new guests `scope` keeps out at `now_ms`, and until
-/// when.
+/// The addresses whose new guests `scope` keeps out at `now_ms`, each with
+/// its ban's hold (an address may have several).
 pub async fn banned_addresses(
     tables: &Tables,
     scope: &str,
     now_ms: i64,
-) -> Result<Vec<(IpAddr, i64)>, StoreError> {
-    let rows: Vec<(String, i64)> = on_tables!(tables, |pool| {
+) -> Result<Vec<(IpAddr, super::AddressBan)>, StoreError> {
+    let rows: Vec<(String, i64, i64)> = on_tables!(tables, |pool| {
         sqlx::query_as(
-            "SELECT address, until_ms FROM address_bans WHERE room = $1 AND until_ms > $2",
+            "SELECT address, until_ms, created_ms FROM address_bans \
+             WHERE room = $1 AND until_ms > $2",
         )
         .bind(scope)
         .bind(now_ms)
@@ -210,11 +212,11 @@ pub async fn banned_addresses(
         .await?
     });
     rows.into_iter()
-        .map(|(address, until)| {
+        .map(|(address, until_ms, since_ms)| {
             let address = address
                 .parse()
                 .map_err(|_| StoreError::Corrupt("address_bans.address".into()))?;
-            Ok((address, until))
+            Ok((address, super::AddressBan { until_ms, since_ms }))
         })
         .collect()
 }
@@ -253,8 +255,7 @@ pub async fn ban_addresses(
             sqlx::query(
                 "INSERT INTO address_bans (room, address, until_ms, user_id, created_ms) \
                  VALUES ($1, $2, $3, $4, $5) \
-                 ON CONFLICT (room, address, user_id) DO UPDATE \
-                 SET until_ms = $3, created_ms = $5",
+                 ON CONFLICT (room, address, user_id) DO UPDATE SET until_ms = $3",
             )
             .bind(scope)
             .bind(super::address_key(*address).to_string())

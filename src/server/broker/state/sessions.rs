@@ -21,6 +21,8 @@ pub(super) struct Session {
     pub(super) address: IpAddr,
     pub(super) account: bool,
     pub(super) admin: bool,
+    /// When its user's identity was made, if a guest's (0: not known).
+    pub(super) born_ms: i64,
     /// What only some connections need: made at the first history request
     /// or `typing`. An idle connection holds a null pointer.
     pub(super) extras: Option<Box<Extras>>,
@@ -50,7 +52,10 @@ impl Session {
         Who {
             user: self.user,
             admin: self.admin,
-            guest_at: (!self.account).then_some(self.address),
+            guest: (!self.account).then_some(Guest {
+                at: self.address,
+                born_ms: self.born_ms,
+            }),
         }
     }
 
@@ -86,6 +91,7 @@ impl BrokerState {
         session.extended = true;
         session.account = welcome.username.is_some();
         session.admin = welcome.admin;
+        session.born_ms = welcome.born_ms;
         self.remove_user_connection(guest, conn);
         let name = self.add_user_connection(user, conn, stored_name);
         self.go_online(conn);

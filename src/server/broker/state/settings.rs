@@ -346,7 +346,7 @@ impl BrokerState {
             .filter(|conn| {
                 self.sessions.get(conn).is_some_and(|session| {
                     let who = Who {
-                        guest_at: None,
+                        guest: None,
                         ..session.who()
                     };
                     !now.lets_in(&who, at)
