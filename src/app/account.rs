@@ -221,7 +221,66 @@ fn Sessions() -> impl IntoView {
                     "Sign out"
                 </button>
             </div>
+            <PasswordForm on_changed=move || reload() />
         </div>
+    }
+}
+
+/// Changes the account's password (which signs every other session out).
+#[component]
+fn PasswordForm(on_changed: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
+    let current = RwSignal::new(String::new());
+    let new = RwSignal::new(String::new());
+    let status = RwSignal::new(String::new());
+    let submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        let body = format!(
+            "{{\"password\":{},\"new_password\":{}}}",
+            super::api::quoted(&current.get_untracked()),
+            super::api::quoted(&new.get_untracked())
+        );
+        super::api::ask(
+            "POST",
+            "/api/sessions/current/password".to_owned(),
+            Some(body),
+            move |answer| {
+                status.set(match answer {
+                    Ok(_) => {
+                        current.set(String::new());
+                        new.set(String::new());
+                        on_changed();
+                        "Password changed; every other session is signed out.".to_owned()
+                    }
+                    Err(why) => format!("Not changed: {why}."),
+                })
+            },
+        );
+    };
+    view! {
+        <form class="account-form" on:submit=submit>
+            <h2>"Change your password"</h2>
+            <label for="password-current">"Current password"</label>
+            <input
+                id="password-current"
+                type="password"
+                required
+                autocomplete="current-password"
+                bind:value=current
+            />
+            <label for="password-new">"New password"</label>
+            <input
+                id="password-new"
+                type="password"
+                required
+                minlength="8"
+                autocomplete="new-password"
+                bind:value=new
+            />
+            <p class="form-status" role="status">
+                {move || status.get()}
+            </p>
+            <button type="submit">"Change password"</button>
+        </form>
     }
 }
 

@@ -1,14 +1,86 @@
 //! The HTTP API from the browser: a request with `fetch`, the answer's
-//! status and JSON, and what a problem answer says. The account pages and
-//! invite links use it, with the token the chat keeps.
+//! status and JSON, and what a problem answer says. The account pages,
+//! invite links and the panels of those who run a room use it, with the
+//! token the chat keeps.
+//!
+//! [`ask`] is there on the server too, so the panels compile for it; the
+//! server renders them closed and never asks.
 
+#[cfg(feature = "hydrate")]
 use wasm_bindgen::{JsCast, JsValue};
+#[cfg(feature = "hydrate")]
 use wasm_bindgen_futures::JsFuture;
 
-use super::socket::{Json, saved_token};
-use crate::protocol::{JsonValue, RoomName};
+#[cfg(feature = "hydrate")]
+pub(super) use super::socket::Json;
+#[cfg(feature = "hydrate")]
+use super::socket::saved_token;
+use crate::protocol::JsonValue;
+#[cfg(feature = "hydrate")]
+use crate::protocol::RoomName;
+
+/// What an answer's JSON is read with: the browser's own parser. On the
+/// server, which never asks, there is none.
+#[cfg(not(feature = "hydrate"))]
+pub enum Json {}
+
+#[cfg(not(feature = "hydrate"))]
+impl JsonValue for Json {
+    fn get(&self, _: &str) -> Option<Self> {
+        match *self {}
+    }
+    fn as_text(&self) -> Option<String> {
+        match *self {}
+    }
+    fn as_integer(&self) -> Option<i64> {
+        match *self {}
+    }
+    fn elements(&self) -> Option<Vec<Self>> {
+        match *self {}
+    }
+    fn as_flag(&self) -> Option<bool> {
+        match *self {}
+    }
+}
+
+/// What [`ask`] hands back: the answer's JSON (none for 204), or what went
+/// wrong, in words.
+pub type Answer = Result<Option<Json>, String>;
+
+/// Sends `body` (JSON) to `path` as this browser's user, and hands the
+/// outcome to `then` when it comes.
+pub fn ask(
+    method: &'static str,
+    path: String,
+    body: Option<String>,
+    then: impl FnOnce(Answer) + 'static,
+) {
+    // Boxed: one copy of the request's code in the bundle, not one per
+    // caller.
+    asked(method, path, body, Box::new(then));
+}
+
+fn asked(method: &'static str, path: String, body: Option<String>, then: Box<dyn FnOnce(Answer)>) {
+    #[cfg(feature = "hydrate")]
+    leptos::task::spawn_local(async move {
+        let token = saved_token();
+        then(match call(method, &path, token.as_deref(), body).await {
+            Ok((200..=299, answer)) => Ok(answer),
+            Ok((status, answer)) => Err(problem(status, answer)),
+            Err(why) => Err(why),
+        });
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (method, path, body, then);
+}
+
+/// A JSON string, quoted and escaped, for a request's body.
+pub fn quoted(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_default()
+}
 
 /// Status and body of a request to the API.
+#[cfg(feature = "hydrate")]
 pub async fn call(
     method: &str,
     path: &str,
@@ -44,6 +116,7 @@ pub async fn call(
 }
 
 /// What a problem answer says, or what went wrong.
+#[cfg(feature = "hydrate")]
 pub fn problem(status: u16, body: Option<Json>) -> String {
     body.and_then(|body| body.get("detail")?.as_text())
         .unwrap_or_else(|| format!("the server answered {status}; try again"))
@@ -51,6 +124,7 @@ pub fn problem(status: u16, body: Option<Json>) -> String {
 
 /// Uses invite `code` as this browser's user: the room it lets them into,
 /// or why not, in words.
+#[cfg(feature = "hydrate")]
 pub async fn accept_invite(code: &str) -> Result<RoomName, String> {
     let token = saved_token();
     let path = format!("/api/invites/{code}");

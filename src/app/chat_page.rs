@@ -247,12 +247,14 @@ fn AccountLink() -> impl IntoView {
 }
 
 /// While a lost connection is being re-established: says so, and that
-/// nothing written meanwhile is lost. The live region is always there, so
+/// nothing written meanwhile is lost; or that the user is banned from the
+/// server, and the chat no longer connects. The live region is always there, so
 /// screen readers announce the change.
 #[component]
 fn ConnectionBanner() -> impl IntoView {
     let state = expect_context::<ChatClient>().state;
     let reconnecting = move || state.with(|s| s.reconnecting());
+    let banned = move || state.with(|s| s.banned.clone());
     view! {
         <div class="banner-region" aria-live="polite">
             <Show when=reconnecting>
@@ -260,6 +262,11 @@ fn ConnectionBanner() -> impl IntoView {
                     "Connection lost. Reconnecting… Messages you write are kept and sent when it is back."
                 </p>
             </Show>
+            {move || banned().map(|words| view! {
+                <p class="banner banned">
+                    {format!("You cannot chat here: {words}. Reload the page once the ban is over.")}
+                </p>
+            })}
         </div>
     }
 }

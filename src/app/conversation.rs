@@ -10,10 +10,11 @@ use leptos::web_sys;
 use super::composer::{Composer, Composing};
 use super::location::{Location, room_path};
 use super::message::{LongPress, MessageActions, MessageBody, names_me};
+use super::moderation::RoomSettings;
 use super::panels::{Panel, PanelToggle};
 use super::show_or;
 use super::socket::ChatClient;
-use super::state::{AlertLevel, Conversation, Delivery, LineKind};
+use super::state::{AlertLevel, Conversation, Delivery, LineKind, STAFF};
 use crate::protocol::{ClientId, ClientMessage};
 
 #[component]
@@ -56,6 +57,37 @@ pub fn ConversationPane() -> impl IntoView {
             }
         })
         .collect_view();
+    let topic = move || {
+        state.with(|s| match &s.active {
+            Some(Conversation::Room(room)) => s.room(room).map(|v| v.settings.topic.clone()),
+            _ => None,
+        })
+    };
+    // The settings panel, for those who run the room; closed by opening
+    // another conversation.
+    let settings_open = RwSignal::new(false);
+    let shown = Memo::new(move |_| active());
+    Effect::new(move |_| {
+        shown.track();
+        settings_open.set(false);
+    });
+    let runs_room = move || {
+        state.with(|s| match &s.active {
+            Some(Conversation::Room(room)) => s.my_rank(room) >= STAFF,
+            _ => false,
+        })
+    };
+    // Built anew only when it opens, closes, or shows another room (not
+    // at every change of the state).
+    let settings_room = Memo::new(move |_| match shown.get() {
+        Some(Conversation::Room(room)) if settings_open.get() && runs_room() => Some(room),
+        _ => None,
+    });
+    let settings = move || {
+        settings_room
+            .get()
+            .map(|room| view! { <RoomSettings room open=settings_open /> })
+    };
     let location = expect_context::<Location>();
     let leave = move |_| {
         if let Some(Conversation::Room(room)) = active() {
@@ -71,9 +103,16 @@ pub fn ConversationPane() -> impl IntoView {
     };
 
     view! {
-        <main class="conversation" aria-labelledby="conversation-title">
+        <main
+            class="conversation"
+            class:settings-open=move || settings_room.with(Option::is_some)
+            aria-labelledby="conversation-title"
+        >
             <header class="conversation-header">
                 <h1 id="conversation-title">{title}</h1>
+                <p class="topic" hidden=move || topic().is_none_or(|t| t.is_empty())>
+                    {move || topic().unwrap_or_default()}
+                </p>
                 <Show when=move || active().is_some()>
                     <label class="alert-level">
                         "Notify me of "
@@ -82,16 +121,28 @@ pub fn ConversationPane() -> impl IntoView {
                 </Show>
                 <Show when=move || matches!(active(), Some(Conversation::Room(_)))>
                     <PanelToggle panel=Panel::Members label=Signal::derive(members_label) />
+                    <Show when=runs_room>
+                        <button
+                            type="button"
+                            id="settings-toggle"
+                            aria-expanded=move || settings_open.get().to_string()
+                            on:click=move |_| settings_open.update(|open| *open = !*open)
+                        >
+                            "Room settings"
+                        </button>
+                    </Show>
                     <button type="button" class="leave" on:click=leave>
                         "Leave room"
                     </button>
                 </Show>
             </header>
+            {settings}
             {show_or(
                 move || active().is_some(),
                 || view! {
                     <Lines />
                     <TypingLine />
+                    <MutedBanner />
                     <Composer />
                 },
                 || view! {
@@ -281,7 +332,7 @@ fn Lines() -> impl IntoView {
                         let deleted = extras.deleted;
                         let actions = seq
                             .filter(|_| !deleted)
-                            .map(|seq| view! { <MessageActions seq mine text=text.clone() /> });
+                            .map(|seq| view! { <MessageActions seq mine from text=text.clone() /> });
                         let pressable = seq.is_some() && !deleted;
                         let message = view! {
                             <li
@@ -485,6 +536,33 @@ fn TypingLine() -> impl IntoView {
         })
     };
     view! { <p class="typing" aria-live="polite">{label}</p> }
+}
+
+/// Over the composer while the user is muted in the open room: until when,
+/// and that what they write is not sent. Gone when the mute ends or is
+/// lifted.
+#[component]
+fn MutedBanner() -> impl IntoView {
+    let client = expect_context::<ChatClient>();
+    let (state, clock_ms) = (client.state, client.clock);
+    let words = move || {
+        let now = clock_ms.get();
+        state.with(|s| match &s.active {
+            Some(Conversation::Room(room)) => s.muted_in(room, now).map(|until| {
+                let until = match until {
+                    Some(ms) => format!("until {}", clock(ms).1),
+                    None => "until a moderator lifts it".to_owned(),
+                };
+                format!("You are muted in this room {until}: you can read, but what you write is not sent.")
+            }),
+            _ => None,
+        })
+    };
+    view! {
+        <div class="muted-region" aria-live="polite">
+            {move || words().map(|words| view! { <p class="muted-banner">{words}</p> })}
+        </div>
+    }
 }
 
 /// Something kept for each conversation (a scroll place, a draft): a list,

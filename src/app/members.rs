@@ -1,10 +1,11 @@
 //! The members of the active room, each with a button to start a direct
-//! conversation with them.
+//! conversation with them and, for those who may, one to moderate them.
 
 use std::cmp::Ordering;
 
 use leptos::prelude::*;
 
+use super::moderation::ModerateMember;
 use super::panels::{Panel, PanelClose};
 use super::show_or;
 use super::socket::ChatClient;
@@ -32,6 +33,13 @@ pub fn MemberList() -> impl IntoView {
         })
     };
     let in_room = move || state.with(|s| matches!(s.active, Some(Conversation::Room(_))));
+    // The open room, if the user may moderate `user` in it.
+    let moderated_by_me = move |user| {
+        state.with(|s| match &s.active {
+            Some(Conversation::Room(room)) if s.may_moderate(room, user) => Some(room.clone()),
+            _ => None,
+        })
+    };
     let me = move || state.with(|s| s.me);
 
     view! {
@@ -59,6 +67,10 @@ pub fn MemberList() -> impl IntoView {
                             },
                             || view! { <span class="you">"you"</span> },
                         )}
+                        {move || moderated_by_me(id).map(|room| {
+                            let name = Signal::derive(move || name_of(id));
+                            view! { <ModerateMember room user=id name /> }
+                        })}
                     </li>
                 </For>
             </ul>

@@ -16,6 +16,7 @@ use leptos::web_sys;
 
 use super::composer::Composing;
 use super::socket::ChatClient;
+use super::state::Conversation;
 use super::text::{Segment, link_target, segments};
 use crate::markup::{FlatKind, Run, flat};
 use crate::protocol::{Emoji, Extras, MessageContent, UserId};
@@ -230,10 +231,16 @@ fn open_actions(line: Option<web_sys::EventTarget>) {
     }
 }
 
-/// Reply, React (a menu of emoji), and for the user's own messages Edit and
-/// Delete (which asks again, in place).
+/// Reply, React (a menu of emoji), for the user's own messages Edit, and
+/// Delete (which asks again, in place) for their own and, in a room they
+/// help run, for those of people who stand lower.
 #[component]
-pub fn MessageActions(seq: u64, mine: bool, text: MessageContent) -> impl IntoView {
+pub fn MessageActions(
+    seq: u64,
+    mine: bool,
+    from: Option<UserId>,
+    text: MessageContent,
+) -> impl IntoView {
     let client = expect_context::<ChatClient>();
     let composing = expect_context::<Composing>();
     let picking = RwSignal::new(false);
@@ -268,8 +275,14 @@ pub fn MessageActions(seq: u64, mine: bool, text: MessageContent) -> impl IntoVi
                 .collect_view()
         })
     };
-    let own = mine.then(|| {
-        let asking = move || {
+    let removable = move || {
+        mine || client.state.with(|s| match (&s.active, from) {
+            (Some(Conversation::Room(room)), Some(from)) => s.may_moderate(room, from),
+            _ => false,
+        })
+    };
+    let asking = move || {
+        removable().then(|| {
             if confirming.get() {
                 Either::Left(view! {
                     <span class="confirm">"Delete for everyone?"</span>
@@ -281,12 +294,9 @@ pub fn MessageActions(seq: u64, mine: bool, text: MessageContent) -> impl IntoVi
                     <button type="button" on:click=move |_| confirming.set(true)>"Delete"</button>
                 })
             }
-        };
-        view! {
-            <button type="button" on:click=edit>"Edit"</button>
-            {asking}
-        }
-    });
+        })
+    };
+    let own = mine.then(|| view! { <button type="button" on:click=edit>"Edit"</button> });
     view! {
         <div class="actions" role="group" aria-label="Message actions">
             <button type="button" on:click=reply>"Reply"</button>
@@ -304,6 +314,7 @@ pub fn MessageActions(seq: u64, mine: bool, text: MessageContent) -> impl IntoVi
             </button>
             <span class="emoji-menu" role="group" aria-label="Reactions to add">{menu}</span>
             {own}
+            {asking}
         </div>
     }
 }

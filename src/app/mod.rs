@@ -3,7 +3,6 @@
 //! Rendered on the server first, then hydrated by the WASM bundle.
 
 mod account;
-#[cfg(feature = "hydrate")]
 mod api;
 mod chat_page;
 mod composer;
@@ -11,6 +10,7 @@ mod conversation;
 mod location;
 mod members;
 mod message;
+mod moderation;
 mod panels;
 mod search;
 mod sidebar;

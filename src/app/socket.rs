@@ -178,6 +178,9 @@ mod browser {
         Dropped { welcomed: bool },
         /// Every `ChatClient` is gone: nobody is left to reconnect for.
         Unused,
+        /// The user is banned from the server (close code 4003): connecting
+        /// again would be refused the same way.
+        Banned,
     }
 
     fn storage() -> Option<web_sys::Storage> {
@@ -237,6 +240,18 @@ mod browser {
             match WebSocket::open(&socket_url()) {
                 Ok(socket) => match session(socket, state, &mut queued).await {
                     SessionEnd::Unused => return,
+                    SessionEnd::Banned => {
+                        state.update(|s| {
+                            s.disconnected();
+                            // The `moderated` error before the close said
+                            // for how long and why.
+                            let words = s.notices.last().map(|notice| notice.text.clone());
+                            s.banned = Some(
+                                words.unwrap_or_else(|| "you are banned from this server".into()),
+                            );
+                        });
+                        return;
+                    }
                     SessionEnd::Dropped { welcomed: true } => failures = 0,
                     SessionEnd::Dropped { welcomed: false } => {}
                 },
@@ -295,6 +310,9 @@ mod browser {
                 Either::Left((Some(Ok(Message::Bytes(_))), _)) => {}
                 Either::Left((Some(Err(WebSocketError::ConnectionClose(close))), _)) => {
                     leptos::logging::log!("chat socket closed: {} {}", close.code, close.reason);
+                    if close.code == crate::protocol::close_code::BANNED {
+                        return SessionEnd::Banned;
+                    }
                     return SessionEnd::Dropped { welcomed };
                 }
                 Either::Left((Some(Err(_)) | None, _)) => return SessionEnd::Dropped { welcomed },

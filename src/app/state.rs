@@ -27,7 +27,7 @@ use serde::Serialize;
 use crate::list_set::ListSet;
 use crate::protocol::{
     ClientId, ClientMessage, DisplayName, ErrorCode, Extras, Member, MessageContent,
-    PROTOCOL_VERSION, Posted, RoomInfo, RoomName, RoomSummary, ServerMessage, UserId,
+    PROTOCOL_VERSION, Posted, Role, RoomInfo, RoomName, RoomSummary, ServerMessage, UserId,
 };
 pub use saved::Saved;
 pub use search::{SearchView, highlights};
@@ -195,7 +195,23 @@ pub struct ChatState {
     pub marks: Vec<ClientMessage>,
     /// The search on screen, if any.
     pub search: Option<SearchView>,
+    /// The user is one of the server's admins, who run every room (as
+    /// `welcome` said).
+    pub admin: bool,
+    /// Rooms the user is muted in, until when (client clock; `None`: until
+    /// a moderator lifts it), as `moderated` errors said.
+    pub muted: Vec<(RoomName, Option<i64>)>,
+    /// Why the server refuses the user altogether (banned from it: close
+    /// code 4003): the chat says so and stops reconnecting.
+    pub banned: Option<String>,
 }
+
+/// How high someone stands in a room, as the server ranks it: staff
+/// (moderators) moderate those below them, owners also set roles and
+/// privacy, and the server's admins stand above every owner.
+pub const STAFF: u8 = 1;
+pub const OWNERS: u8 = 2;
+const ADMINS: u8 = 3;
 
 /// What a conversation notifies of while the tab is hidden.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -662,6 +678,44 @@ impl ChatState {
         named
     }
 
+    /// How high `user` stands in `room`, as its settings say: whether
+    /// someone else is an admin is not known here (the server refuses what
+    /// it protects).
+    pub fn rank_of(&self, room: &RoomName, user: UserId) -> u8 {
+        let role = self.room(room).and_then(|view| view.settings.role_of(user));
+        match role {
+            Some(Role::Owner) => OWNERS,
+            Some(Role::Moderator) => STAFF,
+            Some(Role::Member) | None => 0,
+        }
+    }
+
+    /// How high the user stands in `room`.
+    pub fn my_rank(&self, room: &RoomName) -> u8 {
+        match self.me {
+            _ if self.admin => ADMINS,
+            Some(me) => self.rank_of(room, me),
+            None => 0,
+        }
+    }
+
+    /// Whether the user may moderate `user` in `room` (delete their
+    /// messages, mute, kick or ban them): they help run it, and stand
+    /// higher.
+    pub fn may_moderate(&self, room: &RoomName, user: UserId) -> bool {
+        let mine = self.my_rank(room);
+        mine >= STAFF && mine > self.rank_of(room, user) && self.me != Some(user)
+    }
+
+    /// Whether the user is muted in `room` at `now_ms`, and until when
+    /// (`Some(None)`: until lifted).
+    pub fn muted_in(&self, room: &RoomName, now_ms: i64) -> Option<Option<i64>> {
+        self.muted
+            .iter()
+            .find(|(muted, until)| muted == room && until.is_none_or(|until| until > now_ms))
+            .map(|(_, until)| *until)
+    }
+
     /// The user's own name, once welcomed.
     pub fn my_name(&self) -> DisplayName {
         self.me
@@ -689,7 +743,7 @@ impl ChatState {
 
     /// The connection was up and is not now: the page says so.
     pub fn reconnecting(&self) -> bool {
-        self.was_connected && self.status != ConnectionStatus::Connected
+        self.was_connected && self.status != ConnectionStatus::Connected && self.banned.is_none()
     }
 
     /// The lines of the active conversation: stored messages and events in

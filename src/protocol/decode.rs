@@ -306,6 +306,7 @@ impl ServerMessage {
                 room: room()?,
                 id: id()?,
                 retry_after_ms: integer(json, "retry_after_ms")?,
+                muted: flag(json, "muted")?,
             },
             "welcome" => Self::Welcome {
                 user: user()?,
@@ -314,6 +315,7 @@ impl ServerMessage {
                 protocol: required(integer(json, "protocol")?, "protocol")?,
                 epoch: text(json, "epoch")?,
                 username: text(json, "username")?,
+                admin: flag(json, "admin")?.unwrap_or(false),
             },
             "ack" => Self::Ack {
                 id: required(id()?, "id")?,

@@ -152,6 +152,11 @@ pub enum ServerMessage {
         id: Option<ClientId>,
         #[serde(skip_serializing_if = "Option::is_none")]
         retry_after_ms: Option<u64>,
+        /// With `moderated`: `true` when it says the user is muted in
+        /// `room` (until `retry_after_ms` from now, or until lifted when
+        /// that is absent), `false` when their mute was lifted.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        muted: Option<bool>,
     },
     /// The answer to `hello`: who this connection is, and the token that
     /// brings the same identity back on the next connection. `epoch` names
@@ -170,6 +175,9 @@ pub enum ServerMessage {
         /// has none).
         #[serde(skip_serializing_if = "Option::is_none")]
         username: Option<String>,
+        /// The user is one of the server's admins, who run every room.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        admin: bool,
     },
     /// The message with client id `id` is stored (on disk) as `seq`.
     Ack {
@@ -241,6 +249,7 @@ impl ServerMessage {
             room: None,
             id: None,
             retry_after_ms: None,
+            muted: None,
         }
     }
 
@@ -251,6 +260,27 @@ impl ServerMessage {
             room: Some(room),
             id: None,
             retry_after_ms: None,
+            muted: None,
+        }
+    }
+
+    /// A `moderated` error about the user's mute in `room`: muted (until
+    /// `retry_after_ms` from now; none: until lifted), or lifted; `id`: the
+    /// message it refused, if any.
+    pub fn mute(
+        room: RoomName,
+        muted: bool,
+        retry_after_ms: Option<u64>,
+        id: Option<ClientId>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self::Error {
+            message: message.into(),
+            code: Some(ErrorCode::Moderated),
+            room: Some(room),
+            id,
+            retry_after_ms,
+            muted: Some(muted),
         }
     }
 
@@ -267,6 +297,7 @@ impl ServerMessage {
             room,
             id,
             retry_after_ms: None,
+            muted: None,
         }
     }
 
@@ -284,6 +315,7 @@ impl ServerMessage {
             room,
             id,
             retry_after_ms: Some(retry_after_ms),
+            muted: None,
         }
     }
 

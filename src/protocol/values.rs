@@ -202,6 +202,10 @@ impl Emoji {
 pub struct UserId(Uuid);
 
 impl UserId {
+    /// The operator, acting with an API key (no user): the audit log's
+    /// actor for what it did. A custom UUID of zeros, never a person's.
+    pub const OPERATOR: UserId = Self(uuid::Builder::from_custom_bytes([0; 16]).into_uuid());
+
     /// A fresh random id for a new connection.
     #[cfg(feature = "ssr")]
     pub fn new_random() -> Self {

@@ -57,9 +57,11 @@ impl ChatState {
                 token,
                 epoch,
                 username,
+                admin,
                 ..
             } => {
                 self.me = Some(user);
+                self.admin = admin;
                 self.username = username;
                 self.names.insert(user, name);
                 self.token = Some(token);
@@ -133,6 +135,9 @@ impl ChatState {
                     view.timeline.event(LineKind::Joined(user));
                 }
             }
+            // The user themselves: put out of the room (kicked, banned, no
+            // longer a member of a private one).
+            ServerMessage::UserLeft { room, user } if Some(user) == self.me => self.left(&room),
             ServerMessage::UserLeft { room, user } => {
                 if let Some(view) = self.room_mut(&room) {
                     view.members.remove(&user);
@@ -381,10 +386,28 @@ impl ChatState {
                 }
             }
             ServerMessage::Error {
-                message, code, id, ..
+                message,
+                code,
+                id,
+                room,
+                muted,
+                retry_after_ms,
             } => {
                 if let Some(pending) = self.unsent_mut(id) {
                     pending.failed = true;
+                }
+                // A join refused (private, banned): asking again may be
+                // let in later.
+                if let Some(room) = room.as_ref().filter(|room| self.room(room).is_none()) {
+                    self.pending_joins.remove(room);
+                }
+                if let (Some(room), Some(muted)) = (room, muted) {
+                    // Muted anew, or for longer, or no more.
+                    self.muted.retain(|(place, _)| *place != room);
+                    if muted {
+                        let until = retry_after_ms.map(|ms| now_ms.saturating_add_unsigned(ms));
+                        self.muted.push((room, until));
+                    }
                 }
                 if code == Some(ErrorCode::InvalidToken) {
                     // The old identity is gone; the welcome that follows

@@ -254,8 +254,25 @@ fn server_messages_have_the_articles_exact_json() {
             room: None,
             id: None,
             retry_after_ms: None,
+            muted: None,
         },
         json!({"type": "error", "message": "server shutting down"}),
+    );
+    assert_wire(
+        ServerMessage::Error {
+            message: "a moderator muted you in 'town' for 10 minutes".into(),
+            code: Some(ErrorCode::Moderated),
+            room: Some(room("town")),
+            id: None,
+            retry_after_ms: Some(600_000),
+            muted: Some(true),
+        },
+        json!({"type": "error", "message": "a moderator muted you in 'town' for 10 minutes",
+               "code": "moderated", "room": "town", "retry_after_ms": 600_000, "muted": true}),
+    );
+    assert_wire(
+        ServerMessage::mute(room("town"), false, None, None, "lifted"),
+        json!({"type": "error", "message": "lifted", "code": "moderated", "room": "town", "muted": false}),
     );
 }
 
@@ -371,6 +388,7 @@ fn server_additions_are_optional_fields_and_new_types() {
             protocol: 2,
             epoch: Some("e1".into()),
             username: None,
+            admin: false,
         },
         json!({"type": "welcome", "user": ALICE, "name": "Ana", "token": "t.k", "protocol": 2, "epoch": "e1"}),
     );
@@ -382,7 +400,8 @@ fn server_additions_are_optional_fields_and_new_types() {
             protocol: 2,
             epoch: None,
             username: Some("ana".into()),
+            admin: true,
         },
-        json!({"type": "welcome", "user": ALICE, "name": "Ana", "token": "t.k", "protocol": 2, "username": "ana"}),
+        json!({"type": "welcome", "user": ALICE, "name": "Ana", "token": "t.k", "protocol": 2, "username": "ana", "admin": true}),
     );
 }

@@ -165,6 +165,7 @@ fn decoding_names_a_broken_field_and_tolerates_what_a_newer_server_adds() {
             room: None,
             id: None,
             retry_after_ms: None,
+            muted: None,
         }))
     );
     let history = json!({"type": "history", "room": "general", "messages": [

@@ -75,7 +75,7 @@ use messages::{Frame, change_frame, conn_of, direct_message_frame, room_message_
 use rooms::{Room, Seat, history_frame};
 use sessions::{Held, Session, Users};
 pub(super) use settings::RoomWork;
-use settings::SettingsReads;
+use settings::{MuteNews, SettingsReads};
 use typing::TypingGate;
 
 /// Rooms one connection may be in at once: each costs the server memory,

@@ -93,7 +93,7 @@ impl AddressBan {
 impl Who {
     /// The operator (an API key), under the nil user id.
     pub const OPERATOR: Who = Who {
-        user: UserId::from_custom_bytes([0; 16]),
+        user: UserId::OPERATOR,
         admin: true,
         guest: None,
     };

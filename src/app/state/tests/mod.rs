@@ -8,6 +8,7 @@ mod resume;
 mod saved;
 mod search;
 mod sending;
+mod staff;
 
 fn room(name: &str) -> RoomName {
     RoomName::parse(name).unwrap()
@@ -77,6 +78,7 @@ fn welcome(state: &mut ChatState, me: UserId, epoch: &str) -> Vec<ClientMessage>
         protocol: PROTOCOL_VERSION,
         epoch: Some(epoch.into()),
         username: None,
+        admin: false,
     })
 }
 

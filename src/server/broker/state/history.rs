@@ -325,5 +325,6 @@ fn read_failed(conn: ConnId, error: &StoreError, room: Option<RoomName>) -> Serv
         room,
         id: None,
         retry_after_ms: None,
+        muted: None,
     }
 }

@@ -91,7 +91,7 @@ impl BrokerState {
             self.send_to(conn, &error);
             return;
         }
-        if let Some(notice) = self.muted_notice(&room, user, id.clone(), false) {
+        if let Some(notice) = self.muted_notice(&room, user, id.clone(), MuteNews::Refused) {
             self.send_to(conn, &notice);
             return;
         }
@@ -176,7 +176,7 @@ impl BrokerState {
                 // A muted user may delete their own messages, not edit
                 // (which would say anything) or react.
                 if !matches!(request, ChangeRequest::Delete)
-                    && let Some(notice) = self.muted_notice(&room, user, None, false)
+                    && let Some(notice) = self.muted_notice(&room, user, None, MuteNews::Refused)
                 {
                     self.send_to(conn, &notice);
                     return;

@@ -339,6 +339,14 @@ impl BrokerState {
         if let Some(replay) = replay {
             self.push_item(conn, replay);
         }
+        // A muted user's client shows it from the start (after a reload,
+        // on another device).
+        if extended
+            && let Some(user) = self.sessions.get(&conn).map(|session| session.user)
+            && let Some(notice) = self.muted_notice(name, user, None, MuteNews::Joined)
+        {
+            self.send_to(conn, &notice);
+        }
     }
 
     pub(super) fn leave(&mut self, conn: ConnId, room: RoomName) {

@@ -114,6 +114,7 @@ impl BrokerState {
             protocol: PROTOCOL_VERSION,
             epoch: Some(self.config.store.epoch().to_owned()),
             username: welcome.username,
+            admin: welcome.admin,
         };
         self.send_to(conn, &welcome);
     }

@@ -19,6 +19,17 @@ fn ban_notice(room: &RoomName, ban: &Sanction, now_ms: i64) -> String {
     ))
 }
 
+/// Why a muted user is told of their mute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum MuteNews {
+    /// A moderator muted them just now.
+    Now,
+    /// What they sent was refused for it.
+    Refused,
+    /// They joined the room, muted (a reload, another device).
+    Joined,
+}
+
 /// What the task does to a room's rows, then reads its settings again
 /// (the answer is [`Command::Settings`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -293,31 +304,34 @@ impl BrokerState {
     }
 
     /// What a muted `user` is told in `room` (`None` if they are not
-    /// muted): `news`, that a moderator just muted them; otherwise, that
-    /// what they sent (`id`) was refused. With how long it lasts and why.
+    /// muted), with how long it lasts and why; `id`: what they sent, if
+    /// it was refused.
     pub(super) fn muted_notice(
         &self,
         room: &RoomName,
         user: UserId,
         id: Option<ClientId>,
-        news: bool,
+        news: MuteNews,
     ) -> Option<ServerMessage> {
         let settings = self.rooms.get(room)?.settings.as_ref()?;
         let mute = settings.muted_until(user, self.now.ms)?;
         let left = mute.until.map(|until| until - self.now.ms);
         let lasting = mute.lasting(self.now.ms);
-        let what = if news {
-            format!("a moderator muted you in '{room}' {lasting}")
-        } else {
-            format!("you are muted in '{room}' {lasting}; your message was not sent")
+        let what = match news {
+            MuteNews::Now => format!("a moderator muted you in '{room}' {lasting}"),
+            MuteNews::Refused => {
+                format!("you are muted in '{room}' {lasting}; your message was not sent")
+            }
+            MuteNews::Joined => format!("you are muted in '{room}' {lasting}"),
         };
-        Some(ServerMessage::Error {
-            message: mute.with_reason(what),
-            code: Some(ErrorCode::Moderated),
-            room: Some(room.clone()),
+        let left = left.map(|ms| u64::try_from(ms.max(1)).unwrap_or(1));
+        Some(ServerMessage::mute(
+            room.clone(),
+            true,
+            left,
             id,
-            retry_after_ms: left.map(|ms| u64::try_from(ms.max(1)).unwrap_or(1)),
-        })
+            mute.with_reason(what),
+        ))
     }
 
     /// Tells the room's members what changed, and puts out whoever may no
@@ -387,14 +401,10 @@ impl BrokerState {
         }
         for (conn, user, muted) in mutes {
             let notice = if muted {
-                self.muted_notice(name, user, None, true)
+                self.muted_notice(name, user, None, MuteNews::Now)
             } else {
                 let text = format!("a moderator lifted your mute in '{name}': you may post again");
-                Some(ServerMessage::room_error(
-                    ErrorCode::Moderated,
-                    name.clone(),
-                    text,
-                ))
+                Some(ServerMessage::mute(name.clone(), false, None, None, text))
             };
             if let Some(notice) = notice {
                 self.send_to(conn, &notice);
@@ -413,6 +423,20 @@ impl BrokerState {
             info!(%conn, room = %name, "put out of a room");
             self.leave(conn, name.clone());
             self.send_to(conn, &notice);
+            // A `hello` client hears that it left, as the others do (an
+            // article client has the notice).
+            if let Some(user) = self
+                .sessions
+                .get(&conn)
+                .filter(|s| s.extended)
+                .map(|s| s.user)
+            {
+                let left = ServerMessage::UserLeft {
+                    room: name.clone(),
+                    user,
+                };
+                self.send_to(conn, &left);
+            }
         }
         // The banned were seen at these addresses: their new guests stay
         // out too.

@@ -51,7 +51,10 @@ impl BrokerState {
             return;
         }
         let user = session.user;
-        if self.muted_notice(&room, user, None, false).is_some() {
+        if self
+            .muted_notice(&room, user, None, MuteNews::Refused)
+            .is_some()
+        {
             return; // a muted user's typing is no news
         }
         let Some(session) = self.sessions.get_mut(&conn) else {
