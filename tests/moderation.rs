@@ -511,6 +511,22 @@ async fn admins_run_every_room_and_ban_from_the_whole_server() {
         status_of(&server, "GET", "/api/rooms/den/audit", &root_token, None).await,
         200
     );
+    let path = "/api/rooms/den/audit?before=-1";
+    assert_eq!(
+        status_of(&server, "GET", path, &root_token, None).await,
+        400
+    );
+    // The owner may not act on the admin, who stands above them.
+    let body = json!({"action": "ban", "user": root.id(), "reason": "mutiny"});
+    let (status, _, answer) = call_json(
+        &server.addr,
+        "POST",
+        "/api/rooms/den/moderation",
+        Some(&owner_token),
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, 403, "{answer}");
     // Only admins (and the operator) ban server-wide.
     let ban = json!({"action": "ban", "user": troll.id(), "reason": "spam everywhere"});
     let (status, _, _) = call_json(

@@ -221,17 +221,20 @@ fn Sessions() -> impl IntoView {
                     "Sign out"
                 </button>
             </div>
-            <PasswordForm on_changed=move || reload() />
+            <PasswordForm status on_changed=move || reload() />
         </div>
     }
 }
 
-/// Changes the account's password (which signs every other session out).
+/// Changes the account's password (which signs every other session out);
+/// what came of it is said in the page's one status line, `status`.
 #[component]
-fn PasswordForm(on_changed: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
+fn PasswordForm(
+    status: RwSignal<String>,
+    on_changed: impl Fn() + Copy + Send + Sync + 'static,
+) -> impl IntoView {
     let current = RwSignal::new(String::new());
     let new = RwSignal::new(String::new());
-    let status = RwSignal::new(String::new());
     let submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
         let body = format!(
@@ -276,9 +279,6 @@ fn PasswordForm(on_changed: impl Fn() + Copy + Send + Sync + 'static) -> impl In
                 autocomplete="new-password"
                 bind:value=new
             />
-            <p class="form-status" role="status">
-                {move || status.get()}
-            </p>
             <button type="submit">"Change password"</button>
         </form>
     }

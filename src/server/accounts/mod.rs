@@ -110,6 +110,16 @@ impl Accounts {
         self.admins.contains(&username.key())
     }
 
+    /// Whether `user` is one of the server's admins (an account whose
+    /// username is listed): what a moderator may not act on.
+    pub async fn is_admin_user(&self, user: UserId) -> Result<bool, StoreError> {
+        if self.admins.is_empty() {
+            return Ok(false);
+        }
+        let row = records::by_user(&self.tables, user).await?;
+        Ok(row.is_some_and(|row| self.is_admin(&row.username)))
+    }
+
     /// A token for a guest who has none: a new session of a new user.
     pub fn new_guest(&self, identity: &Identity, user: UserId, now_ms: i64) -> String {
         let session = SessionId::new_random();

@@ -86,6 +86,7 @@ pub struct AuditLog {
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// Entries older than this id.
+    #[param(minimum = 1)]
     before: Option<i64>,
     /// At most this many (1 to 200, default 50).
     #[param(minimum = 1, maximum = 200)]
@@ -205,9 +206,15 @@ pub async fn moderate(
     let settings = visible(&app, &room, caller).await?;
     must_be(&settings, caller, STAFF)?;
     let actor = caller.who();
-    // Whether the target is an admin is not asked here: an admin is let
-    // into every room whatever its settings say of them.
-    if settings.rank(&Who::account(checked.target, false)) >= settings.rank(&actor) {
+    // An admin stands above every owner (and is let into every room
+    // whatever its bans say): only another admin, or the operator, acts
+    // on one.
+    let admin = app
+        .accounts
+        .is_admin_user(checked.target)
+        .await
+        .map_err(unavailable)?;
+    if settings.rank(&Who::account(checked.target, admin)) >= settings.rank(&actor) {
         return Err(Problem::new(
             StatusCode::FORBIDDEN,
             "you may not moderate someone who stands as high in the room as you",
@@ -434,6 +441,11 @@ async fn read_audit(
     let limit = query.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
         return Err(Problem::bad_request("limit must be 1 to 200"));
+    }
+    if query.before.is_some_and(|before| before < 1) {
+        return Err(Problem::bad_request(
+            "before must be an entry's id (1 or more)",
+        ));
     }
     let rows = app
         .rooms
