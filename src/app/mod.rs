@@ -12,6 +12,7 @@ mod members;
 mod message;
 mod moderation;
 mod panels;
+mod room_settings;
 mod search;
 mod sidebar;
 mod socket;

@@ -78,7 +78,8 @@ impl Panels {
     }
 }
 
-fn focus(id: &str) {
+/// Focuses the element with `id`, if it is on the page.
+pub(super) fn focus(id: &str) {
     if let Some(element) = document().get_element_by_id(id) {
         let _ = element.unchecked_into::<web_sys::HtmlElement>().focus();
     }
